@@ -1,0 +1,78 @@
+"""Shared fixtures: the real CAS sample tiles (skipped where absent) and tiny tile roots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from landslide_core.raster import write_raster
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LANDSLIDE_CORE_SHARED", REPO.parent / "shared"))
+SHARED_DATA = SHARED / "data"
+ORIGINALS = SHARED_DATA / "cas-originals"
+HOKKAIDO = SHARED_DATA / "cas-sample" / "Hokkaido Iburi-Tobu"
+PAPER = SHARED / "paper" / "cas-landslide-paper.md"
+
+requires_real_data = pytest.mark.skipif(
+    not (ORIGINALS.is_dir() and HOKKAIDO.is_dir()),
+    reason=f"real CAS sample tiles not found at {SHARED_DATA} (they live beside the team's checkout, "
+    "not in this repository; set LANDSLIDE_CORE_SHARED to their parent folder)",
+)
+
+
+def write_pair(
+    root: Path, folder: str, name: str, image: np.ndarray, mask: np.ndarray, suffix: str = ".tif"
+) -> tuple[Path, Path]:
+    """Write an image/mask pair (and its label rendering) in the CAS layout."""
+    img = write_raster(root / folder / "img" / f"{name}{suffix}", image)
+    msk = write_raster(root / folder / "mask" / f"{name}{suffix}", mask)
+    label = np.where(mask[np.newaxis] > 0, 0, 255).repeat(3, axis=0).astype(np.uint8)
+    write_raster(root / folder / "label" / f"{name}{suffix}", label)
+    return img, msk
+
+
+def random_pair(rng: np.random.Generator, size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """An RGB image whose red channel encodes its mask (red > 127 ⇔ landslide), for alignment checks."""
+    mask = (rng.random((size // 16, size // 16)) < 0.3).repeat(16, 0).repeat(16, 1).astype(np.uint8)
+    image = rng.integers(0, 128, (3, size, size), dtype=np.uint8)
+    image[0] += 128 * mask
+    return image, mask
+
+
+@pytest.fixture
+def make_root(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: a data root with ``n`` random tiles in each named sub-dataset folder."""
+
+    def make(folders: dict[str, int], *, seed: int = 0, size: int = 512, suffix: str = ".tif") -> Path:
+        root = tmp_path / "root"
+        rng = np.random.default_rng(seed)
+        for folder, n in folders.items():
+            for i in range(n):
+                write_pair(root, folder, f"tile{i:04d}", *random_pair(rng, size), suffix=suffix)
+        return root
+
+    return make
+
+
+@pytest.fixture
+def hokkaido_copy(tmp_path: Path) -> Path:
+    """A writable copy of the 24 real Hokkaido Iburi-Tobu pairs, as a data root."""
+    if not HOKKAIDO.is_dir():
+        pytest.skip(f"real CAS sample not found at {HOKKAIDO}")
+    root = tmp_path / "cas"
+    shutil.copytree(HOKKAIDO, root / HOKKAIDO.name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def paper_text() -> str:
+    """The paper's text (markdown with tab-separated tables), skipped where absent."""
+    if not PAPER.is_file():
+        pytest.skip(f"paper text not found at {PAPER}")
+    return PAPER.read_text(encoding="utf-8")

@@ -1,0 +1,58 @@
+"""The torch Dataset: shapes, normalization, seeded crops and flips that keep image and mask aligned."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from landslide_core.datasets import IMAGENET_MEAN, IMAGENET_STD, CASTileDataset
+from landslide_core.layout import list_tiles
+
+
+@pytest.fixture
+def records(make_root):
+    return list_tiles(make_root({"Lombok": 3, "Moxitaidi (UAV-1m)": 2}))
+
+
+def test_items_are_normalized_chw_floats_and_01_masks(records):
+    item = CASTileDataset(records)[0]
+    assert item["image"].shape == (3, 512, 512) and item["image"].dtype == torch.float32
+    assert item["mask"].shape == (512, 512) and item["mask"].dtype == torch.int64
+    assert set(item["mask"].unique().tolist()) <= {0, 1}
+    raw = CASTileDataset(records, mean=None, std=None)[0]["image"]
+    assert 0.0 <= raw.min() and raw.max() <= 1.0
+    expected = (raw - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    assert torch.allclose(item["image"], expected, atol=1e-6)
+    assert (item["subdataset"], item["group"]) == (records[0].subdataset, records[0].group)
+
+
+def aligned(item: dict) -> bool:
+    """The fixture's images encode the mask in the red channel (red > 127 ⇔ landslide)."""
+    return torch.equal(item["image"][0] > 0.5, item["mask"].bool())
+
+
+def test_crops_and_flips_are_seeded_and_keep_mask_aligned(records):
+    dataset = CASTileDataset(records, crop_size=128, augment=True, seed=7, mean=None, std=None)
+    first = [dataset[i] for i in range(len(records))]
+    assert all(item["image"].shape == (3, 128, 128) and item["mask"].shape == (128, 128) for item in first)
+    assert all(aligned(item) for item in first)
+    again = CASTileDataset(records, crop_size=128, augment=True, seed=7, mean=None, std=None)
+    assert all(torch.equal(a["image"], again[i]["image"]) for i, a in enumerate(first))
+    dataset.set_epoch(1)
+    assert any(not torch.equal(a["image"], dataset[i]["image"]) for i, a in enumerate(first))
+    other_seed = CASTileDataset(records, crop_size=128, augment=True, seed=8, mean=None, std=None)
+    assert any(not torch.equal(a["image"], other_seed[i]["image"]) for i, a in enumerate(first))
+
+
+def test_items_are_identical_in_worker_processes(records):
+    dataset = CASTileDataset(records, crop_size=64, augment=True, seed=3)
+    in_process = torch.stack([dataset[i]["image"] for i in range(len(dataset))])
+    loader = DataLoader(dataset, batch_size=2, num_workers=2)
+    in_workers = torch.cat([batch["image"] for batch in loader])
+    assert torch.equal(in_process, in_workers)
+
+
+def test_crop_larger_than_tile_is_refused(records):
+    with pytest.raises(ValueError, match="crop_size 1024 is larger than the 512×512 tile"):
+        CASTileDataset(records, crop_size=1024)[0]

@@ -1,0 +1,54 @@
+"""The overview page's tables and figures, computed from the files found."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from landslide_core.layout import scan  # noqa: E402
+from landslide_core.overview import gallery, landslide_shares, representative_tiles, share_chart, table2  # noqa: E402
+from landslide_core.raster import read_raster  # noqa: E402
+from landslide_core.stats import tile_statistics  # noqa: E402
+
+
+@pytest.fixture
+def found(make_root):
+    return scan(make_root({"Longxi River（UAV）": 3, "palu": 2}, size=128))
+
+
+def test_table2_puts_counts_on_disk_beside_the_papers(found):
+    table = table2(found)
+    assert len(table) == 16 + 3
+    assert table.loc["Longxi River (UAV)", "Tiles on disk"] == 3
+    assert table.loc["Longxi River (UAV)", "Tiles (paper)"] == 2504
+    assert table.loc["Longxi River (UAV)", "Folder on disk"] == "Longxi River（UAV）"
+    assert table.loc["Palu", "Tiles on disk"] == 2 and table.loc["Wenchuan", "Tiles on disk"] == 0
+    assert table.loc["UAV total", "Tiles (paper)"] == 13443 and table.loc["UAV total", "Tiles on disk"] == 3
+    assert table.loc["UAV&SAT total", "Tiles (paper)"] == 20865 and table.loc["UAV&SAT total", "Tiles on disk"] == 5
+
+
+def test_shares_are_computed_from_the_masks(found):
+    stats = tile_statistics(found.records, progress=False)
+    masks = {r.name + r.subdataset: read_raster(r.mask) for r in found.records}
+    assert stats["landslide_share"].tolist() == pytest.approx([m.mean() for m in masks.values()])
+    shares = landslide_shares(stats)
+    palu = [read_raster(r.mask) for r in found.records if r.subdataset == "palu"]
+    assert shares.loc["Palu", "Pixel share (%)"] == pytest.approx(100 * np.mean(palu), abs=1e-3)
+    assert shares.loc["Palu", "Tiles"] == 2 and shares.loc["UAV&SAT total", "Tiles"] == 5
+    assert shares.loc["Palu", "Max tile share (%)"] == pytest.approx(100 * max(m.mean() for m in palu), abs=1e-3)
+
+
+def test_gallery_shows_the_median_tile_of_each_subdataset(found):
+    stats = tile_statistics(found.records, progress=False)
+    tiles = representative_tiles(found.records, stats)
+    assert [t.subdataset for t in tiles] == ["palu", "longxi-uav"]
+    longxi = stats[stats.subdataset == "longxi-uav"].set_index("name")["landslide_share"]
+    assert tiles[1].name == (longxi - longxi.median()).abs().idxmin()
+    figure = gallery(tiles)
+    assert sum(len(ax.images) for ax in figure.axes) == 4
+    chart = share_chart(landslide_shares(stats))
+    assert len(chart.axes[0].patches) == 2
