@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from . import __version__
+from .cas import ZENODO_RECORD
 from .errors import LandslideCoreError
 
 
@@ -31,8 +32,8 @@ def _download(args: argparse.Namespace) -> int:
     from . import download
 
     if args.list:
-        files = download.select_files(download.fetch_record(args.record, args.api_url), args.subdatasets)
-        print(download.format_listing(files))
+        files = download.fetch_record(args.record, args.api_url)
+        print(download.format_listing(download.select_files(files, args.subdatasets) if args.subdatasets else files))
         return 0
     if args.root is None:
         raise LandslideCoreError("download needs --root DIR (where the sub-dataset folders go); --list needs none")
@@ -93,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("subdatasets", nargs="*",
                    help="sub-dataset names (any spelling) or 'study-areas'; default: all 16 and the study areas")
     p.add_argument("--root", type=Path, help="where to unpack (created if missing)")
-    p.add_argument("--list", action="store_true", help="print the files with their sizes and exit")
-    p.add_argument("--record", type=int, default=10294997, help="Zenodo record id (default: %(default)s)")
+    p.add_argument("--list", action="store_true",
+                   help="print the record's files (or the named ones) with their sizes and exit")
+    p.add_argument("--record", type=int, default=ZENODO_RECORD, help="Zenodo record id (default: %(default)s)")
     p.add_argument("--api-url", help="Zenodo API base URL (default: $LANDSLIDE_CORE_ZENODO_API or https://zenodo.org/api)")
     p.add_argument("--delete-archives", action="store_true", help="delete each zip once it is unpacked")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

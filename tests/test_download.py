@@ -27,6 +27,7 @@ from shapely.geometry import Polygon
 
 from landslide_core import layout
 from landslide_core.cas import ZENODO_RECORD, subdatasets
+from landslide_core.cli import main
 from landslide_core.download import (
     API_ENV,
     CACHE_FOLDER,
@@ -471,3 +472,18 @@ def test_outdated_unpack_is_replaced(zenodo: FakeZenodo, tmp_path: Path) -> None
     assert json.loads((folder / MARKER).read_text())["md5"] == zenodo.md5[LONGXI]
     assert _keys(layout.list_tiles(root)) == {("longxi-uav", n) for n in LONGXI_TILES}
     assert not list((root / CACHE_FOLDER).glob("stale-*"))
+
+
+def test_command_line_lists_then_downloads(zenodo: FakeZenodo, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["download", "--list", "--api-url", zenodo.api]) == 0
+    listing = capsys.readouterr().out
+    assert LONGXI in listing and README in listing and listing.rstrip().endswith("in total")
+    assert main(["download", "Longxi River (UAV)", "--api-url", zenodo.api]) == 1
+    assert "download needs --root DIR" in capsys.readouterr().err
+    root = tmp_path / "data"
+    assert main(["download", "Longxi River (UAV)", "--root", str(root), "--api-url", zenodo.api, "-q"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Zenodo record {ZENODO_RECORD}: 1 file(s) selected, 0 already in place; 1 file(s) to download")
+    assert {r.subdataset for r in layout.list_tiles(root)} == {"longxi-uav"}
+    assert main(["download", "palu", "--root", str(root), "--api-url", zenodo.api, "-q"]) == 1
+    assert capsys.readouterr().err.startswith("error: ") and not (root / "palu").exists()
