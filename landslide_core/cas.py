@@ -184,8 +184,14 @@ def subdataset_for_tile_name(file_name: str) -> SubDataset | None:
     return best[1]
 
 
-def group_members(group: str) -> tuple[SubDataset, ...]:
-    """Sub-datasets of a sensor group: ``UAV``, ``SAT`` or ``UAV&SAT`` (all 16)."""
+def check_group(group: str) -> str:
+    """``group`` itself when it is a sensor group of paper Table 5; raises with the valid ones otherwise."""
     if group not in GROUPS:
         raise UnknownSubDatasetError(f"unknown sensor group {group!r}; valid groups: {', '.join(GROUPS)}")
+    return group
+
+
+def group_members(group: str) -> tuple[SubDataset, ...]:
+    """Sub-datasets of a sensor group: ``UAV``, ``SAT`` or ``UAV&SAT`` (all 16)."""
+    check_group(group)
     return tuple(sd for sd in subdatasets() if group == "UAV&SAT" or sd.group == group)

@@ -13,8 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cas import GROUPS, get_subdataset
-from .errors import UnknownSubDatasetError
+from .cas import check_group, get_subdataset
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,7 @@ class TileRecord:
 
 def select_group(records: Iterable[TileRecord], group: str) -> list[TileRecord]:
     """Records of one sensor group of paper Table 5: ``UAV``, ``SAT`` or ``UAV&SAT``."""
-    if group not in GROUPS:
-        raise UnknownSubDatasetError(f"unknown sensor group {group!r}; valid groups: {', '.join(GROUPS)}")
+    check_group(group)
     return [r for r in records if group == "UAV&SAT" or r.group == group]
 
 
