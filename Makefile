@@ -1,14 +1,16 @@
 # Two commands do all set-up on a fresh machine (Python 3.11 and PyPI are all they need):
 #   make book   build the Jupyter Book from the embedded synthetic demo data
-#   make test   run the test suite, then nbval on the executed notebooks
-# Both create .venv from requirements.txt on first use; later runs reuse it.
+#   make test   run the unit tests, build the book, check it with nbval, then in headless Chromium
+# Both create .venv from requirements.txt on first use; later runs reuse it. `make test` also installs Debian's
+# chromium, chromium-driver and fonts-noto-cjk with apt-get where they are missing (the browser test skips,
+# saying why, where that fails).
 
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test venv clean
+.PHONY: book test venv browser-deps clean
 
 venv: $(STAMP)
 
@@ -23,10 +25,23 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(PY) -m landslide_core book
 
-test: $(STAMP)
-	$(PY) -m pytest
-	$(PY) -m landslide_core book --execute-only
+test: $(STAMP) browser-deps
+	$(PY) -m pytest --ignore=tests/browser
+	$(PY) -m landslide_core book
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider book/sections
+	$(PY) -m pytest tests/browser
+
+# Headless Chromium, its driver and CJK fonts (sub-dataset names have full-width parentheses) for the browser
+# test. sudo only when not root; a failed install is reported and the browser test then skips with its reason.
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+	    && fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then exit 0; fi; \
+	SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	echo "installing chromium chromium-driver fonts-noto-cjk with apt-get ..."; \
+	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends chromium chromium-driver fonts-noto-cjk >/dev/null \
+	|| echo "warning: could not install chromium, chromium-driver and fonts-noto-cjk with apt-get (see the error" \
+	    "above); the browser test will skip" >&2
 
 clean:
 	rm -rf _build book/sections data/demo

@@ -67,8 +67,123 @@ def _book(args: argparse.Namespace) -> int:
     from .book.runner import build_book
 
     parameters = {key: yaml.safe_load(value) for key, value in args.parameter}
-    build_book(parameters=parameters, only=args.section or None, execute_only=args.execute_only)
+    build_book(profile=args.profile, parameters=parameters, only=args.section or None,
+               execute_only=args.execute_only, force=args.force)
     return 0
+
+
+def _switch(value: str) -> bool | str:
+    return {"on": True, "off": False}.get(value, value)
+
+
+def _is_main_process() -> bool:
+    """Rank 0 under torchrun (or the only process): the one that prints results."""
+    import os
+
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import logging
+
+    import pandas as pd
+
+    from .metrics import PAPER_COLUMNS
+    from .runconfig import TrainConfig
+    from .training import train
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    pretrained: bool | str = str(args.pretrained_weights) if args.pretrained_weights else not args.no_pretrained
+    config = TrainConfig(
+        model=args.model, model_options={k: yaml.safe_load(v) for k, v in args.model_option}, pretrained=pretrained,
+        loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, crop_size=args.crop_size,
+        val_crop_size=args.val_crop_size, lr=args.lr,
+        seed=args.seed, num_workers=args.num_workers, device=args.device, amp=_switch(args.amp),
+        channels_last=_switch(args.channels_last), compile=args.compile, augment=not args.no_augment,
+        group=args.group, subdatasets=args.subdatasets, val_every=args.val_every,
+    )
+    result = train(config, args.root, args.out, manifest=args.manifest, restart=args.restart, progress=not args.quiet)
+    if _is_main_process():
+        print(f"{result.out_dir}: {len(result.history)} of {config.epochs} epochs done ({result.epochs_run} now); "
+              f"best validation mIoU at epoch {result.best_epoch} → {result.best_checkpoint}")
+        best = {PAPER_COLUMNS.get(k, k): v for k, v in result.best_scores.items()}
+        print(pd.DataFrame([best], index=[f"{config.model} {config.group}"]).to_string(float_format="%.3f"))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import SCORE_COLUMNS, evaluate_checkpoint
+
+    table = evaluate_checkpoint(args.checkpoint, args.root, split=args.split, group=args.group,
+                                subdatasets=args.subdatasets, manifest=args.manifest, batch_size=args.batch_size,
+                                device=args.device, num_workers=args.num_workers, progress=not args.quiet,
+                                record=args.out)
+    if _is_main_process():
+        print(table[["group", "subdataset", "tiles", *SCORE_COLUMNS]].to_string(index=False, float_format="%.3f"))
+        if args.out:
+            print(f"record written: {args.out}.csv and {args.out}.json (with provenance)")
+    return 0
+
+
+def _add_training_commands(commands: argparse._SubParsersAction) -> None:
+    from .cas import GROUPS
+    from .runconfig import TrainConfig
+
+    switch = ("auto", "on", "off")
+    p = commands.add_parser("train", help="train a model on the paper's protocol; run again to resume",
+                            description="Train on a sensor group's training split (seeded 7:3 per sub-dataset) "
+                                        "with SGD + poly decay and Dice loss, validating with the paper's scores "
+                                        "every epoch. Writes OUT/last.pt, best.pt, history.csv and split.csv; "
+                                        "running the same command again resumes. Under `torchrun --nproc_per_node "
+                                        "N` it trains on N processes (GPUs) with the same result as one.")
+    p.add_argument("root", help="data root")
+    p.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, history, split)")
+    p.add_argument("--model", default=TrainConfig.model,
+                   help="fcn, unet, deeplabv3plus, mffenet or smp:<Architecture>/<encoder> (default: %(default)s)")
+    p.add_argument("--model-option", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="extra model argument (VALUE read as YAML), e.g. --model-option encoder_depth 3")
+    p.add_argument("--group", choices=GROUPS, default=TrainConfig.group, help="sensor group (default: %(default)s)")
+    p.add_argument("--subdatasets", nargs="+", help="only these sub-datasets (default: all found)")
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="(default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
+                   help="images per step over all processes (default: %(default)s)")
+    p.add_argument("--crop-size", type=int, help="random square training crops (default: full 512×512 tiles)")
+    p.add_argument("--val-crop-size", type=int,
+                   help="validate on central crops of this size, for quick CPU runs (default: full tiles, as the paper)")
+    p.add_argument("--lr", type=float, default=TrainConfig.lr, help="SGD learning rate (default: %(default)s)")
+    p.add_argument("--loss", default=TrainConfig.loss, help="dice (the paper's, default), ce or dice+ce")
+    p.add_argument("--seed", type=int, default=TrainConfig.seed, help="split, initialisation and data order "
+                                                                        "(default: %(default)s)")
+    p.add_argument("--no-pretrained", action="store_true", help="random initialisation instead of ImageNet weights")
+    p.add_argument("--pretrained-weights", type=Path, help="local backbone weights file (no download)")
+    p.add_argument("--no-augment", action="store_true", help="no random flips and rotations")
+    p.add_argument("--val-every", type=int, default=TrainConfig.val_every, help="validate every N epochs")
+    p.add_argument("--device", default=TrainConfig.device, help="auto (default), cpu, cuda, cuda:1, …")
+    p.add_argument("--amp", choices=switch, default="auto", help="bf16 autocast (auto: on CUDA)")
+    p.add_argument("--channels-last", choices=switch, default="auto", help="NHWC memory format (auto: on CUDA)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--num-workers", type=int, default=TrainConfig.num_workers, help="data loader processes")
+    p.add_argument("--manifest", type=Path, help="split manifest to read or write (default: OUT/split.csv)")
+    p.add_argument("--restart", action="store_true", help="discard an earlier run in OUT and train from scratch")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_train)
+
+    p = commands.add_parser("evaluate", help="score a checkpoint with the paper's metrics, per group and sub-dataset",
+                            description="Evaluate a checkpoint on full 512×512 tiles of its own split (by default "
+                                        "the validation tiles of the group it was trained on) and print the "
+                                        "paper's six scores per sensor group and sub-dataset.")
+    p.add_argument("checkpoint", type=Path, help="last.pt or best.pt of a training run")
+    p.add_argument("root", help="data root")
+    p.add_argument("--split", choices=("train", "val", "all"), default="val", help="(default: %(default)s)")
+    p.add_argument("--group", choices=GROUPS, help="sensor group (default: the checkpoint's)")
+    p.add_argument("--subdatasets", nargs="+", help="only these sub-datasets (default: the checkpoint's)")
+    p.add_argument("--manifest", type=Path, help="split manifest (default: the one the checkpoint was trained on)")
+    p.add_argument("--batch-size", type=int, default=4, help="(default: %(default)s)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, …")
+    p.add_argument("--num-workers", type=int, default=0, help="data loader processes (default: %(default)s)")
+    p.add_argument("--out", type=Path, help="record stem: writes OUT.csv and OUT.json with provenance")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,12 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("book", help="execute the book's sections with papermill and build the HTML",
                             description="Pair each section's jupytext source to a notebook, execute it with "
-                                        "papermill and build the HTML with Jupyter Book 1 (warnings are errors).")
-    p.add_argument("--section", action="append", help="run only this section (repeatable); names as in _toc.yml")
+                                        "papermill with the profile's parameters (skipping sections whose source, "
+                                        "parameters, code and data did not change) and build the HTML with "
+                                        "Jupyter Book 1 (warnings are errors).")
+    p.add_argument("--profile", default="demo",
+                   help="parameter profile from landslide_core/book/profiles.yaml: demo (default) or paper")
+    p.add_argument("--section", action="append",
+                   help="run only this section (repeatable), e.g. study-areas or benchmarks")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override a notebook parameter (VALUE is read as YAML), e.g. -p data_root /data/CAS")
     p.add_argument("--execute-only", action="store_true", help="execute the notebooks but do not build HTML")
+    p.add_argument("--force", action="store_true", help="execute sections even when nothing they depend on changed")
     p.set_defaults(func=_book)
+
+    _add_training_commands(commands)
     return parser
 
 

@@ -28,7 +28,7 @@ class CASTileDataset(Dataset[dict[str, object]]):
     Images are scaled to [0, 1] and standardized with ``mean``/``std`` (ImageNet
     statistics by default, as pretrained backbones expect; pass ``None`` to keep
     [0, 1]). ``crop_size`` takes a random square crop (CPU runs train on 128–256 px
-    crops); ``augment`` applies random flips and 90° rotations to image and mask.
+    crops), or the central one with ``centre_crop`` (quick validation on a CPU); ``augment`` applies random flips and 90° rotations to image and mask.
     """
 
     def __init__(
@@ -36,6 +36,7 @@ class CASTileDataset(Dataset[dict[str, object]]):
         records: Sequence[TileRecord],
         *,
         crop_size: int | None = None,
+        centre_crop: bool = False,
         augment: bool = False,
         mean: Sequence[float] | None = IMAGENET_MEAN,
         std: Sequence[float] | None = IMAGENET_STD,
@@ -44,6 +45,7 @@ class CASTileDataset(Dataset[dict[str, object]]):
     ) -> None:
         self.records = list(records)
         self.crop_size = crop_size
+        self.centre_crop = centre_crop
         self.augment = augment
         self.seed = seed
         self.epoch = 0
@@ -68,8 +70,10 @@ class CASTileDataset(Dataset[dict[str, object]]):
         height, width = mask.shape
         if size > min(height, width):
             raise ValueError(f"crop_size {size} is larger than the {width}×{height} tile")
-        top = int(rng.integers(0, height - size + 1))
-        left = int(rng.integers(0, width - size + 1))
+        if self.centre_crop:
+            top, left = (height - size) // 2, (width - size) // 2
+        else:
+            top, left = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
         return image[:, top : top + size, left : left + size], mask[top : top + size, left : left + size]
 
     @staticmethod

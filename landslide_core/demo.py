@@ -35,7 +35,7 @@ from pathlib import Path, PurePath
 
 import numpy as np
 from scipy import ndimage
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .cas import SubDataset, get_subdataset, subdatasets
 from .errors import PathProblemError

@@ -34,7 +34,7 @@ from typing import Literal
 
 import pooch
 import requests
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .cas import ZENODO_RECORD, SubDataset, find_subdataset, normalize_name, subdatasets
 from .errors import ChecksumMismatchError, DownloadError, UnknownSubDatasetError

@@ -2,9 +2,11 @@
 
 Each section in ``_toc.yml`` under ``book/sections/`` has its source in
 ``notebooks/<name>.py`` (py:percent). The runner pairs it to a notebook, runs it
-with papermill on an explicit kernel with the chosen parameters, and writes the
-executed notebook where Jupyter Book renders it (the book itself executes
-nothing: ``execute_notebooks: off``). Sphinx then builds HTML with warnings as errors.
+with papermill on an explicit kernel with the parameters of the chosen profile
+(:mod:`.profiles`), skips it when nothing it depends on changed
+(:mod:`.fingerprint`), and writes the executed notebook where Jupyter Book
+renders it (the book itself executes nothing: ``execute_notebooks: off``).
+Sphinx then builds HTML with warnings as errors and every internal link is checked.
 """
 
 from __future__ import annotations
@@ -12,17 +14,22 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jupytext
+import nbformat
 import papermill
 import yaml
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from papermill.exceptions import PapermillExecutionError
 
 from ..errors import LandslideCoreError, PathProblemError
+from ..provenance import library_versions
+from .fingerprint import METADATA_KEY, section_fingerprint
+from .profiles import DEFAULT_PROFILE, get_profile, section_key, section_parameters
 
 KERNEL_NAME = "landslide-core"
 SECTIONS_DIR = Path("book") / "sections"
@@ -65,12 +72,16 @@ def _toc_files(entries: list[dict[str, Any]] | None) -> Iterator[str]:
             yield from _toc_files(entry.get(key))
 
 
+def toc_pages(root: Path) -> list[str]:
+    """Every page of ``_toc.yml`` in reading order (the root first), as paths without suffix."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    return [toc["root"], *_toc_files(toc.get("chapters")), *_toc_files(toc.get("parts"))]
+
+
 def sections(root: Path) -> list[str]:
     """Section names (notebook stems) listed in ``_toc.yml``, in book order."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"], *_toc_files(toc.get("chapters")), *_toc_files(toc.get("parts"))]
     prefix = SECTIONS_DIR.as_posix() + "/"
-    return [Path(f).name for f in files if f.startswith(prefix)]
+    return [Path(f).name for f in toc_pages(root) if f.startswith(prefix)]
 
 
 def ensure_kernel() -> str:
@@ -96,18 +107,48 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
-def execute_section(root: Path, name: str, parameters: Mapping[str, Any]) -> Path:
-    """Execute one section with papermill; return the executed notebook's path."""
+def section_source(root: Path, name: str) -> Path:
     source = root / SOURCES_DIR / f"{name}.py"
     if not source.is_file():
         raise PathProblemError(source, f"section '{name}' in _toc.yml has no source notebook", "add it or remove the entry")
-    output = root / SECTIONS_DIR / f"{name}.ipynb"
-    output.parent.mkdir(parents=True, exist_ok=True)
+    return source
+
+
+def stage_notebook(root: Path, name: str) -> Path:
+    """Pair the jupytext source to a notebook (under ``_build/notebooks``) on the ``landslide-core`` kernel."""
     staged = root / "_build" / "notebooks" / f"{name}.ipynb"
     staged.parent.mkdir(parents=True, exist_ok=True)
-    notebook = jupytext.read(source)
+    notebook = jupytext.read(section_source(root, name))
     notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "landslide-core (Python 3)", "language": "python"}
     jupytext.write(notebook, staged)
+    return staged
+
+
+def declared_parameters(staged: Path) -> dict[str, Any]:
+    """The parameters a notebook's ``parameters`` cell declares, with their defaults as written."""
+    return {name: spec["default"] for name, spec in papermill.inspect_notebook(str(staged)).items()}
+
+
+def executed_fingerprint(output: Path) -> str | None:
+    """The fingerprint stored in an executed notebook by a successful run, if any."""
+    try:
+        return nbformat.read(output, as_version=4).metadata.get(METADATA_KEY, {}).get("fingerprint")
+    except (OSError, ValueError):
+        return None
+
+
+def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fingerprint: str = "",
+                    profile: str = "") -> Path:
+    """Execute one section with papermill; return the executed notebook's path.
+
+    On success the notebook's metadata records the fingerprint, profile,
+    parameters and wall time, so an unchanged section can be skipped next time.
+    """
+    source = section_source(root, name)
+    output = root / SECTIONS_DIR / f"{name}.ipynb"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staged = stage_notebook(root, name)
+    started = time.perf_counter()
     try:
         papermill.execute_notebook(
             str(staged), str(output), parameters=dict(parameters), kernel_name=ensure_kernel(),
@@ -119,35 +160,95 @@ def execute_section(root: Path, name: str, parameters: Mapping[str, Any]) -> Pat
             f"section '{name}' ({source}) failed in cell {exc.cell_index} (`{first_line}`): {exc.ename}: {exc.evalue}\n"
             f"The partly executed notebook is kept at {output} for inspection."
         ) from None
+    notebook = nbformat.read(output, as_version=4)
+    notebook.metadata[METADATA_KEY] = {
+        "fingerprint": fingerprint, "profile": profile, "parameters": dict(parameters),
+        "wall_time_s": round(time.perf_counter() - started, 1),
+        "executed_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    nbformat.write(notebook, output)
     return output
 
 
 def build_html(root: Path) -> Path:
-    """Run Jupyter Book 1 with warnings as errors; return the index page."""
-    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--warningiserror", "--keep-going"]
+    """Run Jupyter Book 1 with warnings as errors, then check every internal link; return the index page.
+
+    ``--all`` rewrites every page: an incremental build would leave the old sidebar on pages whose source did
+    not change when the table of contents did.
+    """
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--all", "--warningiserror", "--keep-going"]
     result = subprocess.run(command, cwd=root)
     if result.returncode != 0:
         raise LandslideCoreError(f"`{' '.join(command)}` failed (exit {result.returncode}); its output above names the page")
-    return root / "_build" / "html" / "index.html"
+    from .links import check_internal_links
+
+    html = root / "_build" / "html"
+    problems = check_internal_links(html)
+    if problems:
+        raise LandslideCoreError(f"{len(problems)} broken internal link(s) in {html}:\n" + "\n".join(problems))
+    return html / "index.html"
+
+
+def select_sections(names: list[str], only: list[str] | None) -> list[str]:
+    """The sections to run, in book order; ``only`` may use short names (``study-areas``)."""
+    if not only:
+        return names
+    by_key = {section_key(n): n for n in names} | {n: n for n in names}
+    unknown = [o for o in only if section_key(o) not in by_key and o not in by_key]
+    if unknown:
+        listing = ", ".join(section_key(n) for n in names)
+        raise LandslideCoreError(f"unknown section(s) {', '.join(unknown)}; sections in _toc.yml: {listing}")
+    chosen = {by_key.get(o, by_key.get(section_key(o))) for o in only}
+    return [n for n in names if n in chosen]
+
+
+def remove_stale_notebooks(root: Path, names: list[str], echo: Callable[[str], None]) -> None:
+    """Delete executed notebooks of sections no longer in ``_toc.yml``, so nbval and the book see only current ones."""
+    for stale in sorted((root / SECTIONS_DIR).glob("*.ipynb")):
+        if stale.stem not in names:
+            stale.unlink()
+            echo(f"removed {stale.relative_to(root)}: its section is no longer in _toc.yml")
 
 
 def build_book(
-    *, parameters: Mapping[str, Any] | None = None, only: list[str] | None = None, execute_only: bool = False,
-    echo=print,
+    *, profile: str = DEFAULT_PROFILE, parameters: Mapping[str, Any] | None = None, only: list[str] | None = None,
+    execute_only: bool = False, force: bool = False, echo: Callable[[str], None] = print,
 ) -> Path | None:
-    """Execute every section (or ``only`` those) and build the HTML book."""
+    """Execute the sections (all, or ``only`` those) with a profile's parameters and build the HTML book.
+
+    A section whose source, parameters, code and data are unchanged since its last
+    successful run is not executed again unless ``force``.
+    """
     root = repository_root()
-    params = dict(parameters or {})
-    params["data_root"] = str(resolve_data_root(params.get("data_root")))
-    names = sections(root)
-    unknown = sorted(set(only or []) - set(names))
-    if unknown:
-        raise LandslideCoreError(f"unknown section(s) {', '.join(unknown)}; sections in _toc.yml: {', '.join(names)}")
-    for name in only or names:
+    chosen = get_profile(profile)
+    overrides = dict(parameters or {})
+    names = select_sections(sections(root), only)
+    versions = library_versions()
+    plans = []
+    for name in names:
+        declared = declared_parameters(stage_notebook(root, name))
+        values = section_parameters(chosen, name, declared, overrides)
+        if "data_root" in declared:
+            values["data_root"] = str(resolve_data_root(values.get("data_root")))
+        plans.append((name, declared, values))
+    unused = sorted(set(overrides) - {k for _, declared, _ in plans for k in declared})
+    if unused:
+        raise LandslideCoreError(
+            f"parameter(s) {', '.join(unused)} are not declared by any section run "
+            f"({', '.join(names)}); declared: {', '.join(sorted({k for _, d, _ in plans for k in d}))}"
+        )
+    if not only:
+        remove_stale_notebooks(root, names, echo)
+    for name, _, values in plans:
+        fingerprint = section_fingerprint(section_source(root, name), values, versions)
+        output = root / SECTIONS_DIR / f"{name}.ipynb"
+        if not force and executed_fingerprint(output) == fingerprint:
+            echo(f"section {name}: unchanged (source, parameters, code and data); not executed again (--force reruns)")
+            continue
         started = time.perf_counter()
-        echo(f"executing section {name} on {params['data_root']} ...")
-        execute_section(root, name, params)
-        echo(f"  done in {time.perf_counter() - started:.1f} s")
+        echo(f"section {name}: executing with profile '{profile}' on {values.get('data_root', '(no data)')} ...")
+        execute_section(root, name, values, fingerprint=fingerprint, profile=profile)
+        echo(f"section {name}: done in {time.perf_counter() - started:.1f} s")
     if execute_only:
         return None
     index = build_html(root)

@@ -1,0 +1,103 @@
+"""FCN-8s on VGG16 (Long, Shelhamer & Darrell, CVPR 2015), the paper's FCN baseline.
+
+VGG16's convolutions (``torchvision.models.vgg16().features``), fc6/fc7 recast as a
+7×7 and a 1×1 convolution with dropout, 1×1 score layers on fc7, pool4 and pool3, and
+transposed convolutions initialised to bilinear upsampling (learnable, as in the
+reference FCN code) fusing them at 1/16, 1/8 and finally the input size.
+
+One change from the Caffe original: instead of padding the input by 100 pixels and
+cropping, fc6 is padded by 3 so every map stays aligned at an exact 1/32, 1/16, 1/8 of
+the input. The parameters are the same (torchvision's VGG16 weights load unchanged),
+the 100-pixel margin's compute is saved, and 64×64 inputs work. Sizes that are not a
+multiple of 32 are resized (bilinear) where two maps meet and at the output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+from torchvision.models import VGG16_Weights
+
+from .registry import register
+from .weights import adapt_first_conv, load_pretrained
+
+_POOL3, _POOL4 = 17, 24  # torchvision vgg16 ``features`` indices just after pool3 and pool4
+
+
+class VGG16Backbone(nn.Module):
+    """VGG16 up to fc7, with torchvision's key names (``features.*``, ``classifier.0/3.*``) so its weights load."""
+
+    def __init__(self, fc_channels: int = 4096) -> None:
+        super().__init__()
+        self.features = torchvision.models.vgg16().features
+        self.classifier = nn.Sequential(
+            nn.Conv2d(512, fc_channels, 7, padding=3), nn.ReLU(inplace=True), nn.Dropout(0.5),  # fc6
+            nn.Conv2d(fc_channels, fc_channels, 1), nn.ReLU(inplace=True), nn.Dropout(0.5),  # fc7
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """pool3 (256 ch, 1/8), pool4 (512 ch, 1/16) and fc7 (1/32)."""
+        pool3 = self.features[:_POOL3](x)
+        pool4 = self.features[_POOL3:_POOL4](pool3)
+        return pool3, pool4, self.classifier(self.features[_POOL4:](pool4))
+
+
+class FCN8s(nn.Module):
+    """FCN-8s: ``(N, C, H, W)`` images to ``(N, num_classes, H, W)`` logits."""
+
+    def __init__(self, num_classes: int = 1, fc_channels: int = 4096) -> None:
+        super().__init__()
+        self.backbone = VGG16Backbone(fc_channels)
+        self.score_fr = nn.Conv2d(fc_channels, num_classes, 1)
+        self.score_pool4 = nn.Conv2d(512, num_classes, 1)
+        self.score_pool3 = nn.Conv2d(256, num_classes, 1)
+        self.upscore2 = _bilinear_upsampling(num_classes, 2)
+        self.upscore_pool4 = _bilinear_upsampling(num_classes, 2)
+        self.upscore8 = _bilinear_upsampling(num_classes, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pool3, pool4, fc7 = self.backbone(x)
+        score = self.upscore2(self.score_fr(fc7))
+        score = self.upscore_pool4(_fit(score, pool4) + self.score_pool4(pool4))
+        score = self.upscore8(_fit(score, pool3) + self.score_pool3(pool3))
+        return _fit(score, x)
+
+
+def _bilinear_upsampling(channels: int, factor: int) -> nn.ConvTranspose2d:
+    """A transposed convolution that starts as per-channel bilinear ×``factor`` upsampling (exact size ×factor)."""
+    kernel = 2 * factor
+    up = nn.ConvTranspose2d(channels, channels, kernel, stride=factor, padding=factor // 2, bias=False)
+    center = factor - 0.5
+    profile = 1 - (torch.arange(kernel, dtype=torch.float32) - center).abs() / factor
+    with torch.no_grad():
+        up.weight.zero_()
+        for c in range(channels):
+            up.weight[c, c] = profile[:, None] * profile[None, :]
+    return up
+
+
+def _fit(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``x`` at ``reference``'s height and width (a no-op for inputs that are multiples of 32)."""
+    if x.shape[-2:] == reference.shape[-2:]:
+        return x
+    return F.interpolate(x, size=reference.shape[-2:], mode="bilinear", align_corners=False)
+
+
+@register("fcn", "FCN", "FCN-8s with a VGG16 backbone (fc6/fc7 as convolutions, bilinear-initialised upsampling)")
+def build_fcn(num_classes: int = 1, in_channels: int = 3, pretrained: bool | str | Path = False,
+              fc_channels: int = 4096) -> FCN8s:
+    """FCN-8s; ``pretrained`` loads torchvision's VGG16 (ImageNet) into the convolutions and fc6/fc7.
+
+    ``fc_channels`` (default 4096, as FCN-8s) narrows fc6/fc7; pre-trained weights need 4096.
+    """
+    model = FCN8s(num_classes, fc_channels)
+    load_pretrained(model.backbone, pretrained, VGG16_Weights.IMAGENET1K_V1,
+                    expected="a torchvision vgg16 state dict, e.g. torch.save(torchvision.models.vgg16().state_dict(), "
+                             "path) (its fc6/fc7 need fc_channels=4096)")
+    features = model.backbone.features
+    features[0] = adapt_first_conv(features[0], in_channels, bool(pretrained))
+    return model

@@ -1,0 +1,226 @@
+"""Where a number came from: every results table is saved with the run that made it.
+
+A record is two files side by side: ``<stem>.csv`` (the table, for spreadsheets
+and pandas) and ``<stem>.json`` (the same rows plus the provenance). The
+provenance names the code (git commit, and whether the checkout had local
+changes), the settings (profile and parameters), the data (a checksum of the
+split manifest, or of the tile listing when there is no split), the device,
+the library versions and the wall time, so a table in the book can always be
+traced to one run and rerun.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import PathProblemError
+from .layout import is_synthetic
+from .tiles import TileRecord
+
+RECORD_VERSION = 1
+SYNTHETIC_DATA = "demo data, synthetic"
+CAS_DATA = "CAS data"
+_PACKAGES = ("landslide-core", "torch", "torchvision", "segmentation-models-pytorch", "numpy", "pandas", "rasterio",
+             "geopandas")
+_SOURCE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The run behind a table: code, settings, data, device, versions and time."""
+
+    git_commit: str
+    git_modified: bool
+    profile: str
+    section: str
+    parameters: dict[str, Any]
+    data_root: str
+    data_kind: str
+    data_checksum: str
+    device: str
+    versions: dict[str, str]
+    wall_time_s: float
+    created_utc: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """One line for under a table in the book."""
+        commit = self.git_commit[:10] + (" + local changes" if self.git_modified else "")
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.parameters.items() if k != "data_root")
+        key_versions = " ".join(f"{k} {self.versions[k]}" for k in ("landslide-core", "torch") if k in self.versions)
+        parts = [
+            f"commit {commit}",
+            f"profile {self.profile or '(none)'}" + (f" ({settings})" if settings else ""),
+            f"{self.data_kind} (sha256 {self.data_checksum[:12]})",
+            self.device,
+            key_versions,
+            f"{self.wall_time_s:.1f} s",
+            self.created_utc,
+        ]
+        return "Provenance: " + " · ".join(p for p in parts if p)
+
+
+def _git(*args: str) -> str | None:
+    try:
+        result = subprocess.run(["git", *args], cwd=_SOURCE, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def git_state() -> tuple[str, bool]:
+    """The checkout's commit and whether tracked files differ from it."""
+    commit = _git("rev-parse", "HEAD")
+    if commit is None:
+        return "unknown (not a git checkout)", False
+    return commit, bool(_git("status", "--porcelain", "--untracked-files=no"))
+
+
+def device_description(device: str | None = None) -> str:
+    """The accelerator (or CPU model and core count) a run used, for its provenance."""
+    import torch
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        index = torch.device(device).index or 0
+        return f"GPU: {torch.cuda.get_device_name(index)} ×{torch.cuda.device_count()}"
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"CPU: {model} ({os.cpu_count()} cores)"
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def listing_checksum(records: Iterable[TileRecord], root: str | Path) -> str:
+    """SHA-256 over the sorted tile paths (relative to ``root``) and file sizes of image and mask.
+
+    Names the exact tiles a run read when it used no split manifest; cheap even for
+    the full dataset (no pixels are read).
+    """
+    root = Path(root)
+    lines = sorted(
+        f"{path.relative_to(root).as_posix()}\t{path.stat().st_size}"
+        for record in records
+        for path in (record.image, record.mask)
+    )
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def collect_provenance(
+    *,
+    parameters: Mapping[str, Any],
+    data_root: str | Path,
+    records: Iterable[TileRecord] | None = None,
+    manifest: str | Path | None = None,
+    device: str | None = None,
+    started: float | None = None,
+    section: str = "",
+    profile: str = "",
+    extra: Mapping[str, Any] | None = None,
+) -> Provenance:
+    """Provenance of a run now; ``started`` is its ``time.time()`` at the start (wall time)."""
+    from .splits import manifest_checksum
+
+    if manifest is not None:
+        checksum = manifest_checksum(manifest)
+    elif records is not None:
+        checksum = listing_checksum(records, data_root)
+    else:
+        checksum = "none (no tiles read)"
+    commit, modified = git_state()
+    return Provenance(
+        git_commit=commit,
+        git_modified=modified,
+        profile=profile,
+        section=section,
+        parameters={k: _plain(v) for k, v in parameters.items()},
+        data_root=str(data_root),
+        data_kind=SYNTHETIC_DATA if is_synthetic(Path(data_root)) else CAS_DATA,
+        data_checksum=checksum,
+        device=device_description(device),
+        versions=library_versions(),
+        wall_time_s=0.0 if started is None else time.time() - started,
+        created_utc=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        extra={k: _plain(v) for k, v in (extra or {}).items()},
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe copy of a parameter value (paths and tuples become strings and lists)."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _flat(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with its index as columns and multi-level column names joined by ' | '."""
+    flat = table.reset_index() if any(name is not None for name in table.index.names) else table.copy()
+    if isinstance(flat.columns, pd.MultiIndex):
+        flat.columns = [" | ".join(str(level) for level in col if str(level)) for col in flat.columns]
+    flat.columns = [str(c) for c in flat.columns]
+    return flat
+
+
+def write_record(table: pd.DataFrame, stem: str | Path, provenance: Provenance, *, caption: str = "") -> tuple[Path, Path]:
+    """Write ``stem.csv`` and ``stem.json`` (rows + provenance), each atomically."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    flat = _flat(table)
+    document = {
+        "record_version": RECORD_VERSION,
+        "table": stem.name,
+        "caption": caption,
+        "provenance": asdict(provenance),
+        "columns": list(flat.columns),
+        "rows": json.loads(flat.to_json(orient="records")),
+    }
+    csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
+    for path, text in ((csv_path, flat.to_csv(index=False)), (json_path, json.dumps(document, indent=1, ensure_ascii=False))):
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    return csv_path, json_path
+
+
+def read_record(stem: str | Path) -> tuple[pd.DataFrame, Provenance]:
+    """A record's rows and provenance, from ``stem.json``."""
+    path = Path(stem).with_suffix(".json")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        provenance = Provenance(**document["provenance"])
+        rows = pd.DataFrame(document["rows"], columns=document["columns"])
+    except FileNotFoundError:
+        raise PathProblemError(path, "no such record", "run the section or command that writes it first") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PathProblemError(path, f"not a landslide-core record ({exc})", "delete it and rerun what wrote it") from None
+    return rows, provenance

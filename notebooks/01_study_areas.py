@@ -1,0 +1,114 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: landslide-core (Python 3)
+#     language: python
+#     name: landslide-core
+# ---
+
+# %% [markdown]
+# # Study areas
+#
+# **Overview.** The CAS Landslide Dataset joins 16 sub-datasets from nine regions in four countries, imaged by
+# UAVs and satellites. This page redraws the location map of paper Fig. 1, quotes paper Tables 2 and 4 as
+# published (from the registry in `landslide_core/data`), and sets the tile count and ground resolution of each
+# sub-dataset side by side. Map positions come from the official study-areas shapefile when it has been
+# downloaded into the data root (`landslide-core download study-areas`); otherwise they are approximate, and the
+# map says so. Tile counts "on disk" are counted by this run in the data root named below.
+
+# %% tags=["parameters"]
+# Data root holding <sub-dataset>/{img,label,mask}/ and, if downloaded, study_areas/. None: the synthetic demo data.
+data_root = None
+# Parameter profile this run belongs to (set by `landslide-core book --profile`); names the records folder.
+profile = "demo"
+# Draw the official study-areas shapefile when the data root has it; False: always the approximate positions.
+use_official_shapefile = True
+
+# %%
+from IPython.display import Markdown, display
+
+from landslide_core.book import resolve_data_root
+from landslide_core.book.page import SectionRun
+from landslide_core.layout import raise_first, scan
+from landslide_core.overview import table2
+from landslide_core.study_areas import region_map, study_areas, subdataset_chart, table2_published, table4_published
+
+root = resolve_data_root(data_root)
+found = scan(root)
+raise_first(found.problems)
+run = SectionRun.start("study_areas", profile=profile,
+                       parameters={"data_root": data_root, "use_official_shapefile": use_official_shapefile},
+                       data_root=root, records=found.records)
+run.banner()
+
+# %% [markdown]
+# ## Location map (paper Fig. 1)
+#
+# Marker colour gives the sensor group of a region's sub-datasets (half and half where a region has both).
+# Panel (b) zooms on China, where five of the nine regions lie, four of them in western Sichuan.
+
+# %%
+areas = study_areas(root, use_shapefile=use_official_shapefile)
+figure = region_map(areas)
+
+# %%
+display(Markdown(f"**Positions used:** {areas.note}."))
+positions = areas.regions.drop(columns=["geometry", "region"]).set_index("Location")
+run.show(positions, "region_positions", precision=3,
+         caption="Map position of each region and where it comes from (not part of the paper)");
+
+# %% [markdown]
+# ## Paper Table 4: the regions, as published
+#
+# Quoted from the paper, not computed.
+
+# %%
+run.show(table4_published(), "table4",
+         caption="Paper Table 4 as published: geological and environmental characteristics of the study areas");
+
+# %% [markdown]
+# ## Paper Table 2: the sub-datasets, as published
+#
+# Quoted from the paper, not computed; the last two columns link each row to its sensor group (paper Table 5) and
+# its region (Table 4). The tiles found on disk are counted in the next section and in the chart below.
+
+# %%
+run.show(table2_published(), "table2", precision=1,
+         caption="Paper Table 2 as published: detailed information on the CAS Landslide Dataset");
+
+# %% [markdown]
+# ## Tiles and ground resolution per sub-dataset
+#
+# Left: tiles per sub-dataset, paper (pale bar) and found on disk by this run (dark bar), on a log scale so that
+# both show. Right: ground resolution as published.
+
+# %%
+counts = table2(found)
+run.record(counts, "tiles_per_subdataset", caption="Tiles per sub-dataset: paper Table 2 and on disk (chart data)")
+chart = subdataset_chart(counts)
+
+# %% [markdown]
+# ## What this shows
+
+# %%
+published = table2_published()
+per_country = positions.groupby("Country").size().sort_values(ascending=False)
+uav_countries = sorted(positions.loc[positions["Group"] != "SAT", "Country"].unique())
+present = counts.loc[published.index, "Tiles on disk"].gt(0)
+display(Markdown(
+    f"The paper's {len(published)} sub-datasets come from {len(positions)} regions in {len(per_country)} countries "
+    f"({', '.join(f'{c}: {n}' for c, n in per_country.items())}); "
+    f"{published['Group (Table 5)'].eq('UAV').sum()} sub-datasets are UAV and "
+    f"{published['Group (Table 5)'].eq('SAT').sum()} satellite imagery, at ground resolutions from "
+    f"{published['Ground Resolution (m)'].min():g} m to {published['Ground Resolution (m)'].max():g} m. "
+    f"The UAV imagery comes from {' and '.join(uav_countries)} only. Map positions: {'official shapefile' if not areas.approximate else 'approximate'}. "
+    f"This run found tiles of {present.sum()} of the {len(published)} sub-datasets "
+    f"({counts.loc['UAV&SAT total', 'Tiles on disk']:,} tiles; the paper lists "
+    f"{counts.loc['UAV&SAT total', 'Tiles (paper)']:,})"
+    + (", all of them synthetic demo tiles." if run.synthetic else ".")
+))

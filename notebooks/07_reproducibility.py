@@ -1,0 +1,90 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: landslide-core (Python 3)
+#     language: python
+#     name: landslide-core
+# ---
+
+# %% [markdown]
+# # Reproducibility
+#
+# **Overview.** How this book was built and how to rebuild it: the software environment of this build, the
+# parameter profiles, how to run a section on the full CAS data and on a GPU, and the measured throughput and
+# memory benchmarks. Everything below is read from this build's environment and files, not typed in.
+
+# %% tags=["parameters"]
+# Parameter profile this run belongs to (set by `landslide-core book --profile`).
+profile = "demo"
+
+# %%
+import pandas as pd
+from IPython.display import Markdown, display
+
+from landslide_core.book.profiles import get_profile, profiles, profiles_table
+from landslide_core.provenance import device_description, git_state, library_versions
+
+# %% [markdown]
+# ## Environment of this build
+#
+# The pinned environment is `requirements.txt` (pip) or `environment.yml` (conda); `make book` and `make test`
+# create `.venv` from `requirements.txt`. These are the versions this page was executed with:
+
+# %%
+commit, modified = git_state()
+environment = pd.DataFrame(
+    [*library_versions().items(), ("git commit", commit + (" (with local changes)" if modified else "")),
+     ("device", device_description()), ("profile", profile)],
+    columns=["Component", "Version"],
+).set_index("Component")
+environment
+
+# %% [markdown]
+# ## Parameter profiles
+#
+# `landslide_core/book/profiles.yaml` defines the profiles; `landslide-core book --profile NAME` picks one and
+# `-p NAME VALUE` overrides any parameter. A section receives only the parameters its `parameters` cell declares.
+
+# %%
+for p in profiles().values():
+    display(Markdown(f"**{p.name}** — {p.description}"))
+profiles_table()
+
+# %% [markdown]
+# ## Running on the full data and on a GPU
+#
+# ```bash
+# .venv/bin/landslide-core download --root /data/CAS          # 16 sub-datasets + study areas, md5-checked, resumable
+# .venv/bin/landslide-core validate /data/CAS                  # one line per problem, exit 1 if any
+# .venv/bin/landslide-core book --profile paper -p data_root /data/CAS            # every section, paper scale
+# .venv/bin/landslide-core book --profile paper --section benchmarks -p data_root /data/CAS
+# ```
+#
+# The `paper` profile expects a CUDA GPU (`device: cuda`). A section that has run is not executed again while its
+# source, parameters, code and data are unchanged; `--force` reruns it. Records of every table are written under
+# `results/<profile>/<section>/`.
+
+# %% [markdown]
+# ## Throughput and memory benchmarks
+
+# %%
+from landslide_core.book.runner import repository_root
+
+results = sorted((repository_root() / "benchmarks" / "results").glob("*.csv"))
+if results:
+    for path in results:
+        display(Markdown(f"`{path.relative_to(repository_root())}`"))
+        display(pd.read_csv(path))
+else:
+    display(Markdown("No benchmark results yet: `benchmarks/` has not been run in this checkout."))
+
+# %% [markdown]
+# ## What this shows
+#
+# The table of versions above is the environment this page was built in; the profiles are read from the same file
+# the runner uses, so the settings shown are the settings run.

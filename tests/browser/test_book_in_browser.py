@@ -1,0 +1,142 @@
+"""The built book in a real browser: every toc page loads cleanly, shows its tables, figures and math,
+and the next/sidebar navigation leads where it should. A full-page screenshot of each page is saved to
+``_build/browser/<page>.png`` for a person to look at.
+
+Run ``make book`` first; ``make test`` does both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from .conftest import HTML, SCREENSHOTS, WINDOW_HEIGHT, WINDOW_WIDTH, page_path, toc_pages
+
+PAGES = toc_pages()
+MAIN = "article.bd-article"
+
+KNOWN_CONSOLE_MESSAGES = (
+    # pydata-sphinx-theme 0.17 logs this with console.error on a visitor's first page, before it has
+    # stored a light/dark choice; the page then renders in "auto" mode, as intended.
+    "Got invalid theme mode: . Resetting to auto.",
+)
+
+# Each `.math` node MathJax should have typeset, without a TeX error (mjx-merror) in it.
+UNRENDERED_MATH_JS = f"""
+return [...document.querySelectorAll('{MAIN} .math')]
+  .filter(m => !m.querySelector('mjx-container') || m.querySelector('mjx-merror'))
+  .map(m => m.textContent.trim().slice(0, 60));
+"""
+# Main-content text outside code blocks, where a raw `$$` would be unparsed math.
+PROSE_TEXT_JS = f"""
+const main = document.querySelector('{MAIN}').cloneNode(true);
+main.querySelectorAll('pre, code').forEach(n => n.remove());
+return main.textContent;
+"""
+# Per table: its body rows (rows with data cells), and how many of them, and of its data columns, are all
+# blank. Single blank cells are allowed: a subtotal row leaves a sub-dataset's sensor and folder empty.
+TABLES_JS = f"""
+return [...document.querySelectorAll('{MAIN} table')].map(t => {{
+  const rows = [...t.querySelectorAll('tr')].filter(r => r.querySelector('td'))
+    .map(r => [...r.querySelectorAll('td')].map(c => c.textContent.trim() !== ''));
+  const width = Math.max(0, ...rows.map(r => r.length));
+  const blankRows = rows.filter(r => !r.some(Boolean)).length;
+  const blankColumns = [...Array(width).keys()].filter(i => !rows.some(r => r[i])).length;
+  return [rows.length, blankRows, blankColumns];
+}});
+"""
+EXTERNAL_ASSETS_JS = """
+return [...document.querySelectorAll('script[src], link[rel=stylesheet][href]')]
+  .map(e => e.src || e.href).filter(u => /^https?:/.test(u));
+"""
+
+
+def load(browser: Any, page: str) -> list[str]:
+    """Open a page and give its images and math time to finish; return its console errors (SEVERE)."""
+    browser.get_log("browser")  # drain what earlier pages logged
+    browser.get(page_path(page).as_uri())
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    try:  # a page that never gets there fails below with a precise message, not a timeout
+        WebDriverWait(browser, 30).until(
+            lambda d: d.execute_script("return [...document.images].every(i => i.complete)")
+            and not d.execute_script(UNRENDERED_MATH_JS)
+        )
+    except TimeoutException:
+        pass
+    return [
+        entry["message"] for entry in browser.get_log("browser")
+        if entry["level"] == "SEVERE" and not any(known in entry["message"] for known in KNOWN_CONSOLE_MESSAGES)
+    ]
+
+
+def screenshot(browser: Any, page: str) -> Path:
+    """Save the whole page: the window is made as tall as the document first."""
+    browser.set_window_size(WINDOW_WIDTH, WINDOW_HEIGHT)  # a window left tall by the last page would pad this one
+    chrome = browser.execute_script("return window.outerHeight - window.innerHeight")
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(WINDOW_WIDTH, height + chrome)
+    path = SCREENSHOTS / f"{Path(page).name}.png"
+    browser.save_screenshot(str(path))
+    return path
+
+
+def file_of(url: str) -> Path:
+    """The file a ``file://`` URL opens (fragment and query dropped)."""
+    return Path(unquote(urlsplit(url).path))
+
+
+def test_index_opens_the_root_page(browser: Any) -> None:
+    browser.get((HTML / "index.html").as_uri())
+    WebDriverWait(browser, 30).until(lambda d: file_of(d.current_url) != HTML / "index.html")
+    assert file_of(browser.current_url) == page_path(PAGES[0])
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders(browser: Any, page: str) -> None:
+    assert page_path(page).is_file(), f"{page} is in _toc.yml but {page_path(page)} was not built"
+    errors = load(browser, page)
+    screenshot(browser, page)
+    assert not errors, f"console errors on {page}:\n" + "\n".join(errors)
+    assert not browser.execute_script(EXTERNAL_ASSETS_JS), "the page loads scripts or styles from the internet"
+
+    broken = browser.execute_script(
+        "return [...document.images].filter(i => !(i.naturalWidth > 0)).map(i => i.getAttribute('src'))"
+    )
+    assert not broken, f"images that did not load on {page}: {broken}"
+
+    for number, (rows, blank_rows, blank_columns) in enumerate(browser.execute_script(TABLES_JS), start=1):
+        assert rows >= 1, f"table {number} on {page} has no body rows"
+        assert not blank_rows, f"table {number} on {page} has {blank_rows} rows with only empty cells"
+        assert not blank_columns, f"table {number} on {page} has {blank_columns} columns with only empty cells"
+
+    assert not browser.execute_script(UNRENDERED_MATH_JS), f"math MathJax did not render on {page}"
+    assert "$$" not in browser.execute_script(PROSE_TEXT_JS), f"raw $$ (unparsed math) on {page}"
+
+
+@pytest.mark.parametrize("page, following", [*zip(PAGES, PAGES[1:]), (PAGES[-1], None)])
+def test_next_link_leads_to_next_page(browser: Any, page: str, following: str | None) -> None:
+    load(browser, page)
+    links = browser.find_elements(By.CSS_SELECTOR, "a.right-next")
+    if following is None:
+        assert not links, f"{page} is the last page but has a 'next' link"
+        return
+    assert links, f"{page} has no 'next' link"
+    links[0].click()
+    WebDriverWait(browser, 30).until(lambda d: file_of(d.current_url) != page_path(page))
+    assert file_of(browser.current_url) == page_path(following)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_sidebar_links_resolve(browser: Any, page: str) -> None:
+    load(browser, page)
+    targets = {file_of(a.get_attribute("href")) for a in browser.find_elements(By.CSS_SELECTOR, "nav.bd-docs-nav a")}
+    missing = sorted(str(t) for t in targets if not t.is_file())
+    assert not missing, f"sidebar links on {page} to files that do not exist: {missing}"
+    unlisted = [p for p in PAGES if page_path(p) not in targets]
+    assert not unlisted, f"sidebar on {page} does not list {unlisted}"

@@ -1,0 +1,137 @@
+"""Evaluation: group rows merged from sub-dataset matrices, records with provenance, 2 processes = 1, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from landslide_core.checkpoints import CheckpointError
+from landslide_core.cli import main
+from landslide_core.demo import write_demo_data
+from landslide_core.distributed import Session, run_local
+from landslide_core.evaluation import (
+    SCORE_COLUMNS,
+    NothingToEvaluateError,
+    evaluate,
+    evaluate_checkpoint,
+    split_records,
+    write_evaluation_record,
+)
+from landslide_core.metrics import scores_from_counts
+from landslide_core.provenance import read_record
+from landslide_core.splits import manifest_checksum
+from landslide_core.training import TrainResult, train
+from tests.test_training import TINY_MODEL, one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
+
+COUNTS = ["tp", "fp", "fn", "tn"]
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One UAV and two SAT sub-datasets of 3 tiles: 3 validation tiles, an odd number to shard over 2 processes."""
+    return write_demo_data(tmp_path_factory.mktemp("demo"), subdatasets=["longxi-uav", "palu", "hokkaido"],
+                           tiles_per_subdataset=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def trained(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    return train(tiny_config(epochs=1), demo_root, tmp_path_factory.mktemp("run"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def val_records(demo_root: Path, trained: TrainResult) -> list:
+    return split_records(demo_root, trained.manifest, seed=0, val_fraction=0.3, group="UAV&SAT", split="val")
+
+
+@pytest.fixture(scope="module")
+def table(trained: TrainResult, val_records: list) -> pd.DataFrame:
+    return evaluate(trained.best_checkpoint, val_records, batch_size=1, device="cpu")
+
+
+@pytest.mark.slow
+def test_group_rows_are_merged_from_subdataset_matrices(table, val_records):
+    assert list(zip(table["group"], table["subdataset"], strict=True)) == [
+        ("UAV", ""), ("UAV", "longxi-uav"), ("SAT", ""), ("SAT", "palu"), ("SAT", "hokkaido"), ("UAV&SAT", "")]
+    assert (table["model"] == TINY_MODEL["model"]).all()
+    assert (table["pixels"] == table["tiles"] * 512 * 512).all()
+    groups = table[table["subdataset"] == ""].set_index("group")
+    for group in ("UAV", "SAT"):
+        members = table[(table["group"] == group) & (table["subdataset"] != "")]
+        assert groups.loc[group, COUNTS].tolist() == members[COUNTS].sum().tolist()
+        assert groups.loc[group, "tiles"] == members["tiles"].sum()
+    assert groups.loc["UAV&SAT", COUNTS].tolist() == groups.loc[["UAV", "SAT"], COUNTS].sum().tolist()
+    assert groups.loc["UAV&SAT", "tiles"] == len(val_records) == 3
+    # Scores come from the pooled counts, not from averaging the members' scores.
+    pooled = scores_from_counts(*groups.loc["SAT", COUNTS]).as_percent()
+    assert groups.loc["SAT", list(SCORE_COLUMNS)].tolist() == pytest.approx([pooled[c] for c in SCORE_COLUMNS])
+
+
+@pytest.mark.slow
+def test_evaluation_record_carries_provenance(table, trained, demo_root, val_records, tmp_path):
+    csv_path, json_path = write_evaluation_record(table, tmp_path / "table5", parameters={"model": "tiny"},
+                                                  data_root=demo_root, records=val_records, manifest=trained.manifest,
+                                                  device="cpu")
+    rows, provenance = read_record(tmp_path / "table5")
+    assert csv_path.is_file() and json_path.is_file()
+    assert rows[COUNTS].values.tolist() == table[COUNTS].values.tolist()
+    assert provenance.data_checksum == manifest_checksum(trained.manifest) == trained.manifest_sha256
+    assert provenance.data_kind.startswith("demo data") and provenance.parameters == {"model": "tiny"}
+
+
+def _evaluate_in_process(checkpoint: Path, records: list) -> pd.DataFrame:
+    """Run by each spawned process (module level, so it can be pickled by name)."""
+    return evaluate(checkpoint, records, batch_size=1, device="cpu")
+
+
+@pytest.mark.slow
+def test_two_processes_evaluate_exactly_like_one(table, trained, val_records):
+    assert Session(0, 2).shard(3) == [0, 2] and Session(1, 2).shard(3) == [1]  # uneven, no padding duplicates
+    for result in run_local(_evaluate_in_process, 2, trained.best_checkpoint, val_records):
+        pd.testing.assert_frame_equal(result, table)
+
+
+@pytest.mark.slow
+def test_evaluating_nothing_is_an_error(trained):
+    with pytest.raises(NothingToEvaluateError, match="no tiles to evaluate"):
+        evaluate(trained.best_checkpoint, [], device="cpu")
+
+
+@pytest.mark.slow
+def test_a_changed_training_split_is_refused(trained, demo_root, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained.out_dir, run)
+    checkpoint = run / "best.pt"
+    original = trained.manifest.read_bytes()
+    try:
+        trained.manifest.write_bytes(original + b"\n")
+        with pytest.raises(CheckpointError, match="best.pt: its training split .* has changed"):
+            evaluate_checkpoint(checkpoint, demo_root, device="cpu", progress=False)
+    finally:
+        trained.manifest.write_bytes(original)
+
+
+@pytest.mark.slow
+def test_cli_trains_and_evaluates(demo_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(demo_root), "--out", str(out), "--model", TINY_MODEL["model"],
+                 "--model-option", "decoder_channels", "[16, 16, 8, 8, 8]", "--no-pretrained", "--epochs", "1",
+                 "--batch-size", "2", "--crop-size", "64", "--num-workers", "0", "--device", "cpu", "-q"]) == 0
+    assert "best validation mIoU at epoch 1" in capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} >= {"last.pt", "best.pt", "history.csv", "split.csv", "config.json"}
+
+    stem = tmp_path / "eval"
+    assert main(["evaluate", str(out / "best.pt"), str(demo_root), "--out", str(stem), "--device", "cpu", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "UAV&SAT" in printed and "hokkaido" in printed and "record written" in printed
+    record = json.loads(stem.with_suffix(".json").read_text())
+    assert record["provenance"]["parameters"]["epoch"] == 1 and len(record["rows"]) == 6
+
+
+def test_cli_reports_a_missing_checkpoint_in_one_line(demo_root, tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nope.pt"), str(demo_root)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "nope.pt: checkpoint not found. Fix:" in err[0]
