@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .cas import GROUPS, subdatasets
 from .checkpoints import CheckpointError, checkpoint_config, load_checkpoint, trained_model

@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from .cas import check_group
 from .evaluation import SCORE_COLUMNS, evaluate_checkpoint
@@ -146,6 +147,7 @@ def training_curves(histories: pd.DataFrame) -> Figure:
             axes[1, column].plot(validated["epoch"], validated["val_miou"], marker="o", color=colours[model])
         axes[0, column].set_title(group)
         axes[1, column].set_xlabel("epoch")
+        axes[1, column].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0, 0].set_ylabel("training Dice loss")
     axes[1, 0].set_ylabel("validation mIoU (%)")
     figure.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=len(models))

@@ -39,7 +39,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import PolynomialLR
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .checkpoints import BEST, LAST, check_config, check_split, load_checkpoint, save_atomic
 from .datasets import CASTileDataset

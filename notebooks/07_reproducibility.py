@@ -71,17 +71,24 @@ profiles_table()
 
 # %% [markdown]
 # ## Throughput and memory benchmarks
+#
+# `benchmarks/throughput.py` measures training and inference images/s and peak memory of each model at 512×512,
+# the data pipeline's tiles/s, and the targets (see `benchmarks/README.md`). Its saved records are shown as they
+# were written, each with the device and run it came from. Numbers from a shared 2-core CPU say how the models
+# compare and that the code runs; they say nothing about GPU speed.
 
 # %%
 from landslide_core.book.runner import repository_root
+from landslide_core.provenance import read_record
 
-results = sorted((repository_root() / "benchmarks" / "results").glob("*.csv"))
-if results:
-    for path in results:
-        display(Markdown(f"`{path.relative_to(repository_root())}`"))
-        display(pd.read_csv(path))
-else:
-    display(Markdown("No benchmark results yet: `benchmarks/` has not been run in this checkout."))
+records = sorted((repository_root() / "benchmarks" / "results").glob("*.json"))
+for path in records:
+    rows, provenance = read_record(path.with_suffix(""))
+    display(Markdown(f"**{path.stem}** (`{path.relative_to(repository_root()).with_suffix('.csv')}`)"))
+    display(rows)
+    display(Markdown(f"<small>{provenance.line()}</small>"))
+if not records:
+    display(Markdown("No benchmark results yet: `benchmarks/throughput.py` has not been run in this checkout."))
 
 # %% [markdown]
 # ## What this shows

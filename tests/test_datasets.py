@@ -56,3 +56,13 @@ def test_items_are_identical_in_worker_processes(records):
 def test_crop_larger_than_tile_is_refused(records):
     with pytest.raises(ValueError, match="crop_size 1024 is larger than the 512×512 tile"):
         CASTileDataset(records, crop_size=1024)[0]
+
+
+def test_a_centre_crop_is_the_middle_of_the_tile_whatever_the_epoch(records):
+    full = CASTileDataset(records, mean=None, std=None)[1]
+    dataset = CASTileDataset(records, crop_size=128, centre_crop=True, mean=None, std=None)
+    first = dataset[1]
+    dataset.set_epoch(5)
+    assert torch.equal(dataset[1]["image"], first["image"])
+    assert torch.equal(first["image"], full["image"][:, 192:320, 192:320])
+    assert torch.equal(first["mask"], full["mask"][192:320, 192:320])

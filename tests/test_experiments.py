@@ -1,0 +1,98 @@
+"""The Table 5 grid: every (model, group, seed) trained once, resumed not repeated, summarised over seeds."""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from landslide_core.demo import write_demo_data
+from landslide_core.evaluation import SCORE_COLUMNS, split_records
+from landslide_core.experiments import (
+    error_map,
+    example_tiles,
+    histories_frame,
+    mean_std_table,
+    prediction_examples,
+    run_grid,
+    scores_frame,
+    subdataset_breakdown,
+    table5,
+    training_curves,
+)
+from tests.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
+
+GROUPS = ["UAV", "SAT", "UAV&SAT"]
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory: pytest.TempPathFactory):
+    root = write_demo_data(tmp_path_factory.mktemp("demo"), subdatasets=["longxi-uav", "palu", "hokkaido"],
+                           tiles_per_subdataset=4, progress=False)
+    runs_dir = tmp_path_factory.mktemp("runs")
+    base = tiny_config(epochs=1, val_crop_size=128)
+    runs = run_grid(root, runs_dir, base=base, models=[base.model], groups=GROUPS, seeds=[0, 1], progress=False,
+                    echo=lambda line: None)
+    return root, runs_dir, base, runs
+
+
+@pytest.mark.slow
+def test_every_model_group_and_seed_is_trained_once_and_read_back_after(grid):
+    root, runs_dir, base, runs = grid
+    assert [(r.group, r.seed) for r in runs] == [(g, s) for s in (0, 1) for g in GROUPS]
+    assert all(r.result.epochs_run == 1 for r in runs)
+    assert sorted(p.name for p in runs_dir.glob("split-seed*.csv")) == ["split-seed0.csv", "split-seed1.csv"]
+    again = run_grid(root, runs_dir, base=base, models=[base.model], groups=GROUPS, seeds=[0, 1], progress=False,
+                     echo=lambda line: None)
+    assert all(r.result.epochs_run == 0 for r in again)  # finished runs are not repeated
+    pd.testing.assert_frame_equal(scores_frame(again), scores_frame(runs))
+
+
+@pytest.mark.slow
+def test_table5_is_the_mean_over_seeds_of_each_models_own_group_rows(grid):
+    *_, runs = grid
+    scores = scores_frame(runs)
+    table = table5(scores).set_index(["model", "group"])
+    assert list(table.index) == [("Unet (resnet18)", g) for g in GROUPS]
+    own = scores[(scores["group"] == scores["trained_on"]) & (scores["subdataset"] == "")]
+    for group in GROUPS:
+        per_seed = own[own["group"] == group]
+        assert len(per_seed) == 2
+        assert table.loc[("Unet (resnet18)", group), "iou"] == pytest.approx(per_seed["iou"].mean())
+    spread = mean_std_table(scores)
+    assert (spread["seeds"] == 2).all()
+    iou = own[own["group"] == "SAT"]["iou"]
+    assert spread.loc[("Unet (resnet18)", "SAT"), "iou"] == f"{iou.mean():.2f} ± {iou.std(ddof=1):.2f}"
+    assert set(SCORE_COLUMNS) <= set(spread.columns)
+
+
+@pytest.mark.slow
+def test_the_breakdown_has_one_row_per_subdataset_and_training_group(grid):
+    *_, runs = grid
+    breakdown = subdataset_breakdown(scores_frame(runs))
+    assert list(breakdown.index) == [("UAV", "UAV", "longxi-uav"), ("SAT", "SAT", "palu"), ("SAT", "SAT", "hokkaido"),
+                                     ("UAV&SAT", "UAV", "longxi-uav"), ("UAV&SAT", "SAT", "palu"),
+                                     ("UAV&SAT", "SAT", "hokkaido")]
+    assert list(breakdown.columns) == ["val tiles", "Unet (resnet18)"]
+    histories = histories_frame(runs)
+    assert len(histories) == len(runs) and len(training_curves(histories).axes) == 6
+
+
+@pytest.mark.slow
+def test_examples_show_both_groups_and_every_run(grid):
+    root, runs_dir, base, runs = grid
+    validation = split_records(root, runs_dir / "split-seed0.csv", seed=0, val_fraction=base.val_fraction,
+                               group="UAV&SAT", split="val")
+    tiles = example_tiles(validation, 2)
+    assert {t.group for t in tiles} == {"UAV", "SAT"}
+    joint = [r for r in runs if r.group == "UAV&SAT"]
+    figure = prediction_examples(joint, tiles, crop_size=128)
+    assert len(figure.axes) == 2 * (2 + len(joint))
+    assert figure.axes[0].images[0].get_array().shape[:2] == (128, 128)
+
+
+def test_error_map_codes_each_outcome():
+    truth = np.array([[0, 0], [1, 1]])
+    prediction = np.array([[0, 1], [1, 0]])
+    assert error_map(truth, prediction).tolist() == [[0, 2], [1, 3]]
