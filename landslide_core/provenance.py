@@ -64,13 +64,17 @@ class Provenance:
         parts = [
             f"commit {commit}",
             f"profile {self.profile or '(none)'}" + (f" ({settings})" if settings else ""),
-            f"{self.data_kind} (sha256 {self.data_checksum[:12]})",
+            self.data_kind + (f" (sha256 {self.data_checksum[:12]})" if _is_sha256(self.data_checksum) else ""),
             self.device,
             key_versions,
             f"{self.wall_time_s:.1f} s",
             self.created_utc,
         ]
         return "Provenance: " + " · ".join(p for p in parts if p)
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def _git(*args: str) -> str | None:

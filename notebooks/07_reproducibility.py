@@ -81,11 +81,14 @@ profiles_table()
 from landslide_core.book.runner import repository_root
 from landslide_core.provenance import read_record
 
+pd.set_option("display.max_colwidth", None)  # targets and notes are sentences: show them whole
 records = sorted((repository_root() / "benchmarks" / "results").glob("*.json"))
 for path in records:
     rows, provenance = read_record(path.with_suffix(""))
-    display(Markdown(f"**{path.stem}** (`{path.relative_to(repository_root()).with_suffix('.csv')}`)"))
-    display(rows)
+    empty = [c for c in rows.columns if rows[c].replace("", None).isna().all()]
+    display(Markdown(f"**{path.stem}** (`{path.relative_to(repository_root()).with_suffix('.csv')}`)"
+                     + (f"; columns with no value on this device left out: {', '.join(empty)}" if empty else "")))
+    display(rows.drop(columns=empty))
     display(Markdown(f"<small>{provenance.line()}</small>"))
 if not records:
     display(Markdown("No benchmark results yet: `benchmarks/throughput.py` has not been run in this checkout."))

@@ -104,3 +104,8 @@ def test_a_section_run_shows_a_table_and_writes_its_record(root, tmp_path, monke
     styler, note = shown
     assert "<caption>Tiles</caption>" in styler.to_html() and ">3<" in styler.to_html()
     assert note.data.startswith('<p class="provenance"><small>Provenance: commit') and "counts.csv" in note.data
+
+
+def test_a_run_that_read_no_tiles_says_so_without_a_checksum(root):
+    line = collect_provenance(parameters={}, data_root=root).line()
+    assert "CAS data ·" in line and "sha256" not in line
