@@ -2,7 +2,10 @@
 
 Each (model, group, seed) is one training run in its own folder under
 ``runs_dir``, so an interrupted grid resumes where it stopped and a finished run
-is not repeated. All models of one seed share one split manifest (the paper
+is not repeated: its evaluation (``scores.csv``) and ``history.csv`` are read
+back. Checkpoints are large (FCN-8s: 0.5 GB of weights, twice that with its
+optimizer state), so ``keep_checkpoints`` can say which runs keep theirs
+(``best.pt`` only) once evaluated; the others keep their scores and history. All models of one seed share one split manifest (the paper
 splits each sub-dataset 7:3 once), so they are compared on the same tiles.
 Scores are the best checkpoint's (by validation mIoU) on its group's validation
 tiles, per group and per sub-dataset, computed from confusion matrices.
@@ -10,6 +13,7 @@ tiles, per group and per sub-dataset, computed from confusion matrices.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import zip_longest
@@ -24,12 +28,13 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from .cas import check_group
+from .checkpoints import BEST, LAST
 from .evaluation import SCORE_COLUMNS, evaluate_checkpoint
 from .models import describe_model
 from .runconfig import TrainConfig
 from .stats import tile_statistics
 from .tiles import TileRecord
-from .training import TrainResult, train
+from .training import HISTORY_FILE, train
 
 ERROR_COLOURS = {"true positive": "#1a9850", "false positive": "#d7301f", "false negative": "#2b8cbe"}
 
@@ -41,9 +46,17 @@ class GridRun:
     model: str
     group: str
     seed: int
-    result: TrainResult
+    folder: Path
+    history: pd.DataFrame
+    """Per-epoch training loss and validation scores (``history.csv``)."""
     scores: pd.DataFrame
     """Evaluation of the best checkpoint on the group's validation tiles: group rows and sub-dataset rows."""
+    checkpoint: Path | None
+    """The best checkpoint, or ``None`` where it was not kept."""
+
+
+SCORES_FILE = "scores.csv"
+KeepRule = Callable[[str, str, int], bool]
 
 
 def run_folder(runs_dir: Path, model: str, group: str, seed: int) -> Path:
@@ -61,8 +74,13 @@ def run_grid(
     seeds: Sequence[int],
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    keep_checkpoints: KeepRule | None = None,
 ) -> list[GridRun]:
-    """Train and evaluate every (model, group, seed); finished runs are read back, interrupted ones resumed."""
+    """Train and evaluate every (model, group, seed); finished runs are read back, interrupted ones resumed.
+
+    ``keep_checkpoints(model, group, seed)`` says whether a run keeps its best checkpoint after evaluation
+    (``None``: every run keeps ``last.pt`` and ``best.pt``).
+    """
     runs_dir = Path(runs_dir)
     for group in groups:
         check_group(group)
@@ -71,15 +89,42 @@ def run_grid(
         manifest = runs_dir / f"split-seed{seed}.csv"
         for group in groups:
             for model in models:
-                config = replace(base, model=model, group=group, seed=seed)
                 folder = run_folder(runs_dir, model, group, seed)
                 echo(f"{model} on {group}, seed {seed}: {folder}")
-                result = train(config, data_root, folder, manifest=manifest, progress=progress)
-                checkpoint = result.best_checkpoint or result.last_checkpoint
-                scores = evaluate_checkpoint(checkpoint, data_root, manifest=manifest, batch_size=base.batch_size,
-                                             device=base.device, num_workers=base.num_workers, progress=False)
-                runs.append(GridRun(model, group, seed, result, scores))
+                if not (folder / SCORES_FILE).is_file():
+                    _train_and_evaluate(replace(base, model=model, group=group, seed=seed), data_root, folder,
+                                        manifest, progress)
+                    if keep_checkpoints is not None:
+                        _prune(folder, keep_checkpoints(model, group, seed))
+                runs.append(_read_run(model, group, seed, folder))
     return runs
+
+
+def _train_and_evaluate(config: TrainConfig, data_root: str | Path, folder: Path, manifest: Path,
+                        progress: bool) -> None:
+    result = train(config, data_root, folder, manifest=manifest, progress=progress)
+    checkpoint = result.best_checkpoint or result.last_checkpoint
+    scores = evaluate_checkpoint(checkpoint, data_root, manifest=manifest, batch_size=config.batch_size,
+                                 device=config.device, num_workers=config.num_workers, progress=False)
+    partial = folder / (SCORES_FILE + ".partial")
+    scores.to_csv(partial, index=False)
+    os.replace(partial, folder / SCORES_FILE)  # written last: a run with scores is finished
+
+
+def _prune(folder: Path, keep_best: bool) -> None:
+    """Drop the resume state of a finished, evaluated run, and its best weights unless they are to be kept."""
+    if (folder / BEST).is_file():
+        (folder / LAST).unlink(missing_ok=True)
+    if not keep_best:
+        (folder / BEST).unlink(missing_ok=True)
+        (folder / LAST).unlink(missing_ok=True)
+
+
+def _read_run(model: str, group: str, seed: int, folder: Path) -> GridRun:
+    scores = pd.read_csv(folder / SCORES_FILE, keep_default_na=False)
+    history = pd.read_csv(folder / HISTORY_FILE)
+    kept = [path for path in (folder / BEST, folder / LAST) if path.is_file()]
+    return GridRun(model, group, seed, folder, history, scores, kept[0] if kept else None)
 
 
 def paper_name(model: str) -> str:
@@ -94,7 +139,7 @@ def scores_frame(runs: Sequence[GridRun]) -> pd.DataFrame:
 
 def histories_frame(runs: Sequence[GridRun]) -> pd.DataFrame:
     """Training histories of all runs (one row per epoch)."""
-    frames = [run.result.history.assign(model=paper_name(run.model), group=run.group, seed=run.seed) for run in runs]
+    frames = [run.history.assign(model=paper_name(run.model), group=run.group, seed=run.seed) for run in runs]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -183,7 +228,7 @@ def prediction_examples(runs: Sequence[GridRun], tiles: Sequence[TileRecord], *,
     """
     import torch
 
-    from .checkpoints import load_checkpoint, trained_model
+    from .checkpoints import CheckpointError, load_checkpoint, trained_model
     from .datasets import CASTileDataset
 
     dataset = CASTileDataset(tiles, crop_size=crop_size, centre_crop=True)
@@ -191,7 +236,10 @@ def prediction_examples(runs: Sequence[GridRun], tiles: Sequence[TileRecord], *,
     images = torch.stack([dataset[i]["image"] for i in range(len(tiles))])
     predictions = []
     for run in runs:
-        model, _ = trained_model(load_checkpoint(run.result.best_checkpoint or run.result.last_checkpoint))
+        if run.checkpoint is None:
+            raise CheckpointError(run.folder / BEST, "this run did not keep its checkpoint",
+                                  "keep the checkpoints of the runs whose predictions are shown (keep_checkpoints)")
+        model, _ = trained_model(load_checkpoint(run.checkpoint))
         with torch.inference_mode():
             predictions.append((model.to(device)(images.to(device))[:, 0] > 0).cpu().numpy())
     figure = plt.figure(figsize=(2.0 * (2 + len(runs)), 2.1 * len(tiles)), layout="constrained")

@@ -45,6 +45,8 @@ device = "cpu"
 num_workers = 0
 # Where runs (checkpoints, histories, split manifests) go. None: results/<profile>/benchmarks/runs/<code version>.
 runs_dir = None
+# Keep every run's checkpoints (true), or only those of the runs shown in the example predictions (false).
+keep_checkpoints = True
 
 # %%
 from pathlib import Path
@@ -70,7 +72,8 @@ from landslide_core.runconfig import TrainConfig
 
 root = resolve_data_root(data_root)
 settings = dict(models=models, groups=groups, epochs=epochs, batch_size=batch_size, crop_size=crop_size,
-                val_crop_size=val_crop_size, seeds=seeds, pretrained=pretrained, device=device, num_workers=num_workers)
+                val_crop_size=val_crop_size, seeds=seeds, pretrained=pretrained, device=device, num_workers=num_workers,
+                keep_checkpoints=keep_checkpoints)
 run = SectionRun.start("benchmarks", profile=profile, parameters={"data_root": data_root, **settings},
                        data_root=root, device=device)
 runs_dir = Path(runs_dir) if runs_dir else run.results_dir / "runs" / package_digest()[:12]
@@ -86,8 +89,10 @@ display(Markdown(
 # %%
 base = TrainConfig(epochs=epochs, batch_size=batch_size, crop_size=crop_size, val_crop_size=val_crop_size,
                    pretrained=pretrained, device=device, num_workers=num_workers)
+shown_group = "UAV&SAT" if "UAV&SAT" in groups else groups[-1]  # the runs whose predictions are shown below
 runs = run_grid(root, runs_dir, base=base, models=models, groups=groups, seeds=seeds, progress=False,
-                echo=lambda line: None)
+                echo=lambda line: None,
+                keep_checkpoints=None if keep_checkpoints else lambda m, g, s: (g, s) == (shown_group, seeds[0]))
 scores = scores_frame(runs)
 run.record(scores, "scores_all_runs", caption="Every evaluation row of every run (group and sub-dataset rows)")
 
@@ -149,7 +154,6 @@ curves = training_curves(histories)
 # %%
 from landslide_core.evaluation import split_records
 
-shown_group = "UAV&SAT" if "UAV&SAT" in groups else groups[-1]
 joint = [r for r in runs if r.group == shown_group and r.seed == seeds[0]]
 validation = split_records(root, runs_dir / f"split-seed{seeds[0]}.csv", seed=seeds[0], val_fraction=base.val_fraction,
                            group=shown_group, split="val")

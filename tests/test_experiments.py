@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from landslide_core.checkpoints import CheckpointError
 from landslide_core.demo import write_demo_data
 from landslide_core.evaluation import SCORE_COLUMNS, split_records
 from landslide_core.experiments import (
@@ -33,20 +34,29 @@ def grid(tmp_path_factory: pytest.TempPathFactory):
     runs_dir = tmp_path_factory.mktemp("runs")
     base = tiny_config(epochs=1, val_crop_size=128)
     runs = run_grid(root, runs_dir, base=base, models=[base.model], groups=GROUPS, seeds=[0, 1], progress=False,
-                    echo=lambda line: None)
+                    echo=lambda line: None, keep_checkpoints=keep)
     return root, runs_dir, base, runs
+
+
+def keep(model: str, group: str, seed: int) -> bool:
+    return (group, seed) == ("UAV&SAT", 0)
 
 
 @pytest.mark.slow
 def test_every_model_group_and_seed_is_trained_once_and_read_back_after(grid):
     root, runs_dir, base, runs = grid
     assert [(r.group, r.seed) for r in runs] == [(g, s) for s in (0, 1) for g in GROUPS]
-    assert all(r.result.epochs_run == 1 for r in runs)
+    assert all(len(r.history) == 1 for r in runs)
     assert sorted(p.name for p in runs_dir.glob("split-seed*.csv")) == ["split-seed0.csv", "split-seed1.csv"]
+    for run in runs:  # finished runs keep their scores and history; only the kept one its best weights
+        assert (run.folder / "scores.csv").is_file() and not (run.folder / "last.pt").exists()
+        assert (run.checkpoint == run.folder / "best.pt") is keep(run.model, run.group, run.seed)
+    written = {r.folder: (r.folder / "history.csv").stat().st_mtime_ns for r in runs}
     again = run_grid(root, runs_dir, base=base, models=[base.model], groups=GROUPS, seeds=[0, 1], progress=False,
                      echo=lambda line: None)
-    assert all(r.result.epochs_run == 0 for r in again)  # finished runs are not repeated
+    assert {r.folder: (r.folder / "history.csv").stat().st_mtime_ns for r in again} == written  # nothing retrained
     pd.testing.assert_frame_equal(scores_frame(again), scores_frame(runs))
+    pd.testing.assert_frame_equal(histories_frame(again), histories_frame(runs))
 
 
 @pytest.mark.slow
@@ -86,10 +96,13 @@ def test_examples_show_both_groups_and_every_run(grid):
                                group="UAV&SAT", split="val")
     tiles = example_tiles(validation, 2)
     assert {t.group for t in tiles} == {"UAV", "SAT"}
-    joint = [r for r in runs if r.group == "UAV&SAT"]
+    joint = [r for r in runs if (r.group, r.seed) == ("UAV&SAT", 0)]
     figure = prediction_examples(joint, tiles, crop_size=128)
     assert len(figure.axes) == 2 * (2 + len(joint))
     assert figure.axes[0].images[0].get_array().shape[:2] == (128, 128)
+    pruned = [r for r in runs if r.group == "SAT"]
+    with pytest.raises(CheckpointError, match="this run did not keep its checkpoint"):
+        prediction_examples(pruned, tiles)
 
 
 def test_error_map_codes_each_outcome():
