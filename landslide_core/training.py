@@ -245,8 +245,8 @@ class _Run:
             "world_size": self.session.world_size,
             "torch": str(torch.__version__),
         }
-        if self.best is not None and self.best["epoch"] == epoch:
-            save_atomic(payload, self.out_dir / BEST)
+        if self.best is not None and self.best["epoch"] == epoch:  # weights to evaluate, not to resume: no optimizer
+            save_atomic({k: v for k, v in payload.items() if k not in ("optimizer", "scheduler")}, self.out_dir / BEST)
         save_atomic(payload, self.out_dir / LAST)
         _write_history(self.history, self.out_dir / HISTORY_FILE)
 
