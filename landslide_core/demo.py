@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +37,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from .cas import SubDataset, get_subdataset, subdatasets
+from .files import write_text_atomic
 from .errors import PathProblemError
 from .layout import SYNTHETIC_INCOMPLETE_MARKER as IN_PROGRESS_MARKER
 from .layout import SYNTHETIC_MARKER, is_synthetic
@@ -636,11 +636,7 @@ def demo_settings(seed: int, subdatasets: Iterable[str], tiles_per_subdataset: i
 
 def _write_json(path: Path, content: dict[str, object]) -> None:
     """Write JSON atomically, so a marker is either complete or absent."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(content, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(content, indent=2, ensure_ascii=False) + "\n")
 
 
 def _prepare(out: Path, settings: dict[str, object]) -> None:

@@ -13,7 +13,6 @@ tiles, per group and per sub-dataset, computed from confusion matrices.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import zip_longest
@@ -30,6 +29,7 @@ from matplotlib.ticker import MaxNLocator
 from .cas import check_group
 from .checkpoints import BEST, LAST
 from .evaluation import SCORE_COLUMNS, evaluate_checkpoint
+from .files import write_text_atomic
 from .models import describe_model
 from .runconfig import TrainConfig
 from .stats import tile_statistics
@@ -106,9 +106,7 @@ def _train_and_evaluate(config: TrainConfig, data_root: str | Path, folder: Path
     checkpoint = result.best_checkpoint or result.last_checkpoint
     scores = evaluate_checkpoint(checkpoint, data_root, manifest=manifest, batch_size=config.batch_size,
                                  device=config.device, num_workers=config.num_workers, progress=False)
-    partial = folder / (SCORES_FILE + ".partial")
-    scores.to_csv(partial, index=False)
-    os.replace(partial, folder / SCORES_FILE)  # written last: a run with scores is finished
+    write_text_atomic(folder / SCORES_FILE, scores.to_csv(index=False))  # written last: a run with scores is finished
 
 
 def _prune(folder: Path, keep_best: bool) -> None:

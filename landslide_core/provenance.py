@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import PathProblemError
+from .files import write_text_atomic
 from .layout import is_synthetic
 from .tiles import TileRecord
 
@@ -208,11 +209,8 @@ def write_record(table: pd.DataFrame, stem: str | Path, provenance: Provenance, 
         "columns": list(flat.columns),
         "rows": json.loads(flat.to_json(orient="records")),
     }
-    csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
-    for path, text in ((csv_path, flat.to_csv(index=False)), (json_path, json.dumps(document, indent=1, ensure_ascii=False))):
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
+    csv_path = write_text_atomic(stem.with_suffix(".csv"), flat.to_csv(index=False))
+    json_path = write_text_atomic(stem.with_suffix(".json"), json.dumps(document, indent=1, ensure_ascii=False))
     return csv_path, json_path
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 import zlib
 from collections import defaultdict
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ManifestError
+from .files import write_text_atomic
 from .layout import list_tiles
 from .tiles import TileRecord
 
@@ -75,18 +77,16 @@ def write_manifest(
     if any(r.split not in SPLITS for r in records):
         raise ValueError("every record needs split 'train' or 'val' before it is written to a manifest")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        f.write(f"# landslide-core split manifest: seed={seed} val_fraction={val_fraction}\n")
-        writer = csv.writer(f)
-        writer.writerow(MANIFEST_COLUMNS)
-        for r in sorted(records, key=lambda r: (r.subdataset, r.name)):
-            writer.writerow(
-                [r.split, r.subdataset, r.group, r.name, _relative(r.image, root), _relative(r.mask, root),
-                 _relative(r.label, root), r.source]
-            )
-    tmp.replace(path)
-    return path
+    text = io.StringIO()
+    text.write(f"# landslide-core split manifest: seed={seed} val_fraction={val_fraction}\n")
+    writer = csv.writer(text)
+    writer.writerow(MANIFEST_COLUMNS)
+    for r in sorted(records, key=lambda r: (r.subdataset, r.name)):
+        writer.writerow(
+            [r.split, r.subdataset, r.group, r.name, _relative(r.image, root), _relative(r.mask, root),
+             _relative(r.label, root), r.source]
+        )
+    return write_text_atomic(path, text.getvalue())
 
 
 def manifest_settings(path: str | Path) -> tuple[int, float]:

@@ -24,7 +24,6 @@ are pooled over processes, and validation sums confusion matrices.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from .checkpoints import BEST, LAST, check_config, check_split, load_checkpoint,
 from .datasets import CASTileDataset
 from .distributed import Session, session, sync_batchnorm
 from .errors import PathProblemError
+from .files import write_text_atomic
 from .evaluation import SCORE_COLUMNS, confusion_matrices, merged, split_records
 from .losses import build_loss
 from .models import build_model
@@ -97,9 +97,7 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
 
 
 def _write_history(history: Sequence[dict[str, Any]], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pd.DataFrame(list(history), columns=list(HISTORY_COLUMNS)).to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    write_text_atomic(path, pd.DataFrame(list(history), columns=list(HISTORY_COLUMNS)).to_csv(index=False))
 
 
 def _split_tiles(records: list[TileRecord], data_root: Path, config: TrainConfig) -> tuple[list[TileRecord], ...]:

@@ -11,6 +11,7 @@ import pytest
 from landslide_core.book.compare import paper_vs_run
 from landslide_core.book.page import SectionRun
 from landslide_core.errors import PathProblemError
+from landslide_core.files import write_text_atomic
 from landslide_core.layout import list_tiles
 from landslide_core.paper import paper_values
 from landslide_core.provenance import (
@@ -42,7 +43,7 @@ def test_a_record_round_trips_with_its_provenance(root, tmp_path):
     assert back.parameters == {"data_root": str(root), "groups": ["UAV", "SAT"]}
     assert back.data_kind == CAS_DATA and back.wall_time_s >= 2.0
     assert back.versions["torch"] and back.device.startswith(("CPU: ", "GPU: "))
-    assert not list(tmp_path.glob("out/*.partial"))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["table5.csv", "table5.json"]  # no temporary files
 
 
 def test_the_provenance_line_names_commit_profile_data_device_and_time(root):
@@ -109,3 +110,11 @@ def test_a_section_run_shows_a_table_and_writes_its_record(root, tmp_path, monke
 def test_a_run_that_read_no_tiles_says_so_without_a_checksum(root):
     line = collect_provenance(parameters={}, data_root=root).line()
     assert "CAS data ·" in line and "sha256" not in line
+
+
+def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = write_text_atomic(tmp_path / "scores.csv", "old\n")
+
+    with pytest.raises(TypeError):
+        write_text_atomic(target, object())  # type: ignore[arg-type]
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["scores.csv"]

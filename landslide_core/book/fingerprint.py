@@ -49,13 +49,13 @@ def data_digest(root: str | Path) -> str:
     return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
 
 
-def section_fingerprint(source: Path, parameters: Mapping[str, Any], versions: Mapping[str, str]) -> str:
-    """The fingerprint of one section run with these parameters."""
+def section_fingerprint(source: Path, parameters: Mapping[str, Any], versions: Mapping[str, str], data: str) -> str:
+    """The fingerprint of one section run with these parameters; ``data`` is its data root's :func:`data_digest`."""
     parts = {
         "source": hashlib.sha256(source.read_bytes()).hexdigest(),
         "parameters": parameters,
         "package": package_digest(),
         "versions": dict(versions),
-        "data": data_digest(parameters["data_root"]) if parameters.get("data_root") else "",
+        "data": data,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

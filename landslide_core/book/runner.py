@@ -28,7 +28,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from ..errors import LandslideCoreError, PathProblemError
 from ..provenance import library_versions
-from .fingerprint import METADATA_KEY, section_fingerprint
+from .fingerprint import METADATA_KEY, data_digest, section_fingerprint
 from .profiles import DEFAULT_PROFILE, get_profile, section_key, section_parameters
 
 KERNEL_NAME = "landslide-core"
@@ -138,16 +138,17 @@ def executed_fingerprint(output: Path) -> str | None:
 
 
 def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fingerprint: str = "",
-                    profile: str = "") -> Path:
+                    profile: str = "", staged: Path | None = None) -> Path:
     """Execute one section with papermill; return the executed notebook's path.
 
-    On success the notebook's metadata records the fingerprint, profile,
-    parameters and wall time, so an unchanged section can be skipped next time.
+    ``staged`` is the notebook :func:`stage_notebook` paired already, if any. On
+    success the notebook's metadata records the fingerprint, profile, parameters
+    and wall time, so an unchanged section can be skipped next time.
     """
     source = section_source(root, name)
     output = root / SECTIONS_DIR / f"{name}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
-    staged = stage_notebook(root, name)
+    staged = staged or stage_notebook(root, name)
     started = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -226,28 +227,33 @@ def build_book(
     versions = library_versions()
     plans = []
     for name in names:
-        declared = declared_parameters(stage_notebook(root, name))
+        staged = stage_notebook(root, name)
+        declared = declared_parameters(staged)
         values = section_parameters(chosen, name, declared, overrides)
         if "data_root" in declared:
             values["data_root"] = str(resolve_data_root(values.get("data_root")))
-        plans.append((name, declared, values))
-    unused = sorted(set(overrides) - {k for _, declared, _ in plans for k in declared})
+        plans.append((name, staged, declared, values))
+    declared_anywhere = {k for _, _, declared, _ in plans for k in declared}
+    unused = sorted(set(overrides) - declared_anywhere)
     if unused:
         raise LandslideCoreError(
             f"parameter(s) {', '.join(unused)} are not declared by any section run "
-            f"({', '.join(names)}); declared: {', '.join(sorted({k for _, d, _ in plans for k in d}))}"
+            f"({', '.join(names)}); declared: {', '.join(sorted(declared_anywhere))}"
         )
     if not only:
         remove_stale_notebooks(root, names, echo)
-    for name, _, values in plans:
-        fingerprint = section_fingerprint(section_source(root, name), values, versions)
+    # Each data root is walked once per build, however many sections read it.
+    data_digests = {d: data_digest(d) for d in {values.get("data_root") for *_, values in plans} if d}
+    for name, staged, _, values in plans:
+        data = data_digests.get(values.get("data_root"), "")
+        fingerprint = section_fingerprint(section_source(root, name), values, versions, data)
         output = root / SECTIONS_DIR / f"{name}.ipynb"
         if not force and executed_fingerprint(output) == fingerprint:
             echo(f"section {name}: unchanged (source, parameters, code and data); not executed again (--force reruns)")
             continue
         started = time.perf_counter()
         echo(f"section {name}: executing with profile '{profile}' on {values.get('data_root', '(no data)')} ...")
-        execute_section(root, name, values, fingerprint=fingerprint, profile=profile)
+        execute_section(root, name, values, fingerprint=fingerprint, profile=profile, staged=staged)
         echo(f"section {name}: done in {time.perf_counter() - started:.1f} s")
     if execute_only:
         return None
