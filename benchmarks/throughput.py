@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/throughput.py --device cuda --data-root /data/CAS   # GPU: batch 32
 
 See benchmarks/README.md for what is measured and the targets. The logic lives in
-landslide_core.benchmarking; this script only reads options and prints.
+landslide_core.experiments.throughput; this script only reads options and prints.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from landslide_core.benchmarking import BenchmarkConfig, pipeline_data, run_benchmark
 from landslide_core.errors import LandslideCoreError
+from landslide_core.experiments.throughput import ThroughputConfig, pipeline_data, run_throughput
 from landslide_core.models import MODEL_NAMES
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -49,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        config = BenchmarkConfig(models=tuple(args.models), device=args.device, batch_size=args.batch_size,
+        config = ThroughputConfig(models=tuple(args.models), device=args.device, batch_size=args.batch_size,
                                  image_size=args.image_size, warmup=args.warmup, min_steps=args.steps,
                                  seconds=args.seconds, compile=args.compile, threads=args.threads,
                                  workers=tuple(args.workers) if args.workers else None, passes=args.passes)
         data_root, records = pipeline_data(args.data_root, REPOSITORY / "data" / "demo")
-        result = run_benchmark(config, data_root, records, out=args.out)
+        result = run_throughput(config, data_root, records, out=args.out)
     except LandslideCoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

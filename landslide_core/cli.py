@@ -14,22 +14,23 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .cas import ZENODO_RECORD
 from .errors import LandslideCoreError
+from .sources.cas import ZENODO_RECORD
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .validate import validate_root
+    from .data.validate import validate_root
+    from .sources import get_source
 
-    report = validate_root(args.root, args.subdatasets or None, tile_size=args.tile_size or None,
-                           progress=not args.quiet)
+    source = get_source(args.source).with_tile_size(args.tile_size or None)
+    report = validate_root(args.root, args.subdatasets or None, source=source, progress=not args.quiet)
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1
 
 
 def _download(args: argparse.Namespace) -> int:
-    from . import download
+    from .sources.cas import download
 
     if args.list:
         files = download.fetch_record(args.record, args.api_url)
@@ -43,7 +44,7 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from .demo import write_demo_data
+    from .sources.cas.demo import write_demo_data
 
     kwargs = {"tiles_per_subdataset": args.tiles} if args.tiles else {}
     out = write_demo_data(args.out, seed=args.seed, progress=not args.quiet, **kwargs)
@@ -52,7 +53,7 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 
 def _split(args: argparse.Namespace) -> int:
-    from .splits import load_or_make_split
+    from .data.splits import load_or_make_split
 
     manifest = args.out or Path(args.root) / "splits" / f"split-seed{args.seed}.csv"
     existed = Path(manifest).exists()
@@ -88,9 +89,8 @@ def _train(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from .metrics import PAPER_COLUMNS
-    from .runconfig import TrainConfig
-    from .training import train
+    from .scoring import PAPER_COLUMNS
+    from .train import TrainConfig, train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     pretrained: bool | str = str(args.pretrained_weights) if args.pretrained_weights else not args.no_pretrained
@@ -112,7 +112,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import SCORE_COLUMNS, evaluate_checkpoint
+    from .eval import evaluate_checkpoint
+    from .scoring import SCORE_COLUMNS
 
     table = evaluate_checkpoint(args.checkpoint, args.root, split=args.split, group=args.group,
                                 subdatasets=args.subdatasets, manifest=args.manifest, batch_size=args.batch_size,
@@ -126,8 +127,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_training_commands(commands: argparse._SubParsersAction) -> None:
-    from .cas import GROUPS
-    from .runconfig import TrainConfig
+    from .sources.cas import GROUPS
+    from .train.config import TrainConfig
 
     switch = ("auto", "on", "off")
     p = commands.add_parser("train", help="train a model on the paper's protocol; run again to resume",
@@ -135,7 +136,8 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
                                         "with SGD + poly decay and Dice loss, validating with the paper's scores "
                                         "every epoch. Writes OUT/last.pt, best.pt, history.csv and split.csv; "
                                         "running the same command again resumes. Under `torchrun --nproc_per_node "
-                                        "N` it trains on N processes (GPUs) with the same result as one.")
+                                        "N` it trains on N processes (GPUs) with the same global batches as one "
+                                        "(see README: Models and training).")
     p.add_argument("root", help="data root")
     p.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, history, split)")
     p.add_argument("--model", default=TrainConfig.model,
@@ -200,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", help="data root holding <sub-dataset>/{img,label,mask}/")
     p.add_argument("subdatasets", nargs="*", help="only these sub-datasets (any spelling; default: all found)")
     p.add_argument("--tile-size", type=int, default=512, help="expected tile size in pixels; 0 skips the check")
+    p.add_argument("--source", default="cas", help="tile source the data root is laid out for (default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_validate)
 

@@ -71,3 +71,51 @@ class DownloadError(PathProblemError):
 
 class ChecksumMismatchError(DownloadError):
     """A downloaded file whose md5 differs from the one Zenodo reports."""
+
+
+class UnknownSourceError(LandslideCoreError):
+    """A tile-source name that is not registered; the message lists the valid ones."""
+
+
+class ConfigError(LandslideCoreError):
+    """A training configuration that cannot be used as it is."""
+
+
+class DeviceError(LandslideCoreError):
+    """A device that is not available on this machine."""
+
+
+class UnknownLossError(LandslideCoreError):
+    """A loss name that is not one of :data:`landslide_core.train.losses.LOSSES`; the message lists the valid ones."""
+
+
+class UnknownModelError(LandslideCoreError):
+    """A model name that is not registered; the message lists the valid ones."""
+
+
+class RankFailedError(LandslideCoreError):
+    """Raised on the other processes when rank 0 failed; rank 0 raises the original error."""
+
+
+class CheckpointError(PathProblemError):
+    """A checkpoint that cannot be read or does not belong to the run asked for."""
+
+
+class TrainingDataError(PathProblemError):
+    """The data root does not hold what a training run needs (e.g. no validation tiles for the group)."""
+
+
+class NothingToEvaluateError(LandslideCoreError):
+    """Evaluation was asked for on an empty set of tiles."""
+
+
+class ThroughputError(LandslideCoreError):
+    """Throughput settings that cannot be measured, or a measurement that could not finish."""
+
+
+class ProfileError(LandslideCoreError):
+    """An unknown profile, or parameters a profile or command line gives wrongly."""
+
+
+class SectionFailedError(LandslideCoreError):
+    """A section's notebook raised; the message names the notebook, the cell and the error."""

@@ -26,14 +26,18 @@ from typing import Any
 
 import pandas as pd
 
+from .data.splits import manifest_checksum
 from .errors import PathProblemError
-from .files import write_text_atomic
-from .layout import is_synthetic
+from .io.atomic import write_text_atomic
+from .sources import TileSource, get_source
 from .tiles import TileRecord
 
+__all__ = [
+    "Provenance", "collect_provenance", "device_description", "git_state", "library_versions", "listing_checksum",
+    "read_record", "write_record",
+]
+
 RECORD_VERSION = 1
-SYNTHETIC_DATA = "demo data, synthetic"
-CAS_DATA = "CAS data"
 _PACKAGES = ("landslide-core", "torch", "torchvision", "segmentation-models-pytorch", "numpy", "pandas", "rasterio",
              "geopandas")
 _SOURCE = Path(__file__).resolve().parent
@@ -148,10 +152,9 @@ def collect_provenance(
     section: str = "",
     profile: str = "",
     extra: Mapping[str, Any] | None = None,
+    source: str | TileSource = "cas",
 ) -> Provenance:
     """Provenance of a run now; ``started`` is its ``time.time()`` at the start (wall time)."""
-    from .splits import manifest_checksum
-
     if manifest is not None:
         checksum = manifest_checksum(manifest)
     elif records is not None:
@@ -166,7 +169,7 @@ def collect_provenance(
         section=section,
         parameters={k: _plain(v) for k, v in parameters.items()},
         data_root=str(data_root),
-        data_kind=SYNTHETIC_DATA if is_synthetic(Path(data_root)) else CAS_DATA,
+        data_kind=get_source(source).data_label(data_root),
         data_checksum=checksum,
         device=device_description(device),
         versions=library_versions(),

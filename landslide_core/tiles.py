@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cas import check_group, get_subdataset
+__all__ = ["TileRecord", "select_split"]
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,9 @@ class TileRecord:
     """One image tile, its mask and where it comes from."""
 
     subdataset: str
-    """Registry key of the sub-dataset (see :func:`landslide_core.cas.subdatasets`)."""
+    """The source's key of the sub-dataset (CAS: see :func:`landslide_core.sources.cas.subdatasets`); a source without sub-datasets puts its own name here."""
     group: str
-    """Sensor group, ``UAV`` or ``SAT``."""
+    """Group of the tile within its source (CAS: sensor group ``UAV`` or ``SAT``)."""
     name: str
     """File stem shared by image and mask."""
     image: Path
@@ -41,18 +41,6 @@ class TileRecord:
     def uid(self) -> str:
         """Identifier unique within a dataset: sub-dataset key and file stem."""
         return f"{self.subdataset}/{self.name}"
-
-
-def select_group(records: Iterable[TileRecord], group: str) -> list[TileRecord]:
-    """Records of one sensor group of paper Table 5: ``UAV``, ``SAT`` or ``UAV&SAT``."""
-    check_group(group)
-    return [r for r in records if group == "UAV&SAT" or r.group == group]
-
-
-def select_subdatasets(records: Iterable[TileRecord], names: Iterable[str]) -> list[TileRecord]:
-    """Records of the named sub-datasets (any spelling the registry knows)."""
-    keys = {get_subdataset(n).key for n in names}
-    return [r for r in records if r.subdataset in keys]
 
 
 def select_split(records: Iterable[TileRecord], split: str) -> list[TileRecord]:

@@ -32,19 +32,20 @@ use_official_shapefile = True
 # %%
 from IPython.display import Markdown, display
 
-from landslide_core.book import resolve_data_root
-from landslide_core.book.page import SectionRun
-from landslide_core.layout import raise_first, scan
-from landslide_core.overview import table2
-from landslide_core.study_areas import region_map, study_areas, subdataset_chart, table2_published, table4_published
+from landslide_core.book import open_section
+from landslide_core.sections.dataset import table2
+from landslide_core.sections.study_areas import (
+    region_map,
+    study_areas,
+    subdataset_chart,
+    summary,
+    table2_published,
+    table4_published,
+)
 
-root = resolve_data_root(data_root)
-found = scan(root)
-raise_first(found.problems)
-run = SectionRun.start("study_areas", profile=profile,
-                       parameters={"data_root": data_root, "use_official_shapefile": use_official_shapefile},
-                       data_root=root, records=found.records)
-run.banner()
+run = open_section("study_areas", profile=profile,
+                   parameters={"data_root": data_root, "use_official_shapefile": use_official_shapefile},
+                   data_root=data_root)
 
 # %% [markdown]
 # ## Location map (paper Fig. 1)
@@ -53,14 +54,14 @@ run.banner()
 # Panel (b) zooms on China, where five of the nine regions lie, four of them in western Sichuan.
 
 # %%
-areas = study_areas(root, use_shapefile=use_official_shapefile)
+areas = study_areas(run.data_root, use_shapefile=use_official_shapefile)
 figure = region_map(areas)
 
 # %%
 display(Markdown(f"**Positions used:** {areas.note}."))
 positions = areas.regions.drop(columns=["geometry", "region"]).set_index("Location")
 run.show(positions, "region_positions", precision=3,
-         caption="Map position of each region and where it comes from (not part of the paper)");
+         caption="Map position of each region and where it comes from (not part of the paper)")
 
 # %% [markdown]
 # ## Paper Table 4: the regions, as published
@@ -69,7 +70,7 @@ run.show(positions, "region_positions", precision=3,
 
 # %%
 run.show(table4_published(), "table4",
-         caption="Paper Table 4 as published: geological and environmental characteristics of the study areas");
+         caption="Paper Table 4 as published: geological and environmental characteristics of the study areas")
 
 # %% [markdown]
 # ## Paper Table 2: the sub-datasets, as published
@@ -79,7 +80,7 @@ run.show(table4_published(), "table4",
 
 # %%
 run.show(table2_published(), "table2", precision=1,
-         caption="Paper Table 2 as published: detailed information on the CAS Landslide Dataset");
+         caption="Paper Table 2 as published: detailed information on the CAS Landslide Dataset")
 
 # %% [markdown]
 # ## Tiles and ground resolution per sub-dataset
@@ -88,7 +89,7 @@ run.show(table2_published(), "table2", precision=1,
 # both show. Right: ground resolution as published.
 
 # %%
-counts = table2(found)
+counts = table2(run.found)
 run.record(counts, "tiles_per_subdataset", caption="Tiles per sub-dataset: paper Table 2 and on disk (chart data)")
 chart = subdataset_chart(counts)
 
@@ -96,19 +97,4 @@ chart = subdataset_chart(counts)
 # ## What this shows
 
 # %%
-published = table2_published()
-per_country = positions.groupby("Country").size().sort_values(ascending=False)
-uav_countries = sorted(positions.loc[positions["Group"] != "SAT", "Country"].unique())
-present = counts.loc[published.index, "Tiles on disk"].gt(0)
-display(Markdown(
-    f"The paper's {len(published)} sub-datasets come from {len(positions)} regions in {len(per_country)} countries "
-    f"({', '.join(f'{c}: {n}' for c, n in per_country.items())}); "
-    f"{published['Group (Table 5)'].eq('UAV').sum()} sub-datasets are UAV and "
-    f"{published['Group (Table 5)'].eq('SAT').sum()} satellite imagery, at ground resolutions from "
-    f"{published['Ground Resolution (m)'].min():g} m to {published['Ground Resolution (m)'].max():g} m. "
-    f"The UAV imagery comes from {' and '.join(uav_countries)} only. Map positions: {'official shapefile' if not areas.approximate else 'approximate'}. "
-    f"This run found tiles of {present.sum()} of the {len(published)} sub-datasets "
-    f"({counts.loc['UAV&SAT total', 'Tiles on disk']:,} tiles; the paper lists "
-    f"{counts.loc['UAV&SAT total', 'Tiles (paper)']:,})"
-    + (", all of them synthetic demo tiles." if run.synthetic else ".")
-))
+display(Markdown(summary(positions, counts, areas, synthetic=run.synthetic)))

@@ -30,19 +30,20 @@ profile = "demo"
 # %%
 from IPython.display import Markdown, display
 
-from landslide_core.book import resolve_data_root
-from landslide_core.book.page import SectionRun
-from landslide_core.layout import raise_first, scan
-from landslide_core.overview import gallery, landslide_shares, representative_tiles, share_chart, table2
-from landslide_core.stats import tile_statistics
+from landslide_core.book import open_section
+from landslide_core.data.statistics import tile_statistics
+from landslide_core.sections.dataset import (
+    gallery,
+    landslide_shares,
+    representative_tiles,
+    share_chart,
+    summary,
+    table2,
+)
 
-root = resolve_data_root(data_root)
-found = scan(root, subdatasets)
-raise_first(found.problems)
-run = SectionRun.start("dataset", profile=profile, parameters={"data_root": data_root, "subdatasets": subdatasets},
-                       data_root=root, records=found.records)
-synthetic = run.synthetic
-run.banner()
+run = open_section("dataset", profile=profile, parameters={"data_root": data_root, "subdatasets": subdatasets},
+                   data_root=data_root, subdatasets=subdatasets)
+found = run.found
 
 # %% [markdown]
 # ## Sub-datasets: paper Table 2 beside the files found
@@ -86,12 +87,4 @@ chart = share_chart(shares)
 # ## What this shows
 
 # %%
-total = shares.loc["UAV&SAT total"]
-display(Markdown(
-    f"{'The synthetic demo data' if synthetic else 'The data'} under `{root.name}` hold {len(found.records)} tiles "
-    f"in {len(found_subdatasets)} of the paper's 16 sub-datasets (the paper lists 20,865 tiles). Landslide pixels "
-    f"make up {total['Pixel share (%)']:.1f} % of all pixels; the tile share ranges from "
-    f"{total['Min tile share (%)']:.2f} % to {total['Max tile share (%)']:.1f} %, and "
-    f"{total['Tiles < 0.1 % (%)']:.1f} % of tiles fall below the paper's 0.1 % quality-control threshold."
-    + (" These figures describe synthetic tiles and say nothing about the real dataset." if synthetic else "")
-))
+display(Markdown(summary(found, shares, synthetic=run.synthetic)))

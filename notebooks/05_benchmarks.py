@@ -49,50 +49,39 @@ runs_dir = None
 keep_checkpoints = True
 
 # %%
-from pathlib import Path
-
 from IPython.display import Markdown, display
 
-from landslide_core.book import resolve_data_root
-from landslide_core.book.compare import paper_vs_run
-from landslide_core.book.fingerprint import package_digest
-from landslide_core.book.page import SectionRun
-from landslide_core.experiments import (
-    example_tiles,
+from landslide_core.book import open_section, paper_vs_run
+from landslide_core.eval.paper import consistency
+from landslide_core.experiments.table5 import (
     histories_frame,
     mean_std_table,
-    prediction_examples,
-    run_grid,
     scores_frame,
     subdataset_breakdown,
     table5,
+)
+from landslide_core.sections.benchmarks import (
+    GridSettings,
+    consistency_summary,
+    prediction_examples,
+    run_benchmarks,
+    runs_directory,
+    shown_validation_tiles,
+    summary,
     training_curves,
 )
-from landslide_core.runconfig import TrainConfig
 
-root = resolve_data_root(data_root)
-settings = dict(models=models, groups=groups, epochs=epochs, batch_size=batch_size, crop_size=crop_size,
-                val_crop_size=val_crop_size, seeds=seeds, pretrained=pretrained, device=device, num_workers=num_workers,
-                keep_checkpoints=keep_checkpoints)
-run = SectionRun.start("benchmarks", profile=profile, parameters={"data_root": data_root, **settings},
-                       data_root=root, device=device)
-runs_dir = Path(runs_dir) if runs_dir else run.results_dir / "runs" / package_digest()[:12]
+settings = GridSettings(models=models, groups=groups, epochs=epochs, batch_size=batch_size, crop_size=crop_size,
+                        val_crop_size=val_crop_size, seeds=seeds, pretrained=pretrained, device=device,
+                        num_workers=num_workers, keep_checkpoints=keep_checkpoints)
+run = open_section("benchmarks", profile=profile, parameters={"data_root": data_root, **settings.as_parameters()},
+                   data_root=data_root, scan=False, device=device)
+runs_dir = runs_directory(run.results_dir, runs_dir)
 run.manifest = runs_dir / f"split-seed{seeds[0]}.csv"
-run.banner()
-display(Markdown(
-    f"Backbones: **{'ImageNet-pretrained' if pretrained else 'randomly initialised (no pre-training)'}**; "
-    f"{epochs} epoch(s) of batch {batch_size} on {'full tiles' if crop_size is None else f'{crop_size}-px crops'}, "
-    f"validated on {'full tiles' if val_crop_size is None else f'the central {val_crop_size}-px crop of each tile'}, "
-    f"{len(seeds)} seed(s), device `{device}`. Runs are kept in `{runs_dir}`; an interrupted build resumes them."
-))
+display(Markdown(f"Training: {settings.describe()}. Runs are kept in `{runs_dir}`; an interrupted build resumes them."))
 
 # %%
-base = TrainConfig(epochs=epochs, batch_size=batch_size, crop_size=crop_size, val_crop_size=val_crop_size,
-                   pretrained=pretrained, device=device, num_workers=num_workers)
-shown_group = "UAV&SAT" if "UAV&SAT" in groups else groups[-1]  # the runs whose predictions are shown below
-runs = run_grid(root, runs_dir, base=base, models=models, groups=groups, seeds=seeds, progress=False,
-                echo=lambda line: None,
-                keep_checkpoints=None if keep_checkpoints else lambda m, g, s: (g, s) == (shown_group, seeds[0]))
+runs = run_benchmarks(run.data_root, runs_dir, settings)
 scores = scores_frame(runs)
 run.record(scores, "scores_all_runs", caption="Every evaluation row of every run (group and sub-dataset rows)")
 
@@ -110,13 +99,14 @@ run.show(comparison, "table5", caption="Paper Table 5 and this run (%)")
 # %% [markdown]
 # How far to trust the paper's decimals: if a row was computed from one confusion matrix, as its metric definitions
 # say, its IoU, F1 and mIoU follow from its own precision, recall and OA. The table gives the deviation of the
-# published values from those implied ones; only rounding (< 0.01 points) is expected.
+# published values from those implied ones (points); rounding the published values to three decimals accounts for
+# less than 0.01.
 
 # %%
-from landslide_core.paper import consistency
-
-run.show(consistency(5).set_index(["model", "group"]).drop(columns="dataset"), "table5_paper_consistency",
+published_consistency = consistency(5)
+run.show(published_consistency.set_index(["model", "group"]).drop(columns="dataset"), "table5_paper_consistency",
          caption="Paper Table 5: implied minus published (points), computed from the paper's own values", precision=3)
+display(Markdown(consistency_summary(published_consistency)))
 
 # %% [markdown]
 # With several seeds, the spread between runs shows how much of a difference to the paper is noise:
@@ -147,41 +137,17 @@ curves = training_curves(histories)
 # %% [markdown]
 # ## Example predictions
 #
-# Models trained on UAV&SAT (first seed), on validation tiles with the most landslide pixels in their sub-dataset
-# (the central crop they were validated on, when `val_crop_size` is set): green pixels are found landslides, red are
-# false alarms, blue are missed landslides.
+# On validation tiles with the most landslide pixels in their sub-dataset (the central crop they were validated on,
+# when `val_crop_size` is set): green pixels are found landslides, red are false alarms, blue are missed landslides.
 
 # %%
-from landslide_core.evaluation import split_records
-
-joint = [r for r in runs if r.group == shown_group and r.seed == seeds[0]]
-validation = split_records(root, runs_dir / f"split-seed{seeds[0]}.csv", seed=seeds[0], val_fraction=base.val_fraction,
-                           group=shown_group, split="val")
-examples = prediction_examples(joint, example_tiles(validation, 3), device=device, crop_size=val_crop_size)
+display(Markdown(f"Models trained on {settings.shown_group}, seed {seeds[0]}."))
+shown = [r for r in runs if r.group == settings.shown_group and r.seed == seeds[0]]
+examples = prediction_examples(shown, shown_validation_tiles(run.data_root, runs_dir, settings), device=device,
+                               crop_size=val_crop_size)
 
 # %% [markdown]
 # ## What this shows
 
 # %%
-ours = table5(scores).set_index(["model", "group"])
-lines = []
-for group in groups:
-    best = ours.xs(group, level="group")["iou"].idxmax()
-    paper_best = comparison.xs(group, level="Group")[("IoU", "paper")].idxmax()
-    lines.append(f"- **{group}**: the highest landslide IoU in this run is {best}'s "
-                 f"({ours.loc[(best, group), 'iou']:.1f} %); in the paper it is {paper_best}'s.")
-gap = comparison.xs("difference", axis=1, level="source").abs().stack().mean()
-found_subdatasets = scores.loc[scores["subdataset"] != "", "subdataset"].nunique()
-validation_tiles = scores.loc[scores["subdataset"] != ""].drop_duplicates("subdataset")["tiles"].sum()
-display(Markdown(
-    "\n".join(lines) + f"\n\nAcross the table this run differs from the paper by {gap:.1f} points on average. "
-    + ("These models were trained briefly on synthetic demo tiles, on the CPU, without pre-training: the numbers "
-       "check that the protocol runs end to end and say nothing about how the models compare on real landslides. "
-       "The `paper` profile runs the full protocol on the CAS data."
-       if run.synthetic else
-       f"This run used the {found_subdatasets} of 16 sub-datasets found under `{root}` ({validation_tiles} validation "
-       f"tiles in all), with {epochs} epoch(s), batch {batch_size}, "
-       f"{'full tiles' if crop_size is None else f'{crop_size}-px crops'} and "
-       f"{'ImageNet' if pretrained else 'no'} pre-training; the paper states neither its epochs, batch size nor "
-       "split, so only the protocol's explicit parts (optimiser, loss, metrics) are the same as the paper's.")
-))
+display(Markdown(summary(scores, comparison, settings, synthetic=run.synthetic, data_root=run.data_root)))

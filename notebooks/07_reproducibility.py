@@ -26,8 +26,9 @@ profile = "demo"
 import pandas as pd
 from IPython.display import Markdown, display
 
-from landslide_core.book.profiles import get_profile, profiles, profiles_table
-from landslide_core.provenance import device_description, git_state, library_versions
+from landslide_core.book import repository_root
+from landslide_core.book.profiles import profiles, profiles_table
+from landslide_core.sections.reproducibility import environment_table, throughput_records
 
 # %% [markdown]
 # ## Environment of this build
@@ -36,13 +37,7 @@ from landslide_core.provenance import device_description, git_state, library_ver
 # create `.venv` from `requirements.txt`. These are the versions this page was executed with:
 
 # %%
-commit, modified = git_state()
-environment = pd.DataFrame(
-    [*library_versions().items(), ("git commit", commit + (" (with local changes)" if modified else "")),
-     ("device", device_description()), ("profile", profile)],
-    columns=["Component", "Version"],
-).set_index("Component")
-environment
+environment_table(profile)
 
 # %% [markdown]
 # ## Parameter profiles
@@ -78,18 +73,14 @@ profiles_table()
 # compare and that the code runs; they say nothing about GPU speed.
 
 # %%
-from landslide_core.book.runner import repository_root
-from landslide_core.provenance import read_record
-
 pd.set_option("display.max_colwidth", None)  # targets and notes are sentences: show them whole
-records = sorted((repository_root() / "benchmarks" / "results").glob("*.json"))
-for path in records:
-    rows, provenance = read_record(path.with_suffix(""))
-    empty = [c for c in rows.columns if rows[c].replace("", None).isna().all()]
-    display(Markdown(f"**{path.stem}** (`{path.relative_to(repository_root()).with_suffix('.csv')}`)"
-                     + (f"; columns with no value on this device left out: {', '.join(empty)}" if empty else "")))
-    display(rows.drop(columns=empty))
-    display(Markdown(f"<small>{provenance.line()}</small>"))
+records = throughput_records(repository_root() / "benchmarks" / "results")
+for record in records:
+    display(Markdown(f"**{record.path.stem}** (`{record.path.relative_to(repository_root())}`)"
+                     + (f"; columns with no value on this device left out: {', '.join(record.dropped)}"
+                        if record.dropped else "")))
+    display(record.rows)
+    display(Markdown(f"<small>{record.provenance.line()}</small>"))
 if not records:
     display(Markdown("No benchmark results yet: `benchmarks/throughput.py` has not been run in this checkout."))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landslide_core.raster import write_raster
+from landslide_core.io.raster import write_raster
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LANDSLIDE_CORE_SHARED", REPO.parent / "shared"))

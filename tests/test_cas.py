@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from landslide_core import cas
 from landslide_core.errors import UnknownSubDatasetError
+from landslide_core.sources.cas import registry as cas
 
 
 def test_table2_counts_add_up_to_the_papers_totals():

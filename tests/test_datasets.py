@@ -6,23 +6,24 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from landslide_core.datasets import IMAGENET_MEAN, IMAGENET_STD, CASTileDataset
-from landslide_core.layout import list_tiles
+from landslide_core.data.torch_dataset import TileDataset
+from landslide_core.sources import IMAGENET, Normalisation
+from landslide_core.sources.cas import CAS
 
 
 @pytest.fixture
 def records(make_root):
-    return list_tiles(make_root({"Lombok": 3, "Moxitaidi (UAV-1m)": 2}))
+    return CAS.list_tiles(make_root({"Lombok": 3, "Moxitaidi (UAV-1m)": 2}))
 
 
 def test_items_are_normalized_chw_floats_and_01_masks(records):
-    item = CASTileDataset(records)[0]
+    item = TileDataset(records)[0]
     assert item["image"].shape == (3, 512, 512) and item["image"].dtype == torch.float32
     assert item["mask"].shape == (512, 512) and item["mask"].dtype == torch.int64
     assert set(item["mask"].unique().tolist()) <= {0, 1}
-    raw = CASTileDataset(records, mean=None, std=None)[0]["image"]
+    raw = TileDataset(records, normalisation=Normalisation())[0]["image"]
     assert 0.0 <= raw.min() and raw.max() <= 1.0
-    expected = (raw - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    expected = (raw - torch.tensor(IMAGENET.mean).view(3, 1, 1)) / torch.tensor(IMAGENET.std).view(3, 1, 1)
     assert torch.allclose(item["image"], expected, atol=1e-6)
     assert (item["subdataset"], item["group"]) == (records[0].subdataset, records[0].group)
 
@@ -33,20 +34,20 @@ def aligned(item: dict) -> bool:
 
 
 def test_crops_and_flips_are_seeded_and_keep_mask_aligned(records):
-    dataset = CASTileDataset(records, crop_size=128, augment=True, seed=7, mean=None, std=None)
+    dataset = TileDataset(records, crop_size=128, augment=True, seed=7, normalisation=Normalisation())
     first = [dataset[i] for i in range(len(records))]
     assert all(item["image"].shape == (3, 128, 128) and item["mask"].shape == (128, 128) for item in first)
     assert all(aligned(item) for item in first)
-    again = CASTileDataset(records, crop_size=128, augment=True, seed=7, mean=None, std=None)
+    again = TileDataset(records, crop_size=128, augment=True, seed=7, normalisation=Normalisation())
     assert all(torch.equal(a["image"], again[i]["image"]) for i, a in enumerate(first))
     dataset.set_epoch(1)
     assert any(not torch.equal(a["image"], dataset[i]["image"]) for i, a in enumerate(first))
-    other_seed = CASTileDataset(records, crop_size=128, augment=True, seed=8, mean=None, std=None)
+    other_seed = TileDataset(records, crop_size=128, augment=True, seed=8, normalisation=Normalisation())
     assert any(not torch.equal(a["image"], other_seed[i]["image"]) for i, a in enumerate(first))
 
 
 def test_items_are_identical_in_worker_processes(records):
-    dataset = CASTileDataset(records, crop_size=64, augment=True, seed=3)
+    dataset = TileDataset(records, crop_size=64, augment=True, seed=3)
     in_process = torch.stack([dataset[i]["image"] for i in range(len(dataset))])
     loader = DataLoader(dataset, batch_size=2, num_workers=2)
     in_workers = torch.cat([batch["image"] for batch in loader])
@@ -55,12 +56,12 @@ def test_items_are_identical_in_worker_processes(records):
 
 def test_crop_larger_than_tile_is_refused(records):
     with pytest.raises(ValueError, match="crop_size 1024 is larger than the 512×512 tile"):
-        CASTileDataset(records, crop_size=1024)[0]
+        TileDataset(records, crop_size=1024)[0]
 
 
 def test_a_centre_crop_is_the_middle_of_the_tile_whatever_the_epoch(records):
-    full = CASTileDataset(records, mean=None, std=None)[1]
-    dataset = CASTileDataset(records, crop_size=128, centre_crop=True, mean=None, std=None)
+    full = TileDataset(records, normalisation=Normalisation())[1]
+    dataset = TileDataset(records, crop_size=128, centre_crop=True, normalisation=Normalisation())
     first = dataset[1]
     dataset.set_epoch(5)
     assert torch.equal(dataset[1]["image"], first["image"])

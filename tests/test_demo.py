@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from landslide_core import demo, layout
-from landslide_core.cas import find_subdataset, get_subdataset, subdatasets
 from landslide_core.errors import DatasetNotFoundError, PathProblemError
-from landslide_core.raster import read_info, read_raster
+from landslide_core.io.raster import read_info, read_raster
+from landslide_core.sources.cas import CAS, demo, find_subdataset, get_subdataset, layout, subdatasets, synthetic
 
 SIZE_BUDGET_MB = 25
 """The default demo data ships with every book build and CI run: it must stay small."""
@@ -33,11 +32,11 @@ def default_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def default_records(default_root: Path) -> list:
-    return layout.list_tiles(default_root)
+    return CAS.list_tiles(default_root)
 
 
 def _arrays(root: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    return [(r.uid, read_raster(r.image), read_raster(r.mask)) for r in layout.list_tiles(root)]
+    return [(r.uid, read_raster(r.image), read_raster(r.mask)) for r in CAS.list_tiles(root)]
 
 
 def _files(root: Path) -> dict[str, int]:
@@ -80,10 +79,10 @@ def test_written_tiles_are_the_generated_tiles(default_records: list) -> None:
 def test_layout_matches_the_real_dataset(default_root: Path, default_records: list) -> None:
     scan = layout.scan(default_root)
     assert scan.problems == [] and scan.ignored == []
-    assert layout.is_synthetic(default_root)
+    assert synthetic.is_synthetic(default_root)
     counts = {key: sum(r.subdataset == key for r in scan.records) for key in demo.DEFAULT_SUBDATASETS}
     assert counts == dict.fromkeys(demo.DEFAULT_SUBDATASETS, demo.DEFAULT_TILES_PER_SUBDATASET)
-    assert {r.source for r in scan.records} == {layout.SYNTHETIC_SOURCE}
+    assert {r.source for r in scan.records} == {synthetic.SYNTHETIC_SOURCE}
     assert {r.group for r in scan.records} == {"UAV", "SAT"}
 
     folders = {p.name for p in default_root.iterdir() if p.is_dir()}
@@ -106,7 +105,7 @@ def test_tiles_have_the_real_formats(default_records: list) -> None:
 
 
 def test_marker_records_the_settings(default_root: Path) -> None:
-    marker = json.loads((default_root / layout.SYNTHETIC_MARKER).read_text(encoding="utf-8"))
+    marker = json.loads((default_root / synthetic.SYNTHETIC_MARKER).read_text(encoding="utf-8"))
     assert marker["synthetic"] is True and marker["generator"] == "landslide_core.demo"
     assert marker["seed"] == 0 and marker["tile_size"] == 512
     assert marker["subdatasets"] == list(demo.DEFAULT_SUBDATASETS)
@@ -120,7 +119,7 @@ def test_every_subdataset_can_be_generated_and_is_recognised(tmp_path: Path) -> 
     root = demo.write_demo_data(tmp_path / "all", subdatasets=keys, tiles_per_subdataset=1, progress=False)
     for key in keys:
         assert find_subdataset(demo.folder_name(key)) == get_subdataset(key)
-    assert sorted(r.subdataset for r in layout.list_tiles(root)) == sorted(keys)
+    assert sorted(r.subdataset for r in CAS.list_tiles(root)) == sorted(keys)
     assert all(sd.group == ("SAT" if demo.style_for(sd).satellite else "UAV") for sd in subdatasets())
 
 
@@ -208,13 +207,13 @@ def test_an_interrupted_run_is_detected_and_regenerated(tmp_path: Path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         demo.write_demo_data(root, **SMALL)
     monkeypatch.undo()
-    assert layout.is_synthetic(root) and (root / demo.IN_PROGRESS_MARKER).is_file()
+    assert synthetic.is_synthetic(root) and (root / demo.IN_PROGRESS_MARKER).is_file()
     with pytest.raises(DatasetNotFoundError, match="this demo data is incomplete: writing it was interrupted"):
-        layout.list_tiles(root)
+        CAS.list_tiles(root)
 
     demo.ensure_demo_data(root, **SMALL)
-    assert layout.is_synthetic(root) and not (root / demo.IN_PROGRESS_MARKER).exists()
-    assert len(layout.list_tiles(root)) == 6
+    assert synthetic.is_synthetic(root) and not (root / demo.IN_PROGRESS_MARKER).exists()
+    assert len(CAS.list_tiles(root)) == 6
 
 
 def test_unchanged_settings_do_not_rewrite_and_changed_ones_regenerate_cleanly(tmp_path: Path) -> None:
@@ -227,7 +226,7 @@ def test_unchanged_settings_do_not_rewrite_and_changed_ones_regenerate_cleanly(t
 
     demo.ensure_demo_data(root, **{**SMALL, "subdatasets": ("palu",), "tiles_per_subdataset": 2})
     assert [p.name for p in sorted(root.iterdir()) if p.is_dir()] == ["palu"]
-    assert len(layout.list_tiles(root)) == 2 and layout.synthetic_info(root)["subdatasets"] == ["palu"]
+    assert len(CAS.list_tiles(root)) == 2 and synthetic.synthetic_info(root)["subdatasets"] == ["palu"]
     assert (root / "notes.txt").read_text() == "mine", "only the generator's own folders are removed"
 
 
@@ -241,7 +240,7 @@ def test_a_small_unet_learns_the_demo_data_in_a_minute(default_records: list) ->
     smp = pytest.importorskip("segmentation_models_pytorch")
     from torch.utils.data import DataLoader
 
-    from landslide_core.datasets import CASTileDataset
+    from landslide_core.data.torch_dataset import TileDataset
 
     steps, batch_size = 80, 8
     # hold out every fourth tile of each sub-dataset
@@ -258,7 +257,7 @@ def test_a_small_unet_learns_the_demo_data_in_a_minute(default_records: list) ->
         model = smp.Unet(encoder_name="resnet18", encoder_weights=None, classes=1)
         loss_fn = smp.losses.DiceLoss("binary")
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-        data = CASTileDataset(train, crop_size=128, augment=True, seed=0)
+        data = TileDataset(train, crop_size=128, augment=True, seed=0)
         order = torch.Generator().manual_seed(0)
         start, step, epoch = time.perf_counter(), 0, 0
         model.train()
@@ -278,7 +277,7 @@ def test_a_small_unet_learns_the_demo_data_in_a_minute(default_records: list) ->
         model.eval()
         counts = np.zeros(4, np.int64)  # (truth, prediction): bg/bg, bg/ls, ls/bg, ls/ls
         with torch.no_grad():
-            for batch in DataLoader(CASTileDataset(val), batch_size=4):
+            for batch in DataLoader(TileDataset(val), batch_size=4):
                 predicted = (model(batch["image"])[:, 0] > 0).long()
                 counts += np.bincount((batch["mask"] * 2 + predicted).numpy().ravel(), minlength=4)
     finally:

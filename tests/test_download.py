@@ -25,10 +25,11 @@ import numpy as np
 import pytest
 from shapely.geometry import Polygon
 
-from landslide_core import layout
-from landslide_core.cas import ZENODO_RECORD, subdatasets
 from landslide_core.cli import main
-from landslide_core.download import (
+from landslide_core.errors import ChecksumMismatchError, DownloadError, UnknownSubDatasetError
+from landslide_core.io.raster import write_raster
+from landslide_core.sources.cas import CAS, ZENODO_RECORD, subdatasets
+from landslide_core.sources.cas.download import (
     API_ENV,
     CACHE_FOLDER,
     MARKER,
@@ -40,8 +41,6 @@ from landslide_core.download import (
     human_size,
     select_files,
 )
-from landslide_core.errors import ChecksumMismatchError, DownloadError, UnknownSubDatasetError
-from landslide_core.raster import write_raster
 
 LONGXI = "Longxi River（UAV）.zip"
 HOKKAIDO = "Hokkaido Iburi-Tobu.zip"
@@ -139,7 +138,7 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
     files["Moxitaidi (UAV-1m).zip"] = b"not a zip archive, but its md5 is right"
 
-    files[README] = "<html><body>CAS Landslide Dataset</body></html>".encode()
+    files[README] = b"<html><body>CAS Landslide Dataset</body></html>"
     return files
 
 
@@ -309,7 +308,7 @@ def test_download_states_plan_first_then_unpacks_usable_layout(zenodo: FakeZenod
 
     assert sorted(p.name for p in (root / "Longxi River（UAV）").iterdir()) == [MARKER, "img", "label", "mask"]
     assert (root / "Hokkaido Iburi-Tobu" / "img").is_dir()  # the zip's top folder was unwrapped
-    records = layout.list_tiles(root)
+    records = CAS.list_tiles(root)
     assert _keys(records) == {("longxi-uav", n) for n in LONGXI_TILES} | {("hokkaido", n) for n in HOKKAIDO_TILES}
     assert all(r.label is not None for r in records if r.subdataset == "longxi-uav")
 
@@ -360,7 +359,7 @@ def test_interrupted_download_resumes_with_range(
     else:  # half a file, then the whole file again, which replaced the part instead of being appended
         assert zenodo.served[key] == size // 2 + size
     assert not part.exists()
-    assert _keys(layout.list_tiles(root)) == {("wenchuan", n) for n in WENCHUAN_TILES}
+    assert _keys(CAS.list_tiles(root)) == {("wenchuan", n) for n in WENCHUAN_TILES}
 
 
 @pytest.mark.parametrize("keep_archives", [True, False])
@@ -389,7 +388,7 @@ def test_names_without_utf8_flag_are_decoded(zenodo: FakeZenodo, tmp_path: Path)
     download(["tiburon-planet"], root, api_url=zenodo.api, progress=False, echo=lambda _: None)
     folder = root / "Tiburon Peninsula（planet）"
     assert (folder / "说明（readme）.txt").read_text(encoding="utf-8") == "tiles of Tiburon Peninsula"
-    assert _keys(layout.list_tiles(root)) == {("tiburon-planet", "Haiti_Planet001")}
+    assert _keys(CAS.list_tiles(root)) == {("tiburon-planet", "Haiti_Planet001")}
 
 
 def test_unknown_name_lists_valid_names(zenodo: FakeZenodo, tmp_path: Path) -> None:
@@ -470,7 +469,7 @@ def test_outdated_unpack_is_replaced(zenodo: FakeZenodo, tmp_path: Path) -> None
     assert len(zenodo.content_requests()) == 1  # the cached archive was verified and unpacked again
     assert not (folder / "img" / "stale.tif").exists()
     assert json.loads((folder / MARKER).read_text())["md5"] == zenodo.md5[LONGXI]
-    assert _keys(layout.list_tiles(root)) == {("longxi-uav", n) for n in LONGXI_TILES}
+    assert _keys(CAS.list_tiles(root)) == {("longxi-uav", n) for n in LONGXI_TILES}
     assert not list((root / CACHE_FOLDER).glob("stale-*"))
 
 
@@ -484,6 +483,6 @@ def test_command_line_lists_then_downloads(zenodo: FakeZenodo, tmp_path: Path, c
     assert main(["download", "Longxi River (UAV)", "--root", str(root), "--api-url", zenodo.api, "-q"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"Zenodo record {ZENODO_RECORD}: 1 file(s) selected, 0 already in place; 1 file(s) to download")
-    assert {r.subdataset for r in layout.list_tiles(root)} == {"longxi-uav"}
+    assert {r.subdataset for r in CAS.list_tiles(root)} == {"longxi-uav"}
     assert main(["download", "palu", "--root", str(root), "--api-url", zenodo.api, "-q"]) == 1
     assert capsys.readouterr().err.startswith("error: ") and not (root / "palu").exists()

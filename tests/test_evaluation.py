@@ -9,22 +9,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from landslide_core.checkpoints import CheckpointError
 from landslide_core.cli import main
-from landslide_core.demo import write_demo_data
-from landslide_core.distributed import Session, run_local
-from landslide_core.evaluation import (
-    SCORE_COLUMNS,
-    NothingToEvaluateError,
-    evaluate,
-    evaluate_checkpoint,
-    split_records,
-    write_evaluation_record,
-)
-from landslide_core.metrics import scores_from_counts
+from landslide_core.data.splits import manifest_checksum, split_records
+from landslide_core.errors import CheckpointError, NothingToEvaluateError
+from landslide_core.eval.evaluation import evaluate, evaluate_checkpoint, write_evaluation_record
 from landslide_core.provenance import read_record
-from landslide_core.splits import manifest_checksum
-from landslide_core.training import TrainResult, train
+from landslide_core.runtime.distributed import Session, run_local
+from landslide_core.scoring import SCORE_COLUMNS
+from landslide_core.scoring.metrics import scores_from_counts
+from landslide_core.sources.cas.demo import write_demo_data
+from landslide_core.train.loop import TrainResult, train
 from tests.test_training import TINY_MODEL, one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
 
 COUNTS = ["tp", "fp", "fn", "tn"]

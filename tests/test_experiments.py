@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from landslide_core.checkpoints import CheckpointError
-from landslide_core.demo import write_demo_data
-from landslide_core.evaluation import SCORE_COLUMNS, split_records
-from landslide_core.experiments import (
-    error_map,
-    example_tiles,
+from landslide_core.data.splits import split_records
+from landslide_core.errors import CheckpointError
+from landslide_core.experiments.table5 import (
     histories_frame,
     mean_std_table,
-    prediction_examples,
     run_grid,
     scores_frame,
     subdataset_breakdown,
     table5,
-    training_curves,
 )
+from landslide_core.scoring import SCORE_COLUMNS
+from landslide_core.sections.benchmarks import error_map, example_tiles, prediction_examples, training_curves
+from landslide_core.sources.cas.demo import write_demo_data
 from tests.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
 
 GROUPS = ["UAV", "SAT", "UAV&SAT"]

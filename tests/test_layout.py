@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from landslide_core.errors import DatasetNotFoundError, MissingPartnerError, SubDatasetFolderError
-from landslide_core.layout import list_tiles, scan
-from landslide_core.tiles import select_group, select_subdatasets
+from landslide_core.sources.cas import CAS
+from landslide_core.sources.cas.layout import scan
 
 from .conftest import random_pair, write_pair
 
@@ -17,7 +17,7 @@ from .conftest import random_pair, write_pair
 def test_full_width_folders_and_mixed_suffixes_are_paired(make_root):
     root = make_root({"Longxi River（UAV）": 2, "palu": 1}, size=64)
     write_pair(root, "palu", "Palu0117", *random_pair(np.random.default_rng(1), 64), suffix=".tiff")
-    records = list_tiles(root)
+    records = CAS.list_tiles(root)
     assert [(r.subdataset, r.name, r.image.suffix) for r in records] == [
         ("palu", "Palu0117", ".tiff"),
         ("palu", "tile0000", ".tif"),
@@ -27,14 +27,14 @@ def test_full_width_folders_and_mixed_suffixes_are_paired(make_root):
     assert {r.group for r in records if r.subdataset == "longxi-uav"} == {"UAV"}
     assert all(r.label is not None and r.label.stem == r.name for r in records)
     assert all(r.source == "CAS" for r in records)
-    assert [r.name for r in select_group(records, "SAT")] == ["Palu0117", "tile0000"]
-    assert len(select_group(records, "UAV&SAT")) == 4
-    assert len(select_subdatasets(records, ["Longxi River (UAV)"])) == 2
+    assert [r.name for r in CAS.select_group(records, "SAT")] == ["Palu0117", "tile0000"]
+    assert len(CAS.select_group(records, "UAV&SAT")) == 4
+    assert len(CAS.select_subdatasets(records, ["Longxi River (UAV)"])) == 2
 
 
 def test_a_wrapping_folder_inside_a_subdataset_is_tolerated(make_root):
     root = make_root({"Wenchuan/Wenchuan": 2}, size=64)
-    assert [r.subdataset for r in list_tiles(root)] == ["wenchuan", "wenchuan"]
+    assert [r.subdataset for r in CAS.list_tiles(root)] == ["wenchuan", "wenchuan"]
 
 
 def test_layout_problems_are_reported_not_skipped(make_root):
@@ -53,24 +53,24 @@ def test_layout_problems_are_reported_not_skipped(make_root):
     assert any(m.startswith(str(root / "Wenchuan")) and "empty sub-dataset folder" in m for m in messages)
     assert result.ignored == [root / "study_areas"]
     with pytest.raises((MissingPartnerError, SubDatasetFolderError)) as info:
-        list_tiles(root)
+        CAS.list_tiles(root)
     assert "3 more problem(s) found" in info.value.__notes__[0]
 
 
 def test_missing_root_and_missing_subdataset_name_the_fix(tmp_path, make_root):
     with pytest.raises(DatasetNotFoundError, match="landslide-core download --root"):
-        list_tiles(tmp_path / "nowhere")
+        CAS.list_tiles(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetNotFoundError, match="no sub-dataset folder found"):
-        list_tiles(tmp_path / "empty")
+        CAS.list_tiles(tmp_path / "empty")
     root = make_root({"Lombok": 1}, size=64)
     with pytest.raises(DatasetNotFoundError, match="landslide-core download hokkaido"):
-        list_tiles(root, ["Hokkaido Iburi-Tobu"])
-    assert len(list_tiles(root, ["lombok"])) == 1
+        CAS.list_tiles(root, ["Hokkaido Iburi-Tobu"])
+    assert len(CAS.list_tiles(root, ["lombok"])) == 1
 
 
 def test_duplicate_stems_are_a_problem(make_root):
     root = make_root({"Lombok": 1}, size=64)
     shutil.copy(root / "Lombok" / "img" / "tile0000.tif", root / "Lombok" / "img" / "tile0000.tiff")
     with pytest.raises(MissingPartnerError, match="two img files share the stem 'tile0000'"):
-        list_tiles(root)
+        CAS.list_tiles(root)

@@ -12,8 +12,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from landslide_core.metrics import ConfusionMatrix, scores_from_counts
-from landslide_core.paper import METRICS, consistency, implied_counts, paper_row, paper_values
+from landslide_core.eval.paper import METRICS, consistency, implied_counts, paper_row, paper_values
+from landslide_core.scoring.metrics import ConfusionMatrix, scores_from_counts
 
 UAV_VALIDATION_PIXELS = 4033 * 512 * 512  # 30 % of the 13,443 UAV tiles
 

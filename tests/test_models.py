@@ -17,8 +17,8 @@ from torch import nn
 from torch.autograd import gradcheck
 from torch.func import functional_call
 
-from landslide_core.errors import PathProblemError
-from landslide_core.models import MODEL_NAMES, UnknownModelError, available_models, build_model, describe_model
+from landslide_core.errors import PathProblemError, UnknownModelError
+from landslide_core.models import MODEL_NAMES, available_models, build_model, describe_model
 from landslide_core.models.mffenet import RCM, AttentionGate, FusionLevel, SpatialAttention
 from landslide_core.models.weights import load_backbone_weights
 

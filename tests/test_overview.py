@@ -9,10 +9,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from landslide_core.layout import scan  # noqa: E402
-from landslide_core.overview import gallery, landslide_shares, representative_tiles, share_chart, table2  # noqa: E402
-from landslide_core.raster import read_raster  # noqa: E402
-from landslide_core.stats import tile_statistics  # noqa: E402
+from landslide_core.data.statistics import tile_statistics  # noqa: E402
+from landslide_core.io.raster import read_raster  # noqa: E402
+from landslide_core.sections.dataset import gallery, landslide_shares, representative_tiles, share_chart, table2  # noqa: E402
+from landslide_core.sources.cas.layout import scan  # noqa: E402
 
 
 @pytest.fixture

@@ -11,17 +11,16 @@ import pytest
 from landslide_core.book.compare import paper_vs_run
 from landslide_core.book.page import SectionRun
 from landslide_core.errors import PathProblemError
-from landslide_core.files import write_text_atomic
-from landslide_core.layout import list_tiles
-from landslide_core.paper import paper_values
+from landslide_core.eval.paper import paper_values
+from landslide_core.io.atomic import write_text_atomic
 from landslide_core.provenance import (
-    CAS_DATA,
     collect_provenance,
     git_state,
     listing_checksum,
     read_record,
     write_record,
 )
+from landslide_core.sources.cas import CAS, CAS_DATA
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def root(make_root):
 
 
 def test_a_record_round_trips_with_its_provenance(root, tmp_path):
-    records = list_tiles(root)
+    records = CAS.list_tiles(root)
     started = time.time() - 2.0
     provenance = collect_provenance(parameters={"data_root": root, "groups": ("UAV", "SAT")}, data_root=root,
                                     records=records, started=started, section="benchmarks", profile="demo")
@@ -48,7 +47,7 @@ def test_a_record_round_trips_with_its_provenance(root, tmp_path):
 
 def test_the_provenance_line_names_commit_profile_data_device_and_time(root):
     provenance = collect_provenance(parameters={"data_root": str(root), "epochs": 2}, data_root=root,
-                                    records=list_tiles(root), profile="demo")
+                                    records=CAS.list_tiles(root), profile="demo")
     line = provenance.line()
     commit, _ = git_state()
     assert line.startswith("Provenance: commit " + commit[:10])
@@ -57,7 +56,7 @@ def test_the_provenance_line_names_commit_profile_data_device_and_time(root):
 
 
 def test_the_data_checksum_changes_with_the_tiles(root):
-    records = list_tiles(root)
+    records = CAS.list_tiles(root)
     before = listing_checksum(records, root)
     assert listing_checksum(reversed(records), root) == before
     with open(records[0].mask, "ab") as f:
@@ -97,7 +96,7 @@ def test_a_section_run_shows_a_table_and_writes_its_record(root, tmp_path, monke
     shown: list[object] = []
     monkeypatch.setattr("landslide_core.book.page.display", shown.append)
     run = SectionRun.start("dataset", profile="demo", parameters={"data_root": None}, data_root=root,
-                           records=list_tiles(root), results_dir=tmp_path / "results")
+                           records=CAS.list_tiles(root), results_dir=tmp_path / "results")
     assert run.run_label == "this run (CAS data)"
     run.show(pd.DataFrame({"tiles": [3]}), "counts", caption="Tiles")
     rows, provenance = read_record(tmp_path / "results" / "counts")

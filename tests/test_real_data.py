@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from landslide_core.cas import subdataset_for_tile_name
-from landslide_core.datasets import CASTileDataset
-from landslide_core.layout import list_tiles
-from landslide_core.raster import read_info, read_raster
-from landslide_core.stats import tile_statistics
-from landslide_core.validate import check_image
+from landslide_core.data.statistics import tile_statistics
+from landslide_core.data.torch_dataset import TileDataset
+from landslide_core.io.raster import read_info, read_raster
+from landslide_core.sources import Normalisation
+from landslide_core.sources.cas import CAS, subdataset_for_tile_name
+from landslide_core.sources.checks import check_image
 
 from .conftest import ORIGINALS, SHARED_DATA, requires_real_data
 
@@ -35,7 +35,7 @@ def test_all_29_original_tiles_read_quietly_as_512_rgb():
 
 
 def test_24_hokkaido_pairs_read_with_their_landslide_shares():
-    records = list_tiles(SHARED_DATA / "cas-sample")
+    records = CAS.list_tiles(SHARED_DATA / "cas-sample")
     assert len(records) == 24 and {r.subdataset for r in records} == {"hokkaido"}
     assert {r.group for r in records} == {"SAT"}
     stats = tile_statistics(records, progress=False)
@@ -52,8 +52,8 @@ def test_24_hokkaido_pairs_read_with_their_landslide_shares():
 
 
 def test_dataset_items_match_the_files():
-    records = list_tiles(SHARED_DATA / "cas-sample")
-    dataset = CASTileDataset(records, mean=None, std=None)
+    records = CAS.list_tiles(SHARED_DATA / "cas-sample")
+    dataset = TileDataset(records, normalisation=Normalisation())
     for i in (0, 11, 23):
         item = dataset[i]
         image = read_raster(records[i].image)

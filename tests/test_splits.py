@@ -7,9 +7,7 @@ import shutil
 import pytest
 
 from landslide_core.cli import main
-from landslide_core.errors import ManifestError
-from landslide_core.layout import list_tiles
-from landslide_core.splits import (
+from landslide_core.data.splits import (
     load_or_make_split,
     make_split,
     manifest_checksum,
@@ -17,6 +15,8 @@ from landslide_core.splits import (
     split_sizes,
     write_manifest,
 )
+from landslide_core.errors import ManifestError
+from landslide_core.sources.cas import CAS
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def root(make_root):
 
 
 def test_split_is_7_to_3_within_each_subdataset(root):
-    records = make_split(list_tiles(root), seed=0)
+    records = make_split(CAS.list_tiles(root), seed=0)
     for key, (n_train, n_val) in {"lombok": (7, 3), "wenchuan": (5, 2), "palu": (1, 0)}.items():
         members = [r for r in records if r.subdataset == key]
         assert sum(r.split == "train" for r in members) == n_train
@@ -34,7 +34,7 @@ def test_split_is_7_to_3_within_each_subdataset(root):
 
 
 def test_split_depends_on_the_seed_only(root):
-    tiles = list_tiles(root)
+    tiles = CAS.list_tiles(root)
     val = lambda records: {r.uid for r in records if r.split == "val"}  # noqa: E731
     assert val(make_split(tiles, seed=0)) == val(make_split(list(reversed(tiles)), seed=0))
     assert val(make_split(tiles, seed=0)) != val(make_split(tiles, seed=1))
@@ -44,7 +44,7 @@ def test_split_depends_on_the_seed_only(root):
 
 
 def test_manifest_round_trip_is_portable(root, tmp_path):
-    records = make_split(list_tiles(root), seed=3)
+    records = make_split(CAS.list_tiles(root), seed=3)
     manifest = write_manifest(records, tmp_path / "split.csv", root=root, seed=3, val_fraction=0.3)
     text = manifest.read_text(encoding="utf-8")
     assert text.startswith("# landslide-core split manifest: seed=3 val_fraction=0.3\n")

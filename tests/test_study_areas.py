@@ -12,12 +12,12 @@ import pytest  # noqa: E402
 import shapely  # noqa: E402
 from shapely.geometry import Point  # noqa: E402
 
-from landslide_core import study_areas as sa  # noqa: E402
-from landslide_core.cas import regions, subdatasets  # noqa: E402
-from landslide_core.download import STUDY_AREAS_FOLDER  # noqa: E402
 from landslide_core.errors import PathProblemError  # noqa: E402
-from landslide_core.layout import scan  # noqa: E402
-from landslide_core.overview import table2  # noqa: E402
+from landslide_core.sections import study_areas as sa  # noqa: E402
+from landslide_core.sections.dataset import table2  # noqa: E402
+from landslide_core.sources.cas import regions, subdatasets  # noqa: E402
+from landslide_core.sources.cas.download import STUDY_AREAS_FOLDER  # noqa: E402
+from landslide_core.sources.cas.layout import scan  # noqa: E402
 
 NATURAL_EARTH_110M_TOLERANCE_DEG = 1.0
 """1:110m outlines leave out small islands (Lombok, 4,700 km², is missing): a position may lie this far off its country."""

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from landslide_core.checkpoints import CheckpointError, load_checkpoint, save_atomic
-from landslide_core.demo import write_demo_data
-from landslide_core.distributed import current_session, run_local
-from landslide_core.losses import LOSSES, UnknownLossError, build_loss, dice_loss
-from landslide_core.runconfig import ConfigError, TrainConfig
-from landslide_core.training import HISTORY_COLUMNS, train
+from landslide_core.errors import CheckpointError, ConfigError, UnknownLossError
+from landslide_core.runtime.distributed import current_session, run_local
+from landslide_core.sources.cas.demo import write_demo_data
+from landslide_core.train.checkpoints import load_checkpoint, save_atomic
+from landslide_core.train.config import TrainConfig
+from landslide_core.train.loop import HISTORY_COLUMNS, train
+from landslide_core.train.losses import LOSSES, build_loss, dice_loss
 
 DEMO_SUBDATASETS = ("longxi-uav", "palu")
 """One UAV and one SAT sub-dataset of 3 tiles each: 4 training and 2 validation tiles."""
@@ -63,6 +64,34 @@ def test_dice_of_empty_batch_predicted_empty_is_zero():
     """The smoothing term makes 'nothing there, nothing found' a perfect score, not 0/0."""
     empty = torch.zeros((1, 16, 16), dtype=torch.long)
     assert dice_loss(torch.full((1, 1, 16, 16), -30.0), empty).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_dice_smoothing_shifts_the_loss_as_the_module_says():
+    """The smoothing's effect is s·|C − 2I| / (C·(C + s)) ≤ s / (C + s); without landslide the loss is Σp / (Σp + s)."""
+    rng = np.random.default_rng(1)
+    for pixels in (25, 400, 5000):
+        target = torch.zeros((1, 100, 100))
+        target.view(-1)[:pixels] = 1
+        logits = torch.from_numpy(rng.normal(0, 2, (1, 1, 100, 100))).float()
+        p = torch.sigmoid(logits[:, 0]).double()
+        intersection, cardinality = (p * target).sum().item(), (p.sum() + target.sum()).item()
+        unsmoothed = 1 - 2 * intersection / cardinality
+        shift = dice_loss(logits, target.long()).item() - unsmoothed
+        assert abs(shift) == pytest.approx(abs(cardinality - 2 * intersection) / (cardinality * (cardinality + 1)),
+                                           abs=1e-6)  # the loss is float32
+        assert abs(shift) <= 1 / (cardinality + 1)
+    # 25 landslide pixels, 13 of them found and one false alarm: 0.325 with smoothing, 0.333 without
+    target = torch.zeros((1, 10, 10), dtype=torch.long)
+    target.view(-1)[:25] = 1
+    prediction = torch.full((1, 1, 10, 10), -30.0)
+    prediction.view(-1)[12:26] = 30.0  # pixels 12-24 are landslide, pixel 25 is not
+    assert dice_loss(prediction, target).item() == pytest.approx(0.325, abs=5e-4)
+    assert dice_loss(prediction, target, smooth=0.0).item() == pytest.approx(1 / 3, abs=5e-4)
+    # no landslide in the batch: the loss is Σp / (Σp + 1)
+    empty = torch.zeros((1, 10, 10), dtype=torch.long)
+    logits = torch.full((1, 1, 10, 10), -30.0)
+    logits.view(-1)[:3] = 30.0
+    assert dice_loss(logits, empty).item() == pytest.approx(3 / 4, abs=1e-5)
 
 
 @pytest.mark.parametrize("name", LOSSES)
@@ -183,6 +212,34 @@ def test_two_processes_train_like_one(demo_root, tmp_path):
     history = two["history"][0]
     assert history["train_loss"] == pytest.approx(one.history["train_loss"].iloc[0], rel=1e-5)
     assert history["val_miou"] == pytest.approx(one.history["val_miou"].iloc[0], abs=0.05)
+
+
+DROPOUT_MODEL = {"model": "smp:DeepLabV3Plus/resnet18", "model_options": {"decoder_channels": 16}}
+"""A small DeepLabV3+: dropout (p = 0.5) after its ASPP, as in the paper's DeepLabV3+."""
+
+
+@pytest.mark.slow
+def test_with_dropout_several_processes_are_reproducible_but_not_one_process(demo_root, tmp_path):
+    """What the training module claims for models with dropout: each rank draws its own masks from
+    (seed, epoch, rank), so 2 processes repeat each other exactly and differ from 1 process by more than rounding."""
+    config = tiny_config(epochs=1, **DROPOUT_MODEL)
+    for name in ("two-a", "two-b"):
+        run_local(_train_in_process, 2, demo_root, tmp_path / name, config.to_dict())
+    first, second = (load_checkpoint(tmp_path / name / "last.pt")["model"] for name in ("two-a", "two-b"))
+    for key, value in first.items():
+        torch.testing.assert_close(value, second[key], rtol=0, atol=0, msg=lambda m, k=key: f"{k}: {m}")
+    single = load_checkpoint(train(config, demo_root, tmp_path / "one", progress=False).last_checkpoint)["model"]
+    largest = max((first[k].double() - single[k].double()).abs().max().item() for k in single
+                  if single[k].is_floating_point())
+    assert largest > 1e-3
+    # the same model with its dropout switched off: 2 processes match 1 to rounding, so dropout made the difference
+    config = tiny_config(epochs=1, model=DROPOUT_MODEL["model"],
+                         model_options={**DROPOUT_MODEL["model_options"], "decoder_aspp_dropout": 0.0})
+    run_local(_train_in_process, 2, demo_root, tmp_path / "two-no-dropout", config.to_dict())
+    two = load_checkpoint(tmp_path / "two-no-dropout" / "last.pt")["model"]
+    one = load_checkpoint(train(config, demo_root, tmp_path / "one-no-dropout", progress=False).last_checkpoint)["model"]
+    for key, value in two.items():
+        torch.testing.assert_close(value, one[key], rtol=1e-3, atol=1e-4, msg=lambda m, k=key: f"{k}: {m}")
 
 
 def _fail_on_main() -> str:

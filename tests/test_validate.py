@@ -14,10 +14,10 @@ import pytest
 
 from landslide_core import errors
 from landslide_core.cli import main
-from landslide_core.datasets import CASTileDataset
-from landslide_core.layout import scan
-from landslide_core.raster import read_raster, write_raster
-from landslide_core.validate import validate_root
+from landslide_core.data.torch_dataset import TileDataset
+from landslide_core.data.validate import validate_root
+from landslide_core.io.raster import read_raster, write_raster
+from landslide_core.sources.cas.layout import scan
 
 from .conftest import random_pair, write_pair
 
@@ -118,7 +118,7 @@ def test_dataset_raises_the_same_errors_as_validate(clean_root):
     corrupt(root, folder)
     records = scan(root, [folder]).records
     report = {(p.path, str(p)) for p in validate_root(root, [folder], progress=False).problems}
-    dataset = CASTileDataset(records)
+    dataset = TileDataset(records)
     raised = 0
     for i, record in enumerate(records):
         try:

@@ -1,6 +1,6 @@
 """The paper's published value beside this run's, and the difference, for any paper table.
 
-Published values come only from ``data/paper_values.csv`` (via :mod:`landslide_core.paper`);
+Published values come only from ``paper_values.csv`` (via :mod:`landslide_core.eval.paper`);
 regenerated values come from a run's table. Rows are matched on the table's keys
 (model, group, dataset), so a row the run did not produce shows "—" rather than a
 number that was never computed.
@@ -13,8 +13,10 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..errors import LandslideCoreError
-from ..metrics import PAPER_COLUMNS
-from ..paper import METRICS, paper_values
+from ..eval.paper import METRICS, paper_values
+from ..scoring.metrics import PAPER_COLUMNS
+
+__all__ = ["DIFFERENCE", "PAPER", "paper_vs_run"]
 
 PAPER = "paper"
 DIFFERENCE = "difference"

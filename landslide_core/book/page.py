@@ -1,10 +1,12 @@
 """What every section page does the same way: say which data it ran on, and show tables with provenance.
 
-A notebook starts a :class:`SectionRun` once, after its ``parameters`` cell, and
-shows every results table through :meth:`SectionRun.show`: the table appears on
-the page with one provenance line under it, and the same rows are written as a
-record (``results/<profile>/<section>/<name>.csv`` and ``.json``) that other
-sections, the book and users can read back.
+A notebook opens its run with one call, :func:`open_section`, after its
+``parameters`` cell (resolve the data root, scan it, start the
+:class:`SectionRun`, say which data it is), and shows every results table through
+:meth:`SectionRun.show`: the table appears on the page with one provenance line
+under it, and the same rows are written as a record
+(``results/<profile>/<section>/<name>.csv`` and ``.json``) that other sections,
+the book and users can read back.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from typing import Any
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from ..layout import is_synthetic, synthetic_info
-from ..provenance import CAS_DATA, SYNTHETIC_DATA, Provenance, collect_provenance, write_record
+from ..provenance import Provenance, collect_provenance, write_record
+from ..sources import Scan, TileSource, get_source, raise_first
+from ..sources.cas import synthetic_info
 from ..tiles import TileRecord
-from .runner import repository_root
+from .runner import repository_root, resolve_data_root
+
+__all__ = ["RESULTS_DIR", "SectionRun", "open_section"]
 
 RESULTS_DIR = Path("results")
 
@@ -39,6 +44,9 @@ class SectionRun:
     manifest: Path | None
     device: str | None
     results_dir: Path
+    source: TileSource = field(default_factory=lambda: get_source("cas"))
+    found: Scan | None = None
+    """What the scan of the data root found (set by :func:`open_section`)."""
     started: float = field(default_factory=time.time)
 
     @classmethod
@@ -53,19 +61,22 @@ class SectionRun:
         manifest: str | Path | None = None,
         device: str | None = None,
         results_dir: str | Path | None = None,
+        source: str | TileSource = "cas",
     ) -> SectionRun:
         """Begin a section run; records go under ``results/<profile>/<section>/`` unless told otherwise."""
         folder = Path(results_dir) if results_dir else repository_root() / RESULTS_DIR / (profile or "adhoc") / section
         return cls(section, profile, dict(parameters), Path(data_root), None if records is None else list(records),
-                   None if manifest is None else Path(manifest), device, folder)
+                   None if manifest is None else Path(manifest), device, folder, get_source(source))
 
     @property
     def synthetic(self) -> bool:
-        return is_synthetic(self.data_root)
+        """True when the data root holds generated demo data."""
+        return self.source.is_synthetic(self.data_root)
 
     @property
     def data_label(self) -> str:
-        return SYNTHETIC_DATA if self.synthetic else CAS_DATA
+        """What the data is called on the page: ``demo data, synthetic`` or ``CAS data``."""
+        return self.source.data_label(self.data_root)
 
     @property
     def run_label(self) -> str:
@@ -83,12 +94,14 @@ class SectionRun:
                 "dataset. Values labelled \"paper\" are quoted from the paper."
             ))
         else:
-            display(Markdown(f"**CAS data** read from `{self.data_root}` (profile `{self.profile}`)."))
+            display(Markdown(f"**{self.data_label}** read from `{self.data_root}` (profile `{self.profile}`)."))
 
     def provenance(self, extra: Mapping[str, Any] | None = None) -> Provenance:
+        """The provenance of this run now (its wall time runs from :meth:`start`)."""
         return collect_provenance(
             parameters=self.parameters, data_root=self.data_root, records=self.records, manifest=self.manifest,
             device=self.device, started=self.started, section=self.section, profile=self.profile, extra=extra,
+            source=self.source,
         )
 
     def record(self, table: pd.DataFrame, name: str, *, caption: str = "",
@@ -116,3 +129,43 @@ class SectionRun:
             shown = path
         display(HTML(f'<p class="provenance"><small>{html.escape(provenance.line())} · record '
                      f"<code>{html.escape(str(shown))}</code></small></p>"))
+
+
+def open_section(
+    section: str,
+    *,
+    profile: str,
+    parameters: Mapping[str, Any],
+    data_root: str | Path | None,
+    subdatasets: Iterable[str] | None = None,
+    scan: bool = True,
+    device: str | None = None,
+    source: str | TileSource = "cas",
+) -> SectionRun:
+    """The preamble of a section page in one call: find the data, start the run, say which data it is.
+
+    Args:
+        section: The section's short name (names its records folder).
+        profile: The parameter profile the run belongs to.
+        parameters: The notebook's parameters, recorded in every provenance line.
+        data_root: The data root; ``None`` or empty: the embedded demo data (generated on first use).
+        subdatasets: Only these sub-datasets; ``None`` takes all found.
+        scan: Scan the data root for tiles (``run.found``, ``run.records``); sections that read no tiles
+            themselves pass ``False``.
+        device: The device the section computes on, for the provenance.
+        source: The tile source the data root is read with.
+
+    Raises:
+        PathProblemError: The first layout problem of the data root (the message says how to list them all).
+    """
+    source = get_source(source)
+    root = resolve_data_root(data_root)
+    found = None
+    if scan:
+        found = source.scan(root, subdatasets)
+        raise_first(found.problems)
+    run = SectionRun.start(section, profile=profile, parameters=parameters, data_root=root,
+                           records=None if found is None else found.records, device=device, source=source)
+    run.found = found
+    run.banner()
+    return run

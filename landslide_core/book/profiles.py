@@ -20,14 +20,13 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ..errors import LandslideCoreError
+from ..errors import ProfileError
+
+__all__ = ["DEFAULT_PROFILE", "Profile", "get_profile", "profiles", "profiles_table", "section_key", "section_parameters"]
 
 PROFILES_FILE = "profiles.yaml"
 DEFAULT_PROFILE = "demo"
 
-
-class ProfileError(LandslideCoreError):
-    """An unknown profile, or parameters a profile or command line gives wrongly."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import yaml
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from papermill.exceptions import PapermillExecutionError
 
-from ..errors import LandslideCoreError, PathProblemError
+from ..errors import LandslideCoreError, PathProblemError, SectionFailedError
 from ..provenance import library_versions
 from .fingerprint import METADATA_KEY, data_digest, section_fingerprint
 from .profiles import DEFAULT_PROFILE, get_profile, section_key, section_parameters
@@ -36,9 +36,6 @@ SECTIONS_DIR = Path("book") / "sections"
 SOURCES_DIR = Path("notebooks")
 DEMO_ROOT = Path("data") / "demo"
 
-
-class SectionFailedError(LandslideCoreError):
-    """A section's notebook raised; the message names the notebook, the cell and the error."""
 
 
 def repository_root() -> Path:
@@ -59,7 +56,7 @@ def resolve_data_root(data_root: str | Path | None, *, seed: int = 0) -> Path:
     """
     if data_root not in (None, ""):
         return Path(data_root).expanduser().resolve()
-    from ..demo import ensure_demo_data
+    from ..sources.cas.demo import ensure_demo_data
 
     return ensure_demo_data(repository_root() / DEMO_ROOT, seed=seed).resolve()
 

@@ -1,9 +1,10 @@
-"""Segmentation models by name: the paper's four and any segmentation-models-pytorch architecture.
+"""Segmentation models by name: ``build_model("deeplabv3plus")`` and friends (see :mod:`.build`).
 
-``build_model("deeplabv3plus")`` returns a module mapping ``(N, 3, H, W)`` float images
-to ``(N, num_classes, H, W)`` logits at the input size. See :mod:`.registry`.
+Every model maps ``(N, 3, H, W)`` float images to ``(N, num_classes, H, W)``
+logits at the input size.
 """
 
-from .registry import MODEL_NAMES, ModelSpec, UnknownModelError, available_models, build_model, describe_model
+from .build import MODEL_NAMES, available_models, build_model, describe_model
+from .registry import ModelSpec
 
-__all__ = ["MODEL_NAMES", "ModelSpec", "UnknownModelError", "available_models", "build_model", "describe_model"]
+__all__ = ["MODEL_NAMES", "ModelSpec", "available_models", "build_model", "describe_model"]

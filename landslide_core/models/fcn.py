@@ -2,8 +2,9 @@
 
 VGG16's convolutions (``torchvision.models.vgg16().features``), fc6/fc7 recast as a
 7×7 and a 1×1 convolution with dropout, 1×1 score layers on fc7, pool4 and pool3, and
-transposed convolutions initialised to bilinear upsampling (learnable, as in the
-reference FCN code) fusing them at 1/16, 1/8 and finally the input size.
+transposed convolutions initialised to bilinear upsampling, fusing them at 1/16, 1/8 and
+finally the input size. Here those transposed convolutions are trained with the rest;
+the reference Caffe FCN-8s keeps them fixed at bilinear interpolation (``lr_mult: 0``).
 
 One change from the Caffe original: instead of padding the input by 100 pixels and
 cropping, fc6 is padded by 3 so every map stays aligned at an exact 1/32, 1/16, 1/8 of

@@ -29,9 +29,10 @@ import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
-from torchvision.models import ResNet101_Weights, ResNet50_Weights, WeightsEnum
+from torchvision.models import ResNet50_Weights, ResNet101_Weights, WeightsEnum
 
-from .registry import UnknownModelError, register
+from ..errors import UnknownModelError
+from .registry import register
 from .weights import adapt_first_conv, load_pretrained
 
 _BACKBONES: dict[str, tuple[Callable[[], torchvision.models.ResNet], WeightsEnum]] = {

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from landslide_core.book import runner
 
 REPO = Path(__file__).resolve().parents[2]

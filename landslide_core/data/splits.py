@@ -1,0 +1,219 @@
+"""The paper's 7:3 train/validation split per sub-dataset, seeded and written down.
+
+The paper split each sub-dataset 7:3 at random (its code shuffled without a
+seed). Here the shuffle is seeded from ``(seed, sub-dataset key)`` and the result
+is written to a CSV manifest, which later runs read back instead of re-drawing,
+so a benchmark can be rerun on exactly the same tiles.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ManifestError
+from ..io.atomic import write_text_atomic
+from ..sources import TileSource, get_source
+from ..tiles import TileRecord, select_split
+
+__all__ = [
+    "MANIFEST_COLUMNS", "SPLITS", "load_or_make_split", "make_split", "manifest_checksum", "manifest_settings",
+    "read_manifest", "split_records", "split_sizes", "write_manifest",
+]
+
+SPLITS = ("train", "val")
+MANIFEST_COLUMNS = ("split", "subdataset", "group", "name", "image", "mask", "label", "source")
+_HEADER = re.compile(r"^# landslide-core split manifest: seed=(-?\d+) val_fraction=([0-9.]+)$")
+
+
+def split_sizes(n: int, val_fraction: float) -> tuple[int, int]:
+    """Train and validation counts for ``n`` tiles: both non-empty once ``n >= 2``."""
+    n_val = round(n * val_fraction)
+    if n >= 2:
+        n_val = min(max(n_val, 1), n - 1)
+    return n - n_val, n_val
+
+
+def make_split(records: Iterable[TileRecord], *, val_fraction: float = 0.3, seed: int = 0) -> list[TileRecord]:
+    """Assign ``train``/``val`` within each sub-dataset, reproducibly from ``seed``.
+
+    Each sub-dataset is shuffled with its own generator seeded by ``seed`` and a
+    checksum of its key, so adding a sub-dataset does not reshuffle the others.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must lie between 0 and 1, got {val_fraction}")
+    by_subdataset: dict[str, list[TileRecord]] = defaultdict(list)
+    for record in records:
+        by_subdataset[record.subdataset].append(record)
+    out: list[TileRecord] = []
+    for key, members in by_subdataset.items():
+        members = sorted(members, key=lambda r: r.name)
+        rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+        order = rng.permutation(len(members))
+        _, n_val = split_sizes(len(members), val_fraction)
+        val = set(order[:n_val].tolist())
+        out.extend(replace(r, split="val" if i in val else "train") for i, r in enumerate(members))
+    return out
+
+
+def _relative(path: Path | None, root: Path) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def write_manifest(
+    records: Sequence[TileRecord], path: str | Path, *, root: str | Path, seed: int, val_fraction: float
+) -> Path:
+    """Write a split as CSV with paths relative to the data root (portable across machines)."""
+    path, root = Path(path), Path(root)
+    if any(r.split not in SPLITS for r in records):
+        raise ValueError("every record needs split 'train' or 'val' before it is written to a manifest")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = io.StringIO()
+    text.write(f"# landslide-core split manifest: seed={seed} val_fraction={val_fraction}\n")
+    writer = csv.writer(text)
+    writer.writerow(MANIFEST_COLUMNS)
+    for r in sorted(records, key=lambda r: (r.subdataset, r.name)):
+        writer.writerow(
+            [r.split, r.subdataset, r.group, r.name, _relative(r.image, root), _relative(r.mask, root),
+             _relative(r.label, root), r.source]
+        )
+    return write_text_atomic(path, text.getvalue())
+
+
+def manifest_settings(path: str | Path) -> tuple[int, float]:
+    """The seed and validation fraction a manifest was written with."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as f:
+        match = _HEADER.match(f.readline().rstrip("\n"))
+    if not match:
+        raise ManifestError(
+            path,
+            "not a landslide-core split manifest (its first line is not the '# landslide-core split manifest' header)",
+            "pass the CSV written by `landslide-core split`, or delete it to make a new split",
+        )
+    return int(match.group(1)), float(match.group(2))
+
+
+def read_manifest(path: str | Path, root: str | Path) -> list[TileRecord]:
+    """Read a split back; every listed file must exist under ``root``."""
+    path, root = Path(path), Path(root)
+    manifest_settings(path)
+    with path.open(encoding="utf-8", newline="") as f:
+        f.readline()
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ()) != MANIFEST_COLUMNS:
+            raise ManifestError(
+                path, f"columns are {reader.fieldnames}, expected {list(MANIFEST_COLUMNS)}", "write it again"
+            )
+        records = []
+        for row in reader:
+            if row["split"] not in SPLITS:
+                raise ManifestError(path, f"tile {row['name']} has split {row['split']!r}", "use 'train' or 'val'")
+            files = {k: (root / row[k]) if row[k] else None for k in ("image", "mask", "label")}
+            for file in (files["image"], files["mask"]):
+                if file is None or not file.is_file():
+                    raise ManifestError(
+                        file or path,
+                        f"listed in split manifest {path} but not found",
+                        "point the data root at the data this manifest was written for, "
+                        "or delete the manifest to make a new split",
+                    )
+            records.append(
+                TileRecord(
+                    subdataset=row["subdataset"], group=row["group"], name=row["name"], image=files["image"],
+                    mask=files["mask"], label=files["label"], source=row["source"], split=row["split"],
+                )
+            )
+    return records
+
+
+def manifest_checksum(path: str | Path) -> str:
+    """SHA-256 of a manifest file: names the exact tiles and split of a run in its provenance."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_or_make_split(
+    root: str | Path,
+    manifest: str | Path,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.3,
+    subdataset_names: Iterable[str] | None = None,
+    source: str | TileSource = "cas",
+) -> list[TileRecord]:
+    """Read the split from ``manifest`` if it exists, else draw it and write it there.
+
+    A manifest drawn with other settings, or one that disagrees with the tiles now
+    on disk, is an error rather than a silent re-draw: a changed split would
+    change every number computed from it.
+    """
+    manifest = Path(manifest)
+    on_disk = get_source(source).list_tiles(root, subdataset_names)
+    if not manifest.exists():
+        records = make_split(on_disk, val_fraction=val_fraction, seed=seed)
+        write_manifest(records, manifest, root=root, seed=seed, val_fraction=val_fraction)
+        return records
+    written_seed, written_fraction = manifest_settings(manifest)
+    if (written_seed, written_fraction) != (seed, val_fraction):
+        raise ManifestError(
+            manifest,
+            f"written with seed={written_seed} val_fraction={written_fraction}, "
+            f"but seed={seed} val_fraction={val_fraction} was asked for",
+            "pass the settings it was written with, choose another manifest path, or delete it to re-split",
+        )
+    records = read_manifest(manifest, root)
+    if subdataset_names is not None:
+        wanted = {r.subdataset for r in on_disk}
+        records = [r for r in records if r.subdataset in wanted]
+    listed = {r.uid for r in records}
+    unlisted = sorted(r.uid for r in on_disk if r.uid not in listed)
+    if unlisted:
+        raise ManifestError(
+            manifest,
+            f"{len(unlisted)} tile(s) on disk are not in this manifest (first: {unlisted[0]})",
+            "delete the manifest to split the current tiles anew, or restrict the sub-datasets to those it covers",
+        )
+    return records
+
+
+def split_records(data_root: str | Path, manifest: str | Path, *, seed: int, val_fraction: float, group: str,
+                  subdatasets: Iterable[str] | None = None, split: str = "all",
+                  source: str | TileSource = "cas") -> list[TileRecord]:
+    """A group's tiles of one split (``train``, ``val`` or ``all``), read from (or first written to) ``manifest``.
+
+    Sorted by sub-dataset and name: a freshly drawn split and one read back list
+    tiles in different orders, and the seeded data order goes by position.
+
+    Args:
+        data_root: The data root.
+        manifest: The split manifest to read, or to write when it does not exist.
+        seed: Seed of the split (checked against the manifest's).
+        val_fraction: Validation share (checked against the manifest's).
+        group: One of the source's groups (CAS: ``UAV``, ``SAT``, ``UAV&SAT``).
+        subdatasets: Only these sub-datasets; ``None`` takes all found.
+        split: ``train``, ``val`` or ``all``.
+        source: The tile source (name or object).
+
+    Raises:
+        ManifestError: The manifest was written with other settings or disagrees with the tiles on disk.
+        UnknownSubDatasetError: ``group`` is not one of the source's groups.
+    """
+    source = get_source(source)
+    records = load_or_make_split(data_root, manifest, seed=seed, val_fraction=val_fraction,
+                                 subdataset_names=subdatasets, source=source)
+    records = sorted(source.select_group(records, group), key=lambda r: r.uid)
+    return records if split == "all" else select_split(records, split)

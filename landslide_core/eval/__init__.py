@@ -1,0 +1,9 @@
+"""Evaluation: a model or checkpoint scored with the paper's metrics, written with provenance; the paper's own values."""
+
+from .evaluation import SPLIT_CHOICES, evaluate, evaluate_checkpoint, write_evaluation_record
+from .paper import METRICS, consistency, implied_counts, paper_row, paper_values
+
+__all__ = [
+    "METRICS", "SPLIT_CHOICES", "consistency", "evaluate", "evaluate_checkpoint", "implied_counts", "paper_row",
+    "paper_values", "write_evaluation_record",
+]

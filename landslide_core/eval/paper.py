@@ -1,0 +1,70 @@
+"""The paper's published results (Tables 5, 6 and 7), quoted from one data file.
+
+``paper_values.csv`` (beside this module) holds every published score with the table and row it
+comes from, in percent as printed. Nothing else in the project types a paper
+number by hand; the tests check this file against the paper's text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+
+import pandas as pd
+
+from ..scoring.metrics import PAPER_COLUMNS, scores_from_counts
+
+__all__ = ["METRICS", "consistency", "implied_counts", "paper_row", "paper_values"]
+
+METRICS = tuple(PAPER_COLUMNS)
+
+
+@cache
+def _values() -> pd.DataFrame:
+    with resources.files(__package__).joinpath("paper_values.csv").open(encoding="utf-8") as f:
+        return pd.read_csv(f, dtype={"group": "string", "dataset": "string"}, keep_default_na=False)
+
+
+def paper_values(table: int | None = None) -> pd.DataFrame:
+    """Published scores (percent), all tables or one; a copy the caller may change."""
+    values = _values()
+    return (values if table is None else values[values["table"] == table]).reset_index(drop=True).copy()
+
+
+def paper_row(table: int, *, model: str, group: str = "", dataset: str = "") -> dict[str, float]:
+    """One published row's six scores in percent, keyed by our metric names."""
+    values = paper_values(table)
+    match = values[(values["model"] == model) & (values["group"] == group) & (values["dataset"] == dataset)]
+    if len(match) != 1:
+        raise KeyError(f"paper Table {table} has no single row for model={model!r} group={group!r} dataset={dataset!r}")
+    return {m: float(match.iloc[0][m]) for m in METRICS}
+
+
+def implied_counts(row: Mapping[str, float], total: int) -> tuple[int, int, int, int]:
+    """The confusion matrix ``(TP, FP, FN, TN)`` over ``total`` pixels implied by a published P, R and OA.
+
+    With P = TP/(TP+FP), R = TP/(TP+FN) and FP+FN = (1−OA)·N, TP follows; the row's IoU,
+    F1 and mIoU are then *predictions* to check against what the paper printed.
+    """
+    p, r, oa = row["precision"] / 100, row["recall"] / 100, row["oa"] / 100
+    tp = (1 - oa) * total / (1 / p + 1 / r - 2)
+    fp, fn = round(tp * (1 / p - 1)), round(tp * (1 / r - 1))
+    tp = round(tp)
+    return tp, fp, fn, total - tp - fp - fn
+
+
+def consistency(table: int) -> pd.DataFrame:
+    """For each published row: how far its IoU, F1 and mIoU are from those its own P, R and OA imply (points).
+
+    A row computed from one confusion matrix, as the paper's metric definitions say, deviates by
+    rounding only (< 0.01); larger deviations mean the row was computed some other way.
+    """
+    rows = []
+    for _, row in paper_values(table).iterrows():
+        implied = scores_from_counts(*implied_counts(row, total=10**12)).as_percent()
+        deviations = {m: implied[m] - float(row[m]) for m in ("iou", "f1", "miou")}
+        rows.append({"model": row["model"], "group": row["group"], "dataset": row["dataset"],
+                     **{f"{m} implied − published": d for m, d in deviations.items()},
+                     "largest |deviation|": max(abs(d) for d in deviations.values())})
+    return pd.DataFrame(rows)

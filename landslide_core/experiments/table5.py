@@ -1,0 +1,169 @@
+"""Paper Table 5 as an experiment: every model trained and validated on every sensor group, for several seeds.
+
+Each (model, group, seed) is one training run in its own folder under
+``runs_dir``, so an interrupted grid resumes where it stopped and a finished run
+is not repeated: its evaluation (``scores.csv``) and ``history.csv`` are read
+back. Checkpoints are large (FCN-8s: 0.5 GB of weights, twice that with its
+optimizer state), so ``keep_checkpoints`` can say which runs keep theirs
+(``best.pt`` only) once evaluated; the others keep their scores and history. All models of one seed share one split manifest (the paper
+splits each sub-dataset 7:3 once), so they are compared on the same tiles.
+Scores are the best checkpoint's (by validation mIoU) on its group's validation
+tiles, per group and per sub-dataset, computed from confusion matrices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from ..eval.evaluation import evaluate_checkpoint
+from ..io.atomic import write_text_atomic
+from ..models import describe_model
+from ..scoring.confusion import SCORE_COLUMNS
+from ..sources import get_source
+from ..train.checkpoints import BEST, LAST
+from ..train.config import TrainConfig
+from ..train.loop import HISTORY_FILE, train
+
+__all__ = [
+    "SCORES_FILE", "GridRun", "KeepRule", "histories_frame", "mean_std_table", "paper_name", "run_folder", "run_grid",
+    "scores_frame", "subdataset_breakdown", "table5",
+]
+
+
+@dataclass(frozen=True)
+class GridRun:
+    """One trained and evaluated (model, group, seed)."""
+
+    model: str
+    group: str
+    seed: int
+    folder: Path
+    history: pd.DataFrame
+    """Per-epoch training loss and validation scores (``history.csv``)."""
+    scores: pd.DataFrame
+    """Evaluation of the best checkpoint on the group's validation tiles: group rows and sub-dataset rows."""
+    checkpoint: Path | None
+    """The best checkpoint, or ``None`` where it was not kept."""
+
+
+SCORES_FILE = "scores.csv"
+KeepRule = Callable[[str, str, int], bool]
+
+
+def run_folder(runs_dir: Path, model: str, group: str, seed: int) -> Path:
+    safe_model = model.replace(":", "-").replace("/", "-")
+    return runs_dir / f"{safe_model}_{group.replace('&', '+')}_seed{seed}"
+
+
+def run_grid(
+    data_root: str | Path,
+    runs_dir: str | Path,
+    *,
+    base: TrainConfig,
+    models: Sequence[str],
+    groups: Sequence[str],
+    seeds: Sequence[int],
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    keep_checkpoints: KeepRule | None = None,
+) -> list[GridRun]:
+    """Train and evaluate every (model, group, seed); finished runs are read back, interrupted ones resumed.
+
+    ``keep_checkpoints(model, group, seed)`` says whether a run keeps its best checkpoint after evaluation
+    (``None``: every run keeps ``last.pt`` and ``best.pt``).
+    """
+    runs_dir = Path(runs_dir)
+    for group in groups:
+        get_source(base.source).check_group(group)
+    runs = []
+    for seed in seeds:
+        manifest = runs_dir / f"split-seed{seed}.csv"
+        for group in groups:
+            for model in models:
+                folder = run_folder(runs_dir, model, group, seed)
+                echo(f"{model} on {group}, seed {seed}: {folder}")
+                if not (folder / SCORES_FILE).is_file():
+                    _train_and_evaluate(replace(base, model=model, group=group, seed=seed), data_root, folder,
+                                        manifest, progress)
+                    if keep_checkpoints is not None:
+                        _prune(folder, keep_checkpoints(model, group, seed))
+                runs.append(_read_run(model, group, seed, folder))
+    return runs
+
+
+def _train_and_evaluate(config: TrainConfig, data_root: str | Path, folder: Path, manifest: Path,
+                        progress: bool) -> None:
+    result = train(config, data_root, folder, manifest=manifest, progress=progress)
+    checkpoint = result.best_checkpoint or result.last_checkpoint
+    scores = evaluate_checkpoint(checkpoint, data_root, manifest=manifest, batch_size=config.batch_size,
+                                 device=config.device, num_workers=config.num_workers, progress=False)
+    write_text_atomic(folder / SCORES_FILE, scores.to_csv(index=False))  # written last: a run with scores is finished
+
+
+def _prune(folder: Path, keep_best: bool) -> None:
+    """Drop the resume state of a finished, evaluated run, and its best weights unless they are to be kept."""
+    if (folder / BEST).is_file():
+        (folder / LAST).unlink(missing_ok=True)
+    if not keep_best:
+        (folder / BEST).unlink(missing_ok=True)
+        (folder / LAST).unlink(missing_ok=True)
+
+
+def _read_run(model: str, group: str, seed: int, folder: Path) -> GridRun:
+    scores = pd.read_csv(folder / SCORES_FILE, keep_default_na=False)
+    history = pd.read_csv(folder / HISTORY_FILE)
+    kept = [path for path in (folder / BEST, folder / LAST) if path.is_file()]
+    return GridRun(model, group, seed, folder, history, scores, kept[0] if kept else None)
+
+
+def paper_name(model: str) -> str:
+    return describe_model(model).paper_name
+
+
+def scores_frame(runs: Sequence[GridRun]) -> pd.DataFrame:
+    """Every evaluation row of every run, labelled with the paper's model name, training group and seed."""
+    frames = [run.scores.assign(model=paper_name(run.model), trained_on=run.group, seed=run.seed) for run in runs]
+    return pd.concat(frames, ignore_index=True)
+
+
+def histories_frame(runs: Sequence[GridRun]) -> pd.DataFrame:
+    """Training histories of all runs (one row per epoch)."""
+    frames = [run.history.assign(model=paper_name(run.model), group=run.group, seed=run.seed) for run in runs]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _own_group_rows(scores: pd.DataFrame) -> pd.DataFrame:
+    """Rows scoring a model on the group it was trained on, as paper Table 5 does."""
+    return scores[(scores["group"] == scores["trained_on"]) & (scores["subdataset"] == "")]
+
+
+def table5(scores: pd.DataFrame, statistic: str = "mean") -> pd.DataFrame:
+    """Table 5 rows (model, group) with the six scores in percent, the mean (or std) over seeds."""
+    rows = _own_group_rows(scores)
+    grouped = rows.groupby(["model", "group"], sort=False)[list(SCORE_COLUMNS)]
+    table = grouped.mean() if statistic == "mean" else grouped.std(ddof=1)
+    return table.reset_index()
+
+
+def mean_std_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Table 5 as "mean ± std" over seeds (std over seeds, ddof 1), for runs with more than one seed."""
+    mean = table5(scores).set_index(["model", "group"])
+    std = table5(scores, "std").set_index(["model", "group"])
+    seeds = _own_group_rows(scores).groupby(["model", "group"], sort=False)["seed"].nunique()
+    text = mean.map(lambda v: f"{v:.2f}") + " ± " + std.map(lambda v: f"{v:.2f}")
+    return text.assign(seeds=seeds).rename_axis(["Model", "Group"])
+
+
+def subdataset_breakdown(scores: pd.DataFrame, metric: str = "iou") -> pd.DataFrame:
+    """One score per sub-dataset (rows) and model trained on its own group (columns), mean over seeds."""
+    rows = scores[(scores["group"] == scores["trained_on"]) | (scores["trained_on"] == "UAV&SAT")]
+    rows = rows[rows["subdataset"] != ""]
+    table = rows.pivot_table(index=["trained_on", "group", "subdataset"], columns="model", values=metric,
+                             aggfunc="mean", sort=False)
+    tiles = rows.groupby(["trained_on", "group", "subdataset"], sort=False)["tiles"].first()
+    table.insert(0, "val tiles", tiles)
+    return table.rename_axis(index=["Trained on", "Group", "Sub-dataset"], columns=None)

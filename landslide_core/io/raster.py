@@ -1,0 +1,110 @@
+"""Raster IO through rasterio: whole tiles, windows of large scenes, atomic writes.
+
+CAS tiles carry no georeferencing, so rasterio warns on every open; that warning
+is silenced here (and only here) so reading 20,865 tiles does not flood the output.
+Every GDAL failure becomes :class:`~landslide_core.errors.UnreadableTileError`
+naming the file, so callers never see a bare rasterio traceback.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.windows import Window
+
+from ..errors import UnreadableTileError
+from .atomic import atomic_path
+
+__all__ = ["UNREADABLE_FIX", "RasterInfo", "open_raster", "read_info", "read_raster", "write_raster"]
+
+UNREADABLE_FIX = "re-extract the file from its sub-dataset zip (or re-download it with `landslide-core download`)"
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What the header of a raster says, without reading its pixels."""
+
+    path: Path
+    width: int
+    height: int
+    count: int
+    dtype: str
+    georeferenced: bool
+
+
+@contextmanager
+def open_raster(path: str | Path) -> Iterator[rasterio.io.DatasetReader]:
+    """Open a raster for reading, quietly if it has no georeferencing."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                yield src
+    except RasterioError as exc:
+        raise UnreadableTileError(path, f"GDAL cannot read this raster ({exc})", UNREADABLE_FIX) from exc
+
+
+def read_info(path: str | Path) -> RasterInfo:
+    """Read a raster's size, band count and data type from its header."""
+    with open_raster(path) as src:
+        return RasterInfo(
+            path=Path(path),
+            width=src.width,
+            height=src.height,
+            count=src.count,
+            dtype=src.dtypes[0],
+            georeferenced=src.crs is not None,
+        )
+
+
+def read_raster(path: str | Path, window: Window | None = None) -> np.ndarray:
+    """Read all bands (or a window of them) as a ``(bands, height, width)`` array.
+
+    Reading the pixels to the end is what finds a truncated file: its header can
+    still be valid.
+    """
+    with open_raster(path) as src:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                return src.read(window=window)
+        except RasterioError as exc:
+            detail = exc.__cause__ or exc  # rasterio puts GDAL's own message on the cause
+            raise UnreadableTileError(
+                path, f"the pixel data cannot be read to the end; the file is truncated or corrupt ({detail})",
+                UNREADABLE_FIX,
+            ) from exc
+
+
+def write_raster(path: str | Path, array: np.ndarray, *, compress: str | None = None, **profile: object) -> Path:
+    """Write a ``(bands, h, w)`` or ``(h, w)`` array as a GeoTIFF, atomically.
+
+    The file appears under its final name only once complete, so an interrupted
+    run never leaves a half-written tile that later looks valid. Extra keyword
+    arguments (``crs``, ``transform``, ``nodata``...) go to the GDAL profile.
+    """
+    path = Path(path)
+    data = array[np.newaxis] if array.ndim == 2 else array
+    options: dict[str, object] = {
+        "driver": "GTiff",
+        "width": data.shape[2],
+        "height": data.shape[1],
+        "count": data.shape[0],
+        "dtype": data.dtype.name,
+        **profile,
+    }
+    if compress:
+        options["compress"] = compress
+    with atomic_path(path, suffix=".tmp.tif") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(tmp, "w", **options) as dst:
+            dst.write(data)
+    return path

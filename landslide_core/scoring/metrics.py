@@ -1,0 +1,148 @@
+"""The paper's six scores from one confusion matrix accumulated over all validation pixels.
+
+What the paper's tables mean (checked against Table 5, see ``facts.md``):
+precision, recall and IoU are those of the landslide class; the column called
+"F1 score" and mIoU are *means over the two classes* (landslide, background);
+OA is pixel accuracy. The landslide-class F1 (from precision and recall) is
+reported separately as ``f1_landslide``, so the two are never confused.
+
+The matrix lives on the device the predictions are on, is updated batch by batch
+without leaving it, and can be summed across processes with
+:meth:`ConfusionMatrix.all_reduce`, so multi-GPU evaluation gives the same
+numbers as one process.
+
+Zero denominators: a ratio whose class is absent from both truth and prediction
+(nothing to find, nothing claimed) scores 1.0; any other ratio with a zero
+denominator scores 0.0. Scores are therefore always defined, never NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["BACKGROUND", "LANDSLIDE", "PAPER_COLUMNS", "ConfusionMatrix", "Scores", "scores_from_counts"]
+
+BACKGROUND, LANDSLIDE = 0, 1
+
+PAPER_COLUMNS = {
+    "precision": "Precision",
+    "recall": "Recall",
+    "iou": "IoU",
+    "f1": "F1 score",
+    "miou": "mIoU",
+    "oa": "OA",
+}
+"""Our score names and the paper's column names, in the paper's order."""
+
+
+def _ratio(numerator: int, denominator: int, class_absent: bool) -> float:
+    if denominator == 0:
+        return 1.0 if class_absent else 0.0
+    return numerator / denominator
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The six scores of the paper's tables (fractions in [0, 1]) and the landslide-class F1."""
+
+    precision: float
+    recall: float
+    iou: float
+    f1: float
+    """Mean of the landslide and background F1: the paper's "F1 score"."""
+    miou: float
+    oa: float
+    f1_landslide: float
+    """Landslide-class F1 = 2PR/(P+R); not what the paper's tables report."""
+
+    def as_percent(self) -> dict[str, float]:
+        """Scores in percent, as the paper prints them."""
+        return {k: 100.0 * v for k, v in asdict(self).items()}
+
+
+def _class_scores(tp: int, fp: int, fn: int) -> tuple[float, float, float, float]:
+    """Precision, recall, IoU and F1 of one class from its own TP/FP/FN."""
+    absent = tp + fp + fn == 0
+    precision = _ratio(tp, tp + fp, absent)
+    recall = _ratio(tp, tp + fn, absent)
+    iou = _ratio(tp, tp + fp + fn, absent)
+    f1 = _ratio(2 * tp, 2 * tp + fp + fn, absent)
+    return precision, recall, iou, f1
+
+
+def scores_from_counts(tp: int, fp: int, fn: int, tn: int) -> Scores:
+    """The paper's scores from landslide-class counts (TP, FP, FN, TN)."""
+    precision, recall, iou, f1_landslide = _class_scores(tp, fp, fn)
+    # For the background class the roles swap: its TP is TN, its FP is FN, its FN is FP.
+    _, _, iou_background, f1_background = _class_scores(tn, fn, fp)
+    total = tp + fp + fn + tn
+    return Scores(
+        precision=precision,
+        recall=recall,
+        iou=iou,
+        f1=(f1_landslide + f1_background) / 2,
+        miou=(iou + iou_background) / 2,
+        oa=_ratio(tp + tn, total, total == 0),
+        f1_landslide=f1_landslide,
+    )
+
+
+class ConfusionMatrix:
+    """A 2×2 pixel confusion matrix; rows are the truth, columns the prediction.
+
+    ``matrix[t, p]`` counts pixels of true class ``t`` predicted as ``p``
+    (0 = background, 1 = landslide), as int64 on ``device``.
+    """
+
+    def __init__(self, device: torch.device | str | None = None) -> None:
+        self.matrix = torch.zeros((2, 2), dtype=torch.int64, device=device)
+
+    @torch.no_grad()
+    def update(self, prediction: torch.Tensor, target: torch.Tensor, ignore_index: int | None = None) -> None:
+        """Add a batch: ``prediction`` and ``target`` hold class indices 0/1 of the same shape."""
+        if prediction.shape != target.shape:
+            raise ValueError(f"prediction shape {tuple(prediction.shape)} differs from target {tuple(target.shape)}")
+        prediction, target = prediction.reshape(-1).long(), target.reshape(-1).long()
+        if ignore_index is not None:
+            keep = target != ignore_index
+            prediction, target = prediction[keep], target[keep]
+        if prediction.numel() and (
+            int(torch.minimum(prediction.min(), target.min())) < 0 or int(torch.maximum(prediction.max(), target.max())) > 1
+        ):
+            raise ValueError("prediction and target must hold only 0 (background) and 1 (landslide)")
+        counts = torch.bincount(target * 2 + prediction, minlength=4)
+        self.matrix += counts.reshape(2, 2).to(self.matrix.device)
+
+    def update_from_logits(self, logits: torch.Tensor, target: torch.Tensor, threshold: float = 0.0) -> None:
+        """Add a batch of model outputs: one logit channel (``> threshold``) or two (argmax)."""
+        if logits.ndim == target.ndim + 1 and logits.shape[1] == 2:
+            prediction = logits.argmax(dim=1)
+        else:
+            prediction = (logits.reshape(target.shape) > threshold).long()
+        self.update(prediction, target)
+
+    def merge(self, other: ConfusionMatrix) -> ConfusionMatrix:
+        """Add another matrix (e.g. from another sub-dataset) into this one."""
+        self.matrix += other.matrix.to(self.matrix.device)
+        return self
+
+    def all_reduce(self, group: dist.ProcessGroup | None = None) -> ConfusionMatrix:
+        """Sum the matrix over all processes of a distributed run (no-op when not distributed)."""
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(self.matrix, op=dist.ReduceOp.SUM, group=group)
+        return self
+
+    def reset(self) -> None:
+        self.matrix.zero_()
+
+    @property
+    def counts(self) -> tuple[int, int, int, int]:
+        """Landslide-class ``(TP, FP, FN, TN)``."""
+        m = self.matrix.tolist()
+        return m[1][1], m[0][1], m[1][0], m[0][0]
+
+    def scores(self) -> Scores:
+        return scores_from_counts(*self.counts)

@@ -1,0 +1,267 @@
+"""What the sub-dataset benchmarks page (paper Table 5) computes beyond the grid itself.
+
+The page's parameters become one :class:`GridSettings`; from it come the
+training configuration, the runs folder, which checkpoints to keep, the
+sentence that says how the models were trained, the summary under the tables
+(every clause derived from the run's parameters and scores), and the figures:
+training curves and example predictions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from ..book.fingerprint import package_digest
+from ..data.splits import split_records
+from ..data.statistics import tile_statistics
+from ..data.torch_dataset import TileDataset
+from ..errors import CheckpointError
+from ..eval.paper import consistency
+from ..experiments.table5 import GridRun, KeepRule, paper_name, run_grid, table5
+from ..sources import Normalisation
+from ..tiles import TileRecord
+from ..train.checkpoints import BEST, load_checkpoint, trained_model
+from ..train.config import TrainConfig
+
+__all__ = [
+    "ERROR_COLOURS", "GridSettings", "consistency_summary", "error_map", "example_tiles", "prediction_examples",
+    "runs_directory", "summary", "training_curves",
+]
+
+ERROR_COLOURS = {"true positive": "#1a9850", "false positive": "#d7301f", "false negative": "#2b8cbe"}
+ROUNDING = 0.01
+"""Points a published score may be off the value its own P, R and OA imply by rounding alone."""
+
+
+@dataclass(frozen=True)
+class GridSettings:
+    """The benchmarks page's parameters that decide what is trained and how."""
+
+    models: tuple[str, ...]
+    groups: tuple[str, ...]
+    epochs: int
+    batch_size: int
+    crop_size: int | None
+    val_crop_size: int | None
+    seeds: tuple[int, ...]
+    pretrained: bool | str
+    device: str
+    num_workers: int
+    keep_checkpoints: bool
+
+    def __post_init__(self) -> None:
+        """Store lists from a notebook's parameters as tuples, so settings compare and hash."""
+        for name in ("models", "groups", "seeds"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    def as_parameters(self) -> dict[str, Any]:
+        """The settings as the notebook's parameters (lists), for provenance."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def train_config(self) -> TrainConfig:
+        """The training configuration every run of the grid starts from (model, group and seed vary)."""
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, crop_size=self.crop_size,
+                           val_crop_size=self.val_crop_size, pretrained=self.pretrained, device=self.device,
+                           num_workers=self.num_workers)
+
+    @property
+    def shown_group(self) -> str:
+        """The group whose runs the example predictions show: ``UAV&SAT`` when trained, else the last group."""
+        return "UAV&SAT" if "UAV&SAT" in self.groups else self.groups[-1]
+
+    def keep_rule(self) -> KeepRule | None:
+        """Keep every checkpoint, or only those of the first seed's runs on :attr:`shown_group`."""
+        if self.keep_checkpoints:
+            return None
+        shown = (self.shown_group, self.seeds[0])
+        return lambda model, group, seed: (group, seed) == shown
+
+    def describe(self) -> str:
+        """How the models were trained and validated, in words, from the settings alone."""
+        if self.pretrained is True:
+            backbones = "ImageNet-pretrained backbones"
+        elif self.pretrained:
+            backbones = f"backbones initialised from `{self.pretrained}`"
+        else:
+            backbones = "randomly initialised backbones (no pre-training)"
+        crops = "full tiles" if self.crop_size is None else f"{self.crop_size}-px crops"
+        validation = ("full tiles" if self.val_crop_size is None
+                      else f"the central {self.val_crop_size}-px crop of each tile")
+        device = "the CPU" if self.device == "cpu" else f"device `{self.device}`"
+        return (f"{backbones}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, validated on "
+                f"{validation}; {len(self.seeds)} seed(s); on {device}")
+
+
+def runs_directory(results_dir: Path, runs_dir: str | Path | None) -> Path:
+    """Where the grid's runs go: ``runs_dir`` as given, else ``results_dir/runs/<code version>``.
+
+    Keyed by the package's digest, so a code change trains anew and never reuses old checkpoints.
+    """
+    return Path(runs_dir) if runs_dir else results_dir / "runs" / package_digest()[:12]
+
+
+def run_benchmarks(data_root: Path, runs_dir: Path, settings: GridSettings) -> list[GridRun]:
+    """The page's grid: every model on every group for every seed, quietly, keeping the checkpoints the page shows."""
+    return run_grid(data_root, runs_dir, base=settings.train_config(), models=settings.models, groups=settings.groups,
+                    seeds=settings.seeds, progress=False, echo=lambda line: None, keep_checkpoints=settings.keep_rule())
+
+
+def shown_validation_tiles(data_root: Path, runs_dir: Path, settings: GridSettings, count: int = 3) -> list[TileRecord]:
+    """The validation tiles of :attr:`GridSettings.shown_group` that the example figure shows (first seed's split)."""
+    seed = settings.seeds[0]
+    validation = split_records(data_root, runs_dir / f"split-seed{seed}.csv", seed=seed,
+                               val_fraction=settings.train_config().val_fraction, group=settings.shown_group,
+                               split="val")
+    return example_tiles(validation, count)
+
+
+def consistency_summary(table: pd.DataFrame | None = None) -> str:
+    """Which rows of paper Table 5 fit one confusion matrix to rounding, and how far the others are off.
+
+    Args:
+        table: :func:`landslide_core.eval.paper.consistency` of Table 5 (computed when ``None``).
+    """
+    table = consistency(5) if table is None else table
+    deviation = table["largest |deviation|"]
+    label = table["model"] + " " + table["group"]
+    fits = label[deviation < ROUNDING].tolist()
+    off = table[deviation >= ROUNDING].sort_values("largest |deviation|", ascending=False)
+    text = (f"{len(fits)} of {len(table)} rows fit one confusion matrix to rounding (largest deviation < "
+            f"{ROUNDING} points): {', '.join(fits) if fits else 'none'}.")
+    if len(off):
+        worst = off.iloc[0]
+        text += (f" The other {len(off)} deviate by {off['largest |deviation|'].min():.3f} to "
+                 f"{worst['largest |deviation|']:.3f} points (most: {worst['model']} {worst['group']}), so they were "
+                 "not all computed from one confusion matrix as the paper's definitions say.")
+    return text
+
+
+def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettings, *, synthetic: bool,
+            data_root: Path) -> str:
+    """What the run shows, in Markdown: the best model per group beside the paper's, the average gap, and what
+    the data and settings allow one to conclude.
+
+    Args:
+        scores: :func:`landslide_core.experiments.table5.scores_frame` of the runs.
+        comparison: The paper-versus-run table (:func:`landslide_core.book.paper_vs_run` of Table 5).
+        settings: The grid's settings.
+        synthetic: Whether the data are the demo data.
+        data_root: The data root the runs read.
+    """
+    ours = table5(scores).set_index(["model", "group"])
+    lines = []
+    for group in settings.groups:
+        best = ours.xs(group, level="group")["iou"].idxmax()
+        paper_best = comparison.xs(group, level="Group")[("IoU", "paper")].idxmax()
+        lines.append(f"- **{group}**: the highest landslide IoU in this run is {best}'s "
+                     f"({ours.loc[(best, group), 'iou']:.1f} %); in the paper it is {paper_best}'s.")
+    gap = comparison.xs("difference", axis=1, level="source").abs().stack().mean()
+    how = settings.describe()
+    if synthetic:
+        verdict = (f"These models were trained on synthetic demo tiles ({how}): the numbers check that the protocol "
+                   "runs end to end and say nothing about how the models compare on real landslides. The `paper` "
+                   "profile runs the full protocol on the CAS data.")
+    else:
+        sub = scores.loc[scores["subdataset"] != ""]
+        verdict = (f"This run used the {sub['subdataset'].nunique()} of 16 sub-datasets found under `{data_root}` "
+                   f"({sub.drop_duplicates('subdataset')['tiles'].sum()} validation tiles in all), with {how}; the "
+                   "paper states neither its epochs, batch size nor split, so only the protocol's explicit parts "
+                   "(optimiser, loss, metrics) are the same as the paper's.")
+    return "\n".join(lines) + f"\n\nAcross the table this run differs from the paper by {gap:.1f} points on average. " + verdict
+
+
+def training_curves(histories: pd.DataFrame) -> Figure:
+    """Training loss and validation mIoU per epoch, one panel per group, one line per model (seed means)."""
+    groups = list(dict.fromkeys(histories["group"]))
+    models = list(dict.fromkeys(histories["model"]))
+    figure = plt.figure(figsize=(3.2 * len(groups), 5.4), layout="constrained")
+    axes = figure.subplots(2, len(groups), squeeze=False, sharex=True)
+    colours = dict(zip(models, ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"], strict=False))
+    mean = histories.groupby(["group", "model", "epoch"], sort=False)[["train_loss", "val_miou"]].mean().reset_index()
+    for column, group in enumerate(groups):
+        for model in models:
+            line = mean[(mean["group"] == group) & (mean["model"] == model)]
+            axes[0, column].plot(line["epoch"], line["train_loss"], marker="o", color=colours[model], label=model)
+            validated = line.dropna(subset=["val_miou"])
+            axes[1, column].plot(validated["epoch"], validated["val_miou"], marker="o", color=colours[model])
+        axes[0, column].set_title(group)
+        axes[1, column].set_xlabel("epoch")
+        axes[1, column].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0, 0].set_ylabel("training Dice loss")
+    axes[1, 0].set_ylabel("validation mIoU (%)")
+    figure.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=len(models))
+    return figure
+
+
+def example_tiles(records: Sequence[TileRecord], count: int = 3) -> list[TileRecord]:
+    """Validation tiles for the example figure: the tile with most landslide pixels in ``count`` sub-datasets.
+
+    UAV and SAT sub-datasets alternate, so both sensor groups appear when both are present.
+    """
+    stats = tile_statistics(records, progress=False)
+    best = stats.sort_values("landslide_pixels", ascending=False, kind="stable").drop_duplicates("subdataset")
+    by_group = [list(best.index[best["group"] == group]) for group in ("UAV", "SAT")]
+    order = [i for pair in zip_longest(*by_group) for i in pair if i is not None]
+    return [records[i] for i in order[:count]]
+
+
+def error_map(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """0 = true negative, 1 = true positive, 2 = false positive, 3 = false negative."""
+    truth, prediction = truth.astype(bool), prediction.astype(bool)
+    return np.select([truth & prediction, ~truth & prediction, truth & ~prediction], [1, 2, 3], 0).astype(np.uint8)
+
+
+def prediction_examples(runs: Sequence[GridRun], tiles: Sequence[TileRecord], *, device: str = "cpu",
+                        crop_size: int | None = None) -> Figure:
+    """Image, truth and each run's errors on the same validation tiles (rows: tiles; columns: models).
+
+    ``crop_size`` shows the central crop the runs were validated on (quick CPU runs) instead of the full tile.
+
+    Error colours: true positive green,
+    false positive red, false negative blue; true negatives show the image.
+    """
+    dataset = TileDataset(tiles, crop_size=crop_size, centre_crop=True)
+    shown = TileDataset(tiles, crop_size=crop_size, centre_crop=True, normalisation=Normalisation())  # [0, 1] RGB
+    images = torch.stack([dataset[i]["image"] for i in range(len(tiles))])
+    predictions = []
+    for run in runs:
+        if run.checkpoint is None:
+            raise CheckpointError(run.folder / BEST, "this run did not keep its checkpoint",
+                                  "keep the checkpoints of the runs whose predictions are shown (keep_checkpoints)")
+        model, _ = trained_model(load_checkpoint(run.checkpoint))
+        with torch.inference_mode():
+            predictions.append((model.to(device)(images.to(device))[:, 0] > 0).cpu().numpy())
+    figure = plt.figure(figsize=(2.0 * (2 + len(runs)), 2.1 * len(tiles)), layout="constrained")
+    axes = figure.subplots(len(tiles), 2 + len(runs), squeeze=False)
+    colours = ListedColormap(["#00000000", *ERROR_COLOURS.values()])
+    for row, tile in enumerate(tiles):
+        item = shown[row]
+        rgb, truth = item["image"].permute(1, 2, 0).numpy(), item["mask"].numpy()
+        axes[row, 0].imshow(rgb)
+        axes[row, 1].imshow(truth, cmap="gray", vmin=0, vmax=1)
+        axes[row, 0].set_ylabel(f"{tile.subdataset}\n{tile.name}", fontsize=7)
+        for column, (run, predicted) in enumerate(zip(runs, predictions, strict=True), start=2):
+            axes[row, column].imshow(rgb)
+            axes[row, column].imshow(error_map(truth, predicted[row]), cmap=colours, vmin=0, vmax=3,
+                                     interpolation="nearest")
+    for column, title in enumerate(["image", "truth (white = landslide)", *(paper_name(r.model) for r in runs)]):
+        axes[0, column].set_title(title, fontsize=8)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.legend(handles=[Patch(color=c, label=k) for k, c in ERROR_COLOURS.items()], loc="outside lower center",
+                  ncols=3, fontsize=8)
+    return figure

@@ -1,0 +1,303 @@
+"""The tile-source contract: what every dataset declares and does, so the layers above need no dataset's constants.
+
+A source is one dataset in its distributed layout: CAS today; Bijie, Sichuan,
+HR-GLDD, Landslide4Sense and a generic image folder behind the same contract
+later. It declares what its tiles are (bands, tile size, data type and value
+range, how images are scaled and standardised, how masks encode landslide,
+its sensor groups) and does four things: scan a root into
+:class:`~landslide_core.tiles.TileRecord` s, check a tile, read a tile as the
+standard ``(bands, h, w)`` image and ``(1, h, w)`` 0/1 mask, and download itself.
+The torch dataset, ``validate`` and the splits take a source; nothing above this
+layer imports a dataset's constants.
+
+Sources differ in what a tile is: CAS tiles are 512×512 RGB uint8 with 0/1
+masks and sixteen sub-datasets in two sensor groups; other datasets have other
+sizes (``tile_size=None`` accepts any), more bands or floats (``read_tile``
+standardises them), masks coded 0/255 or as colours (``read_tile`` decodes
+them), and no sub-datasets (each record's ``subdataset`` is then the source's
+name and :attr:`TileSource.groups` has one entry).
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import PathProblemError, TileError, UnknownSourceError, UnknownSubDatasetError
+from ..io.raster import read_raster
+from ..tiles import TileRecord
+from .checks import check_image, check_mask, check_pair
+
+__all__ = [
+    "IMAGENET", "Normalisation", "Scan", "TileSource", "available_sources", "get_source", "raise_first",
+    "register_source",
+]
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """How raw image values become a network's input: ``((x / scale) - mean) / std`` per band.
+
+    ``mean``/``std`` ``None`` keeps ``x / scale`` (values in [0, 1] for uint8 at scale 255).
+    """
+
+    scale: float = 255.0
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """``image`` ``(bands, h, w)`` as float32, scaled and standardised.
+
+        Args:
+            image: Raw values as :meth:`TileSource.read_tile` returns them.
+
+        Returns:
+            A new float32 array of the same shape.
+        """
+        scaled = image.astype(np.float32) / np.float32(self.scale)
+        if self.mean is not None and self.std is not None:
+            shape = (len(self.mean), 1, 1)
+            scaled = (scaled - np.asarray(self.mean, np.float32).reshape(shape)) / np.asarray(
+                self.std, np.float32
+            ).reshape(shape)
+        return scaled
+
+    def without_standardisation(self) -> Normalisation:
+        """The same scaling with no mean/std: values in [0, 1], for showing images."""
+        return Normalisation(self.scale)
+
+
+IMAGENET = Normalisation(255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+"""uint8 RGB scaled to [0, 1] and standardised with ImageNet statistics, as pretrained backbones expect."""
+
+
+@dataclass
+class Scan:
+    """What a data root holds: usable tiles, problems found and folders ignored."""
+
+    root: Path
+    records: list[TileRecord] = field(default_factory=list)
+    problems: list[PathProblemError] = field(default_factory=list)
+    ignored: list[Path] = field(default_factory=list)
+    folders: list[object] = field(default_factory=list)
+    """The source's own description of each folder it read (CAS: :class:`~.cas.layout.SubDatasetFolder`)."""
+
+
+def raise_first(problems: Sequence[PathProblemError]) -> None:
+    """Raise the first problem, noting how many more there are and how to list them.
+
+    Args:
+        problems: Problems found by a scan or a check, in the order found.
+
+    Raises:
+        PathProblemError: The first of ``problems``, when there is one.
+    """
+    if problems:
+        error = problems[0]
+        if len(problems) > 1:
+            error.add_note(
+                f"{len(problems) - 1} more problem(s) found; run `landslide-core validate` on the data root to "
+                "list them all"
+            )
+        raise error
+
+
+class TileSource(ABC):
+    """One dataset in its distributed layout; subclasses set the attributes and implement :meth:`scan`."""
+
+    name: str
+    """Registry key, e.g. ``cas`` (``landslide-core ... --source cas``)."""
+    title: str
+    """The dataset's name as a reader knows it."""
+    bands: tuple[str, ...]
+    """Band names of the images :meth:`read_tile` returns, in order."""
+    dtype: str
+    """Data type of those images."""
+    value_range: tuple[float, float]
+    """Smallest and largest value an image pixel may take."""
+    tile_size: int | None
+    """Side of the square tiles in pixels; ``None`` accepts any size."""
+    normalisation: Normalisation
+    """How images become network input (see :class:`Normalisation`)."""
+    mask_encoding: str
+    """How masks are stored on disk, in words (what :meth:`read_tile` turns into 0/1)."""
+    groups: Mapping[str, tuple[str, ...]]
+    """Named groups of tiles and the record groups each takes, e.g. ``{"UAV&SAT": ("UAV", "SAT")}``."""
+
+    @abstractmethod
+    def scan(self, root: str | Path, subdatasets: Iterable[str] | None = None) -> Scan:
+        """Find every tile under ``root`` and every layout problem, without reading pixels.
+
+        Args:
+            root: The data root in the source's layout.
+            subdatasets: Only these sub-datasets (any spelling the source knows); ``None`` takes all.
+
+        Raises:
+            DatasetNotFoundError: ``root`` does not exist.
+        """
+
+    @abstractmethod
+    def download(self, names: Iterable[str], root: str | Path, **options: object) -> list[Path]:
+        """Fetch (part of) the dataset into ``root`` in the layout :meth:`scan` reads.
+
+        Args:
+            names: What to fetch (sub-dataset names); empty fetches everything.
+            root: Where the data root is (created when missing).
+            **options: The source's own download settings.
+
+        Returns:
+            The folders (or files) written, in the order asked for.
+        """
+
+    def list_tiles(self, root: str | Path, subdatasets: Iterable[str] | None = None) -> list[TileRecord]:
+        """Every usable tile under ``root``; raises on the first layout problem.
+
+        Raising (rather than skipping) means a half-unpacked dataset cannot quietly shrink a benchmark.
+
+        Args:
+            root: The data root.
+            subdatasets: Only these sub-datasets; ``None`` takes all.
+
+        Raises:
+            PathProblemError: The first layout problem :meth:`scan` found.
+        """
+        found = self.scan(root, subdatasets)
+        raise_first(found.problems)
+        return found.records
+
+    def subdataset_key(self, name: str) -> str:
+        """The key records carry for a sub-dataset name; a source without sub-datasets has only its own name.
+
+        Raises:
+            UnknownSubDatasetError: ``name`` is not one of the source's sub-datasets.
+        """
+        if name != self.name:
+            raise UnknownSubDatasetError(f"source '{self.name}' has no sub-datasets; got {name!r}, use '{self.name}'")
+        return name
+
+    def subdataset_order(self) -> list[str]:
+        """Sub-dataset keys in the order tables list them (the paper's, for CAS)."""
+        return [self.name]
+
+    @property
+    def widest_group(self) -> str:
+        """The group that takes every record group (CAS: ``UAV&SAT``)."""
+        return max(self.groups, key=lambda g: len(self.groups[g]))
+
+    def check_group(self, group: str) -> str:
+        """``group`` itself when it is one of :attr:`groups`.
+
+        Raises:
+            UnknownSubDatasetError: Otherwise; the message lists the valid groups.
+        """
+        if group not in self.groups:
+            raise UnknownSubDatasetError(
+                f"unknown group {group!r} of source '{self.name}'; valid groups: {', '.join(self.groups)}"
+            )
+        return group
+
+    def select_group(self, records: Iterable[TileRecord], group: str) -> list[TileRecord]:
+        """The records of one of :attr:`groups`."""
+        members = self.groups[self.check_group(group)]
+        return [r for r in records if r.group in members]
+
+    def select_subdatasets(self, records: Iterable[TileRecord], names: Iterable[str]) -> list[TileRecord]:
+        """The records of the named sub-datasets (any spelling the source knows)."""
+        keys = {self.subdataset_key(n) for n in names}
+        return [r for r in records if r.subdataset in keys]
+
+    def is_synthetic(self, root: str | Path) -> bool:
+        """True where ``root`` holds generated stand-in data rather than the real dataset."""
+        return False
+
+    def data_label(self, root: str | Path) -> str:
+        """What a page or record calls the data under ``root`` (e.g. ``CAS data``, ``demo data, synthetic``)."""
+        return f"{self.title} data"
+
+    def with_tile_size(self, tile_size: int | None) -> TileSource:
+        """A copy of this source that expects tiles of ``tile_size`` pixels (``None``: any size)."""
+        sized = copy.copy(self)
+        sized.tile_size = tile_size
+        return sized
+
+    def check_tile(self, record: TileRecord, image: np.ndarray, mask: np.ndarray) -> list[TileError]:
+        """Every problem of a tile whose image and mask have been read (band count, type, size, mask values)."""
+        assert record.mask is not None
+        return [
+            *check_image(record.image, image, bands=len(self.bands), dtype=self.dtype, tile_size=self.tile_size),
+            *check_mask(record.mask, mask, tile_size=self.tile_size),
+            *check_pair(record, image, mask),
+        ]
+
+    def tile_problems(self, record: TileRecord) -> list[PathProblemError]:
+        """Read a tile and return every problem found, unreadable files included; never raises for a bad tile."""
+        return _problems_of(record, self)
+
+    def read_tile(self, record: TileRecord) -> tuple[np.ndarray, np.ndarray]:
+        """A tile's image ``(bands, h, w)`` and 0/1 mask ``(1, h, w)``, checked.
+
+        Raises:
+            TileError: The first problem of the tile (the same one ``validate`` prints).
+        """
+        if record.mask is None:
+            raise TileError(record.image, "tile record has no mask", "pair the image with its mask before reading")
+        image, mask = read_raster(record.image), read_raster(record.mask)
+        problems = self.check_tile(record, image, mask)
+        if problems:
+            raise problems[0]
+        return image, mask
+
+
+def _problems_of(record: TileRecord, source: TileSource) -> list[PathProblemError]:
+    """Every problem of one tile: unreadable files, then image, mask and pair checks."""
+    problems: list[PathProblemError] = []
+    arrays: dict[str, np.ndarray] = {}
+    for kind, path in (("image", record.image), ("mask", record.mask)):
+        assert path is not None
+        try:
+            arrays[kind] = read_raster(path)
+        except TileError as error:
+            problems.append(error)
+    if "image" in arrays:
+        problems.extend(check_image(record.image, arrays["image"], bands=len(source.bands), dtype=source.dtype,
+                                    tile_size=source.tile_size))
+    if "mask" in arrays:
+        assert record.mask is not None
+        problems.extend(check_mask(record.mask, arrays["mask"], tile_size=source.tile_size))
+        if "image" in arrays:
+            problems.extend(check_pair(record, arrays["image"], arrays["mask"]))
+    return problems
+
+
+SourceFactory = Callable[[], TileSource]
+_SOURCES: dict[str, SourceFactory] = {}
+
+
+def register_source(name: str, factory: SourceFactory) -> None:
+    """Make a source available to :func:`get_source` under ``name``."""
+    _SOURCES[name] = factory
+
+
+def available_sources() -> list[str]:
+    """Names :func:`get_source` accepts."""
+    return sorted(_SOURCES)
+
+
+def get_source(name: str | TileSource) -> TileSource:
+    """The source registered as ``name`` (a source is returned as it is).
+
+    Raises:
+        UnknownSourceError: No source has that name; the message lists the valid ones.
+    """
+    if isinstance(name, TileSource):
+        return name
+    try:
+        return _SOURCES[name]()
+    except KeyError:
+        raise UnknownSourceError(f"unknown tile source {name!r}; valid sources: {', '.join(available_sources())}") from None
+

@@ -1,0 +1,9 @@
+"""Training on the paper's protocol: the run's settings, losses, checkpoints and the loop (one CPU, one GPU, or many)."""
+
+from .checkpoints import BEST, LAST, load_checkpoint, trained_model
+from .config import TrainConfig
+from .loop import TrainResult, train
+from .losses import LOSSES, build_loss
+
+__all__ = ["BEST", "LAST", "LOSSES", "TrainConfig", "TrainResult", "build_loss", "load_checkpoint", "train",
+           "trained_model"]

@@ -1,0 +1,117 @@
+"""What a training run is: every setting that decides its result, in one serialisable record.
+
+The paper states model, optimiser (SGD, lr 0.01, momentum 0.9, weight decay 5e-4)
+and Dice loss; it does not state epochs, batch size, schedule, augmentation or
+pre-training. Those defaults are ours: poly decay (power 0.9, per iteration) as in
+DeepLab, ImageNet backbones (``pretrained=True``, what such papers almost always
+use), flips and 90° rotations. The config is saved in every checkpoint and a run
+only resumes under the same one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import ConfigError
+from ..sources import get_source
+
+__all__ = ["RESULT_NEUTRAL", "TrainConfig"]
+
+Auto = Literal["auto"]
+
+RESULT_NEUTRAL = frozenset({"num_workers"})
+"""Settings that cannot change a run's numbers (data order is seeded per tile), so a run may resume under new ones."""
+
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run on the paper's protocol (defaults: paper where it says, ours where not)."""
+
+    model: str = "deeplabv3plus"
+    """Registry name (``fcn``, ``unet``, ``deeplabv3plus``, ``mffenet``) or ``smp:<Architecture>/<encoder>``."""
+    model_options: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments for :func:`landslide_core.models.build_model`."""
+    pretrained: bool | str = True
+    """ImageNet backbone weights (``True``), none (``False``, demo runs) or a path to local backbone weights."""
+    loss: str = "dice"
+    epochs: int = 50
+    batch_size: int = 8
+    """Images per optimiser step over all processes (each of N processes takes ``batch_size / N``)."""
+    crop_size: int | None = None
+    """Random square training crops; ``None`` trains on the full 512×512 tiles."""
+    val_crop_size: int | None = None
+    """Validate on the central square of this size; ``None`` (the paper's protocol) on full tiles. For CPU demo runs."""
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    poly_power: float = 0.9
+    seed: int = 0
+    """Seeds the split, model initialisation, data order, crops and flips."""
+    val_fraction: float = 0.3
+    num_workers: int = 4
+    device: str = "auto"
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda``, ``cuda:1``, …"""
+    amp: bool | Auto = "auto"
+    """bf16 autocast; ``auto`` = on CUDA, off on CPU."""
+    channels_last: bool | Auto = "auto"
+    """NHWC memory format (faster convolutions on tensor cores); ``auto`` = on CUDA."""
+    compile: bool = False
+    """Wrap the model in ``torch.compile``."""
+    sync_batchnorm: bool = True
+    """Synchronise batch-norm statistics across processes (only matters with more than one)."""
+    augment: bool = True
+    source: str = "cas"
+    """Tile source the data root is read with (:func:`landslide_core.sources.get_source`)."""
+    group: str = "UAV&SAT"
+    """A group of the source; for CAS the sensor groups of paper Table 5: ``UAV``, ``SAT`` or ``UAV&SAT``."""
+    subdatasets: tuple[str, ...] | None = None
+    """Restrict to these sub-datasets (any spelling); ``None`` = every one found under the data root."""
+    val_every: int = 1
+    """Validate every this many epochs (and always after the last)."""
+
+    def __post_init__(self) -> None:
+        from .losses import check_loss  # here, not at the top: the CLI reads these defaults without importing torch
+
+        get_source(self.source).check_group(self.group)
+        check_loss(self.loss)
+        for name in ("epochs", "batch_size", "val_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("crop_size", "val_crop_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be positive or None (full tiles), got {getattr(self, name)}")
+        for name in ("amp", "channels_last"):
+            if getattr(self, name) not in (True, False, "auto"):
+                raise ConfigError(f"{name} must be true, false or 'auto', got {getattr(self, name)!r}")
+        if self.subdatasets is not None:
+            object.__setattr__(self, "subdatasets", tuple(self.subdatasets))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types only (tuples become lists), so a saved and a fresh config compare equal."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown training setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def to_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def differences(self, other: TrainConfig) -> list[str]:
+        """``name: this → other`` for each setting that can change the result and differs."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [f"{k}: {mine[k]!r} → {theirs[k]!r}" for k in mine if k not in RESULT_NEUTRAL and mine[k] != theirs[k]]
