@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine (Python 3.11 and PyPI are all they need):
 #   make book   build the Jupyter Book from the embedded synthetic demo data
-#   make test   run the unit tests, build the book, check it with nbval, then in headless Chromium
+#   make test   lint (ruff, the import-linter layer contract), run the unit tests, build the book, check it with
+#               nbval, then in headless Chromium
 # Both create .venv from requirements.txt on first use; later runs reuse it. `make test` also installs Debian's
 # chromium, chromium-driver and fonts-noto-cjk with apt-get where they are missing (the browser test skips,
 # saying why, where that fails).
@@ -26,6 +27,8 @@ book: $(STAMP)
 	$(PY) -m landslide_core book
 
 test: $(STAMP) browser-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest --ignore=tests/browser
 	$(PY) -m landslide_core book
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider book/sections

@@ -1,9 +1,15 @@
 """landslide_core: the CAS Landslide Dataset (Xu et al., Scientific Data 11, 12, 2024), reproducibly.
 
-Data layer, paper metrics, demo data and downloads behind the companion Jupyter Book.
+The package behind the companion Jupyter Book, in layers (lowest first): ``io``,
+``tiles``, ``sources`` (one per dataset; ``sources.cas``), ``data``, ``models`` /
+``runtime`` / ``provenance``, ``scoring``, ``train``, ``eval``, ``experiments``,
+``book``, ``sections`` and ``cli``. Import from the layers; this module holds only
+the version.
 """
 
 from importlib.metadata import PackageNotFoundError, version
+
+__all__ = ["__version__"]
 
 try:
     __version__ = version("landslide-core")

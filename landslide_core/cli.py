@@ -17,6 +17,8 @@ from . import __version__
 from .errors import LandslideCoreError
 from .sources.cas import ZENODO_RECORD
 
+__all__ = ["build_parser", "main"]
+
 
 def _validate(args: argparse.Namespace) -> int:
     from .data.validate import validate_root
@@ -189,6 +191,7 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``landslide-core`` argument parser: one subcommand per task, each set to call its handler."""
     parser = argparse.ArgumentParser(
         prog="landslide-core",
         description="Tools for the CAS Landslide Dataset (Xu et al., Scientific Data 11, 12, 2024) and its companion book.",
@@ -259,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``landslide-core`` command and return its exit status.
+
+    Errors of our own print as one ``error:`` line (and any notes) and give 1; an
+    interrupt gives 130.
+
+    Args:
+        argv: The command-line arguments; ``sys.argv[1:]`` when None.
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

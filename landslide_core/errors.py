@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+__all__ = [
+    "CheckpointError", "ChecksumMismatchError", "ConfigError", "DatasetNotFoundError", "DeviceError", "DownloadError",
+    "ImageFormatError", "LandslideCoreError", "ManifestError", "MaskValueError", "MissingPartnerError",
+    "NothingToEvaluateError", "PathProblemError", "ProfileError", "RankFailedError", "SectionFailedError",
+    "SubDatasetFolderError", "ThroughputError", "TileError", "TileSizeError", "TrainingDataError", "UnknownLossError",
+    "UnknownModelError", "UnknownSourceError", "UnknownSubDatasetError", "UnreadableTileError"
+]
+
 
 class LandslideCoreError(Exception):
     """Base class for every error raised on purpose by ``landslide_core``."""

@@ -117,6 +117,7 @@ def device_description(device: str | None = None) -> str:
 
 
 def library_versions() -> dict[str, str]:
+    """Python's version and those of the key installed packages (those not installed are left out), for provenance."""
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
@@ -218,7 +219,11 @@ def write_record(table: pd.DataFrame, stem: str | Path, provenance: Provenance, 
 
 
 def read_record(stem: str | Path) -> tuple[pd.DataFrame, Provenance]:
-    """A record's rows and provenance, from ``stem.json``."""
+    """A record's rows and provenance, from ``stem.json``.
+
+    Raises:
+        PathProblemError: ``stem.json`` does not exist or is not a landslide-core record.
+    """
     path = Path(stem).with_suffix(".json")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))

@@ -59,8 +59,7 @@ figure = region_map(areas)
 
 # %%
 display(Markdown(f"**Positions used:** {areas.note}."))
-positions = areas.regions.drop(columns=["geometry", "region"]).set_index("Location")
-run.show(positions, "region_positions", precision=3,
+run.show(areas.positions(), "region_positions", precision=3,
          caption="Map position of each region and where it comes from (not part of the paper)")
 
 # %% [markdown]
@@ -97,4 +96,4 @@ chart = subdataset_chart(counts)
 # ## What this shows
 
 # %%
-display(Markdown(summary(positions, counts, areas, synthetic=run.synthetic)))
+display(Markdown(summary(areas, counts, synthetic=run.synthetic)))

@@ -14,8 +14,7 @@ from landslide_core.io.raster import read_info, read_raster
 from landslide_core.sources import Normalisation
 from landslide_core.sources.cas import CAS, subdataset_for_tile_name
 from landslide_core.sources.checks import check_image
-
-from .conftest import ORIGINALS, SHARED_DATA, requires_real_data
+from tests.conftest import ORIGINALS, SHARED_DATA, requires_real_data
 
 pytestmark = [pytest.mark.real_data, requires_real_data]
 

@@ -37,6 +37,17 @@ def paper_vs_run(
     The difference is run − paper, in percentage points. Rows of the paper's table the
     run does not cover are kept (run value "—"), in the paper's order, followed by rows
     only the run has.
+
+    Args:
+        run: This run's table: the key columns and the metrics in percent.
+        table: Number of the paper table whose published values to compare against.
+        run_label: Label of the run's columns, beside ``paper`` and ``difference``.
+        keys: Columns rows are matched on, each one of ``model``, ``group`` or ``dataset``.
+        metrics: Metric columns to compare.
+
+    Raises:
+        LandslideCoreError: A key is not one of ``model``, ``group``, ``dataset``, or ``run`` lacks a key or
+            metric column.
     """
     unknown = [k for k in keys if k not in KEYS]
     missing = [c for c in (*keys, *metrics) if c not in run.columns]

@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+__all__ = ["IGNORED_DATA_FOLDERS", "METADATA_KEY", "PACKAGE", "data_digest", "package_digest", "section_fingerprint"]
+
 PACKAGE = Path(__file__).resolve().parents[1]
 METADATA_KEY = "landslide_core"
 IGNORED_DATA_FOLDERS = {"splits"}

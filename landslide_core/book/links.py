@@ -20,6 +20,8 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import PathProblemError
 
+__all__ = ["LINK_ATTRIBUTES", "STATIC_DIR", "check_internal_links"]
+
 LINK_ATTRIBUTES = frozenset({"href", "src"})
 STATIC_DIR = "_static"
 
@@ -70,7 +72,11 @@ def _problem(page: Path, html_dir: Path, link: str, ids: dict[Path, set[str]]) -
 
 
 def check_internal_links(html_dir: Path) -> list[str]:
-    """One line ``page: href: why`` for each broken internal link or anchor under ``html_dir``."""
+    """One line ``page: href: why`` for each broken internal link or anchor under ``html_dir``.
+
+    Raises:
+        PathProblemError: ``html_dir`` holds no ``index.html`` (the book is not built).
+    """
     html_dir = Path(html_dir).resolve()
     if not (html_dir / "index.html").is_file():
         raise PathProblemError(html_dir, "no built book here (index.html missing)", "build it with `make book` first")

@@ -31,6 +31,16 @@ DEFAULT_PROFILE = "demo"
 
 @dataclass(frozen=True)
 class Profile:
+    """One entry of ``profiles.yaml``: the parameters the book's sections run with.
+
+    Attributes:
+        name: The profile's key in ``profiles.yaml``.
+        description: Its description, on one line.
+        parameters: Parameters for every section that declares them.
+        sections: Parameters for one section, by :func:`section_key`, overriding ``parameters``.
+        required: Parameters that must have a value wherever a section declares them.
+    """
+
     name: str
     description: str
     parameters: dict[str, Any]
@@ -59,6 +69,11 @@ def profiles() -> dict[str, Profile]:
 
 
 def get_profile(name: str) -> Profile:
+    """The profile of that name in ``profiles.yaml``, whose parameters the book's sections run with.
+
+    Raises:
+        ProfileError: No profile has that name.
+    """
     try:
         return profiles()[name]
     except KeyError:
@@ -78,6 +93,16 @@ def section_parameters(
     Only parameters the section declares are passed (``overrides`` the section does
     not declare are left to the caller to report). ``profile`` is set to the
     profile's name when declared.
+
+    Args:
+        profile: The profile to take parameters from.
+        section: The section's name, in any spelling :func:`section_key` accepts.
+        declared: The parameters the section's ``parameters`` cell declares.
+        overrides: Parameters that win over the profile's (e.g. ``-p NAME VALUE`` on the command line).
+
+    Raises:
+        ProfileError: The profile sets a parameter for this section that the section does not declare, or a
+            required parameter the section declares has no value.
     """
     key = section_key(section)
     from_section = profile.sections.get(key, {})

@@ -31,6 +31,12 @@ from ..provenance import library_versions
 from .fingerprint import METADATA_KEY, data_digest, section_fingerprint
 from .profiles import DEFAULT_PROFILE, get_profile, section_key, section_parameters
 
+__all__ = [
+    "DEMO_ROOT", "KERNEL_NAME", "SECTIONS_DIR", "SOURCES_DIR", "build_book", "build_html", "declared_parameters",
+    "ensure_kernel", "execute_section", "executed_fingerprint", "remove_stale_notebooks", "repository_root",
+    "resolve_data_root", "section_source", "sections", "select_sections", "stage_notebook", "toc_pages"
+]
+
 KERNEL_NAME = "landslide-core"
 SECTIONS_DIR = Path("book") / "sections"
 SOURCES_DIR = Path("notebooks")
@@ -39,7 +45,11 @@ DEMO_ROOT = Path("data") / "demo"
 
 
 def repository_root() -> Path:
-    """The folder holding ``_toc.yml``: the working directory if it has one, else this checkout."""
+    """The folder holding ``_toc.yml``: the working directory if it has one, else this checkout.
+
+    Raises:
+        PathProblemError: Neither the working directory nor this checkout holds ``_toc.yml``.
+    """
     for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
         if (candidate / "_toc.yml").is_file():
             return candidate
@@ -86,6 +96,9 @@ def ensure_kernel() -> str:
 
     Papermill then runs every section on exactly the environment the book was
     built with, whatever other kernels the machine has.
+
+    Raises:
+        PathProblemError: A ``landslide-core`` kernel exists but runs another Python interpreter.
     """
     manager = KernelSpecManager()
     try:
@@ -105,6 +118,11 @@ def ensure_kernel() -> str:
 
 
 def section_source(root: Path, name: str) -> Path:
+    """The jupytext source of a section, ``notebooks/<name>.py`` under ``root``.
+
+    Raises:
+        PathProblemError: The section has no source file.
+    """
     source = root / SOURCES_DIR / f"{name}.py"
     if not source.is_file():
         raise PathProblemError(source, f"section '{name}' in _toc.yml has no source notebook", "add it or remove the entry")
@@ -141,6 +159,17 @@ def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fin
     ``staged`` is the notebook :func:`stage_notebook` paired already, if any. On
     success the notebook's metadata records the fingerprint, profile, parameters
     and wall time, so an unchanged section can be skipped next time.
+
+    Args:
+        root: The repository root (holding ``_toc.yml``).
+        name: The section's name (notebook stem).
+        parameters: The values papermill injects into the notebook.
+        fingerprint: Recorded in the executed notebook's metadata.
+        profile: Name of the profile, recorded in the executed notebook's metadata.
+        staged: The notebook :func:`stage_notebook` paired already, if any.
+
+    Raises:
+        SectionFailedError: A cell of the notebook raised; the partly executed notebook is kept.
     """
     source = section_source(root, name)
     output = root / SECTIONS_DIR / f"{name}.ipynb"
@@ -173,6 +202,9 @@ def build_html(root: Path) -> Path:
 
     ``--all`` rewrites every page: an incremental build would leave the old sidebar on pages whose source did
     not change when the table of contents did.
+
+    Raises:
+        LandslideCoreError: Jupyter Book exited with an error, or the built book has broken internal links.
     """
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--all", "--warningiserror", "--keep-going"]
     result = subprocess.run(command, cwd=root)
@@ -188,7 +220,11 @@ def build_html(root: Path) -> Path:
 
 
 def select_sections(names: list[str], only: list[str] | None) -> list[str]:
-    """The sections to run, in book order; ``only`` may use short names (``study-areas``)."""
+    """The sections to run, in book order; ``only`` may use short names (``study-areas``).
+
+    Raises:
+        LandslideCoreError: A name in ``only`` matches no section in ``names``.
+    """
     if not only:
         return names
     by_key = {section_key(n): n for n in names} | {n: n for n in names}
@@ -216,6 +252,19 @@ def build_book(
 
     A section whose source, parameters, code and data are unchanged since its last
     successful run is not executed again unless ``force``.
+
+    Args:
+        profile: Name of the profile in ``profiles.yaml`` whose parameters the sections run with.
+        parameters: Parameters that win over the profile's; each must be declared by a section that runs.
+        only: Run only these sections (short names allowed); executed notebooks of sections no longer
+            in ``_toc.yml`` are removed only when this is not given.
+        execute_only: Execute the sections but build no HTML (and return None).
+        force: Execute every chosen section even when nothing it depends on changed.
+        echo: Where progress lines go.
+
+    Raises:
+        LandslideCoreError: No section run declares a parameter in ``parameters``, ``only`` names an unknown
+            section, or the HTML build fails.
     """
     root = repository_root()
     chosen = get_profile(profile)

@@ -13,6 +13,8 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
+__all__ = ["setup"]
+
 
 def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree) -> None:
     scripts = context.get("script_files") or []
@@ -27,5 +29,6 @@ def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, conte
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    """Register the extension: drop duplicate scripts from the context of each HTML page before it is rendered."""
     app.connect("html-page-context", _drop_duplicate_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

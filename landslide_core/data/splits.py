@@ -48,6 +48,14 @@ def make_split(records: Iterable[TileRecord], *, val_fraction: float = 0.3, seed
 
     Each sub-dataset is shuffled with its own generator seeded by ``seed`` and a
     checksum of its key, so adding a sub-dataset does not reshuffle the others.
+
+    Args:
+        records: The tiles to split.
+        val_fraction: Share of each sub-dataset's tiles that go to ``val``.
+        seed: Seed of the shuffle.
+
+    Raises:
+        ValueError: ``val_fraction`` is not strictly between 0 and 1.
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must lie between 0 and 1, got {val_fraction}")
@@ -77,7 +85,18 @@ def _relative(path: Path | None, root: Path) -> str:
 def write_manifest(
     records: Sequence[TileRecord], path: str | Path, *, root: str | Path, seed: int, val_fraction: float
 ) -> Path:
-    """Write a split as CSV with paths relative to the data root (portable across machines)."""
+    """Write a split as CSV with paths relative to the data root (portable across machines).
+
+    Args:
+        records: The tiles, each with split ``train`` or ``val``.
+        path: The manifest file to write (its folder is created).
+        root: The data root the paths are written relative to.
+        seed: Seed of the split, written in the header line.
+        val_fraction: Validation share of the split, written in the header line.
+
+    Raises:
+        ValueError: A record's split is neither ``train`` nor ``val``.
+    """
     path, root = Path(path), Path(root)
     if any(r.split not in SPLITS for r in records):
         raise ValueError("every record needs split 'train' or 'val' before it is written to a manifest")
@@ -95,7 +114,11 @@ def write_manifest(
 
 
 def manifest_settings(path: str | Path) -> tuple[int, float]:
-    """The seed and validation fraction a manifest was written with."""
+    """The seed and validation fraction a manifest was written with.
+
+    Raises:
+        ManifestError: The file's first line is not a landslide-core split manifest header.
+    """
     path = Path(path)
     with path.open(encoding="utf-8") as f:
         match = _HEADER.match(f.readline().rstrip("\n"))
@@ -109,7 +132,12 @@ def manifest_settings(path: str | Path) -> tuple[int, float]:
 
 
 def read_manifest(path: str | Path, root: str | Path) -> list[TileRecord]:
-    """Read a split back; every listed file must exist under ``root``."""
+    """Read a split back; every listed file must exist under ``root``.
+
+    Raises:
+        ManifestError: The columns are not the manifest's, a tile's split is not ``train`` or ``val``, or a
+            listed image or mask is not found under ``root``.
+    """
     path, root = Path(path), Path(root)
     manifest_settings(path)
     with path.open(encoding="utf-8", newline="") as f:
@@ -160,6 +188,18 @@ def load_or_make_split(
     A manifest drawn with other settings, or one that disagrees with the tiles now
     on disk, is an error rather than a silent re-draw: a changed split would
     change every number computed from it.
+
+    Args:
+        root: The data root.
+        manifest: The split manifest to read, or to write when it does not exist.
+        seed: Seed of the split (checked against the manifest's).
+        val_fraction: Validation share (checked against the manifest's).
+        subdataset_names: Only these sub-datasets; ``None`` takes all found.
+        source: The tile source (name or object).
+
+    Raises:
+        ManifestError: The manifest was written with another seed or validation fraction, or tiles on disk
+            are missing from it.
     """
     manifest = Path(manifest)
     on_disk = get_source(source).list_tiles(root, subdataset_names)

@@ -16,11 +16,18 @@ from ..io.raster import read_raster
 from ..sources.checks import check_mask
 from ..tiles import TileRecord
 
+__all__ = ["TILE_COLUMNS", "tile_statistics"]
+
 TILE_COLUMNS = ("subdataset", "group", "name", "pixels", "landslide_pixels", "landslide_share")
 
 
 def tile_statistics(records: Sequence[TileRecord], *, progress: bool = True) -> pd.DataFrame:
-    """One row per tile: pixel count, landslide pixel count and landslide share (0–1)."""
+    """One row per tile: pixel count, landslide pixel count and landslide share (0–1).
+
+    Raises:
+        ValueError: A record has no mask.
+        TileError: A mask is not one uint8 band or holds values other than 0 and 1 (the first problem found).
+    """
     rows = []
     for record in tqdm(records, desc="reading masks", unit="tile", disable=not progress):
         if record.mask is None:

@@ -101,7 +101,11 @@ def write_evaluation_record(
 
 
 def _training_manifest(checkpoint: dict[str, Any], path: Path) -> Path:
-    """The split manifest a checkpoint was trained on, checked to be unchanged."""
+    """The split manifest a checkpoint was trained on, checked to be unchanged.
+
+    Raises:
+        CheckpointError: The manifest is missing or its checksum differs from the one the checkpoint recorded.
+    """
     manifest = Path(checkpoint["manifest"])
     fix = "pass --manifest (manifest=) with the split to evaluate on"
     if not manifest.is_file():

@@ -33,7 +33,17 @@ def paper_values(table: int | None = None) -> pd.DataFrame:
 
 
 def paper_row(table: int, *, model: str, group: str = "", dataset: str = "") -> dict[str, float]:
-    """One published row's six scores in percent, keyed by our metric names."""
+    """One published row's six scores in percent, keyed by our metric names.
+
+    Args:
+        table: Number of the paper table.
+        model: The row's model.
+        group: The row's sensor group; empty where the table has none.
+        dataset: The row's sub-dataset; empty where the table has none.
+
+    Raises:
+        KeyError: The table does not have exactly one row with these model, group and dataset.
+    """
     values = paper_values(table)
     match = values[(values["model"] == model) & (values["group"] == group) & (values["dataset"] == dataset)]
     if len(match) != 1:

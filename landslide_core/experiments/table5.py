@@ -55,6 +55,10 @@ KeepRule = Callable[[str, str, int], bool]
 
 
 def run_folder(runs_dir: Path, model: str, group: str, seed: int) -> Path:
+    """The folder under ``runs_dir`` that one (model, group, seed) run trains in and is read back from.
+
+    ``:`` and ``/`` in the model name become ``-`` and ``&`` in the group becomes ``+``.
+    """
     safe_model = model.replace(":", "-").replace("/", "-")
     return runs_dir / f"{safe_model}_{group.replace('&', '+')}_seed{seed}"
 
@@ -121,6 +125,7 @@ def _read_run(model: str, group: str, seed: int, folder: Path) -> GridRun:
 
 
 def paper_name(model: str) -> str:
+    """The name tables label a model with: its registry entry's ``paper_name`` (e.g. ``fcn`` gives ``FCN``)."""
     return describe_model(model).paper_name
 
 

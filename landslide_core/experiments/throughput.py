@@ -86,6 +86,7 @@ class Mode:
     compile: bool = False
 
     def runtime(self, device: torch.device) -> Runtime:
+        """The :class:`Runtime` that runs a model on ``device`` with this mode's autocast and memory format."""
         return Runtime(device=device, amp=self.amp, channels_last=self.channels_last)
 
 
@@ -157,7 +158,18 @@ class Measurement:
 
 
 def check_settings(models: Sequence[str], batch_size: int, image_size: int, threads: int | None = None) -> None:
-    """Fail before any process starts: unknown models, batches BatchNorm cannot train on, odd sizes."""
+    """Fail before any process starts: unknown models, batches BatchNorm cannot train on, odd sizes.
+
+    Args:
+        models: Model names to measure.
+        batch_size: Images per step.
+        image_size: Side of the square images in pixels.
+        threads: CPU threads per measuring process; ``None`` for torch's default.
+
+    Raises:
+        ThroughputError: ``threads`` is below 1, ``batch_size`` below 2, or ``image_size`` not a positive
+            multiple of 32.
+    """
     for name in models:
         describe_model(name)
     if threads is not None and threads < 1:
@@ -265,7 +277,11 @@ def measure_model(model_name: str, mode: Mode, setup: Setup, seed: int = 0) -> l
 
 
 def measure_isolated(model_name: str, mode: Mode, setup: Setup) -> list[Measurement]:
-    """:func:`measure_model` in a fresh spawned process, so its peak memory is its own."""
+    """:func:`measure_model` in a fresh spawned process, so its peak memory is its own.
+
+    Raises:
+        ThroughputError: The measuring process died (most likely killed for memory).
+    """
     context = multiprocessing.get_context("spawn")
     try:
         with ProcessPoolExecutor(1, mp_context=context) as pool:
@@ -326,7 +342,20 @@ def pipeline_throughput(records: Sequence[TileRecord], workers: int, *, batch_si
 
 def pipeline_table(records: Sequence[TileRecord], data_root: Path, workers: Sequence[int], *, batch_size: int = 16,
                    passes: int = 3, batches_per_worker: int = 8, pin_memory: bool = False) -> pd.DataFrame:
-    """One row per worker count, saying which data was read and how its TIFFs are compressed."""
+    """One row per worker count, saying which data was read and how its TIFFs are compressed.
+
+    Args:
+        records: The tiles to read.
+        data_root: The folder they come from, named in the table.
+        workers: ``DataLoader`` worker counts to measure.
+        batch_size: Tiles per batch.
+        passes: Timed passes over the tiles.
+        batches_per_worker: Each worker loads at least this many batches a pass (tiles are repeated as needed).
+        pin_memory: Have the ``DataLoader`` pin its batches.
+
+    Raises:
+        ThroughputError: ``records`` is empty.
+    """
     if not records:
         raise ThroughputError("no tiles to read for the data pipeline; point --data-root at a folder in the CAS layout")
     data = CAS.data_label(data_root)
@@ -430,6 +459,15 @@ class ThroughputConfig:
 
 @dataclass(frozen=True)
 class ThroughputResult:
+    """What :func:`run_throughput` measured and wrote.
+
+    Attributes:
+        throughput: Images/s and peak memory per model, mode and phase (:func:`throughput_table`).
+        pipeline: Tiles/s per worker count (:func:`pipeline_table`).
+        targets: Whether each target was reached (:func:`targets_table`).
+        paths: The files written.
+    """
+
     throughput: pd.DataFrame
     pipeline: pd.DataFrame
     targets: pd.DataFrame

@@ -41,7 +41,11 @@ class RasterInfo:
 
 @contextmanager
 def open_raster(path: str | Path) -> Iterator[rasterio.io.DatasetReader]:
-    """Open a raster for reading, quietly if it has no georeferencing."""
+    """Open a raster for reading, quietly if it has no georeferencing.
+
+    Raises:
+        UnreadableTileError: GDAL cannot open the file, or a rasterio error escapes the ``with`` block.
+    """
     path = Path(path)
     try:
         with warnings.catch_warnings():
@@ -70,6 +74,9 @@ def read_raster(path: str | Path, window: Window | None = None) -> np.ndarray:
 
     Reading the pixels to the end is what finds a truncated file: its header can
     still be valid.
+
+    Raises:
+        UnreadableTileError: The file cannot be opened, or its pixels cannot be read to the end.
     """
     with open_raster(path) as src:
         try:

@@ -26,6 +26,8 @@ from torchvision.models import VGG16_Weights
 from .registry import register
 from .weights import adapt_first_conv, load_pretrained
 
+__all__ = ["FCN8s", "VGG16Backbone", "build_fcn"]
+
 _POOL3, _POOL4 = 17, 24  # torchvision vgg16 ``features`` indices just after pool3 and pool4
 
 
@@ -61,6 +63,7 @@ class FCN8s(nn.Module):
         self.upscore8 = _bilinear_upsampling(num_classes, 8)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits at ``x``'s height and width: fc7's scores upsampled and fused with pool4's, then pool3's."""
         pool3, pool4, fc7 = self.backbone(x)
         score = self.upscore2(self.score_fr(fc7))
         score = self.upscore_pool4(_fit(score, pool4) + self.score_pool4(pool4))

@@ -35,6 +35,11 @@ from ..errors import UnknownModelError
 from .registry import register
 from .weights import adapt_first_conv, load_pretrained
 
+__all__ = [
+    "ASPP", "RCM", "AttentionGate", "Decoder", "FusionLevel", "MFFENet", "Projections", "ResNetBackbone",
+    "SpatialAttention", "build_mffenet"
+]
+
 _BACKBONES: dict[str, tuple[Callable[[], torchvision.models.ResNet], WeightsEnum]] = {
     "resnet50": (torchvision.models.resnet50, ResNet50_Weights.IMAGENET1K_V1),
     "resnet101": (torchvision.models.resnet101, ResNet101_Weights.IMAGENET1K_V1),
@@ -98,6 +103,7 @@ class ASPP(nn.Module):
         self.project = nn.Sequential(_conv_bn_relu(channels * (len(rates) + 2), channels, 1), nn.Dropout(0.5))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """All branches on ``x``, concatenated and projected to ``channels`` (1×1 conv, then dropout)."""
         pooled = self.image_pool(x).expand(-1, -1, *x.shape[-2:])  # = bilinear upsampling of a 1×1 map
         return self.project(torch.cat([*(branch(x) for branch in self.branches), pooled], 1))
 
@@ -112,6 +118,7 @@ class AttentionGate(nn.Module):
         self.psi = nn.Sequential(nn.Conv2d(channels, 1, 1, bias=False), nn.BatchNorm2d(1), nn.Sigmoid())
 
     def forward(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The projected skip ``x`` weighted by its attention map; ``g`` must have ``x``'s height and width."""
         x = self.project_x(x)
         return x * self.psi(F.relu(self.project_g(g) + x))
 
@@ -129,6 +136,7 @@ class Projections(nn.Module):
             for c in in_channels)
 
     def forward(self, inputs: Sequence[torch.Tensor], size: Sequence[int]) -> list[torch.Tensor]:
+        """Each input through its own projection, resized to ``size``; one input per projection."""
         return [_resize(conv(x), size) for conv, x in zip(self.convs, inputs, strict=True)]
 
 
@@ -147,6 +155,7 @@ class SpatialAttention(nn.Module):
             nn.Conv2d(channels // 2, len(self.parts), 1, bias=False), nn.BatchNorm2d(len(self.parts)), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The channel groups of ``x`` (sizes ``parts``), each multiplied by its own sigmoid map."""
         maps = self.maps(x)
         return tuple(maps[:, i:i + 1] * part for i, part in enumerate(x.split(self.parts, 1)))
 
@@ -161,6 +170,7 @@ class RCM(nn.Module):
             nn.BatchNorm2d(mid), nn.ReLU(inplace=True), nn.Conv2d(mid, channels, 1, bias=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` refined: itself plus the bottleneck's output."""
         return x + self.body(x)
 
 
@@ -181,6 +191,7 @@ class FusionLevel(nn.Module):
         self.refine = RCM(channels * (len(sources) + 1), refine)
 
     def forward(self, g: torch.Tensor, x: torch.Tensor, sources: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The fused features at ``x``'s size: ``x`` gated by ``g``, beside the attended projections of ``sources``."""
         size = x.shape[-2:]
         gated = self.gate(_resize(g, size), x)
         attended = self.attend(torch.cat(self.project(sources, size), 1))
@@ -204,6 +215,7 @@ class Decoder(nn.Module):
                                         nn.Conv2d(256, num_classes, 1))
 
     def forward(self, a: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, f3: torch.Tensor) -> torch.Tensor:
+        """Logits at ``f1``'s size (1/2) from the ASPP output ``a`` and the skips ``f1``, ``f2``, ``f3``."""
         x3 = self.fuse8(a, f3, (a, f2, f1))
         x2 = self.fuse4(f3, f2, (a, f3, f1))
         x1 = self.fuse2(f2, f1, (a, f3, f2))
@@ -229,6 +241,7 @@ class MFFENet(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits at ``x``'s height and width: the decoder's output at 1/2, resized bilinearly."""
         f1, f2, f3, f4 = self.backbone(x)
         return _resize(self.decoder(self.aspp(f4), f1, f2, f3), x.shape[-2:])
 

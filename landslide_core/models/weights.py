@@ -20,6 +20,8 @@ from torchvision.models import WeightsEnum
 
 from ..errors import DownloadError, PathProblemError
 
+__all__ = ["adapt_first_conv", "load_backbone_state", "load_backbone_weights", "load_pretrained"]
+
 _CLASSIFIER_PREFIXES = ("fc.", "classifier.")
 _GENERIC_EXPECTED = ("a state dict saved from the same torchvision architecture, "
                      "e.g. torch.save(torchvision.models.resnet50().state_dict(), path)")
@@ -35,7 +37,17 @@ def load_backbone_weights(module: nn.Module, path: str | Path, expected: str = _
 
 
 def load_pretrained(module: nn.Module, pretrained: bool | str | Path, imagenet: WeightsEnum, expected: str) -> None:
-    """Apply a builder's ``pretrained`` argument: ``True`` downloads ``imagenet``, a path loads that file."""
+    """Apply a builder's ``pretrained`` argument: ``True`` downloads ``imagenet``, a path loads that file.
+
+    Args:
+        module: The backbone the weights go into.
+        pretrained: ``True``, a path to a weights file, or ``False`` (nothing is loaded).
+        imagenet: The torchvision weights downloaded for ``True``.
+        expected: Describes the right weights file in error messages.
+
+    Raises:
+        DownloadError: The ImageNet weights could not be downloaded.
+    """
     if pretrained is True:
         try:
             state = imagenet.get_state_dict(progress=True)
@@ -50,7 +62,17 @@ def load_pretrained(module: nn.Module, pretrained: bool | str | Path, imagenet: 
 
 def load_backbone_state(module: nn.Module, state: Mapping[str, torch.Tensor], source: str | Path,
                         expected: str = _GENERIC_EXPECTED) -> None:
-    """Load ``state`` into ``module``; any mismatch raises :class:`PathProblemError` naming ``source``."""
+    """Load ``state`` into ``module``; any mismatch raises :class:`PathProblemError` naming ``source``.
+
+    Args:
+        module: The backbone the weights go into.
+        state: The weights; classifier keys the module does not have are ignored.
+        source: The file or URL the weights came from, named in the error.
+        expected: Describes the right weights file in the error message.
+
+    Raises:
+        PathProblemError: A key is missing from ``state``, not in the module, or of the wrong shape.
+    """
     own = module.state_dict()
     state = {key: value for key, value in state.items() if key in own or not key.startswith(_CLASSIFIER_PREFIXES)}
     # Old torchvision files predate BatchNorm's step counter; it is not a weight.

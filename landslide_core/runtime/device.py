@@ -19,9 +19,15 @@ from torch import nn
 
 from ..errors import DeviceError
 
+__all__ = ["Runtime", "algorithm_settings", "resolve_device"]
+
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU; an unnumbered ``cuda`` is the process's ``LOCAL_RANK`` GPU."""
+    """``auto`` → CUDA when available, else CPU; an unnumbered ``cuda`` is the process's ``LOCAL_RANK`` GPU.
+
+    Raises:
+        DeviceError: torch does not know the device name, or CUDA is asked for but not available.
+    """
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
@@ -47,6 +53,13 @@ class Runtime:
     @classmethod
     def for_device(cls, device: str | torch.device = "auto", *, amp: bool | str = "auto",
                    channels_last: bool | str = "auto") -> Runtime:
+        """The settings a run uses on ``device``; ``auto`` turns bf16 autocast and channels_last on only on CUDA.
+
+        Args:
+            device: ``auto``, ``cpu``, ``cuda``, ``cuda:<index>`` or a ``torch.device`` (see :func:`resolve_device`).
+            amp: bf16 autocast in the forward pass: ``auto`` or a boolean.
+            channels_last: The channels_last memory format: ``auto`` or a boolean.
+        """
         resolved = resolve_device(device)
         on_cuda = resolved.type == "cuda"
         return cls(
@@ -72,6 +85,7 @@ class Runtime:
         return batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
 
     def masks(self, batch: torch.Tensor) -> torch.Tensor:
+        """A mask batch on the device (its memory format unchanged)."""
         return batch.to(self.device, non_blocking=True)
 
 

@@ -31,6 +31,11 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..errors import RankFailedError
 
+__all__ = [
+    "ProcessGroupBatchNorm", "Session", "all_reduce_sum", "current_session", "free_port", "run_local", "session",
+    "sync_batchnorm"
+]
+
 T = TypeVar("T")
 
 
@@ -49,6 +54,7 @@ class Session:
 
     @property
     def distributed(self) -> bool:
+        """Whether the run has more than one process, so processes must communicate."""
         return self.world_size > 1
 
     def shard(self, n: int) -> list[int]:
@@ -56,6 +62,7 @@ class Session:
         return list(range(self.rank, n, self.world_size))
 
     def barrier(self) -> None:
+        """Wait until every process reaches this point; returns at once in a single-process run."""
         if self.distributed:
             dist.barrier()
 
@@ -64,6 +71,10 @@ class Session:
 
         Used for steps that write files (the split manifest). If rank 0 fails,
         every process raises rather than waiting for it forever.
+
+        Raises:
+            RankFailedError: On ranks other than 0, when ``compute`` failed on rank 0 (rank 0 re-raises its own
+                error).
         """
         if not self.distributed:
             return compute()
@@ -149,6 +160,7 @@ class ProcessGroupBatchNorm(_BatchNorm):
             raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Normalise ``input``, with statistics pooled over processes when training in a group of several."""
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(input)
         x = input.float()

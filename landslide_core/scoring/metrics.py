@@ -102,7 +102,16 @@ class ConfusionMatrix:
 
     @torch.no_grad()
     def update(self, prediction: torch.Tensor, target: torch.Tensor, ignore_index: int | None = None) -> None:
-        """Add a batch: ``prediction`` and ``target`` hold class indices 0/1 of the same shape."""
+        """Add a batch: ``prediction`` and ``target`` hold class indices 0/1 of the same shape.
+
+        Args:
+            prediction: Predicted class per pixel.
+            target: True class per pixel.
+            ignore_index: Pixels whose target has this value are not counted.
+
+        Raises:
+            ValueError: The shapes differ, or a counted pixel's class is below 0 or above 1.
+        """
         if prediction.shape != target.shape:
             raise ValueError(f"prediction shape {tuple(prediction.shape)} differs from target {tuple(target.shape)}")
         prediction, target = prediction.reshape(-1).long(), target.reshape(-1).long()
@@ -136,6 +145,7 @@ class ConfusionMatrix:
         return self
 
     def reset(self) -> None:
+        """Set every count to zero, to start counting anew."""
         self.matrix.zero_()
 
     @property
@@ -145,4 +155,5 @@ class ConfusionMatrix:
         return m[1][1], m[0][1], m[1][0], m[0][0]
 
     def scores(self) -> Scores:
+        """The paper's scores from the counts so far."""
         return scores_from_counts(*self.counts)

@@ -151,8 +151,10 @@ def consistency_summary(table: pd.DataFrame | None = None) -> str:
 
 def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettings, *, synthetic: bool,
             data_root: Path) -> str:
-    """What the run shows, in Markdown: the best model per group beside the paper's, the average gap, and what
-    the data and settings allow one to conclude.
+    """What the run shows, in Markdown.
+
+    The best model per group beside the paper's, the average gap, and what the data
+    and settings allow one to conclude.
 
     Args:
         scores: :func:`landslide_core.experiments.table5.scores_frame` of the runs.
@@ -164,10 +166,13 @@ def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettin
     ours = table5(scores).set_index(["model", "group"])
     lines = []
     for group in settings.groups:
-        best = ours.xs(group, level="group")["iou"].idxmax()
-        paper_best = comparison.xs(group, level="Group")[("IoU", "paper")].idxmax()
+        run_here = ours.xs(group, level="group")["iou"]
+        best = run_here.idxmax()
+        paper_iou = comparison.xs(group, level="Group")[("IoU", "paper")].dropna()
+        paper_best = paper_iou[paper_iou.index.isin(run_here.index)].idxmax()  # among the models this run trained
         lines.append(f"- **{group}**: the highest landslide IoU in this run is {best}'s "
-                     f"({ours.loc[(best, group), 'iou']:.1f} %); in the paper it is {paper_best}'s.")
+                     f"({ours.loc[(best, group), 'iou']:.1f} %); among the same models in the paper it is "
+                     f"{paper_best}'s.")
     gap = comparison.xs("difference", axis=1, level="source").abs().stack().mean()
     how = settings.describe()
     if synthetic:
@@ -232,6 +237,9 @@ def prediction_examples(runs: Sequence[GridRun], tiles: Sequence[TileRecord], *,
 
     Error colours: true positive green,
     false positive red, false negative blue; true negatives show the image.
+
+    Raises:
+        CheckpointError: A run did not keep its checkpoint.
     """
     dataset = TileDataset(tiles, crop_size=crop_size, centre_crop=True)
     shown = TileDataset(tiles, crop_size=crop_size, centre_crop=True, normalisation=Normalisation())  # [0, 1] RGB
@@ -253,7 +261,7 @@ def prediction_examples(runs: Sequence[GridRun], tiles: Sequence[TileRecord], *,
         axes[row, 0].imshow(rgb)
         axes[row, 1].imshow(truth, cmap="gray", vmin=0, vmax=1)
         axes[row, 0].set_ylabel(f"{tile.subdataset}\n{tile.name}", fontsize=7)
-        for column, (run, predicted) in enumerate(zip(runs, predictions, strict=True), start=2):
+        for column, (_run, predicted) in enumerate(zip(runs, predictions, strict=True), start=2):
             axes[row, column].imshow(rgb)
             axes[row, column].imshow(error_map(truth, predicted[row]), cmap=colours, vmin=0, vmax=3,
                                      interpolation="nearest")

@@ -53,7 +53,11 @@ Source = Literal["shapefile", "registry"]
 
 
 def outline_path() -> Path:
-    """Where the Natural Earth countries shapefile is; raises with the fix when it is missing."""
+    """Where the Natural Earth countries shapefile is; raises with the fix when it is missing.
+
+    Raises:
+        PathProblemError: The shapefile is not there (or the package that ships it is not installed).
+    """
     try:
         path = Path(str(resources.files(OUTLINE_PACKAGE).joinpath(OUTLINE_RESOURCE)))
     except ModuleNotFoundError:
@@ -71,7 +75,11 @@ def outline_path() -> Path:
 
 
 def world_outline(path: str | Path | None = None) -> gpd.GeoDataFrame:
-    """Country polygons (columns ``name``, ``continent``, ``iso_a3``, geometry) in EPSG:4326."""
+    """Country polygons (columns ``name``, ``continent``, ``iso_a3``, geometry) in EPSG:4326.
+
+    Raises:
+        PathProblemError: The shapefile does not exist.
+    """
     path = outline_path() if path is None else Path(path)
     if not path.is_file():
         raise PathProblemError(path, "the world outline shapefile does not exist", "pass the path of a countries shapefile")
@@ -118,7 +126,12 @@ class StudyAreas:
 
     @property
     def approximate(self) -> bool:
+        """Whether every position is the registry's approximate one (no shapefile was read)."""
         return self.source == "registry"
+
+    def positions(self) -> pd.DataFrame:
+        """The regions as the page's table: one row per location, without geometry and registry key."""
+        return pd.DataFrame(self.regions.drop(columns=["geometry", "region"])).set_index("Location")
 
 
 def study_area_shapefiles(root: str | Path) -> list[Path]:
@@ -145,7 +158,11 @@ def _match_region(texts: Sequence[str], point: Point) -> tuple[str, str]:
 
 
 def read_study_area_shapefiles(files: Sequence[Path]) -> gpd.GeoDataFrame:
-    """All features of ``files`` in EPSG:4326, each with the region it outlines and how that was decided."""
+    """All features of ``files`` in EPSG:4326, each with the region it outlines and how that was decided.
+
+    Raises:
+        PathProblemError: A shapefile has no coordinate reference system.
+    """
     parts = []
     for path in files:
         frame = gpd.read_file(path)
@@ -185,7 +202,7 @@ def study_areas(root: str | Path | None = None, *, use_shapefile: bool = True) -
     else:
         outlines = read_study_area_shapefiles(files)
         merged = outlines.dissolve(by="region").geometry
-        points = [merged[key].representative_point() if key in merged.index else p for key, p in zip(frame.region, approx)]
+        points = [merged[key].representative_point() if key in merged.index else p for key, p in zip(frame.region, approx, strict=True)]
         frame["Position from"] = ["shapefile" if key in merged.index else "registry (approximate)" for key in frame.region]
         table = gpd.GeoDataFrame(frame, geometry=points, crs=WGS84)
         source = "shapefile"
@@ -435,15 +452,15 @@ def subdataset_chart(counts: pd.DataFrame) -> Figure:
     return fig
 
 
-def summary(positions: pd.DataFrame, counts: pd.DataFrame, areas: StudyAreas, *, synthetic: bool) -> str:
+def summary(areas: StudyAreas, counts: pd.DataFrame, *, synthetic: bool) -> str:
     """What the study-areas page shows, in one paragraph computed from its tables.
 
     Args:
-        positions: The region positions shown on the page (one row per region, with ``Country`` and ``Group``).
-        counts: :func:`landslide_core.sections.dataset.table2` of the tiles found.
         areas: The study areas the map was drawn from.
+        counts: :func:`landslide_core.sections.dataset.table2` of the tiles found.
         synthetic: Whether the tiles counted are demo data (the paragraph then says so).
     """
+    positions = areas.positions()
     published = table2_published()
     per_country = positions.groupby("Country").size().sort_values(ascending=False)
     uav_countries = sorted(positions.loc[positions["Group"] != "SAT", "Country"].unique())

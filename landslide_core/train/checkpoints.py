@@ -44,7 +44,11 @@ def save_atomic(payload: dict[str, Any], path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A checkpoint written by :func:`landslide_core.train.train`, on the CPU."""
+    """A checkpoint written by :func:`landslide_core.train.train`, on the CPU.
+
+    Raises:
+        CheckpointError: The file is missing, cannot be read, or is not a training checkpoint.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "checkpoint not found", "pass the last.pt or best.pt of a training run")
@@ -60,6 +64,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def checkpoint_config(checkpoint: dict[str, Any]) -> TrainConfig:
+    """The config a loaded checkpoint was trained with."""
     return TrainConfig.from_dict(checkpoint["config"])
 
 
@@ -68,7 +73,11 @@ def _resume_fix(path: Path) -> str:
 
 
 def check_config(checkpoint: dict[str, Any], path: Path, config: TrainConfig) -> None:
-    """Raise unless ``checkpoint`` (read from ``path``) was written by a run with this config."""
+    """Raise unless ``checkpoint`` (read from ``path``) was written by a run with this config.
+
+    Raises:
+        CheckpointError: A setting that can change the result differs.
+    """
     differences = checkpoint_config(checkpoint).differences(config)
     if differences:
         raise CheckpointError(path, "was written with other settings (saved → now: " + "; ".join(differences) + ")",
@@ -76,7 +85,11 @@ def check_config(checkpoint: dict[str, Any], path: Path, config: TrainConfig) ->
 
 
 def check_split(checkpoint: dict[str, Any], path: Path, manifest_sha256: str) -> None:
-    """Raise unless ``checkpoint`` was trained on the split whose manifest has this checksum."""
+    """Raise unless ``checkpoint`` was trained on the split whose manifest has this checksum.
+
+    Raises:
+        CheckpointError: The checkpoint's manifest checksum differs from ``manifest_sha256``.
+    """
     if checkpoint.get("manifest_sha256") != manifest_sha256:
         raise CheckpointError(path, f"was trained on another split than the manifest {checkpoint.get('manifest')} "
                               "holds now", _resume_fix(path))

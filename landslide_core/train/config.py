@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError
+from ..io.atomic import write_text_atomic
 from ..sources import get_source
 
 __all__ = ["RESULT_NEUTRAL", "TrainConfig"]
@@ -96,6 +97,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Rebuild a config from :meth:`to_dict`'s output, e.g. the one saved in a checkpoint.
+
+        Raises:
+            ConfigError: ``values`` holds a key that is not a setting, or a value the config rejects.
+        """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -103,12 +109,12 @@ class TrainConfig:
         return cls(**values)
 
     def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return path
+        """Write the config to ``path`` as indented JSON (for :meth:`from_json`) and return ``path``."""
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def from_json(cls, path: str | Path) -> TrainConfig:
+        """The config in a JSON file such as :meth:`to_json` writes."""
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def differences(self, other: TrainConfig) -> list[str]:

@@ -286,6 +286,9 @@ def train(
     ``on_epoch_end(row)`` is called on every process after each epoch's
     checkpoint is written (``row`` as in ``history.csv``); raising from it stops
     the run, which the next call resumes.
+
+    Raises:
+        ConfigError: ``config.batch_size`` is not a multiple of the number of processes.
     """
     data_root, out_dir = Path(data_root), Path(out_dir)
     manifest = Path(manifest) if manifest is not None else out_dir / SPLIT_FILE

@@ -89,14 +89,20 @@ class Loss(nn.Module):
         self.synchronize = synchronize
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The named loss of ``logits`` against the mask ``target``."""
         return LOSSES[self.name](logits, target, synchronize=self.synchronize)
 
     def extra_repr(self) -> str:
+        """The loss's name and ``synchronize``, shown in the module's repr."""
         return f"name={self.name!r}, synchronize={self.synchronize}"
 
 
 def check_loss(name: str) -> str:
-    """``name`` itself when it names a loss; raises :class:`UnknownLossError` listing the valid names otherwise."""
+    """``name`` itself when it names a loss; raises :class:`UnknownLossError` listing the valid names otherwise.
+
+    Raises:
+        UnknownLossError: ``name`` is not a key of :data:`LOSSES`.
+    """
     if name not in LOSSES:
         raise UnknownLossError(f"unknown loss {name!r}; valid losses: {', '.join(LOSSES)}")
     return name

@@ -119,7 +119,7 @@ def test_page_renders(browser: Any, page: str) -> None:
     assert "$$" not in browser.execute_script(PROSE_TEXT_JS), f"raw $$ (unparsed math) on {page}"
 
 
-@pytest.mark.parametrize("page, following", [*zip(PAGES, PAGES[1:]), (PAGES[-1], None)])
+@pytest.mark.parametrize("page, following", [*zip(PAGES, PAGES[1:], strict=False), (PAGES[-1], None)])
 def test_next_link_leads_to_next_page(browser: Any, page: str, following: str | None) -> None:
     load(browser, page)
     links = browser.find_elements(By.CSS_SELECTOR, "a.right-next")

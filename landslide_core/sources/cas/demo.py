@@ -43,6 +43,15 @@ from .registry import TILE_SIZE, SubDataset, get_subdataset, subdatasets
 from .synthetic import SYNTHETIC_INCOMPLETE_MARKER as IN_PROGRESS_MARKER
 from .synthetic import SYNTHETIC_MARKER, is_synthetic
 
+__all__ = [
+    "DEFAULT_SUBDATASETS", "DEFAULT_TILES_PER_SUBDATASET", "GENERATOR", "GENERATOR_VERSION", "NOTE", "DemoTile",
+    "SoilNoise", "Style", "Terrain", "add_clouds", "add_fields", "add_outcrop", "add_river", "add_road", "add_scar",
+    "add_scars", "demo_settings", "ensure_demo_data", "folder_name", "fractal_noise", "generate_tile", "grade",
+    "label_rendering", "landslide_share", "noise_1d", "render_tile", "satellite_look", "scar_spine", "scar_widths",
+    "soil_noise", "stretch", "style_for", "terrain", "tile_names", "tile_rng", "to_uint8", "tree_crowns",
+    "value_noise", "vegetation", "write_demo_data"
+]
+
 DEFAULT_SUBDATASETS: tuple[str, ...] = (
     "moxitaidi-uav-0.6m",
     "moxitaidi-uav-1m",
@@ -644,6 +653,9 @@ def _prepare(out: Path, settings: dict[str, object]) -> None:
     Only folders the generator writes are removed, and only under a demo root, so
     real data can never be overwritten. The in-progress marker goes down before
     the old marker is removed, so the root is never unmarked.
+
+    Raises:
+        PathProblemError: ``out`` is a file, or a non-empty folder without the demo data marker.
     """
     if out.exists() and not out.is_dir():
         raise PathProblemError(out, "this is a file, not a folder", "choose a new or empty folder for the demo data")
@@ -685,6 +697,18 @@ def write_demo_data(
     the data is complete. Tiles are drawn in ``workers`` threads (default: the
     CPU count, at most 4; numpy releases the GIL) and written from this one,
     in a fixed order; the pixels do not depend on ``workers``.
+
+    Args:
+        out: The data root to write.
+        seed: Seed of the generator; a non-negative integer.
+        subdatasets: The sub-datasets to write, each by a name the registry knows.
+        tiles_per_subdataset: Tiles written for each sub-dataset.
+        progress: Show a progress bar.
+        workers: Threads drawing tiles.
+
+    Raises:
+        ValueError: ``seed`` is not a non-negative integer, ``tiles_per_subdataset`` is below 1, or
+            ``subdatasets`` is empty.
     """
     out = Path(out)
     if not isinstance(seed, int | np.integer) or seed < 0:

@@ -40,6 +40,12 @@ from ...errors import ChecksumMismatchError, DownloadError, UnknownSubDatasetErr
 from ...io.atomic import atomic_path
 from .registry import STUDY_AREAS_FOLDER, ZENODO_RECORD, SubDataset, find_subdataset, normalize_name, subdatasets
 
+__all__ = [
+    "API_ENV", "CACHE_FOLDER", "DEFAULT_API", "MARKER", "STUDY_AREAS", "TILE_DIRS", "TIMEOUT", "Kind", "RemoteFile",
+    "ResumingDownloader", "api_base", "destination", "download", "fetch_record", "format_listing", "human_size",
+    "record_page", "select_files"
+]
+
 DEFAULT_API = "https://zenodo.org/api"
 API_ENV = "LANDSLIDE_CORE_ZENODO_API"
 STUDY_AREAS = "study-areas"
@@ -85,7 +91,11 @@ def _api_fix() -> str:
 
 
 def _get_json(url: str) -> object:
-    """GET ``url`` and decode its JSON, turning every failure into a DownloadError."""
+    """GET ``url`` and decode its JSON, turning every failure into a DownloadError.
+
+    Raises:
+        DownloadError: The API cannot be reached, answers other than HTTP 200, or answers without JSON.
+    """
     try:
         response = requests.get(url, timeout=TIMEOUT, headers={"Accept": "application/json"})
     except requests.RequestException as exc:
@@ -99,7 +109,12 @@ def _get_json(url: str) -> object:
 
 
 def _remote_file(entry: object, url: str) -> RemoteFile:
-    """Read one entry of the API's file list, refusing anything we could not use safely."""
+    """Read one entry of the API's file list, refusing anything we could not use safely.
+
+    Raises:
+        DownloadError: The entry lacks key, size, checksum or links, has no md5, or its name is not a plain
+            file name.
+    """
     try:
         key = entry["key"]  # type: ignore[index]
         size = int(entry["size"])  # type: ignore[index]
@@ -123,6 +138,14 @@ def fetch_record(record: int = ZENODO_RECORD, api_url: str | None = None) -> lis
 
     Zenodo lists the files in the record itself; plain InvenioRDM answers only
     ``/files`` (``{"entries": [...]}``), which is asked when the first has no list.
+
+    Args:
+        record: The Zenodo record id.
+        api_url: The API base URL; see :func:`api_base` for the default.
+
+    Raises:
+        DownloadError: The API cannot be reached or gives no usable answer, its answer holds no file list,
+            or a file entry cannot be used.
     """
     url = f"{api_base(api_url)}/records/{record}"
     data = _get_json(url)
@@ -159,6 +182,10 @@ def select_files(files: list[RemoteFile], names: Iterable[str]) -> list[RemoteFi
     A name is any spelling of a sub-dataset the registry knows, ``study-areas``, or
     a file name of the record (to fetch e.g. the README). Asking for something the
     record lacks raises, so a download never quietly misses a sub-dataset.
+
+    Raises:
+        UnknownSubDatasetError: A name is neither a known sub-dataset, ``study-areas``, nor a file of the record.
+        DownloadError: A sub-dataset or the study areas asked for are not in the record's file list.
     """
     names = [names] if isinstance(names, str) else list(names)
     wanted: list[str | SubDataset] = list(names) if names else [*subdatasets(), STUDY_AREAS]
@@ -177,7 +204,8 @@ def select_files(files: list[RemoteFile], names: Iterable[str]) -> list[RemoteFi
                 if not matches:
                     raise UnknownSubDatasetError(f"unknown sub-dataset {item!r}; valid names: {_valid_names()}")
         if not matches:
-            raise _missing(expected, files)
+            error = _missing(expected, files)
+            raise error
         selected.extend(f for f in matches if f not in selected)
     return selected
 
@@ -242,7 +270,11 @@ class ResumingDownloader:
         self._digest = hashlib.md5()
 
     def __call__(self, url: str, output_file: str, pooch_instance: object) -> None:
-        """Fetch ``url`` (resuming from the part file) and move the result to ``output_file``."""
+        """Fetch ``url`` (resuming from the part file) and move the result to ``output_file``.
+
+        Raises:
+            DownloadError: The part file does not end up with the expected size, or the transfer fails.
+        """
         have = self.part.stat().st_size if self.part.exists() else 0
         if have > self.size:
             self.part.unlink()
@@ -265,7 +297,11 @@ class ResumingDownloader:
         os.replace(self.part, output_file)
 
     def _transfer(self, url: str, start: int) -> None:
-        """Append the bytes from ``start`` on to the part file, updating the running md5."""
+        """Append the bytes from ``start`` on to the part file, updating the running md5.
+
+        Raises:
+            DownloadError: The server answers other than HTTP 200, 206 or 416, or the transfer breaks off.
+        """
         try:
             headers = {"Range": f"bytes={start}-"} if start else {}
             with requests.get(url, headers=headers, stream=True, timeout=TIMEOUT) as response:
@@ -349,7 +385,11 @@ class _Plan:
 
 
 def _plan(file: RemoteFile, root: Path) -> _Plan:
-    """What is left to do for one file, and how many bytes that needs."""
+    """What is left to do for one file, and how many bytes that needs.
+
+    Raises:
+        DownloadError: The destination folder exists but was not unpacked by landslide-core.
+    """
     dest = destination(file, root)
     if _installed(file, dest):
         return _Plan(file, dest, True, 0)
@@ -370,7 +410,12 @@ def _plan(file: RemoteFile, root: Path) -> _Plan:
 
 
 def _fetch(file: RemoteFile, cache: Path, progress: bool) -> Path:
-    """The verified archive in the cache, downloaded (or resumed) by pooch when needed."""
+    """The verified archive in the cache, downloaded (or resumed) by pooch when needed.
+
+    Raises:
+        ChecksumMismatchError: Pooch's md5 check of the download failed.
+        DownloadError: Writing the download fails.
+    """
     downloader = ResumingDownloader(cache / f"{file.key}.part", file.size, progress)
     try:
         with _quiet_pooch():
@@ -415,11 +460,16 @@ def _member_name(info: zipfile.ZipInfo) -> str:
 
 
 def _member_path(archive: Path, info: zipfile.ZipInfo) -> PurePosixPath | None:
-    """The relative path to unpack a file member to; None for folders and macOS clutter; raises if it escapes."""
+    """The relative path to unpack a file member to; None for folders and macOS clutter; raises if it escapes.
+
+    Raises:
+        DownloadError: The member's name is absolute, starts with a drive letter, or contains ``..``.
+    """
     name = _member_name(info).replace("\\", "/")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if name.startswith("/") or re.match(r"[A-Za-z]:", name) or ".." in parts:
-        raise _unsafe(archive, name)
+        error = _unsafe(archive, name)
+        raise error
     if name.endswith("/") or not parts or "__MACOSX" in parts or parts[-1].startswith("._") or parts[-1] == ".DS_Store":
         return None
     return PurePosixPath(*parts)
@@ -431,6 +481,10 @@ def _extract(archive: Path, work: Path, dest: Path) -> Path:
     Every member name is checked before anything is written. When the zip wraps
     its content in one top folder, that folder is the content; ``img``/``mask``
     at the top mean the zip's top is.
+
+    Raises:
+        DownloadError: A member would be written outside ``work``, the zip cannot be read or uses a compression
+            Python cannot unpack, or the files cannot be written.
     """
     fix = f"delete {archive} and run the same command again; if it happens again, report it at {record_page()}"
     try:
@@ -462,7 +516,11 @@ def _extract(archive: Path, work: Path, dest: Path) -> Path:
 
 
 def _unpack(file: RemoteFile, archive: Path, dest: Path) -> None:
-    """Unpack an archive to ``dest`` so that ``dest`` appears only once complete."""
+    """Unpack an archive to ``dest`` so that ``dest`` appears only once complete.
+
+    Raises:
+        DownloadError: Unpacking fails, or the unpacked files cannot be put in place.
+    """
     cache = archive.parent
     work = cache / f"unpack-{uuid.uuid4().hex}"
     work.mkdir()
@@ -486,7 +544,11 @@ def _unpack(file: RemoteFile, archive: Path, dest: Path) -> None:
 
 
 def _install(file: RemoteFile, archive: Path, dest: Path) -> None:
-    """Unpack an archive, or copy a plain file (the README) next to the data."""
+    """Unpack an archive, or copy a plain file (the README) next to the data.
+
+    Raises:
+        DownloadError: The file cannot be copied or the archive cannot be unpacked.
+    """
     if file.kind == "other":
         try:
             with atomic_path(dest) as tmp:
@@ -514,6 +576,19 @@ def download(
     Says how much it will fetch before fetching anything. Safe to run again at any
     time: finished files are skipped, partial downloads resume. Returns the folder
     (or file) each selected record file ended up in, in the order selected.
+
+    Args:
+        names: Sub-datasets, ``study-areas`` or file names of the record (see :func:`select_files`).
+        root: The data root to unpack into; archives are cached in its ``.downloads`` folder.
+        record: The Zenodo record id.
+        api_url: The API base URL; see :func:`api_base` for the default.
+        progress: Show progress bars.
+        keep_archives: Keep each archive in the cache after it is unpacked.
+        echo: Where progress lines go.
+
+    Raises:
+        DownloadError: The download folder cannot be created, or listing, fetching, verifying or unpacking
+            a file fails.
     """
     root = Path(root)
     cache = root / CACHE_FOLDER

@@ -18,7 +18,11 @@ from ..base import Scan
 from .registry import SubDataset, find_subdataset, get_subdataset, subdatasets
 from .synthetic import SYNTHETIC_INCOMPLETE_MARKER, SYNTHETIC_SOURCE, is_synthetic
 
+__all__ = ["TILE_SUFFIXES", "SubDatasetFolder", "find_subdataset_folders", "scan"]
+
 TILE_SUFFIXES = (".tif", ".tiff")
+
+
 @dataclass(frozen=True)
 class SubDatasetFolder:
     """A folder under the data root and the sub-dataset it was recognised as."""
@@ -49,6 +53,9 @@ def find_subdataset_folders(root: str | Path) -> tuple[list[SubDatasetFolder], l
     A folder is a sub-dataset folder when its name is a known sub-dataset or it
     holds ``img``/``mask``; other folders (the study-areas shapefile, split
     manifests) are returned as ignored.
+
+    Raises:
+        DatasetNotFoundError: ``root`` is not an existing folder.
     """
     root = Path(root)
     if not root.is_dir():

@@ -22,6 +22,12 @@ from typing import Literal
 
 from ...errors import UnknownSubDatasetError
 
+__all__ = [
+    "GROUPS", "PAPER_CITATION", "STUDY_AREAS_FOLDER", "TILE_SIZE", "ZENODO_DOI", "ZENODO_RECORD", "Group", "Region",
+    "SubDataset", "check_group", "find_subdataset", "get_subdataset", "group_members", "normalize_name", "region",
+    "regions", "subdataset_for_tile_name", "subdatasets"
+]
+
 Group = Literal["UAV", "SAT"]
 TILE_SIZE = 512
 """Side of every CAS tile in pixels."""
@@ -129,7 +135,11 @@ def regions() -> tuple[Region, ...]:
 
 
 def region(key: str) -> Region:
-    """The region with this key (as in a :class:`SubDataset`'s ``region``)."""
+    """The region with this key (as in a :class:`SubDataset`'s ``region``).
+
+    Raises:
+        UnknownSubDatasetError: No region has this key.
+    """
     for r in regions():
         if r.key == key:
             return r
@@ -164,7 +174,11 @@ def find_subdataset(name: str) -> SubDataset | None:
 
 
 def get_subdataset(name: str) -> SubDataset:
-    """Like :func:`find_subdataset` but raises with the valid names when unknown."""
+    """Like :func:`find_subdataset` but raises with the valid names when unknown.
+
+    Raises:
+        UnknownSubDatasetError: ``name`` refers to no sub-dataset.
+    """
     sd = find_subdataset(name)
     if sd is None:
         valid = ", ".join(f"{s.key} ({s.name})" for s in subdatasets())
@@ -189,7 +203,11 @@ def subdataset_for_tile_name(file_name: str) -> SubDataset | None:
 
 
 def check_group(group: str) -> str:
-    """``group`` itself when it is a sensor group of paper Table 5; raises with the valid ones otherwise."""
+    """``group`` itself when it is a sensor group of paper Table 5; raises with the valid ones otherwise.
+
+    Raises:
+        UnknownSubDatasetError: ``group`` is not ``UAV``, ``SAT`` or ``UAV&SAT``.
+    """
     if group not in GROUPS:
         raise UnknownSubDatasetError(f"unknown sensor group {group!r}; valid groups: {', '.join(GROUPS)}")
     return group

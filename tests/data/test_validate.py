@@ -18,8 +18,7 @@ from landslide_core.data.torch_dataset import TileDataset
 from landslide_core.data.validate import validate_root
 from landslide_core.io.raster import read_raster, write_raster
 from landslide_core.sources.cas.layout import scan
-
-from .conftest import random_pair, write_pair
+from tests.conftest import random_pair, write_pair
 
 
 @pytest.fixture(params=["real", "synthetic"])
@@ -120,7 +119,7 @@ def test_dataset_raises_the_same_errors_as_validate(clean_root):
     report = {(p.path, str(p)) for p in validate_root(root, [folder], progress=False).problems}
     dataset = TileDataset(records)
     raised = 0
-    for i, record in enumerate(records):
+    for i, _record in enumerate(records):
         try:
             dataset[i]
         except errors.TileError as error:

@@ -140,7 +140,7 @@ def test_interrupted_run_resumes_to_a_bit_identical_result(demo_root, tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         train(config, demo_root, tmp_path / "resumed", progress=False, on_epoch_end=_stop_after_first_epoch)
     assert load_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 1
-    with caplog.at_level(logging.INFO, logger="landslide_core.training"):
+    with caplog.at_level(logging.INFO, logger="landslide_core.train.loop"):
         resumed = train(config, demo_root, tmp_path / "resumed", progress=False)
     assert "resuming from epoch 1" in caplog.text
     assert (resumed.resumed_from, resumed.epochs_run) == (1, 2)

@@ -19,7 +19,7 @@ from landslide_core.experiments.table5 import (
 from landslide_core.scoring import SCORE_COLUMNS
 from landslide_core.sections.benchmarks import error_map, example_tiles, prediction_examples, training_curves
 from landslide_core.sources.cas.demo import write_demo_data
-from tests.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
+from tests.train.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
 
 GROUPS = ["UAV", "SAT", "UAV&SAT"]
 

@@ -19,7 +19,7 @@ from landslide_core.scoring import SCORE_COLUMNS
 from landslide_core.scoring.metrics import scores_from_counts
 from landslide_core.sources.cas.demo import write_demo_data
 from landslide_core.train.loop import TrainResult, train
-from tests.test_training import TINY_MODEL, one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
+from tests.train.test_training import TINY_MODEL, one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
 
 COUNTS = ["tp", "fp", "fn", "tn"]
 

@@ -12,7 +12,6 @@ from landslide_core.book.compare import paper_vs_run
 from landslide_core.book.page import SectionRun
 from landslide_core.errors import PathProblemError
 from landslide_core.eval.paper import paper_values
-from landslide_core.io.atomic import write_text_atomic
 from landslide_core.provenance import (
     collect_provenance,
     git_state,
@@ -109,11 +108,3 @@ def test_a_section_run_shows_a_table_and_writes_its_record(root, tmp_path, monke
 def test_a_run_that_read_no_tiles_says_so_without_a_checksum(root):
     line = collect_provenance(parameters={}, data_root=root).line()
     assert "CAS data ·" in line and "sha256" not in line
-
-
-def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
-    target = write_text_atomic(tmp_path / "scores.csv", "old\n")
-
-    with pytest.raises(TypeError):
-        write_text_atomic(target, object())  # type: ignore[arg-type]
-    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["scores.csv"]

@@ -10,8 +10,7 @@ import pytest
 from landslide_core.errors import DatasetNotFoundError, MissingPartnerError, SubDatasetFolderError
 from landslide_core.sources.cas import CAS
 from landslide_core.sources.cas.layout import scan
-
-from .conftest import random_pair, write_pair
+from tests.conftest import random_pair, write_pair
 
 
 def test_full_width_folders_and_mixed_suffixes_are_paired(make_root):

@@ -8,8 +8,7 @@ import pytest
 
 from landslide_core.book.links import check_internal_links
 from landslide_core.errors import PathProblemError
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 BUILT = REPO / "_build" / "html"
 

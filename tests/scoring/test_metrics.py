@@ -53,7 +53,7 @@ def test_confusion_matrix_counts_like_numpy():
     target = rng.integers(0, 2, (4, 32, 32))
     prediction = np.where(rng.random((4, 32, 32)) < 0.8, target, 1 - target)
     cm = ConfusionMatrix()
-    for t, p in zip(target, prediction):  # batch by batch
+    for t, p in zip(target, prediction, strict=False):  # batch by batch
         cm.update(torch.from_numpy(p), torch.from_numpy(t))
     tp = int(((prediction == 1) & (target == 1)).sum())
     fp = int(((prediction == 1) & (target == 0)).sum())

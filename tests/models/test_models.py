@@ -120,6 +120,17 @@ def fcn8s_parameters(num_classes: int, fc: int = 4096) -> int:
     return vgg16_convs + fc6 + fc7 + scores + upsampling
 
 
+def test_deeplabv3plus_and_mffenet_share_the_aspp_rates_of_output_stride_16(models: dict[str, nn.Module]) -> None:
+    """Both run at output stride 16 (layer4 dilated) with ASPP rates 6, 12, 18, the DeepLabV3+ paper's for that stride."""
+
+    def rates(aspp: nn.Module) -> set[int]:
+        return {m.dilation[0] for m in aspp.modules() if isinstance(m, nn.Conv2d) and m.dilation[0] > 1}
+
+    deeplab, mffenet = models["deeplabv3plus"], models["mffenet"]
+    assert rates(deeplab.decoder.aspp) == rates(mffenet.aspp) == {6, 12, 18}
+    assert deeplab.encoder.layer4[0].conv2.dilation == (2, 2) and deeplab.encoder.layer4[0].conv2.stride == (1, 1)
+
+
 def test_fcn8s_parameter_count() -> None:
     with torch.device("meta"):
         assert n_params(torchvision.models.vgg16().features) == 14_714_688
@@ -140,7 +151,7 @@ def assert_gradcheck(block: nn.Module, *inputs: torch.Tensor, pack: Callable[...
     params = [p.detach().clone().requires_grad_() for p in block.parameters()]
 
     def run(*tensors: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        return functional_call(block, dict(zip(names, tensors[len(inputs):])), pack(*tensors[:len(inputs)]))
+        return functional_call(block, dict(zip(names, tensors[len(inputs):], strict=False)), pack(*tensors[:len(inputs)]))
 
     assert gradcheck(run, (*inputs, *params))
 
@@ -169,7 +180,7 @@ def biases_before_batchnorm(model: nn.Module) -> set[str]:
     names = set()
     for prefix, module in model.named_modules():
         if isinstance(module, nn.Sequential):
-            for i, (layer, following) in enumerate(zip(module, list(module)[1:])):
+            for i, (layer, following) in enumerate(zip(module, list(module)[1:], strict=False)):
                 if isinstance(layer, nn.Conv2d) and layer.bias is not None and isinstance(following, nn.BatchNorm2d):
                     names.add(f"{prefix}.{i}.bias")
     return names
