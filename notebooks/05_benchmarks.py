@@ -99,8 +99,8 @@ run.show(comparison, "table5", caption="Paper Table 5 and this run (%)")
 # %% [markdown]
 # How far to trust the paper's decimals: if a row was computed from one confusion matrix, as its metric definitions
 # say, its IoU, F1 and mIoU follow from its own precision, recall and OA. The table gives the deviation of the
-# published values from those implied ones (points); rounding the published values to three decimals accounts for
-# less than 0.01.
+# published values from those implied ones (points). The sentence under the table counts a deviation below 0.01
+# points as rounding of the three-decimal published values.
 
 # %%
 published_consistency = consistency(5)
