@@ -108,7 +108,13 @@ def raise_first(problems: Sequence[PathProblemError]) -> None:
 
 
 class TileSource(ABC):
-    """One dataset in its distributed layout; subclasses set the attributes and implement :meth:`scan`."""
+    """One dataset in its distributed layout.
+
+    Subclasses set the attributes and implement :meth:`scan` and :meth:`download`. The default
+    :meth:`read_tile` reads image and mask as stored and checks them against the attributes; a source
+    whose files need converting (other band order, floats, masks coded 0/255 or as colours) overrides it
+    so that it returns the standard image and 0/1 mask.
+    """
 
     name: str
     """Registry key, e.g. ``cas`` (``landslide-core ... --source cas``)."""
@@ -125,7 +131,7 @@ class TileSource(ABC):
     normalisation: Normalisation
     """How images become network input (see :class:`Normalisation`)."""
     mask_encoding: str
-    """How masks are stored on disk, in words (what :meth:`read_tile` turns into 0/1)."""
+    """How masks are stored on disk, in words; :meth:`read_tile` returns them as 0/1."""
     groups: Mapping[str, tuple[str, ...]]
     """Named groups of tiles and the record groups each takes, e.g. ``{"UAV&SAT": ("UAV", "SAT")}``."""
 
