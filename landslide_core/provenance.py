@@ -203,7 +203,6 @@ def _flat(table: pd.DataFrame) -> pd.DataFrame:
 def write_record(table: pd.DataFrame, stem: str | Path, provenance: Provenance, *, caption: str = "") -> tuple[Path, Path]:
     """Write ``stem.csv`` and ``stem.json`` (rows + provenance), each atomically."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     flat = _flat(table)
     document = {
         "record_version": RECORD_VERSION,

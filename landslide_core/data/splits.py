@@ -100,7 +100,6 @@ def write_manifest(
     path, root = Path(path), Path(root)
     if any(r.split not in SPLITS for r in records):
         raise ValueError("every record needs split 'train' or 'val' before it is written to a manifest")
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = io.StringIO()
     text.write(f"# landslide-core split manifest: seed={seed} val_fraction={val_fraction}\n")
     writer = csv.writer(text)

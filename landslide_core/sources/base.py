@@ -67,10 +67,6 @@ class Normalisation:
             ).reshape(shape)
         return scaled
 
-    def without_standardisation(self) -> Normalisation:
-        """The same scaling with no mean/std: values in [0, 1], for showing images."""
-        return Normalisation(self.scale)
-
 
 IMAGENET = Normalisation(255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 """uint8 RGB scaled to [0, 1] and standardised with ImageNet statistics, as pretrained backbones expect."""
@@ -231,18 +227,39 @@ class TileSource(ABC):
         sized.tile_size = tile_size
         return sized
 
+    def _image_problems(self, path: Path, image: np.ndarray) -> list[TileError]:
+        return check_image(path, image, bands=len(self.bands), dtype=self.dtype, tile_size=self.tile_size)
+
     def check_tile(self, record: TileRecord, image: np.ndarray, mask: np.ndarray) -> list[TileError]:
         """Every problem of a tile whose image and mask have been read (band count, type, size, mask values)."""
         assert record.mask is not None
         return [
-            *check_image(record.image, image, bands=len(self.bands), dtype=self.dtype, tile_size=self.tile_size),
+            *self._image_problems(record.image, image),
             *check_mask(record.mask, mask, tile_size=self.tile_size),
             *check_pair(record, image, mask),
         ]
 
     def tile_problems(self, record: TileRecord) -> list[PathProblemError]:
-        """Read a tile and return every problem found, unreadable files included; never raises for a bad tile."""
-        return _problems_of(record, self)
+        """Read a tile and return every problem found, unreadable files included; never raises for a bad tile.
+
+        Problems come in the order image (unreadable, or its checks), mask (unreadable, or its checks), pair.
+        """
+        assert record.mask is not None
+        problems: list[PathProblemError]
+        try:
+            image = read_raster(record.image)
+        except TileError as error:
+            problems, image = [error], None
+        else:
+            problems = list(self._image_problems(record.image, image))
+        try:
+            mask = read_raster(record.mask)
+        except TileError as error:
+            return [*problems, error]
+        problems.extend(check_mask(record.mask, mask, tile_size=self.tile_size))
+        if image is not None:
+            problems.extend(check_pair(record, image, mask))
+        return problems
 
     def read_tile(self, record: TileRecord) -> tuple[np.ndarray, np.ndarray]:
         """A tile's image ``(bands, h, w)`` and 0/1 mask ``(1, h, w)``, checked.
@@ -257,27 +274,6 @@ class TileSource(ABC):
         if problems:
             raise problems[0]
         return image, mask
-
-
-def _problems_of(record: TileRecord, source: TileSource) -> list[PathProblemError]:
-    """Every problem of one tile: unreadable files, then image, mask and pair checks."""
-    problems: list[PathProblemError] = []
-    arrays: dict[str, np.ndarray] = {}
-    for kind, path in (("image", record.image), ("mask", record.mask)):
-        assert path is not None
-        try:
-            arrays[kind] = read_raster(path)
-        except TileError as error:
-            problems.append(error)
-    if "image" in arrays:
-        problems.extend(check_image(record.image, arrays["image"], bands=len(source.bands), dtype=source.dtype,
-                                    tile_size=source.tile_size))
-    if "mask" in arrays:
-        assert record.mask is not None
-        problems.extend(check_mask(record.mask, arrays["mask"], tile_size=source.tile_size))
-        if "image" in arrays:
-            problems.extend(check_pair(record, arrays["image"], arrays["mask"]))
-    return problems
 
 
 SourceFactory = Callable[[], TileSource]

@@ -17,6 +17,7 @@ from landslide_core.cli import main
 from landslide_core.data.torch_dataset import TileDataset
 from landslide_core.data.validate import validate_root
 from landslide_core.io.raster import read_raster, write_raster
+from landslide_core.sources.cas import CAS
 from landslide_core.sources.cas.layout import scan
 from tests.conftest import random_pair, write_pair
 
@@ -141,3 +142,15 @@ def test_symlinked_tiles_are_followed(make_root):
     os.symlink(root / "Lombok" / "img" / "tile0000.tif", linked)
     os.symlink(root / "Lombok" / "mask" / "tile0000.tif", root / "Lombok" / "mask" / "tile0001.tif")
     assert validate_root(root, progress=False).tiles_checked == 2
+
+
+def test_problems_of_one_tile_come_image_first_then_mask(make_root):
+    """A bad image and an unreadable mask: the image's problem is listed before the mask's."""
+    root = make_root({"palu": 1}, size=64)
+    image = next((root / "palu" / "img").iterdir())
+    mask = root / "palu" / "mask" / image.name
+    write_raster(image, np.zeros((1, 64, 64), np.uint8))
+    mask.write_bytes(b"not a tiff")
+    problems = validate_root(root, progress=False, source=CAS.with_tile_size(None)).problems
+    assert [type(p).__name__ for p in problems] == ["ImageFormatError", "UnreadableTileError"]
+    assert [p.path for p in problems] == [image, mask]

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..base import IMAGENET, Scan, TileSource
+from . import layout
 from .registry import (
     GROUPS,
     PAPER_CITATION,
@@ -63,9 +64,7 @@ class CASSource(TileSource):
 
     def scan(self, root: str | Path, subdatasets: Iterable[str] | None = None) -> Scan:
         """Find every tile and layout problem under ``root`` (see :func:`.layout.scan`)."""
-        from .layout import scan
-
-        return scan(root, subdatasets)
+        return layout.scan(root, subdatasets)
 
     def download(self, names: Iterable[str], root: str | Path, **options: object) -> list[Path]:
         """Download, md5-verify and unpack sub-datasets from Zenodo (see :func:`.download.download`)."""
