@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "CheckpointError", "ChecksumMismatchError", "ConfigError", "DatasetNotFoundError", "DeviceError", "DownloadError",
+    "CheckpointError", "ChecksumMismatchError", "ConfigError", "DatasetNotFoundError", "DecisionsError", "DeviceError",
+    "DownloadError",
     "ImageFormatError", "LandslideCoreError", "ManifestError", "MaskValueError", "MissingPartnerError",
-    "NothingToEvaluateError", "PathProblemError", "ProfileError", "RankFailedError", "SectionFailedError",
+    "NothingToEvaluateError", "PathProblemError", "ProfileError", "RankFailedError", "SceneError", "SectionFailedError",
     "SubDatasetFolderError", "ThroughputError", "TileError", "TileSizeError", "TrainingDataError", "UnknownLossError",
     "UnknownModelError", "UnknownSourceError", "UnknownSubDatasetError", "UnreadableTileError"
 ]
@@ -127,3 +128,11 @@ class ProfileError(LandslideCoreError):
 
 class SectionFailedError(LandslideCoreError):
     """A section's notebook raised; the message names the notebook, the cell and the error."""
+
+
+class SceneError(PathProblemError):
+    """A scene or label inventory that cannot be tiled as it is (no CRS, CRS mismatch, unreadable, wrong bands)."""
+
+
+class DecisionsError(PathProblemError):
+    """A quality-control decisions CSV that cannot be read back (missing columns, unknown tiles, bad values)."""
