@@ -2,7 +2,7 @@
 
 The package behind the companion Jupyter Book, in layers (lowest first): ``io``,
 ``tiles``, ``sources`` (one per dataset; ``sources.cas``), ``data``, ``models`` /
-``runtime`` / ``provenance``, ``scoring``, ``train``, ``eval``, ``experiments``,
+``runtime`` / ``provenance`` / ``building``, ``scoring``, ``train``, ``eval``, ``experiments``,
 ``book``, ``sections`` and ``cli``. Import from the layers; this module holds only
 the version.
 """

@@ -57,12 +57,58 @@ def _demo_data(args: argparse.Namespace) -> int:
 def _split(args: argparse.Namespace) -> int:
     from .data.splits import load_or_make_split
 
+    if args.grouped:
+        return _grouped_split(args)
     manifest = args.out or Path(args.root) / "splits" / f"split-seed{args.seed}.csv"
     existed = Path(manifest).exists()
     records = load_or_make_split(args.root, manifest, seed=args.seed, val_fraction=args.val_fraction,
                                  subdataset_names=args.subdatasets or None)
     n_val = sum(r.split == "val" for r in records)
     print(f"{'read' if existed else 'wrote'} {manifest}: {len(records) - n_val} train, {n_val} val tiles")
+    return 0
+
+
+def _grouped_split(args: argparse.Namespace) -> int:
+    from .building.leakage import leakage_report
+    from .building.leakage_split import grouped_split, save_grouped_split
+    from .sources import get_source
+
+    manifest = args.out or Path(args.root) / "splits" / f"split-grouped-seed{args.seed}.csv"
+    records = get_source("cas").list_tiles(args.root, args.subdatasets or None)
+    split, audit = grouped_split(records, val_fraction=args.val_fraction, seed=args.seed, workers=args.workers,
+                                 progress=not args.quiet)
+    written = save_grouped_split(split, manifest, root=args.root, seed=args.seed, val_fraction=args.val_fraction)
+    total = leakage_report(audit, split).iloc[-1]
+    n_val = sum(r.split == "val" for r in split)
+    print(f"{'wrote' if written else 'checked'} {manifest}: {len(split) - n_val} train, {n_val} val tiles "
+          f"(whole groups of tiles sharing content or map blocks on one side)")
+    print(f"{total['val_pixels_in_train']} validation pixels seen in training")
+    return 0
+
+
+def _leakage(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .building.leakage import audit_records, leakage_report, write_leakage_files
+    from .data.splits import make_split, read_manifest
+    from .sources import get_source
+
+    records = get_source(args.source).list_tiles(args.root, args.subdatasets or None)
+    audit = audit_records(records, source=args.source, progress=not args.quiet, workers=args.workers)
+    if args.manifest:
+        audited = set(audit.tiles["uid"])
+        split = [r for r in read_manifest(args.manifest, args.root) if r.uid in audited]
+        how = f"split {args.manifest}"
+    else:
+        split = make_split(records, val_fraction=args.val_fraction, seed=args.seed)
+        how = f"random split, seed {args.seed}, val fraction {args.val_fraction}"
+    report = leakage_report(audit, split)
+    paths = write_leakage_files(audit, report, args.out or Path(args.root) / "leakage")
+    print(audit.summary())
+    print(f"validation tiles and pixels that training has seen ({how}):")
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(report.to_string(index=False, float_format="%.3f"))
+    print("written:", *(str(path) for path in paths), sep="\n  ")
     return 0
 
 
@@ -73,6 +119,64 @@ def _book(args: argparse.Namespace) -> int:
     build_book(profile=args.profile, parameters=parameters, only=args.section or None,
                execute_only=args.execute_only, force=args.force)
     return 0
+
+
+def _tile(args: argparse.Namespace) -> int:
+    from .building.qc import score_tile
+    from .building.tiling import TilingOptions, tile_scene
+
+    options = TilingOptions(size=args.size, stride=args.stride, edge=args.edge, fill=args.fill)
+    result = tile_scene(args.scene, args.out, labels=args.labels, subdataset=args.subdataset, prefix=args.prefix,
+                        start=args.start, options=options, scorer=score_tile, progress=not args.quiet)
+    rate = result.written / result.seconds if result.seconds > 0 else 0.0
+    print(f"{result.written} tiles written to {result.folder} ({result.tiles} in the index {result.index}) in "
+          f"{result.seconds:.1f} s, {rate:.1f} tiles/s")
+    return 0
+
+
+def _qc(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .building.qc import KEPT_FILE, QCThresholds, run_qc
+
+    thresholds = QCThresholds(fill=args.fill, label=args.label, cloud=args.cloud, seam=args.seam)
+    result = run_qc(args.root, args.out, source=args.source, subdatasets=args.subdatasets, thresholds=thresholds,
+                    decisions=args.decisions, progress=not args.quiet)
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(result.summary.to_string(float_format="%.3f"))
+    tiles = len(result.flags)
+    print(f"{tiles} tiles scored, {int(result.flags['flagged'].sum())} flagged: {result.scores_csv}")
+    print(f"review gallery: {result.gallery_index}")
+    if result.kept_csv is None:
+        print(f"decisions template: {result.decisions}; write keep or reject per tile, then run again for {KEPT_FILE}")
+    else:
+        print(f"decisions read from {result.decisions}: {result.kept} of {tiles} tiles kept, listed in {result.kept_csv}")
+    return 0
+
+
+def _add_qc_command(commands: argparse._SubParsersAction) -> None:
+    from .building.qc import QCThresholds
+
+    default = QCThresholds()
+    p = commands.add_parser("qc", help="score every tile against the paper's quality-control rules; review, decide",
+                            description="Score every tile (boundary fill, landslide share, cloud, seam), flag those "
+                                        "past the thresholds, and write OUT/qc-scores.csv, a review gallery "
+                                        "OUT/gallery/index.html and a decisions template OUT/decisions.csv (never "
+                                        "overwritten). When decisions exist (--decisions or an earlier "
+                                        "OUT/decisions.csv), read them back and write OUT/kept.csv.")
+    p.add_argument("root", help="data root, or a folder of image files (no masks: the label rule is not scored)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--source", default="cas", help="tile source the data root is laid out for (default: %(default)s)")
+    p.add_argument("--subdatasets", nargs="+", help="only these sub-datasets (default: all found)")
+    p.add_argument("--fill", type=float, default=default.fill, help="flag fill share above (default: %(default)s)")
+    p.add_argument("--label", type=float, default=default.label,
+                   help="flag landslide share below (default: %(default)s)")
+    p.add_argument("--cloud", type=float, default=default.cloud,
+                   help="flag cloud share above, not for UAV tiles (default: %(default)s)")
+    p.add_argument("--seam", type=float, default=default.seam, help="flag seam score above (default: %(default)s)")
+    p.add_argument("--decisions", type=Path, help="decisions CSV to read (default: OUT/decisions.csv if it existed)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_qc)
 
 
 def _switch(value: str) -> bool | str:
@@ -239,8 +343,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("subdatasets", nargs="*", help="only these sub-datasets (default: all found)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--val-fraction", type=float, default=0.3, help="validation share (default: %(default)s)")
-    p.add_argument("--out", type=Path, help="manifest path (default: ROOT/splits/split-seed<SEED>.csv)")
+    p.add_argument("--out", type=Path, help="manifest path (default: ROOT/splits/split-seed<SEED>.csv, "
+                                            "with --grouped ROOT/splits/split-grouped-seed<SEED>.csv)")
+    p.add_argument("--grouped", action="store_true",
+                   help="keep tiles that share pixels (leakage audit) or map blocks together on one side")
+    p.add_argument("--workers", type=int, default=1, help="with --grouped: tiles read at once (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_split)
+
+    p = commands.add_parser("leakage", help="find tiles that share pixels and how much validation data training sees",
+                            description="Key every aligned quadrant of every tile (exactly, under flips and 90° "
+                                        "turns), link tiles that share one, and report per sub-dataset how many "
+                                        "validation tiles and pixels of a split also occur in training. Writes "
+                                        "leakage-groups.csv, leakage-pairs.csv and leakage-report.csv.")
+    p.add_argument("root", help="data root")
+    p.add_argument("--source", default="cas", help="tile source the data root is laid out for (default: %(default)s)")
+    p.add_argument("--subdatasets", nargs="+", help="only these sub-datasets (default: all found)")
+    p.add_argument("--manifest", type=Path, help="split to measure (default: a random split from --seed)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random split (default: %(default)s)")
+    p.add_argument("--val-fraction", type=float, default=0.3, help="validation share (default: %(default)s)")
+    p.add_argument("--out", type=Path, help="folder for the CSV files (default: ROOT/leakage)")
+    p.add_argument("--workers", type=int, default=1, help="tiles read at once, in threads (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_leakage)
 
     p = commands.add_parser("book", help="execute the book's sections with papermill and build the HTML",
                             description="Pair each section's jupytext source to a notebook, execute it with "
@@ -257,6 +382,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="execute sections even when nothing they depend on changed")
     p.set_defaults(func=_book)
 
+    p = commands.add_parser("tile", help="cut a georeferenced scene into tiles in the CAS layout, with a tile index",
+                            description="Cut SCENE into SIZE×SIZE tiles every STRIDE pixels (as the CAS production "
+                                        "code: 512/256, last row and column flush with the edge) into "
+                                        "OUT/<sub-dataset>/{img,mask,label}/, keeping each tile's CRS and "
+                                        "transform, and write OUT/<sub-dataset>/tiles.gpkg. Running the same "
+                                        "command again resumes.")
+    p.add_argument("scene", type=Path, help="GeoTIFF with a CRS and at least 3 uint8 bands")
+    p.add_argument("--labels", type=Path,
+                   help="landslide labels: a raster on the scene's grid (.tif, nonzero = landslide) or polygons "
+                        "(.gpkg, .shp, …); without it only img/ is written")
+    p.add_argument("--out", type=Path, required=True, help="dataset root the sub-dataset folder goes into")
+    p.add_argument("--size", type=int, default=512, help="tile side in pixels (default: %(default)s)")
+    p.add_argument("--stride", type=int, default=256, help="distance between tiles (default: %(default)s)")
+    p.add_argument("--edge", choices=("shift", "pad"), default="shift",
+                   help="shift: last row/column flush with the scene edge (default); pad: pad past the edge")
+    p.add_argument("--fill", type=int, help="value of padded pixels (default: the scene's nodata, else 0)")
+    p.add_argument("--subdataset", help="sub-dataset folder name (default: the scene's file stem)")
+    p.add_argument("--prefix", help="tile-name prefix (default: the folder name without spaces)")
+    p.add_argument("--start", type=int, default=1, help="first tile number (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_tile)
+
+    _add_qc_command(commands)
     _add_training_commands(commands)
     return parser
 

@@ -65,12 +65,16 @@ profiles_table()
 # `results/<profile>/<section>/`.
 
 # %% [markdown]
-# ## Throughput and memory benchmarks
+# ## Benchmarks: throughput, memory, the leakage audit and tiling
 #
-# `benchmarks/throughput.py` measures training and inference images/s and peak memory of each model at 512×512,
-# the data pipeline's tiles/s, and the targets (see `benchmarks/README.md`). Its saved records are shown as they
-# were written, each with the device and run it came from. Numbers from a shared 2-core CPU say how the models
-# compare and that the code runs; they say nothing about GPU speed.
+# Three scripts write these records (see `benchmarks/README.md`): `benchmarks/throughput.py` measures training and
+# inference images/s and peak memory of each model at 512×512, the data pipeline's tiles/s, and the targets
+# (`pipeline-*`, `targets-*`, `throughput-*`); `benchmarks/leakage_audit.py` runs the leakage audit on at least
+# 20,000 generated 512×512 tiles with planted overlaps and records whether every planted group was found, the time
+# and the peak memory (`leakage-audit-*`); `benchmarks/tiling_memory.py` records the peak memory of tiling a scene
+# larger than GDAL's block cache against two baselines (`tiling-memory-*`). The records are shown as they were
+# written, each with the device and run it came from. Numbers from a shared 2-core CPU say that the code runs and
+# how things compare; they say nothing about GPU speed.
 
 # %%
 pd.set_option("display.max_colwidth", None)  # targets and notes are sentences: show them whole
@@ -82,7 +86,7 @@ for record in records:
     display(record.rows)
     display(Markdown(f"<small>{record.provenance.line()}</small>"))
 if not records:
-    display(Markdown("No benchmark results yet: `benchmarks/throughput.py` has not been run in this checkout."))
+    display(Markdown("No benchmark results yet: no script in `benchmarks/` has been run in this checkout."))
 
 # %% [markdown]
 # ## What this shows

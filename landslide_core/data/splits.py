@@ -14,7 +14,7 @@ import io
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,11 +26,13 @@ from ..sources import TileSource, get_source
 from ..tiles import TileRecord, select_split
 
 __all__ = [
-    "MANIFEST_COLUMNS", "SPLITS", "load_or_make_split", "make_split", "manifest_checksum", "manifest_settings",
-    "read_manifest", "split_records", "split_sizes", "write_manifest",
+    "BUFFER", "MANIFEST_COLUMNS", "SPLITS", "load_or_make_split", "make_grouped_split", "make_split", "manifest_checksum",
+    "manifest_settings", "read_manifest", "split_records", "split_sizes", "write_manifest",
 ]
 
 SPLITS = ("train", "val")
+BUFFER = "buffer"
+"""Split of a tile a grouped split leaves out: it shares pixels with validation tiles, so it may not train."""
 MANIFEST_COLUMNS = ("split", "subdataset", "group", "name", "image", "mask", "label", "source")
 _HEADER = re.compile(r"^# landslide-core split manifest: seed=(-?\d+) val_fraction=([0-9.]+)$")
 
@@ -73,6 +75,102 @@ def make_split(records: Iterable[TileRecord], *, val_fraction: float = 0.3, seed
     return out
 
 
+def _carve(members: list[TileRecord], need: int, neighbours: Mapping[str, set[str]],
+           rng: np.random.Generator) -> tuple[set[str], set[str]]:
+    """A compact region of ``need`` tiles of one linked group (breadth-first from a seeded tile), and its rim.
+
+    The rim is every tile of the group linked to the region but outside it: it shares pixels with
+    validation tiles, so it can go to neither side.
+    """
+    uids = sorted(r.uid for r in members)
+    start = uids[int(rng.integers(len(uids)))]
+    region, queue = [start], [start]
+    seen = {start}
+    while queue and len(region) < need:
+        for other in sorted(neighbours.get(queue.pop(0), ())):
+            if other not in seen and other in set(uids) and len(region) < need:
+                seen.add(other)
+                region.append(other)
+                queue.append(other)
+    inside = set(region)
+    rim = {o for u in inside for o in neighbours.get(u, ()) if o not in inside and o in set(uids)}
+    return inside, rim
+
+
+def make_grouped_split(records: Iterable[TileRecord], groups: Mapping[str, str], *,
+                       links: Iterable[tuple[str, str]] = (), val_fraction: float = 0.3,
+                       seed: int = 0) -> list[TileRecord]:
+    """A split in which no validation tile shares pixels with a training tile.
+
+    Within each sub-dataset (in sorted order) the groups not yet assigned are
+    shuffled with :func:`make_split`'s generator (``seed`` and a checksum of the
+    key), ordered first by their first tile name. In that order each group joins
+    ``val`` while it does not take the sub-dataset's validation count past
+    :func:`split_sizes`' target. Tiles cut with overlap from one scene form one
+    large group, larger than the target; if the target is not reached, the next
+    such group is cut: a compact region of it (grown along ``links`` from a seeded
+    tile) joins ``val`` and the tiles linked to that region become ``buffer``
+    (:data:`BUFFER`: in neither training nor validation). Without ``links``, groups
+    join ``val`` whole where passing the target ends closer to it. A group with tiles
+    in several sub-datasets is assigned once, in the first of them. Without any
+    group of two or more tiles this is exactly :func:`make_split`.
+
+    Args:
+        records: The tiles to split.
+        groups: uid → group id (e.g. the leakage audit's groups); a tile not in it is a group of its own.
+        links: Pairs of uids that share pixels (the audit's pairs), along which a large group is cut.
+        val_fraction: Target share of each sub-dataset's tiles in ``val``.
+        seed: Seed of the shuffle and of where a large group is cut.
+
+    Returns:
+        The records with their split (``train``, ``val`` or ``buffer``), sorted by sub-dataset and name.
+
+    Raises:
+        ValueError: ``val_fraction`` is not strictly between 0 and 1.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must lie between 0 and 1, got {val_fraction}")
+    records = sorted(records, key=lambda r: (r.subdataset, r.name))
+    neighbours: dict[str, set[str]] = defaultdict(set)
+    for a, b in links:
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    group_of = {r.uid: ("group", groups[r.uid]) if r.uid in groups else ("tile", r.uid) for r in records}
+    members: dict[str, dict[tuple[str, str], list[TileRecord]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        members[record.subdataset][group_of[record.uid]].append(record)
+    side: dict[tuple[str, str], str] = {}
+    tile_side: dict[str, str] = {}
+    for key in sorted(members):
+        in_subdataset = members[key]
+        _, target = split_sizes(sum(len(m) for m in in_subdataset.values()), val_fraction)
+        n_val = sum(len(m) for g, m in in_subdataset.items() if side.get(g) == "val")
+        free = sorted((g for g in in_subdataset if g not in side), key=lambda g: in_subdataset[g][0].name)
+        rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+        order = [free[i] for i in rng.permutation(len(free)).tolist()]
+        for group in order:
+            if n_val + len(in_subdataset[group]) <= target:
+                side[group] = "val"
+                n_val += len(in_subdataset[group])
+        rest = [g for g in order if g not in side]
+        if n_val < target and rest:
+            linked = [g for g in rest if any(neighbours.get(r.uid) for r in in_subdataset[g])]
+            if linked:
+                group = linked[0]
+                inside, rim = _carve(in_subdataset[group], target - n_val, neighbours, rng)
+                side[group] = "cut"
+                tile_side.update({u: "val" for u in inside} | {u: BUFFER for u in rim})
+            else:  # groups join whole where passing the target ends closer to it
+                for group in rest:
+                    size = len(in_subdataset[group])
+                    if abs(n_val + size - target) < abs(n_val - target):
+                        side[group] = "val"
+                        n_val += size
+        side.update((group, "train") for group in order if group not in side)
+    return [replace(r, split=tile_side.get(r.uid, "train") if side[group_of[r.uid]] == "cut"
+                    else side[group_of[r.uid]]) for r in records]
+
+
 def _relative(path: Path | None, root: Path) -> str:
     if path is None:
         return ""
@@ -98,8 +196,8 @@ def write_manifest(
         ValueError: A record's split is neither ``train`` nor ``val``.
     """
     path, root = Path(path), Path(root)
-    if any(r.split not in SPLITS for r in records):
-        raise ValueError("every record needs split 'train' or 'val' before it is written to a manifest")
+    if any(r.split not in (*SPLITS, BUFFER) for r in records):
+        raise ValueError("every record needs split 'train', 'val' or 'buffer' before it is written to a manifest")
     text = io.StringIO()
     text.write(f"# landslide-core split manifest: seed={seed} val_fraction={val_fraction}\n")
     writer = csv.writer(text)
@@ -148,8 +246,8 @@ def read_manifest(path: str | Path, root: str | Path) -> list[TileRecord]:
             )
         records = []
         for row in reader:
-            if row["split"] not in SPLITS:
-                raise ManifestError(path, f"tile {row['name']} has split {row['split']!r}", "use 'train' or 'val'")
+            if row["split"] not in (*SPLITS, BUFFER):
+                raise ManifestError(path, f"tile {row['name']} has split {row['split']!r}", "use 'train', 'val' or 'buffer'")
             files = {k: (root / row[k]) if row[k] else None for k in ("image", "mask", "label")}
             for file in (files["image"], files["mask"]):
                 if file is None or not file.is_file():

@@ -14,19 +14,17 @@ tiles, per group and per sub-dataset, computed from confusion matrices.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from ..eval.evaluation import evaluate_checkpoint
-from ..io.atomic import write_text_atomic
 from ..models import describe_model
 from ..scoring.confusion import SCORE_COLUMNS
 from ..sources import get_source
 from ..train.checkpoints import BEST, LAST
 from ..train.config import TrainConfig
-from ..train.loop import HISTORY_FILE, train
+from .runs import SCORES_FILE, GridRun, read_run, train_and_evaluate
 
 __all__ = [
     "SCORES_FILE", "GridRun", "KeepRule", "histories_frame", "mean_std_table", "paper_name", "run_folder", "run_grid",
@@ -34,23 +32,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class GridRun:
-    """One trained and evaluated (model, group, seed)."""
-
-    model: str
-    group: str
-    seed: int
-    folder: Path
-    history: pd.DataFrame
-    """Per-epoch training loss and validation scores (``history.csv``)."""
-    scores: pd.DataFrame
-    """Evaluation of the best checkpoint on the group's validation tiles: group rows and sub-dataset rows."""
-    checkpoint: Path | None
-    """The best checkpoint, or ``None`` where it was not kept."""
-
-
-SCORES_FILE = "scores.csv"
 KeepRule = Callable[[str, str, int], bool]
 
 
@@ -91,21 +72,12 @@ def run_grid(
                 folder = run_folder(runs_dir, model, group, seed)
                 echo(f"{model} on {group}, seed {seed}: {folder}")
                 if not (folder / SCORES_FILE).is_file():
-                    _train_and_evaluate(replace(base, model=model, group=group, seed=seed), data_root, folder,
+                    train_and_evaluate(replace(base, model=model, group=group, seed=seed), data_root, folder,
                                         manifest, progress)
                     if keep_checkpoints is not None:
                         _prune(folder, keep_checkpoints(model, group, seed))
-                runs.append(_read_run(model, group, seed, folder))
+                runs.append(read_run(model, group, seed, folder))
     return runs
-
-
-def _train_and_evaluate(config: TrainConfig, data_root: str | Path, folder: Path, manifest: Path,
-                        progress: bool) -> None:
-    result = train(config, data_root, folder, manifest=manifest, progress=progress)
-    checkpoint = result.best_checkpoint or result.last_checkpoint
-    scores = evaluate_checkpoint(checkpoint, data_root, manifest=manifest, batch_size=config.batch_size,
-                                 device=config.device, num_workers=config.num_workers, progress=False)
-    write_text_atomic(folder / SCORES_FILE, scores.to_csv(index=False))  # written last: a run with scores is finished
 
 
 def _prune(folder: Path, keep_best: bool) -> None:
@@ -115,13 +87,6 @@ def _prune(folder: Path, keep_best: bool) -> None:
     if not keep_best:
         (folder / BEST).unlink(missing_ok=True)
         (folder / LAST).unlink(missing_ok=True)
-
-
-def _read_run(model: str, group: str, seed: int, folder: Path) -> GridRun:
-    scores = pd.read_csv(folder / SCORES_FILE, keep_default_na=False)
-    history = pd.read_csv(folder / HISTORY_FILE)
-    kept = [path for path in (folder / BEST, folder / LAST) if path.is_file()]
-    return GridRun(model, group, seed, folder, history, scores, kept[0] if kept else None)
 
 
 def paper_name(model: str) -> str:

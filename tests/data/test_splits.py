@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from landslide_core.cli import main
 from landslide_core.data.splits import (
+    BUFFER,
     load_or_make_split,
+    make_grouped_split,
     make_split,
     manifest_checksum,
     read_manifest,
@@ -17,6 +21,7 @@ from landslide_core.data.splits import (
 )
 from landslide_core.errors import ManifestError
 from landslide_core.sources.cas import CAS
+from landslide_core.tiles import TileRecord
 
 
 @pytest.fixture
@@ -89,3 +94,70 @@ def test_split_command_writes_then_reads(root, capsys):
     assert capsys.readouterr().out == f"wrote {manifest}: 13 train, 5 val tiles\n"
     assert main(["split", str(root), "--seed", "5"]) == 0
     assert capsys.readouterr().out == f"read {manifest}: 13 train, 5 val tiles\n"
+
+
+def _records(counts):
+    return [TileRecord(subdataset=sd, group="SAT", name=f"t{i:03d}", image=Path(f"{sd}/t{i:03d}.tif"))
+            for sd, n in counts.items() for i in range(n)]
+
+
+def _grouping(records):
+    """Runs of 1 to 5 neighbouring tiles per group, plus one group spanning both sub-datasets."""
+    groups, rng = {}, np.random.default_rng(0)
+    i = 0
+    while i < len(records):
+        size = int(rng.integers(1, 6))
+        groups.update((r.uid, records[i].uid) for r in records[i:i + size])
+        i += size
+    groups.update({"a/t000": "both", "a/t001": "both", "b/t005": "both", "b/t006": "both"})
+    return groups
+
+
+def test_grouped_split_keeps_every_group_on_one_side():
+    records = _records({"a": 60, "b": 41})
+    groups = _grouping(records)
+    split = make_grouped_split(records, groups, seed=4)
+    side = {r.uid: r.split for r in split}
+    members = {}
+    for uid, group in groups.items():
+        members.setdefault(group, set()).add(side[uid])
+    assert all(len(sides) == 1 for sides in members.values()) and len(members) > 20
+    for sd, n in (("a", 60), ("b", 41)):
+        n_val = sum(r.split == "val" for r in split if r.subdataset == sd)
+        assert abs(n_val - round(0.3 * n)) <= 1
+    assert sorted((r.uid, r.split) for r in split) == sorted(
+        (r.uid, r.split) for r in make_grouped_split(list(reversed(records)), groups, seed=4))
+    assert [r.split for r in split] != [r.split for r in make_grouped_split(records, groups, seed=5)]
+
+
+def test_grouped_split_without_groups_is_the_random_split(root, tmp_path):
+    tiles = CAS.list_tiles(root)
+    for seed in range(3):
+        assert sorted((r.uid, r.split) for r in make_grouped_split(tiles, {}, seed=seed)) == sorted(
+            (r.uid, r.split) for r in make_split(tiles, seed=seed))
+    grouped = make_grouped_split(tiles, {r.uid: "one" for r in tiles if r.subdataset == "wenchuan"}, seed=0)
+    assert {r.split for r in grouped if r.subdataset == "wenchuan"} == {"train"}  # 7 tiles cannot go to val whole
+    manifest = write_manifest(grouped, tmp_path / "grouped.csv", root=root, seed=0, val_fraction=0.3)
+    assert manifest.read_text(encoding="utf-8").startswith("# landslide-core split manifest: seed=0 val_fraction=0.3\n")
+    assert sorted((r.uid, r.split) for r in read_manifest(manifest, root)) == sorted((r.uid, r.split) for r in grouped)
+    with pytest.raises(ValueError, match="val_fraction"):
+        make_grouped_split(tiles, {}, val_fraction=1.0)
+
+
+def test_a_group_larger_than_the_target_is_cut_with_a_buffer_so_nothing_links_validation_to_training():
+    """A 6×6 grid of tiles cut with half overlap: each tile shares pixels with its 8 neighbours, one group."""
+    records = _records({"a": 36})
+    uid = {(i // 6, i % 6): r.uid for i, r in enumerate(sorted(records, key=lambda r: r.name))}
+    links = [(uid[p], uid[(p[0] + dy, p[1] + dx)]) for p in uid for dy in (0, 1) for dx in (-1, 0, 1)
+             if (dy, dx) > (0, 0) and (p[0] + dy, p[1] + dx) in uid]
+    groups = {u: "scene" for u in uid.values()}
+    split = make_grouped_split(records, groups, links=links, seed=2)
+    side = {r.uid: r.split for r in split}
+    assert sum(s == "val" for s in side.values()) == round(0.3 * 36)
+    assert not any({side[a], side[b]} == {"train", "val"} for a, b in links)
+    buffer = {u for u, s in side.items() if s == BUFFER}
+    assert buffer and all(any(side[o] == "val" for a, b in links for o in (a, b) if u in (a, b) and o != u)
+                          for u in buffer)  # every buffer tile touches validation
+    assert sum(s == "train" for s in side.values()) == 36 - 11 - len(buffer) > 0
+    assert [r.split for r in split] == [r.split for r in make_grouped_split(records, groups, links=links, seed=2)]
+    assert make_grouped_split(records, groups, seed=2) == make_grouped_split(records, groups, seed=2)

@@ -1,0 +1,59 @@
+"""A leakage-free split: audit the tiles, add their map groups, keep groups on one side or cut them with a buffer.
+
+Kept apart from :mod:`.leakage` because the split machinery (:mod:`landslide_core.data`)
+imports torch, which the audit alone does not need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..data.splits import make_grouped_split, manifest_settings, read_manifest, write_manifest
+from ..errors import ManifestError
+from ..sources import TileSource
+from ..tiles import TileRecord
+from .leakage import LeakageAudit, audit_records
+from .leakage_groups import merge_groups, spatial_groups
+
+__all__ = ["grouped_split", "save_grouped_split"]
+
+
+def grouped_split(records: Sequence[TileRecord], *, val_fraction: float = 0.3, seed: int = 0,
+                  source: str | TileSource = "cas", workers: int = 1,
+                  progress: bool = True) -> tuple[list[TileRecord], LeakageAudit]:
+    """A split with no shared content across it: audit, add spatial groups, split whole groups.
+
+    Returns:
+        The records with their split (see :func:`landslide_core.data.splits.make_grouped_split`) and the audit.
+    """
+    audit = audit_records(records, source=source, progress=progress, workers=workers)
+    groups = merge_groups(audit.groups(), spatial_groups(records, progress=progress))
+    return make_grouped_split(records, groups, links=audit.links(), val_fraction=val_fraction, seed=seed), audit
+
+
+def save_grouped_split(records: Sequence[TileRecord], path: str | Path, *, root: str | Path, seed: int,
+                       val_fraction: float) -> bool:
+    """Write a grouped split's manifest, or check that the one already at ``path`` is the same split.
+
+    A split that changed under a finished run would silently change its numbers, so
+    an existing manifest is never overwritten.
+
+    Returns:
+        True when the manifest was written, False when an identical one was already there.
+
+    Raises:
+        ManifestError: The existing manifest holds another split or was written with other settings.
+    """
+    path = Path(path)
+    if not path.exists():
+        write_manifest(records, path, root=root, seed=seed, val_fraction=val_fraction)
+        return True
+    settings = manifest_settings(path)
+    if settings != (seed, val_fraction) or (
+        sorted((r.uid, r.split) for r in read_manifest(path, root)) != sorted((r.uid, r.split) for r in records)
+    ):
+        raise ManifestError(path, "holds another split than the grouped split of the tiles now on disk with "
+                            f"seed={seed} val_fraction={val_fraction}",
+                            "delete it to write the grouped split anew, or pass another --out")
+    return False

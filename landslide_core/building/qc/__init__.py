@@ -1,0 +1,36 @@
+"""Quality control (paper "Building the dataset", Table 3): automated scores flag tiles, a person decides.
+
+The paper excludes a tile when boundary fill exceeds 30 %, landslide pixels are under 0.1 % of it,
+cloud covers over 80 % of a satellite tile, or it shows a severe seam; its production code has no
+quality-control code, so the scores are designed here:
+
+- :mod:`.metrics`: the four scores of one tile (fill, label share, cloud, seam) and their failure modes;
+- :mod:`.flags`: thresholds (:class:`QCThresholds`), flags and their reasons;
+- :mod:`.scan`: scoring a whole root, and the tiles removed as read from the gaps in the numbering;
+- :mod:`.gallery`: pictures of the flagged tiles and an HTML index to review them;
+- :mod:`.decisions`: the decisions file a person edits, read back strictly, and the tiles kept;
+- :mod:`.report`: all of it as one run (``landslide-core qc``).
+"""
+
+from .decisions import (
+    DECISIONS,
+    DECISIONS_COLUMNS,
+    KEPT_COLUMNS,
+    kept_records,
+    kept_table,
+    read_decisions,
+    write_decisions_template,
+)
+from .flags import CRITERIA, SCORE_COLUMNS, QCThresholds, flag
+from .gallery import GALLERY_INDEX, gallery_name, tile_figure, write_gallery
+from .metrics import cloud_fraction, cloud_mask, fill_fraction, fill_mask, label_share, score_tile, seam_score
+from .report import DECISIONS_FILE, GALLERY_FOLDER, KEPT_FILE, SCORES_FILE, QCRun, run_qc
+from .scan import IMAGE_SUFFIXES, REMOVED_COLUMNS, list_images, removed_from_names, score_root, summarise
+
+__all__ = [
+    "CRITERIA", "DECISIONS", "DECISIONS_COLUMNS", "DECISIONS_FILE", "GALLERY_FOLDER", "GALLERY_INDEX",
+    "IMAGE_SUFFIXES", "KEPT_COLUMNS", "KEPT_FILE", "REMOVED_COLUMNS", "SCORES_FILE", "SCORE_COLUMNS", "QCRun",
+    "QCThresholds", "cloud_fraction", "cloud_mask", "fill_fraction", "fill_mask", "gallery_name", "kept_records",
+    "kept_table", "label_share", "list_images", "read_decisions", "removed_from_names", "run_qc", "score_root",
+    "score_tile", "seam_score", "summarise", "tile_figure", "write_decisions_template", "write_gallery", "flag",
+]

@@ -1,0 +1,95 @@
+"""The leakage audit and the removed-tile counts as the "Building the dataset" page shows them.
+
+The audit itself is :mod:`landslide_core.building.leakage`; here a data root is
+audited, scored under a random and a grouped split, and the results are put in
+words and in readable tables, with the paper's own removed count quoted beside ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..building.leakage import LeakageAudit, audit_records, leakage_report, merge_groups, spatial_groups
+from ..building.qc import QCThresholds, flag, removed_from_names, score_root
+from ..data.splits import make_grouped_split, make_split
+from ..sources import get_source
+from ..tiles import TileRecord
+from .building import flag_counts
+
+__all__ = [
+    "PAPER_REMOVED", "PublishedAudit", "audit_summary", "leakage_tables", "published_tiles_audit", "readable_report",
+    "removed_table",
+]
+
+PAPER_REMOVED = {"removed": 1245, "before": 8658}
+"""Paper, "Building the dataset" and Table 6: about 1,245 of 8,658 SAT tiles removed by quality control."""
+
+
+def readable_report(report: pd.DataFrame) -> pd.DataFrame:
+    """A leakage report with the page's column names, shares in percent."""
+    table = report.set_index("subdataset").rename_axis("sub-dataset")
+    return pd.DataFrame({
+        "validation tiles": table["val_tiles"],
+        "sharing pixels with training": table["val_tiles_sharing"],
+        "share of tiles (%)": 100 * table["val_tiles_sharing_share"],
+        "share of validation pixels seen in training (%)": 100 * table["val_pixels_in_train_share"],
+    })
+
+
+def _groups(records: Sequence[TileRecord], audit: LeakageAudit) -> dict[str, str]:
+    return merge_groups(audit.groups(), spatial_groups(records, progress=False))
+
+
+def leakage_tables(root: str | Path, *, seed: int, val_fraction: float, source: str = "cas"
+                   ) -> tuple[LeakageAudit, pd.DataFrame, pd.DataFrame]:
+    """Audit every tile under ``root``; report a random split's leakage and a grouped split's."""
+    records = get_source(source).list_tiles(root)
+    audit = audit_records(records, source=source, progress=False)
+    random = make_split(records, val_fraction=val_fraction, seed=seed)
+    grouped = make_grouped_split(records, _groups(records, audit), links=audit.links(), val_fraction=val_fraction,
+                                 seed=seed)
+    return audit, readable_report(leakage_report(audit, random)), readable_report(leakage_report(audit, grouped))
+
+
+def audit_summary(audit: LeakageAudit) -> str:
+    """The audit in a sentence, and the largest groups of tiles that share pixels."""
+    sizes = audit.tiles.drop_duplicates("group_id").sort_values("group_size", ascending=False)
+    linked = sizes[sizes["group_size"] > 1]
+    text = f"**Audit.** {audit.summary()}."
+    if len(linked):
+        largest = ", ".join(f"{row.group_size} tiles ({row.subdataset})" for row in linked.head(3).itertuples())
+        text += f" The largest groups of tiles linked by shared pixels: {largest}."
+    return text
+
+
+def removed_table(root: str | Path, source: str = "cas") -> pd.DataFrame:
+    """Tiles removed per sub-dataset, read from the numbering gaps, with the paper's SAT count beside them."""
+    removed = removed_from_names(root, source=source)
+    paper = pd.DataFrame([{"subdataset": "paper: SAT group (quoted)", "present": PAPER_REMOVED["before"]
+                           - PAPER_REMOVED["removed"], "highest number": float("nan"), "missing": PAPER_REMOVED["removed"],
+                           "missing share": PAPER_REMOVED["removed"] / PAPER_REMOVED["before"]}])
+    table = pd.concat([removed, paper], ignore_index=True).set_index("subdataset").rename_axis("sub-dataset")
+    table["missing share"] = 100 * table["missing share"]
+    return table.rename(columns={"missing": "removed", "missing share": "removed share (%)"})
+
+
+@dataclass(frozen=True)
+class PublishedAudit:
+    """Quality-control flags, removed counts and leakage of a published data root."""
+
+    flag_counts: pd.DataFrame
+    removed: pd.DataFrame
+    audit: LeakageAudit
+    report: pd.DataFrame
+
+
+def published_tiles_audit(root: str | Path, thresholds: QCThresholds, *, seed: int, val_fraction: float,
+                          source: str = "cas") -> PublishedAudit:
+    """Score, count and audit the tiles of a data root (e.g. the real CAS dataset)."""
+    flags = flag(score_root(root, source=source, progress=False), thresholds)
+    audit, report, _ = leakage_tables(root, seed=seed, val_fraction=val_fraction, source=source)
+    return PublishedAudit(flag_counts(flags), removed_table(root, source), audit, report)

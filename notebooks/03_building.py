@@ -1,0 +1,176 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: landslide-core (Python 3)
+#     language: python
+#     name: landslide-core
+# ---
+
+# %% [markdown]
+# # Building the dataset
+#
+# **Overview.** The paper's Fig. 2 workflow, run: georeferenced scenes are cut into 512×512 tiles with a stride of
+# 256 (as the CAS production code did, so neighbouring tiles overlap by half), every tile is scored against the four
+# quality-control rules of paper Table 3 (image boundary, label pixel proportion, cloud, seam), flagged tiles are
+# rejected, and the kept tiles form the dataset. The paper's tools for this step are not public; the tiler, the
+# scores and the leakage audit below are this project's (`landslide-core tile`, `qc`, `leakage`). Unlike the
+# published tiles, ours keep their georeferencing. The last part audits which tiles share pixels, which a random
+# 7:3 split then puts on both sides.
+
+# %% tags=["parameters"]
+# Data root of published tiles to audit as well (e.g. the real CAS dataset). None or the synthetic demo tiles:
+# only the demo scenes below.
+data_root = None
+# Parameter profile this run belongs to (set by `landslide-core book --profile`); names the records folder.
+profile = "demo"
+# Seed of the synthetic demo scenes and of the random split the leakage audit scores.
+seed = 0
+# Tiling: tile side, stride and edge handling ("shift": last row/column flush with the edge, as the production code).
+tile_size = 512
+stride = 256
+edge = "shift"
+# Quality-control thresholds: the paper's (fill > 30 %, landslide pixels < 0.1 %, cloud > 80 %) and ours (seam).
+fill_threshold = 0.30
+label_threshold = 0.001
+cloud_threshold = 0.80
+seam_threshold = None
+# Validation share of the random split the leakage audit scores.
+val_fraction = 0.3
+
+# %%
+from IPython.display import Markdown, display
+
+from landslide_core.book import open_section
+from landslide_core.book.page import results_folder
+from landslide_core.building.tiling import TilingOptions
+from landslide_core.sections.building import (
+    build_dataset,
+    challenge_gallery,
+    disagreements,
+    flag_counts,
+    planted_truth,
+    published_root,
+    qc_against_truth,
+    scene_overview,
+    scene_table,
+    score_distributions,
+    thresholds_from,
+    truth_summary,
+)
+from landslide_core.sections.leakage import audit_summary, leakage_tables, published_tiles_audit, removed_table
+
+thresholds = thresholds_from(fill_threshold, label_threshold, cloud_threshold, seam_threshold)
+options = TilingOptions(size=tile_size, stride=stride, edge=edge)
+built = build_dataset(results_folder(profile, "building") / "work", seed=seed, options=options, thresholds=thresholds)
+parameters = {"data_root": data_root, "seed": seed, "tile_size": tile_size, "stride": stride, "edge": edge,
+              "fill_threshold": fill_threshold, "label_threshold": label_threshold,
+              "cloud_threshold": cloud_threshold, "seam_threshold": thresholds.seam, "val_fraction": val_fraction}
+run = open_section("building", profile=profile, parameters=parameters, data_root=built.tiles_root, scan=False)
+
+# %% [markdown]
+# ## Scenes and tiles
+#
+# Four synthetic satellite scenes, one per SAT sub-dataset below, placed at their study regions in UTM at the
+# sub-dataset's ground resolution. Each was drawn with one planted defect per rule, and the truth about each defect
+# was written beside it: a corner outside the image footprint (filled white, black nodata or grey), landslides only
+# in an event zone (plus one tiny scar elsewhere), a dense cloud bank, and a second acquisition meeting the first
+# along a straight seam. Dots mark tile centres: green for kept tiles, squares for each rule that flags the tile.
+
+# %%
+run.show(scene_table(built), "scenes", caption="Scenes cut into tiles (computed from the files and the tile index)",
+         precision=1)
+overview = scene_overview(built.scenes, built.flags, built.index)
+
+# %% [markdown]
+# ## Quality-control scores
+#
+# Each tile gets one score per rule; the dashed line is the threshold that flags it. Fill is the share of pixels
+# outside the image (nodata, or white, black or one constant colour reaching the tile border), landslide share comes
+# from the mask, cloud is the share of bright, unsaturated, untextured pixels, and the seam score is the largest jump
+# in brightness, colour or texture across a straight horizontal or vertical line, relative to the tile's typical
+# line-to-line change (how each is computed, and where it fails: `landslide_core.building.qc`).
+
+# %%
+distributions = score_distributions(built.flags, thresholds)
+run.show(flag_counts(built.flags), "flags_per_subdataset", caption="Tiles flagged by each rule, per sub-dataset",
+         precision=1)
+
+# %% [markdown]
+# ## Paper Table 3: the four challenges
+#
+# For each rule, the tile it flags most clearly (highest score; lowest landslide share), landslide outlines in pink.
+
+# %%
+challenges = challenge_gallery(built.flags, built.records)
+
+# %% [markdown]
+# ## The flags against the planted truth
+#
+# The scenes were drawn with known defects, so each rule can be checked: tiles that truly break it (fill or cloud
+# share over the threshold from the truth rasters, landslide share under it from the mask, a seam line crossing
+# the tile at least 16 pixels from its edges), tiles flagged, and the disagreements, listed under the table with
+# their scores: a rule is only as good as the tiles it gets right here, and its misses say where it fails.
+
+# %%
+truth = planted_truth(built.index, built.scenes)
+checked = qc_against_truth(built.flags, truth, thresholds)
+run.show(checked, "qc_against_truth", caption="Quality-control flags against the planted defects (tiles)",
+         precision=0)
+display(Markdown(truth_summary(checked)))
+run.show(disagreements(built.flags, truth, thresholds).set_index(["rule", "tile"]), "qc_disagreements",
+         caption="Tiles where a flag and the planted truth disagree (shares as fractions)", precision=3)
+
+# %% [markdown]
+# ## What quality control removed
+#
+# Here every flagged tile is rejected; in the paper a person reviewed the flagged tiles and decided
+# (`landslide-core qc ROOT --out DIR` writes a review gallery and a decisions file to edit, and reads it back). The
+# kept tiles keep their names, so the numbering has gaps where tiles were removed — the same trace the published
+# dataset carries, from which the removed count per sub-dataset is read below, beside the paper's.
+
+# %%
+run.show(removed_table(built.filtered_root), "removed_from_names",
+         caption="Tiles removed, read from the gaps in the kept tiles' numbering", precision=1)
+
+# %% [markdown]
+# ## Leakage audit: tiles that share pixels
+#
+# The production code's stride of 256 makes neighbouring tiles share aligned 256×256 quadrants, and its random 7:3
+# split then puts tiles that share pixels on both sides. The audit hashes every quadrant (and its flips and
+# rotations), links tiles that share one, and counts, for a random split seeded by `seed`, the validation tiles and
+# pixels that also occur in training. A grouped split keeps every linked group on one side.
+
+# %%
+audit, random_report, grouped_report = leakage_tables(built.filtered_root, seed=seed, val_fraction=val_fraction)
+display(Markdown(audit_summary(audit)))
+run.show(random_report, "leakage_random_split",
+         caption="Random 7:3 split of the kept tiles: validation content also in training", precision=1)
+run.show(grouped_report, "leakage_grouped_split",
+         caption="Grouped split of the kept tiles: validation content also in training", precision=1)
+
+# %% [markdown]
+# ## The published tiles
+#
+# The same scores and audit on the data root given as `data_root` (for the real dataset: tiles that already passed
+# the paper's quality control, without coordinates).
+
+# %%
+published = published_root(data_root)
+if published is None:
+    display(Markdown("No `data_root` of published tiles was given (the synthetic demo tiles were drawn one by one, "
+                     "not cut from scenes), so no published tiles were audited. Rerun with "
+                     "`landslide-core book --section building -p data_root /path/to/CAS` to score and audit the "
+                     "real tiles."))
+else:
+    published_audit = published_tiles_audit(published, thresholds, seed=seed, val_fraction=val_fraction)
+    run.show(published_audit.flag_counts, "published_flags", caption="Published tiles flagged by each rule", precision=1)
+    run.show(published_audit.removed, "published_removed_from_names",
+             caption="Published tiles: removed count read from the numbering gaps", precision=1)
+    display(Markdown(audit_summary(published_audit.audit)))
+    run.show(published_audit.report, "published_leakage_random_split",
+             caption="Published tiles, random 7:3 split: validation content also in training", precision=1)

@@ -1,0 +1,88 @@
+"""The Table 6 experiment: arms before and after quality control, and under a grouped split."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from landslide_core.data.splits import read_manifest
+from landslide_core.experiments.table6 import (
+    ARMS,
+    common_validation_scores,
+    epoch_choice,
+    qc_arms,
+    run_table6,
+    table6,
+)
+from landslide_core.sources import get_source
+from tests.train.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
+
+FOLDER = "Hokkaido Iburi-Tobu"
+
+
+@pytest.fixture
+def roots(make_root, tmp_path: Path) -> tuple[Path, Path, set[str]]:
+    """12 tiles cut "from scenes", of which quality control kept the 8 even-numbered and tile0001, tile0003."""
+    unfiltered = make_root({FOLDER: 12})
+    filtered = tmp_path / "filtered"
+    kept = {f"tile{i:04d}" for i in (0, 1, 2, 3, 4, 6, 8, 10)}
+    for part in ("img", "mask", "label"):
+        (filtered / FOLDER / part).mkdir(parents=True)
+        for name in kept:
+            os.link(unfiltered / FOLDER / part / f"{name}.tif", filtered / FOLDER / part / f"{name}.tif")
+    return unfiltered, filtered, kept
+
+
+def test_the_unfiltered_split_extends_the_filtered_one_and_the_grouped_split_keeps_groups_whole(roots, tmp_path):
+    unfiltered, filtered, kept = roots
+    groups = {f"hokkaido/tile{i:04d}": "a" for i in (0, 1, 2, 3)} | {f"hokkaido/tile{i:04d}": "b" for i in (4, 6)}
+    arms = qc_arms(filtered, tmp_path / "runs", groups=groups, unfiltered_root=unfiltered, seed=3)
+    assert [a.key for a in arms] == list(ARMS)
+    sides = {a.key: {r.name: r.split for r in read_manifest(a.manifest, a.data_root)} for a in arms}
+    assert set(sides["unfiltered"]) == {f"tile{i:04d}" for i in range(12)} and set(sides["filtered"]) == kept
+    assert all(sides["unfiltered"][name] == side for name, side in sides["filtered"].items())
+    rejected = [sides["unfiltered"][f"tile{i:04d}"] for i in (5, 7, 9, 11)]
+    assert rejected.count("val") == 1  # the four rejected tiles split 7:3 on their own
+    grouped = sides["grouped"]
+    for members in (["tile0000", "tile0001", "tile0002", "tile0003"], ["tile0004", "tile0006"]):
+        assert len({grouped[m] for m in members}) == 1
+    # read back, not drawn again
+    before = {a.key: a.manifest.read_bytes() for a in arms}
+    again = qc_arms(filtered, tmp_path / "runs", groups={}, unfiltered_root=unfiltered, seed=3)
+    assert {a.key: a.manifest.read_bytes() for a in again} == before
+
+
+def test_without_unfiltered_tiles_only_the_filtered_arms_exist(roots, tmp_path):
+    _, filtered, _ = roots
+    arms = qc_arms(filtered, tmp_path / "runs", groups={}, seed=0)
+    assert [a.key for a in arms] == ["filtered", "grouped"]
+
+
+@pytest.mark.slow
+def test_each_arm_is_trained_once_scored_on_its_own_and_on_common_validation_tiles(roots, tmp_path):
+    unfiltered, filtered, kept = roots
+    shutil.rmtree(unfiltered / FOLDER / "label")  # labels are not needed for training
+    arms = qc_arms(filtered, tmp_path / "runs", groups={}, unfiltered_root=unfiltered, seed=0)
+    base = tiny_config(epochs=2, group="SAT", val_crop_size=64)
+    runs = run_table6(arms, tmp_path / "runs", base)
+    table = table6(runs, arms)
+    assert table["dataset"].tolist() == list(ARMS.values())
+    assert table["number"].tolist() == [12, len(kept), len(kept)]
+    assert table.loc[0, "val tiles"] == 3 and table.loc[1, "val tiles"] == 2
+    common = common_validation_scores(runs, arms)
+    assert common["val tiles"].tolist() == [2, 2]
+    # the filtered model on its own validation set is the same measurement as on the common set
+    assert common.loc[1, "iou"] == pytest.approx(table.loc[1, "iou"])
+    epochs = epoch_choice(runs)
+    assert (epochs["last epoch"] == 2).all()
+    best = runs["filtered"].history["val_miou"].max()
+    assert epochs.loc[1, "mIoU best"] == best and epochs.loc[1, "mIoU best − last"] >= 0
+    mtimes = {k: (r.folder / "scores.csv").stat().st_mtime_ns for k, r in runs.items()}
+    again = run_table6(arms, tmp_path / "runs", base)
+    assert {k: (r.folder / "scores.csv").stat().st_mtime_ns for k, r in again.items()} == mtimes
+    pd.testing.assert_frame_equal(table6(again, arms), table)
+    assert get_source("cas").list_tiles(filtered)  # the filtered root is untouched
