@@ -52,7 +52,8 @@ from IPython.display import Markdown, display
 
 from landslide_core.book import open_section, paper_vs_run
 from landslide_core.book.page import results_folder
-from landslide_core.experiments.table6 import common_validation_scores, epoch_choice, run_table6, table6
+from landslide_core.experiments.runs import epoch_choice
+from landslide_core.experiments.table6 import ARMS, common_validation_scores, run_table6, table6
 from landslide_core.sections.benchmarks import runs_directory
 from landslide_core.sections.building import build_dataset, published_root, thresholds_from
 from landslide_core.sections.validation import QCSettings, arms_for, summary
@@ -115,6 +116,6 @@ else:
 # reported on. The last epoch's scores show how much that choice adds.
 
 # %%
-epochs_table = epoch_choice(runs)
-run.show(epochs_table.set_index("arm"), "epoch_choice", caption="Validation scores of the best and the last epoch (%)")
+epochs_table = epoch_choice({ARMS[key]: arm_run for key, arm_run in runs.items()})
+run.show(epochs_table.set_index("run"), "epoch_choice", caption="Validation scores of the best and the last epoch (%)")
 display(Markdown(summary(table, common, epochs_table, synthetic=run.synthetic, settings=settings)))

@@ -28,7 +28,7 @@ from ..train.config import TrainConfig
 from .runs import SCORES_FILE, GridRun, read_run, train_and_evaluate
 from .table5 import paper_name
 
-__all__ = ["ARMS", "QCArm", "common_validation_scores", "constant_miou", "epoch_choice", "qc_arms", "run_table6", "table6"]
+__all__ = ["ARMS", "QCArm", "common_validation_scores", "constant_miou", "qc_arms", "run_table6", "table6"]
 
 ARMS = {"unfiltered": "Original SAT", "filtered": "SAT", "grouped": "SAT, grouped split"}
 """Arm key and the dataset label its row carries (the paper's labels for the first two)."""
@@ -138,21 +138,4 @@ def common_validation_scores(runs: Mapping[str, GridRun], arms: list[QCArm], *, 
         row = _group_row(scores, run.group)
         rows.append({"trained on": ARMS[key], "val tiles": int(row["tiles"]),
                      **{m: float(row[m]) for m in SCORE_COLUMNS}})
-    return pd.DataFrame(rows)
-
-
-def epoch_choice(runs: Mapping[str, GridRun]) -> pd.DataFrame:
-    """Validation scores of the best epoch (chosen on the validation set by mIoU) beside the last epoch's.
-
-    Choosing the epoch on the validation tiles is a second, smaller optimism than leakage: the best epoch's
-    scores are the maximum of several noisy measurements on the same tiles.
-    """
-    rows = []
-    for key, run in runs.items():
-        history = run.history.dropna(subset=["val_miou"])
-        best, last = history.loc[history["val_miou"].idxmax()], history.iloc[-1]
-        rows.append({"arm": ARMS[key], "best epoch": int(best["epoch"]), "last epoch": int(last["epoch"]),
-                     "IoU best": best["val_iou"], "IoU last": last["val_iou"],
-                     "mIoU best": best["val_miou"], "mIoU last": last["val_miou"],
-                     "mIoU best − last": best["val_miou"] - last["val_miou"]})
     return pd.DataFrame(rows)

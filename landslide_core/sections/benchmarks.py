@@ -25,22 +25,25 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from ..book.fingerprint import package_digest
+from ..building.leakage_split import grouped_split, save_grouped_split
 from ..data.splits import split_records
 from ..data.statistics import tile_statistics
 from ..data.torch_dataset import TileDataset
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..eval.paper import consistency
+from ..experiments.runs import epoch_choice
 from ..experiments.table5 import GridRun, KeepRule, paper_name, run_grid, table5
-from ..sources import Normalisation
+from ..sources import Normalisation, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST, load_checkpoint, trained_model
 from ..train.config import TrainConfig
 
 __all__ = [
-    "ERROR_COLOURS", "GridSettings", "consistency_summary", "error_map", "example_tiles", "prediction_examples",
+    "ERROR_COLOURS", "SPLIT_KINDS", "GridSettings", "epoch_table", "consistency_summary", "error_map", "example_tiles", "prediction_examples",
     "runs_directory", "summary", "training_curves",
 ]
 
+SPLIT_KINDS = ("random", "grouped")
 ERROR_COLOURS = {"true positive": "#1a9850", "false positive": "#d7301f", "false negative": "#2b8cbe"}
 ROUNDING = 0.01
 """Points a published score may be off the value its own P, R and OA imply by rounding alone."""
@@ -61,11 +64,20 @@ class GridSettings:
     device: str
     num_workers: int
     keep_checkpoints: bool
+    split: str = "random"
+    """``random``: each sub-dataset split 7:3 at random, as the paper; ``grouped``: no validation tile shares
+    pixels with a training tile (:func:`landslide_core.building.leakage_split.grouped_split`)."""
 
     def __post_init__(self) -> None:
-        """Store lists from a notebook's parameters as tuples, so settings compare and hash."""
+        """Store lists from a notebook's parameters as tuples, so settings compare and hash; check the split.
+
+        Raises:
+            ConfigError: ``split`` is neither ``random`` nor ``grouped``.
+        """
         for name in ("models", "groups", "seeds"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.split not in SPLIT_KINDS:
+            raise ConfigError(f"split must be one of {', '.join(SPLIT_KINDS)}, not {self.split!r}")
 
     def as_parameters(self) -> dict[str, Any]:
         """The settings as the notebook's parameters (lists), for provenance."""
@@ -101,8 +113,10 @@ class GridSettings:
         validation = ("full tiles" if self.val_crop_size is None
                       else f"the central {self.val_crop_size}-px crop of each tile")
         device = "the CPU" if self.device == "cpu" else f"device `{self.device}`"
+        split = ("a random 7:3 split per sub-dataset, as the paper" if self.split == "random" else
+                 "a grouped 7:3 split per sub-dataset (no validation tile shares pixels with a training tile)")
         return (f"{backbones}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, validated on "
-                f"{validation}; {len(self.seeds)} seed(s); on {device}")
+                f"{validation}; {split}; {len(self.seeds)} seed(s); on {device}")
 
 
 def runs_directory(results_dir: Path, runs_dir: str | Path | None) -> Path:
@@ -114,7 +128,18 @@ def runs_directory(results_dir: Path, runs_dir: str | Path | None) -> Path:
 
 
 def run_benchmarks(data_root: Path, runs_dir: Path, settings: GridSettings) -> list[GridRun]:
-    """The page's grid: every model on every group for every seed, quietly, keeping the checkpoints the page shows."""
+    """The page's grid: every model on every group for every seed, quietly, keeping the checkpoints the page shows.
+
+    With ``split="grouped"`` each seed's manifest is first written as a grouped split of every tile (the
+    grid then reads it back instead of drawing a random one).
+    """
+    if settings.split == "grouped":
+        val_fraction = settings.train_config().val_fraction
+        records = get_source("cas").list_tiles(data_root)
+        for seed in settings.seeds:
+            grouped, _ = grouped_split(records, val_fraction=val_fraction, seed=seed, progress=False)
+            save_grouped_split(grouped, runs_dir / f"split-seed{seed}.csv", root=data_root, seed=seed,
+                               val_fraction=val_fraction)
     return run_grid(data_root, runs_dir, base=settings.train_config(), models=settings.models, groups=settings.groups,
                     seeds=settings.seeds, progress=False, echo=lambda line: None, keep_checkpoints=settings.keep_rule())
 
@@ -126,6 +151,12 @@ def shown_validation_tiles(data_root: Path, runs_dir: Path, settings: GridSettin
                                val_fraction=settings.train_config().val_fraction, group=settings.shown_group,
                                split="val")
     return example_tiles(validation, count)
+
+
+def epoch_table(runs: Sequence[GridRun]) -> pd.DataFrame:
+    """Best against last epoch for every run of the grid (:func:`landslide_core.experiments.runs.epoch_choice`)."""
+    labelled = {f"{paper_name(r.model)}, {r.group}, seed {r.seed}": r for r in runs}
+    return epoch_choice(labelled).set_index("run")
 
 
 def consistency_summary(table: pd.DataFrame | None = None) -> str:

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from landslide_core.data.splits import read_manifest
+from landslide_core.experiments.runs import epoch_choice
 from landslide_core.experiments.table6 import (
     ARMS,
     common_validation_scores,
-    epoch_choice,
     qc_arms,
     run_table6,
     table6,
@@ -77,7 +77,8 @@ def test_each_arm_is_trained_once_scored_on_its_own_and_on_common_validation_til
     assert common["val tiles"].tolist() == [2, 2]
     # the filtered model on its own validation set is the same measurement as on the common set
     assert common.loc[1, "iou"] == pytest.approx(table.loc[1, "iou"])
-    epochs = epoch_choice(runs)
+    epochs = epoch_choice(runs)  # labelled by arm key
+    assert epochs["run"].tolist() == list(ARMS)
     assert (epochs["last epoch"] == 2).all()
     best = runs["filtered"].history["val_miou"].max()
     assert epochs.loc[1, "mIoU best"] == best and epochs.loc[1, "mIoU best − last"] >= 0

@@ -6,12 +6,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from landslide_core.book.compare import paper_vs_run
+from landslide_core.errors import ConfigError
 from landslide_core.eval.paper import consistency
 from landslide_core.experiments.table5 import table5
 from landslide_core.scoring import SCORE_COLUMNS
-from landslide_core.sections.benchmarks import GridSettings, consistency_summary, runs_directory, summary
+from landslide_core.sections import benchmarks
+from landslide_core.sections.benchmarks import (
+    GridSettings,
+    consistency_summary,
+    run_benchmarks,
+    runs_directory,
+    summary,
+)
 
 DEMO = dict(models=["fcn", "unet"], groups=["UAV", "SAT", "UAV&SAT"], epochs=2, batch_size=8, crop_size=64,
             val_crop_size=128, seeds=[0], pretrained=False, device="cpu", num_workers=0, keep_checkpoints=False)
@@ -20,11 +29,16 @@ DEMO = dict(models=["fcn", "unet"], groups=["UAV", "SAT", "UAV&SAT"], epochs=2, 
 def test_the_training_sentence_follows_the_parameters():
     demo = GridSettings(**DEMO)
     assert demo.describe() == ("randomly initialised backbones (no pre-training); 2 epoch(s) of batch 8 on 64-px crops, "
-                               "validated on the central 128-px crop of each tile; 1 seed(s); on the CPU")
+                               "validated on the central 128-px crop of each tile; a random 7:3 split per sub-dataset, as the "
+                               "paper; 1 seed(s); on the CPU")
     paper = GridSettings(**{**DEMO, "pretrained": True, "device": "cuda", "crop_size": None, "val_crop_size": None,
                             "seeds": [0, 1, 2]})
     assert paper.describe() == ("ImageNet-pretrained backbones; 2 epoch(s) of batch 8 on full tiles, validated on full "
-                                "tiles; 3 seed(s); on device `cuda`")
+                                "tiles; a random 7:3 split per sub-dataset, as the paper; 3 seed(s); on device `cuda`")
+    assert "a grouped 7:3 split per sub-dataset (no validation tile shares pixels with a training tile)" in GridSettings(
+        **{**DEMO, "split": "grouped"}).describe()
+    with pytest.raises(ConfigError, match="split must be one of random, grouped, not 'spatial'"):
+        GridSettings(**{**DEMO, "split": "spatial"})
     assert "backbones initialised from `/w/resnet50.pth`" in GridSettings(**{**DEMO, "pretrained": "/w/resnet50.pth"}).describe()
 
 
@@ -33,7 +47,7 @@ def test_settings_give_the_training_config_the_parameters_and_the_checkpoints_to
     config = settings.train_config()
     assert (config.epochs, config.batch_size, config.crop_size, config.val_crop_size, config.pretrained,
             config.device) == (2, 8, 64, 128, False, "cpu")
-    assert settings.as_parameters() == DEMO
+    assert settings.as_parameters() == {**DEMO, "split": "random"}
     keep = settings.keep_rule()
     assert keep("fcn", "UAV&SAT", 0) and not keep("fcn", "UAV", 0) and not keep("fcn", "UAV&SAT", 1)
     assert GridSettings(**{**DEMO, "keep_checkpoints": True}).keep_rule() is None
@@ -77,3 +91,23 @@ def test_the_summary_is_computed_from_scores_and_settings(tmp_path):
     real = summary(scores, comparison, on_gpu, synthetic=False, data_root=tmp_path)
     assert "on device `cuda`" in real and "on the CPU" not in real and "ImageNet-pretrained" in real
     assert "the 1 of 16 sub-datasets found" in real and "(3 validation tiles in all)" in real
+
+
+def test_a_grouped_grid_writes_each_seeds_grouped_manifest_before_training(monkeypatch, tmp_path):
+    """The grid itself is replaced: what matters here is the manifest it is handed."""
+    from tests.conftest import HOKKAIDO
+
+    if not HOKKAIDO.is_dir():
+        pytest.skip(f"real CAS sample not found at {HOKKAIDO}")
+    seen = {}
+    monkeypatch.setattr(benchmarks, "run_grid", lambda root, runs_dir, **kw: seen.update(runs_dir=runs_dir) or [])
+    settings = GridSettings(**{**DEMO, "split": "grouped", "seeds": [0, 1]})
+    run_benchmarks(HOKKAIDO.parent, tmp_path, settings)
+    from landslide_core.data.splits import read_manifest
+
+    for seed in (0, 1):
+        split = {r.name: r.split for r in read_manifest(tmp_path / f"split-seed{seed}.csv", HOKKAIDO.parent)}
+        for a, b in (("10301", "10340"), ("10303", "10340"), ("10509", "10555"), ("10784", "10785")):
+            assert {split[a], split[b]} != {"train", "val"}  # tiles sharing a quadrant never straddle the split
+        assert sum(s == "val" for s in split.values()) == 7
+    assert seen["runs_dir"] == tmp_path
