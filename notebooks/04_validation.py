@@ -54,6 +54,7 @@ from landslide_core.book import open_section, paper_vs_run
 from landslide_core.book.page import results_folder
 from landslide_core.experiments.runs import epoch_choice
 from landslide_core.experiments.table6 import ARMS, common_validation_scores, run_table6, table6
+from landslide_core.scoring import PAPER_COLUMNS
 from landslide_core.sections.benchmarks import runs_directory
 from landslide_core.sections.building import build_dataset, published_root, thresholds_from
 from landslide_core.sections.validation import QCSettings, arms_for, summary
@@ -86,11 +87,13 @@ table = table6(runs, arms)
 #
 # Each arm scored on its own validation tiles, as the paper did: "Original SAT" is every tile cut, "SAT" the tiles
 # quality control kept, both split 7:3 at random; the third row (not in the paper) is the kept tiles under the
-# grouped split. Number: tiles in the arm (the paper's: 8,658 and 7,413). "constant mIoU" is the baseline: the mIoU
+# grouped split. Number: tiles trained and validated on (the paper's: 8,658 and 7,413); "left out": tiles the
+# grouped split keeps out of both sides because they share pixels with validation tiles. "constant mIoU" is the baseline: the mIoU
 # of predicting one class everywhere on the same validation tiles; a model at or below it has learned nothing.
 
 # %%
-run.show(table.set_index(["model", "dataset"]), "table6_runs", caption="This run: tiles and scores per arm (%)")
+run.show(table.set_index(["model", "dataset"]).rename(columns=PAPER_COLUMNS), "table6_runs",
+         caption="This run: tiles and scores per arm (%)")
 comparison = paper_vs_run(table, 6, run_label=run.run_label, keys=("model", "dataset"))
 run.show(comparison, "table6", caption="Paper Table 6 and this run (%)")
 
@@ -104,7 +107,7 @@ run.show(comparison, "table6", caption="Paper Table 6 and this run (%)")
 # %%
 common = common_validation_scores(runs, arms, device=device)
 if len(common):
-    run.show(common.set_index("trained on"), "table6_common_validation",
+    run.show(common.set_index("trained on").rename(columns=PAPER_COLUMNS), "table6_common_validation",
              caption="Both models on the kept tiles' validation set (%)")
 else:
     display(Markdown("Only filtered tiles were given, so there is no unfiltered model to compare."))

@@ -68,12 +68,12 @@ from landslide_core.experiments.table5 import (
 from landslide_core.sections.benchmarks import (
     GridSettings,
     consistency_summary,
+    epoch_table,
     prediction_examples,
     run_benchmarks,
     runs_directory,
     shown_validation_tiles,
     summary,
-    epoch_table,
     training_curves,
 )
 

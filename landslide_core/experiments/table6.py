@@ -99,17 +99,24 @@ def _group_row(scores: pd.DataFrame, group: str) -> pd.Series:
     return scores[(scores["group"] == group) & (scores["subdataset"] == "")].iloc[0]
 
 
-def _tiles_in(manifest: Path) -> int:
-    return len(pd.read_csv(manifest, comment="#"))
+def _sides(manifest: Path) -> pd.Series:
+    """Tiles per split value (``train``, ``val``, ``buffer``) in a manifest."""
+    return pd.read_csv(manifest, comment="#")["split"].value_counts()
 
 
 def table6(runs: Mapping[str, GridRun], arms: list[QCArm]) -> pd.DataFrame:
-    """Table 6 rows on each arm's own validation set: model, dataset, tiles, the six scores (%) and the constant baseline."""
+    """Table 6 rows on each arm's own validation set: model, dataset, tiles, the six scores (%) and the constant baseline.
+
+    ``number`` counts the tiles trained and validated on (the paper's "Number"); ``left out`` the tiles a grouped
+    split keeps out of both sides because they share pixels with validation tiles.
+    """
     rows = []
     for arm in arms:
         run = runs[arm.key]
         row = _group_row(run.scores, run.group)
-        rows.append({"model": paper_name(run.model), "dataset": arm.dataset, "number": _tiles_in(arm.manifest),
+        sides = _sides(arm.manifest)
+        rows.append({"model": paper_name(run.model), "dataset": arm.dataset,
+                     "number": int(sides.get("train", 0) + sides.get("val", 0)), "left out": int(sides.get("buffer", 0)),
                      "val tiles": int(row["tiles"]), **{m: float(row[m]) for m in SCORE_COLUMNS},
                      "constant mIoU": constant_miou(row)})
     return pd.DataFrame(rows)

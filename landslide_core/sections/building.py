@@ -143,6 +143,7 @@ def flag_counts(flags: pd.DataFrame) -> pd.DataFrame:
         tiles=("name", "size"), **{RULE_NAMES[r]: (f"flag_{r}", "sum") for r in CRITERIA},
         flagged=("flagged", "sum"))
     counts.loc["all"] = counts.sum()
+    counts.index.name = "sub-dataset"
     counts["flagged share (%)"] = 100 * counts["flagged"] / counts["tiles"]
     return counts.astype({c: int for c in counts.columns if c != "flagged share (%)"})
 
@@ -178,12 +179,16 @@ def _rgb(path: Path, step: int = 1) -> np.ndarray:
 
 def scene_overview(scenes: Sequence[DemoScene], flags: pd.DataFrame, index: pd.DataFrame) -> Figure:
     """Each scene with its tile centres coloured by the rules that flag them, the seam and the event zone."""
-    figure = plt.figure(figsize=(3.3 * len(scenes), 3.9), layout="constrained")
-    axes = figure.subplots(1, len(scenes), squeeze=False)[0]
+    columns = min(len(scenes), 2)
+    rows = -(-len(scenes) // columns)
+    figure = plt.figure(figsize=(4.6 * columns, 4.7 * rows + 0.8), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for spare in axes[len(scenes):]:
+        spare.set_axis_off()
     flag_columns = ["subdataset", "name", "flagged", *(f"flag_{rule}" for rule in CRITERIA)]
     merged = index.merge(flags[flag_columns], on=["subdataset", "name"])
     step = 4
-    for axis, scene in zip(axes, scenes, strict=True):
+    for axis, scene in zip(axes, scenes, strict=False):
         axis.imshow(_rgb(scene.scene, step), extent=_extent(scene.scene))
         tiles = merged[merged["scene"] == scene.scene.name]
         cy = (tiles["y_off"] + tiles["height"] / 2).to_numpy()
@@ -198,7 +203,7 @@ def scene_overview(scenes: Sequence[DemoScene], flags: pd.DataFrame, index: pd.D
         line(scene.seam_position, color="#d95f02", linestyle="--", linewidth=1)
         r, c, h, w = scene.event_zone
         axis.add_patch(plt.Rectangle((c, r), w, h, fill=False, edgecolor="#e7298a", linewidth=1, linestyle=":"))
-        axis.set_title(f"{get_subdataset(scene.subdataset).name}\n{scene.crs}", fontsize=8)
+        axis.set_title(f"{get_subdataset(scene.subdataset).name} ({scene.crs})", fontsize=9)
         axis.set_xticks([])
         axis.set_yticks([])
     handles = [Line2D([], [], marker="o", linestyle="", color="#1b9e77", label="tile kept"),
@@ -206,7 +211,7 @@ def scene_overview(scenes: Sequence[DemoScene], flags: pd.DataFrame, index: pd.D
                  for r in CRITERIA),
                Line2D([], [], color="#d95f02", linestyle="--", label="planted seam"),
                Line2D([], [], color="#e7298a", linestyle=":", label="landslide event zone")]
-    figure.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=7)
+    figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
     return figure
 
 
@@ -225,7 +230,7 @@ def score_distributions(flags: pd.DataFrame, thresholds: QCThresholds | None = N
         if rule == "label":
             values = np.log10(values.clip(lower=1e-6))
             limit = np.log10(thresholds.label)
-            axis.set_xlabel("log10 landslide share")
+            axis.set_xlabel("log10 landslide share (none: −6)")
         else:
             limit = getattr(thresholds, rule)
             axis.set_xlabel(SCORE_OF[rule].replace("_", " "))

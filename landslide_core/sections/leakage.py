@@ -29,10 +29,15 @@ PAPER_REMOVED = {"removed": 1245, "before": 8658}
 """Paper, "Building the dataset" and Table 6: about 1,245 of 8,658 SAT tiles removed by quality control."""
 
 
-def readable_report(report: pd.DataFrame) -> pd.DataFrame:
-    """A leakage report with the page's column names, shares in percent."""
+def readable_report(report: pd.DataFrame, split: Sequence[TileRecord]) -> pd.DataFrame:
+    """A leakage report with the page's column names, shares in percent, and the split's training and left-out tiles."""
     table = report.set_index("subdataset").rename_axis("sub-dataset")
+    sides = pd.crosstab(pd.Series([r.subdataset for r in split], name="sub-dataset"),
+                        pd.Series([r.split for r in split], name="split"))
+    sides.loc["total"] = sides.sum()
     return pd.DataFrame({
+        "training tiles": sides["train"],
+        "left out (share pixels with validation)": sides["buffer"] if "buffer" in sides else 0,
         "validation tiles": table["val_tiles"],
         "sharing pixels with training": table["val_tiles_sharing"],
         "share of tiles (%)": 100 * table["val_tiles_sharing_share"],
@@ -52,7 +57,8 @@ def leakage_tables(root: str | Path, *, seed: int, val_fraction: float, source: 
     random = make_split(records, val_fraction=val_fraction, seed=seed)
     grouped = make_grouped_split(records, _groups(records, audit), links=audit.links(), val_fraction=val_fraction,
                                  seed=seed)
-    return audit, readable_report(leakage_report(audit, random)), readable_report(leakage_report(audit, grouped))
+    return (audit, readable_report(leakage_report(audit, random), random),
+            readable_report(leakage_report(audit, grouped), grouped))
 
 
 def audit_summary(audit: LeakageAudit) -> str:

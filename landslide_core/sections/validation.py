@@ -75,10 +75,12 @@ def summary(table: pd.DataFrame, common: pd.DataFrame, epochs: pd.DataFrame, *, 
     lines = []
     learned = table["miou"] > table["constant mIoU"]
     if not learned.all():
-        flat = ", ".join(table.loc[~learned, "dataset"])
-        lines.append(f"- **No better than a constant**: the model trained on {flat} scores an mIoU at or below that of "
-                     "predicting one class everywhere (column \"constant mIoU\"), so it has not learned to find "
-                     "landslides and the differences below are not evidence of anything.")
+        flat = list(table.loc[~learned, "dataset"])
+        named = " and ".join(f"\"{d}\"" for d in flat) if len(flat) < 3 else "all three arms"
+        lines.append(f"- **No better than a constant**: the model{'s' if len(flat) > 1 else ''} of {named} "
+                     f"score{'' if len(flat) > 1 else 's'} an mIoU at or below that of predicting one class everywhere "
+                     f"(column \"constant mIoU\"), so {'they have' if len(flat) > 1 else 'it has'} not learned to find "
+                     "landslides and the differences below are no evidence of anything.")
     datasets = set(table["dataset"])
     if {ARMS["unfiltered"], ARMS["filtered"]} <= datasets:
         gain = _iou(table, ARMS["filtered"]) - _iou(table, ARMS["unfiltered"])

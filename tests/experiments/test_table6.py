@@ -71,7 +71,7 @@ def test_each_arm_is_trained_once_scored_on_its_own_and_on_common_validation_til
     runs = run_table6(arms, tmp_path / "runs", base)
     table = table6(runs, arms)
     assert table["dataset"].tolist() == list(ARMS.values())
-    assert table["number"].tolist() == [12, len(kept), len(kept)]
+    assert table["number"].tolist() == [12, len(kept), len(kept)] and table["left out"].tolist() == [0, 0, 0]
     assert table.loc[0, "val tiles"] == 3 and table.loc[1, "val tiles"] == 2
     common = common_validation_scores(runs, arms)
     assert common["val tiles"].tolist() == [2, 2]

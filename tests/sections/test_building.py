@@ -84,6 +84,10 @@ def test_the_random_split_leaks_and_the_grouped_split_does_not(built) -> None:
     assert random.loc["total", "share of validation pixels seen in training (%)"] > 50
     assert grouped.loc["total", "sharing pixels with training"] == 0
     assert (grouped.drop("total")["validation tiles"] > 0).all()
+    left_out = "left out (share pixels with validation)"
+    assert (random[left_out] == 0).all() and grouped.loc["total", left_out] > 0  # the price of a leakage-free split
+    assert (grouped["training tiles"] + grouped[left_out] + grouped["validation tiles"]
+            == random["training tiles"] + random["validation tiles"]).all()
 
 
 def test_figures_draw(built) -> None:

@@ -34,5 +34,5 @@ def test_summary_states_the_gains_from_the_table_and_no_warning_when_every_model
 
 def test_summary_says_when_a_model_is_no_better_than_a_constant() -> None:
     text = summary(_table([14.0, 14.0, 14.0], [7.0, 80.0, 7.0]), COMMON, EPOCHS, synthetic=True, settings=SETTINGS)
-    assert "the model trained on Original SAT, SAT, grouped split scores an mIoU at or below" in text
+    assert 'the models of "Original SAT" and "SAT, grouped split" score an mIoU at or below' in text
     assert "synthetic tiles" in text
