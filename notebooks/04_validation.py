@@ -92,7 +92,8 @@ table = table6(runs, arms)
 # of predicting one class everywhere on the same validation tiles; a model at or below it has learned nothing.
 
 # %%
-run.show(table.set_index(["model", "dataset"]).rename(columns=PAPER_COLUMNS), "table6_runs",
+shown_names = {**PAPER_COLUMNS, "f1_landslide": "F1 (landslide class)"}
+run.show(table.set_index(["model", "dataset"]).rename(columns=shown_names), "table6_runs",
          caption="This run: tiles and scores per arm (%)")
 comparison = paper_vs_run(table, 6, run_label=run.run_label, keys=("model", "dataset"))
 run.show(comparison, "table6", caption="Paper Table 6 and this run (%)")
@@ -107,7 +108,7 @@ run.show(comparison, "table6", caption="Paper Table 6 and this run (%)")
 # %%
 common = common_validation_scores(runs, arms, device=device)
 if len(common):
-    run.show(common.set_index("trained on").rename(columns=PAPER_COLUMNS), "table6_common_validation",
+    run.show(common.set_index("trained on").rename(columns=shown_names), "table6_common_validation",
              caption="Both models on the kept tiles' validation set (%)")
 else:
     display(Markdown("Only filtered tiles were given, so there is no unfiltered model to compare."))
