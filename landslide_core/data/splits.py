@@ -13,7 +13,7 @@ import hashlib
 import io
 import re
 import zlib
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -83,17 +83,18 @@ def _carve(members: list[TileRecord], need: int, neighbours: Mapping[str, set[st
     validation tiles, so it can go to neither side.
     """
     uids = sorted(r.uid for r in members)
+    in_group = set(uids)
     start = uids[int(rng.integers(len(uids)))]
-    region, queue = [start], [start]
+    region, queue = [start], deque([start])
     seen = {start}
     while queue and len(region) < need:
-        for other in sorted(neighbours.get(queue.pop(0), ())):
-            if other not in seen and other in set(uids) and len(region) < need:
+        for other in sorted(neighbours.get(queue.popleft(), ())):
+            if other not in seen and other in in_group and len(region) < need:
                 seen.add(other)
                 region.append(other)
                 queue.append(other)
     inside = set(region)
-    rim = {o for u in inside for o in neighbours.get(u, ()) if o not in inside and o in set(uids)}
+    rim = {o for u in inside for o in neighbours.get(u, ()) if o not in inside and o in in_group}
     return inside, rim
 
 

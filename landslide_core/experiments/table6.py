@@ -14,16 +14,17 @@ own validation sets, as in the paper, the unfiltered model is also judged on the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from ..data.splits import load_or_make_split, make_grouped_split, make_split, write_manifest
+from ..data.splits import load_or_make_split, make_split, write_manifest
 from ..eval.evaluation import evaluate_checkpoint
 from ..scoring.confusion import SCORE_COLUMNS
 from ..sources import get_source
+from ..tiles import TileRecord
 from ..train.config import TrainConfig
 from .runs import SCORES_FILE, GridRun, read_run, train_and_evaluate
 from .table5 import paper_name
@@ -44,8 +45,7 @@ class QCArm:
     manifest: Path
 
 
-def qc_arms(filtered_root: str | Path, runs_dir: str | Path, *, groups: Mapping[str, str],
-            links: Iterable[tuple[str, str]] = (),
+def qc_arms(filtered_root: str | Path, runs_dir: str | Path, *, grouped: Sequence[TileRecord],
             unfiltered_root: str | Path | None = None, seed: int = 0, val_fraction: float = 0.3,
             source: str = "cas") -> list[QCArm]:
     """Write (or read back) the arms' split manifests under ``runs_dir``.
@@ -53,9 +53,9 @@ def qc_arms(filtered_root: str | Path, runs_dir: str | Path, *, groups: Mapping[
     Args:
         filtered_root: The tiles quality control kept.
         runs_dir: Where manifests and runs go.
-        groups: Tile uid → group of tiles sharing pixels (:mod:`landslide_core.building.leakage`), for the
-            grouped split of the filtered tiles.
-        links: Pairs of tile uids that share pixels, along which a group too large for one side is cut.
+        grouped: The filtered tiles under a grouped split
+            (:func:`landslide_core.building.leakage_split.grouped_split`), written as the ``grouped`` arm's
+            manifest unless one is there already.
         unfiltered_root: Every tile cut from the scenes (same names as in ``filtered_root``); ``None`` where
             only filtered tiles exist (the published dataset), which leaves out the ``unfiltered`` arm.
         seed: Seed of every split.
@@ -75,8 +75,6 @@ def qc_arms(filtered_root: str | Path, runs_dir: str | Path, *, groups: Mapping[
         write_manifest(kept + rejected, manifests["unfiltered"], root=unfiltered_root, seed=seed,
                        val_fraction=val_fraction)
     if not manifests["grouped"].exists():
-        grouped = make_grouped_split(tiles.list_tiles(filtered_root), groups, links=links, val_fraction=val_fraction,
-                                     seed=seed)
         write_manifest(grouped, manifests["grouped"], root=filtered_root, seed=seed, val_fraction=val_fraction)
     roots = {"unfiltered": unfiltered_root, "filtered": filtered_root, "grouped": filtered_root}
     return [QCArm(key, label, Path(roots[key]), manifests[key]) for key, label in ARMS.items()

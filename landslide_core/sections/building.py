@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from rasterio.windows import Window
 
 from ..building.qc import CRITERIA, QCThresholds, flag, score_tile
 from ..building.tiling import TilingOptions, tile_scene
@@ -79,12 +78,12 @@ def cut_scenes(scenes: Sequence[DemoScene], tiles_root: str | Path, *, options: 
 def planted_truth(index: pd.DataFrame, scenes: Sequence[DemoScene]) -> pd.DataFrame:
     """Per tile, what the scene was drawn with: true fill and cloud shares, and whether a seam crosses it."""
     by_file = {s.scene.name: s for s in scenes}
+    truths = {name: read_raster(scene.truth).astype(bool) for name, scene in by_file.items()}  # each read once
     rows = []
     for _, tile in index.iterrows():
         scene = by_file[tile["scene"]]
         y0, x0, h, w = int(tile["y_off"]), int(tile["x_off"]), int(tile["height"]), int(tile["width"])
-        with open_raster(scene.truth) as src:
-            fill, cloud = src.read(window=Window(x0, y0, w, h)).astype(bool)
+        fill, cloud = truths[tile["scene"]][:, y0:y0 + h, x0:x0 + w]
         start = x0 if scene.seam_axis == "vertical" else y0
         side = w if scene.seam_axis == "vertical" else h
         crosses = start + SEAM_MARGIN <= scene.seam_position <= start + side - SEAM_MARGIN

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..building.leakage import LeakageAudit, audit_records, leakage_report, merge_groups, spatial_groups
+from ..building.leakage import LeakageAudit, leakage_report
+from ..building.leakage_split import grouped_split
 from ..building.qc import QCThresholds, flag, removed_from_names, score_root
-from ..data.splits import make_grouped_split, make_split
+from ..data.splits import make_split
 from ..sources import get_source
 from ..tiles import TileRecord
 from .building import flag_counts
@@ -45,18 +46,12 @@ def readable_report(report: pd.DataFrame, split: Sequence[TileRecord]) -> pd.Dat
     })
 
 
-def _groups(records: Sequence[TileRecord], audit: LeakageAudit) -> dict[str, str]:
-    return merge_groups(audit.groups(), spatial_groups(records, progress=False))
-
-
 def leakage_tables(root: str | Path, *, seed: int, val_fraction: float, source: str = "cas"
                    ) -> tuple[LeakageAudit, pd.DataFrame, pd.DataFrame]:
     """Audit every tile under ``root``; report a random split's leakage and a grouped split's."""
     records = get_source(source).list_tiles(root)
-    audit = audit_records(records, source=source, progress=False)
+    grouped, audit = grouped_split(records, val_fraction=val_fraction, seed=seed, source=source, progress=False)
     random = make_split(records, val_fraction=val_fraction, seed=seed)
-    grouped = make_grouped_split(records, _groups(records, audit), links=audit.links(), val_fraction=val_fraction,
-                                 seed=seed)
     return (audit, readable_report(leakage_report(audit, random), random),
             readable_report(leakage_report(audit, grouped), grouped))
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..building.leakage import audit_records, merge_groups, spatial_groups
+from ..building.leakage_split import grouped_split
 from ..experiments.table6 import ARMS, QCArm, qc_arms
 from ..sources import get_source
 from ..train.config import TrainConfig
@@ -58,10 +58,9 @@ class QCSettings:
 def arms_for(filtered_root: Path, runs_dir: Path, *, unfiltered_root: Path | None, seed: int,
              val_fraction: float = 0.3) -> list[QCArm]:
     """The experiment's arms, with the grouped split built from the leakage audit of the filtered tiles."""
-    records = get_source("cas").list_tiles(filtered_root)
-    audit = audit_records(records, progress=False)
-    groups = merge_groups(audit.groups(), spatial_groups(records, progress=False))
-    return qc_arms(filtered_root, runs_dir, groups=groups, links=audit.links(), unfiltered_root=unfiltered_root, seed=seed,
+    grouped, _ = grouped_split(get_source("cas").list_tiles(filtered_root), val_fraction=val_fraction, seed=seed,
+                               progress=False)
+    return qc_arms(filtered_root, runs_dir, grouped=grouped, unfiltered_root=unfiltered_root, seed=seed,
                    val_fraction=val_fraction)
 
 

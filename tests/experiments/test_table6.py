@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from landslide_core.data.splits import read_manifest
+from landslide_core.data.splits import make_grouped_split, read_manifest
 from landslide_core.experiments.runs import epoch_choice
 from landslide_core.experiments.table6 import (
     ARMS,
@@ -37,10 +37,15 @@ def roots(make_root, tmp_path: Path) -> tuple[Path, Path, set[str]]:
     return unfiltered, filtered, kept
 
 
+def _grouped(root: Path, groups: dict[str, str], seed: int) -> list:
+    return make_grouped_split(get_source("cas").list_tiles(root), groups, seed=seed)
+
+
 def test_the_unfiltered_split_extends_the_filtered_one_and_the_grouped_split_keeps_groups_whole(roots, tmp_path):
     unfiltered, filtered, kept = roots
     groups = {f"hokkaido/tile{i:04d}": "a" for i in (0, 1, 2, 3)} | {f"hokkaido/tile{i:04d}": "b" for i in (4, 6)}
-    arms = qc_arms(filtered, tmp_path / "runs", groups=groups, unfiltered_root=unfiltered, seed=3)
+    arms = qc_arms(filtered, tmp_path / "runs", grouped=_grouped(filtered, groups, 3), unfiltered_root=unfiltered,
+                   seed=3)
     assert [a.key for a in arms] == list(ARMS)
     sides = {a.key: {r.name: r.split for r in read_manifest(a.manifest, a.data_root)} for a in arms}
     assert set(sides["unfiltered"]) == {f"tile{i:04d}" for i in range(12)} and set(sides["filtered"]) == kept
@@ -52,13 +57,14 @@ def test_the_unfiltered_split_extends_the_filtered_one_and_the_grouped_split_kee
         assert len({grouped[m] for m in members}) == 1
     # read back, not drawn again
     before = {a.key: a.manifest.read_bytes() for a in arms}
-    again = qc_arms(filtered, tmp_path / "runs", groups={}, unfiltered_root=unfiltered, seed=3)
+    again = qc_arms(filtered, tmp_path / "runs", grouped=_grouped(filtered, {}, 3), unfiltered_root=unfiltered,
+                    seed=3)
     assert {a.key: a.manifest.read_bytes() for a in again} == before
 
 
 def test_without_unfiltered_tiles_only_the_filtered_arms_exist(roots, tmp_path):
     _, filtered, _ = roots
-    arms = qc_arms(filtered, tmp_path / "runs", groups={}, seed=0)
+    arms = qc_arms(filtered, tmp_path / "runs", grouped=_grouped(filtered, {}, 0), seed=0)
     assert [a.key for a in arms] == ["filtered", "grouped"]
 
 
@@ -66,7 +72,8 @@ def test_without_unfiltered_tiles_only_the_filtered_arms_exist(roots, tmp_path):
 def test_each_arm_is_trained_once_scored_on_its_own_and_on_common_validation_tiles(roots, tmp_path):
     unfiltered, filtered, kept = roots
     shutil.rmtree(unfiltered / FOLDER / "label")  # labels are not needed for training
-    arms = qc_arms(filtered, tmp_path / "runs", groups={}, unfiltered_root=unfiltered, seed=0)
+    arms = qc_arms(filtered, tmp_path / "runs", grouped=_grouped(filtered, {}, 0), unfiltered_root=unfiltered,
+                   seed=0)
     base = tiny_config(epochs=2, group="SAT", val_crop_size=64)
     runs = run_table6(arms, tmp_path / "runs", base)
     table = table6(runs, arms)
