@@ -20,28 +20,102 @@ from .sources.cas import ZENODO_RECORD
 __all__ = ["build_parser", "main"]
 
 
+_FOLDER_FLAGS = ("masks", "mask_colour", "mask_value", "image_pattern", "mask_pattern", "fit")
+
+
+def _add_source_arguments(p: argparse.ArgumentParser, default: str | None) -> None:
+    """``--source`` and its settings; the image-folder source's settings have flags of their own."""
+    from .sources import available_sources
+    from .sources.standardize import FITS
+
+    g = p.add_argument_group("data source", "which dataset ROOT holds and how to read it (see README: Other datasets)")
+    shown = f"default: {default}" if default else "default: the data the checkpoint was trained on"
+    g.add_argument("--source", default=None, help=f"{', '.join(available_sources())} ({shown}; folder with --images)")
+    g.add_argument("--source-option", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="a setting of the source (VALUE read as YAML), e.g. --source-option held_out test")
+    g.add_argument("--images", type=Path, help="folder source: the image folder (ROOT may then be left out)")
+    g.add_argument("--masks", type=Path, help="folder source: the mask folder")
+    g.add_argument("--mask-colour", help="folder source: landslide colour of RGB masks, e.g. '#ffff00' or yellow")
+    g.add_argument("--mask-value", type=int, help="folder source: landslide value of single-band masks")
+    g.add_argument("--image-pattern", help="folder source: image stem with an {id} field, e.g. 'Landslide{id}'")
+    g.add_argument("--mask-pattern", help="folder source: mask stem with an {id} field, e.g. 'LandslideLabel{id}'")
+    g.add_argument("--fit", choices=FITS, help="folder source: resize each image to 512 (default, the paper's) or "
+                                               "cut it into 512 tiles")
+    p.set_defaults(source_default=default)
+
+
+def _source_and_root(args: argparse.Namespace) -> tuple[str | None, dict[str, object], Path]:
+    """The source name (``None``: the command's default data), its options, and the data root.
+
+    Raises:
+        LandslideCoreError: Folder flags given for another source, one of --images/--masks missing, or no root.
+    """
+    options: dict[str, object] = {key: yaml.safe_load(value) for key, value in args.source_option}
+    folder = {flag: getattr(args, flag) for flag in _FOLDER_FLAGS if getattr(args, flag) is not None}
+    name = args.source or ("folder" if args.images is not None else args.source_default)
+    root = Path(args.root) if args.root is not None else None
+    if args.images is not None or folder:
+        if name != "folder":
+            raise LandslideCoreError(f"--images, --masks, --mask-colour, … set the folder source, not {name!r}: "
+                                     "pass --source folder, or name the source's settings with --source-option")
+        if args.images is None or args.masks is None:
+            raise LandslideCoreError("the folder source needs both --images DIR and --masks DIR")
+        options |= {"images": str(args.images.resolve()), "masks": str(args.masks.resolve())}
+        options |= {k: (str(v) if isinstance(v, Path) else v) for k, v in folder.items() if k != "masks"}
+        root = root or args.images
+    if root is None:
+        raise LandslideCoreError("this command needs the data root (ROOT), or --images and --masks for a folder of images")
+    return name, options, root
+
+
 def _validate(args: argparse.Namespace) -> int:
     from .data.validate import validate_root
     from .sources import get_source
 
-    source = get_source(args.source).with_tile_size(args.tile_size or None)
-    report = validate_root(args.root, args.subdatasets or None, source=source, progress=not args.quiet)
+    name, options, root = _source_and_root(args)
+    source = get_source(name or "cas", **options).with_tile_size(args.tile_size or None)
+    report = validate_root(root, args.subdatasets or None, source=source, progress=not args.quiet)
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1
 
 
 def _download(args: argparse.Namespace) -> int:
+    if args.source != "cas":
+        return _download_other(args)
     from .sources.cas import download
 
+    record = args.record or ZENODO_RECORD
     if args.list:
-        files = download.fetch_record(args.record, args.api_url)
+        files = download.fetch_record(record, args.api_url)
         print(download.format_listing(download.select_files(files, args.subdatasets) if args.subdatasets else files))
         return 0
     if args.root is None:
         raise LandslideCoreError("download needs --root DIR (where the sub-dataset folders go); --list needs none")
-    download.download(args.subdatasets, args.root, record=args.record, api_url=args.api_url,
+    download.download(args.subdatasets, args.root, record=record, api_url=args.api_url,
                       progress=not args.quiet, keep_archives=not args.delete_archives)
+    return 0
+
+
+def _download_other(args: argparse.Namespace) -> int:
+    """Another dataset's download: HR-GLDD from Zenodo; the others say where to get them.
+
+    Raises:
+        LandslideCoreError: No --root for HR-GLDD; any other source (it has no direct download).
+    """
+    from .sources import get_source, hrgldd, zenodo
+
+    source = get_source(args.source)
+    if source.name == hrgldd.HRGLDDSource.name:
+        record = args.record or hrgldd.ZENODO_RECORD
+        if args.list:
+            print(zenodo.format_listing(zenodo.fetch_record(record, args.api_url)))
+            return 0
+        if args.root is None:
+            raise LandslideCoreError("download needs --root DIR (where the dataset goes); --list needs none")
+        hrgldd.download(args.subdatasets, args.root, record=record, api_url=args.api_url, progress=not args.quiet)
+        return 0
+    source.download(args.subdatasets, args.root or ".")
     return 0
 
 
@@ -196,9 +270,12 @@ def _train(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .scoring import PAPER_COLUMNS
+    from .sources import get_source
     from .train import TrainConfig, train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    name, options, root = _source_and_root(args)
+    group = args.group or get_source(name or "cas", **options).widest_group
     pretrained: bool | str = str(args.pretrained_weights) if args.pretrained_weights else not args.no_pretrained
     config = TrainConfig(
         model=args.model, model_options={k: yaml.safe_load(v) for k, v in args.model_option}, pretrained=pretrained,
@@ -206,9 +283,10 @@ def _train(args: argparse.Namespace) -> int:
         val_crop_size=args.val_crop_size, lr=args.lr,
         seed=args.seed, num_workers=args.num_workers, device=args.device, amp=_switch(args.amp),
         channels_last=_switch(args.channels_last), compile=args.compile, augment=not args.no_augment,
-        group=args.group, subdatasets=args.subdatasets, val_every=args.val_every,
+        source=name or "cas", source_options=options, group=group, subdatasets=args.subdatasets,
+        val_every=args.val_every,
     )
-    result = train(config, args.root, args.out, manifest=args.manifest, restart=args.restart, progress=not args.quiet)
+    result = train(config, root, args.out, manifest=args.manifest, restart=args.restart, progress=not args.quiet)
     if _is_main_process():
         print(f"{result.out_dir}: {len(result.history)} of {config.epochs} epochs done ({result.epochs_run} now); "
               f"best validation mIoU at epoch {result.best_epoch} → {result.best_checkpoint}")
@@ -221,7 +299,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .eval import evaluate_checkpoint
     from .scoring import SCORE_COLUMNS
 
-    table = evaluate_checkpoint(args.checkpoint, args.root, split=args.split, group=args.group,
+    name, options, root = _source_and_root(args)
+    source = {"name": name, **options} if name is not None else None
+    table = evaluate_checkpoint(args.checkpoint, root, split=args.split, group=args.group, source=source,
                                 subdatasets=args.subdatasets, manifest=args.manifest, batch_size=args.batch_size,
                                 device=args.device, num_workers=args.num_workers, progress=not args.quiet,
                                 record=args.out)
@@ -233,7 +313,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_training_commands(commands: argparse._SubParsersAction) -> None:
-    from .sources.cas import GROUPS
     from .train.config import TrainConfig
 
     switch = ("auto", "on", "off")
@@ -244,13 +323,14 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
                                         "running the same command again resumes. Under `torchrun --nproc_per_node "
                                         "N` it trains on N processes (GPUs) with the same global batches as one "
                                         "(see README: Models and training).")
-    p.add_argument("root", help="data root")
+    p.add_argument("root", nargs="?", help="data root (a folder source may give --images and --masks instead)")
     p.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, history, split)")
     p.add_argument("--model", default=TrainConfig.model,
                    help="fcn, unet, deeplabv3plus, mffenet or smp:<Architecture>/<encoder> (default: %(default)s)")
     p.add_argument("--model-option", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="extra model argument (VALUE read as YAML), e.g. --model-option encoder_depth 3")
-    p.add_argument("--group", choices=GROUPS, default=TrainConfig.group, help="sensor group (default: %(default)s)")
+    p.add_argument("--group", help="a group of the source: CAS UAV, SAT or UAV&SAT; others: all (default: the "
+                                   "source's widest, CAS UAV&SAT)")
     p.add_argument("--subdatasets", nargs="+", help="only these sub-datasets (default: all found)")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="(default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
@@ -274,23 +354,28 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", type=Path, help="split manifest to read or write (default: OUT/split.csv)")
     p.add_argument("--restart", action="store_true", help="discard an earlier run in OUT and train from scratch")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _add_source_arguments(p, "cas")
     p.set_defaults(func=_train)
 
     p = commands.add_parser("evaluate", help="score a checkpoint with the paper's metrics, per group and sub-dataset",
-                            description="Evaluate a checkpoint on full 512×512 tiles of its own split (by default "
-                                        "the validation tiles of the group it was trained on) and print the "
-                                        "paper's six scores per sensor group and sub-dataset.")
+                            description="Evaluate a checkpoint on 512×512 tiles and print the paper's six scores per "
+                                        "group and sub-dataset: by default on the validation tiles of its own split; "
+                                        "with --source (or --images/--masks) on every tile of other data, without a "
+                                        "split manifest.")
     p.add_argument("checkpoint", type=Path, help="last.pt or best.pt of a training run")
-    p.add_argument("root", help="data root")
-    p.add_argument("--split", choices=("train", "val", "all"), default="val", help="(default: %(default)s)")
-    p.add_argument("--group", choices=GROUPS, help="sensor group (default: the checkpoint's)")
+    p.add_argument("root", nargs="?", help="data root (a folder source may give --images and --masks instead)")
+    p.add_argument("--split", choices=("train", "val", "all"),
+                   help="default: val on the checkpoint's own data, all on other data")
+    p.add_argument("--group", help="group of the source (default: the checkpoint's; all groups on other data)")
     p.add_argument("--subdatasets", nargs="+", help="only these sub-datasets (default: the checkpoint's)")
-    p.add_argument("--manifest", type=Path, help="split manifest (default: the one the checkpoint was trained on)")
+    p.add_argument("--manifest", type=Path,
+                   help="split manifest (default: the one the checkpoint was trained on; none on other data)")
     p.add_argument("--batch-size", type=int, default=4, help="(default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, …")
     p.add_argument("--num-workers", type=int, default=0, help="data loader processes (default: %(default)s)")
     p.add_argument("--out", type=Path, help="record stem: writes OUT.csv and OUT.json with provenance")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_source_arguments(p, None)
     p.set_defaults(func=_evaluate)
 
 
@@ -306,22 +391,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("validate", help="check every tile under a data root; one line per problem",
                             description="Check layout, readability, band count and type, size and mask values of "
                                         "every tile. Exit status 0 when clean, 1 when problems were found.")
-    p.add_argument("root", help="data root holding <sub-dataset>/{img,label,mask}/")
+    p.add_argument("root", nargs="?", help="data root (CAS: holding <sub-dataset>/{img,label,mask}/)")
     p.add_argument("subdatasets", nargs="*", help="only these sub-datasets (any spelling; default: all found)")
     p.add_argument("--tile-size", type=int, default=512, help="expected tile size in pixels; 0 skips the check")
-    p.add_argument("--source", default="cas", help="tile source the data root is laid out for (default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_source_arguments(p, "cas")
     p.set_defaults(func=_validate)
 
-    p = commands.add_parser("download", help="fetch sub-datasets from Zenodo record 10294997",
+    p = commands.add_parser("download", help="fetch sub-datasets from Zenodo record 10294997 (or HR-GLDD, 7189381)",
                             description="Download, md5-verify (against the Zenodo API) and unpack sub-datasets and "
-                                        "the study-areas shapefile. Interrupted downloads resume when run again.")
+                                        "the study-areas shapefile. Interrupted downloads resume when run again. "
+                                        "--source hr-gldd fetches HR-GLDD from its Zenodo record; the other public "
+                                        "datasets have no direct download, and the command says where to get them.")
     p.add_argument("subdatasets", nargs="*",
                    help="sub-dataset names (any spelling) or 'study-areas'; default: all 16 and the study areas")
     p.add_argument("--root", type=Path, help="where to unpack (created if missing)")
     p.add_argument("--list", action="store_true",
                    help="print the record's files (or the named ones) with their sizes and exit")
-    p.add_argument("--record", type=int, default=ZENODO_RECORD, help="Zenodo record id (default: %(default)s)")
+    p.add_argument("--source", default="cas", help="dataset: cas (default), hr-gldd, or another source's name")
+    p.add_argument("--record", type=int,
+                   help=f"Zenodo record id (default: the dataset's, {ZENODO_RECORD} for CAS, 7189381 for HR-GLDD)")
     p.add_argument("--api-url", help="Zenodo API base URL (default: $LANDSLIDE_CORE_ZENODO_API or https://zenodo.org/api)")
     p.add_argument("--delete-archives", action="store_true", help="delete each zip once it is unpacked")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

@@ -12,7 +12,7 @@ from pathlib import Path
 __all__ = [
     "CheckpointError", "ChecksumMismatchError", "ConfigError", "DatasetNotFoundError", "DecisionsError", "DeviceError",
     "DownloadError",
-    "ImageFormatError", "LandslideCoreError", "ManifestError", "MaskValueError", "MissingPartnerError",
+    "ImageFormatError", "LandslideCoreError", "ManifestError", "MaskValueError", "MissingPartnerError", "NoDirectDownloadError",
     "NothingToEvaluateError", "PathProblemError", "ProfileError", "RankFailedError", "SceneError", "SectionFailedError",
     "SubDatasetFolderError", "ThroughputError", "TileError", "TileSizeError", "TrainingDataError", "UnknownLossError",
     "UnknownModelError", "UnknownSourceError", "UnknownSubDatasetError", "UnreadableTileError"
@@ -80,6 +80,10 @@ class DownloadError(PathProblemError):
 
 class ChecksumMismatchError(DownloadError):
     """A downloaded file whose md5 differs from the one Zenodo reports."""
+
+
+class NoDirectDownloadError(LandslideCoreError):
+    """A dataset that landslide-core cannot download itself; the message says where to get it."""
 
 
 class UnknownSourceError(LandslideCoreError):

@@ -128,16 +128,22 @@ def library_versions() -> dict[str, str]:
 
 
 def listing_checksum(records: Iterable[TileRecord], root: str | Path) -> str:
-    """SHA-256 over the sorted tile paths (relative to ``root``) and file sizes of image and mask.
+    """SHA-256 over the sorted tile names, paths (relative to ``root`` where under it) and file sizes of image and mask.
 
     Names the exact tiles a run read when it used no split manifest; cheap even for
-    the full dataset (no pixels are read).
+    the full dataset (no pixels are read). The name tells apart tiles that share a
+    file (HR-GLDD's rows of one array, windows of one image).
     """
     root = Path(root)
+
+    def shown(path: Path) -> str:
+        return (path.relative_to(root) if path.is_relative_to(root) else path).as_posix()
+
     lines = sorted(
-        f"{path.relative_to(root).as_posix()}\t{path.stat().st_size}"
+        f"{record.uid}\t{shown(path)}\t{path.stat().st_size}"
         for record in records
         for path in (record.image, record.mask)
+        if path is not None
     )
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 

@@ -50,6 +50,8 @@ def make_split(records: Iterable[TileRecord], *, val_fraction: float = 0.3, seed
 
     Each sub-dataset is shuffled with its own generator seeded by ``seed`` and a
     checksum of its key, so adding a sub-dataset does not reshuffle the others.
+    A sub-dataset whose every record already carries a split keeps it: that is a
+    dataset's own split, set by its source (HR-GLDD's train and val arrays).
 
     Args:
         records: The tiles to split.
@@ -67,6 +69,9 @@ def make_split(records: Iterable[TileRecord], *, val_fraction: float = 0.3, seed
     out: list[TileRecord] = []
     for key, members in by_subdataset.items():
         members = sorted(members, key=lambda r: r.name)
+        if all(r.split in SPLITS for r in members):
+            out.extend(members)
+            continue
         rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
         order = rng.permutation(len(members))
         _, n_val = split_sizes(len(members), val_fraction)

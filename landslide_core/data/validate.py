@@ -27,6 +27,8 @@ class ValidationReport:
     tiles_checked: int = 0
     problems: list[PathProblemError] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)
+    ignored_because: str = "not part of the source's layout"
+    """Why the source ignored those paths (:attr:`~landslide_core.sources.TileSource.ignored_note`)."""
 
     @property
     def ok(self) -> bool:
@@ -36,7 +38,7 @@ class ValidationReport:
     def lines(self) -> list[str]:
         """One line per problem (file, problem, fix), notes on ignored folders, and a summary."""
         out = [str(p) for p in self.problems]
-        out += [f"note: {p}: not a sub-dataset folder (no img/ or mask/); ignored" for p in self.ignored]
+        out += [f"note: {p}: {self.ignored_because}; ignored" for p in self.ignored]
         verdict = "no problems found" if self.ok else f"{len(self.problems)} problem(s) found"
         out.append(f"{self.root}: {self.tiles_checked} tile(s) checked, {verdict}")
         return out
@@ -65,7 +67,8 @@ def validate_root(
     """
     source = get_source(source)
     found = source.scan(root, subdataset_names)
-    report = ValidationReport(root=Path(root), problems=list(found.problems), ignored=found.ignored)
+    report = ValidationReport(root=Path(root), problems=list(found.problems), ignored=found.ignored,
+                              ignored_because=source.ignored_note)
     for record in tqdm(found.records, desc="validating tiles", unit="tile", disable=not progress):
         report.problems.extend(source.tile_problems(record))
         report.tiles_checked += 1

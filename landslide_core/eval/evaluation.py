@@ -9,7 +9,7 @@ Runs under torchrun too: tiles are sharded, matrices summed, and only rank 0 wri
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..data.splits import manifest_checksum, split_records
-from ..errors import CheckpointError, NothingToEvaluateError
+from ..data.splits import manifest_checksum, read_manifest, split_records
+from ..errors import CheckpointError, ConfigError, NothingToEvaluateError
 from ..provenance import collect_provenance, write_record
 from ..runtime.device import Runtime
 from ..runtime.distributed import session
@@ -115,33 +115,60 @@ def _training_manifest(checkpoint: dict[str, Any], path: Path) -> Path:
     return manifest
 
 
+def _foreign_records(data_root: str | Path, source: TileSource, split: str, manifest: Path | None, group: str,
+                     subdatasets: Sequence[str] | None) -> list[TileRecord]:
+    """Tiles of data a checkpoint was not trained on: all of them, or one side of ``manifest``.
+
+    Raises:
+        ConfigError: ``split`` is ``train`` or ``val`` but no manifest says which tiles those are.
+    """
+    if split == "all" and manifest is None:
+        records = source.list_tiles(data_root, subdatasets)
+        return sorted(source.select_group(records, group), key=lambda r: r.uid)
+    if manifest is None:
+        raise ConfigError(f"split {split!r} of data the checkpoint was not trained on needs a split manifest: pass "
+                          "--manifest (manifest=) with that data's split, or --split all to score every tile")
+    records = [r for r in read_manifest(manifest, data_root) if r.split == split or split == "all"]
+    if subdatasets:
+        records = source.select_subdatasets(records, subdatasets)
+    return sorted(source.select_group(records, group), key=lambda r: r.uid)
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     data_root: str | Path,
     *,
-    split: str = "val",
+    split: str | None = None,
     group: str | None = None,
     subdatasets: Sequence[str] | None = None,
     manifest: str | Path | None = None,
+    source: str | TileSource | Mapping[str, Any] | None = None,
     batch_size: int = 4,
     device: str = "auto",
     num_workers: int = 0,
     progress: bool = True,
     record: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Evaluate a training checkpoint on its own split (by default its group's validation tiles).
+    """Evaluate a training checkpoint on its own split, or on any data it was not trained on.
 
+    On its own data (``source`` ``None``, the default) the split comes from its
+    training manifest, checked to be unchanged, and ``split`` defaults to ``val``.
+    On other data (``source`` given: another dataset, or CAS tiles at another root)
+    ``split`` defaults to ``all``: every tile under ``data_root`` is scored and no
+    manifest is needed; ``train``/``val`` then need the data's own ``manifest``.
     Tiles are scored as the run validated them (full tiles, or central crops of its
-    ``val_crop_size``), read with the checkpoint's tile source.
+    ``val_crop_size``).
 
     Args:
         checkpoint: ``last.pt`` or ``best.pt`` of a training run.
         data_root: The data root.
-        split: ``train``, ``val`` or ``all``.
-        group: Default: the checkpoint's; the source's widest group (CAS: ``UAV&SAT``) when only
-            ``subdatasets`` are given, e.g. the Moxitaidi tiles of paper Table 7.
-        subdatasets: Default: the checkpoint's.
-        manifest: The split; default: the one the checkpoint was trained on, checked to be unchanged.
+        split: ``train``, ``val`` or ``all``; default ``val`` on the checkpoint's own data, ``all`` on other data.
+        group: Default: the checkpoint's on its own data; the source's widest group (CAS: ``UAV&SAT``) on other
+            data or when only ``subdatasets`` are given, e.g. the Moxitaidi tiles of paper Table 7.
+        subdatasets: Default: the checkpoint's on its own data, all found on other data.
+        manifest: The split; default: the one the checkpoint was trained on (own data), none (other data).
+        source: The tile source of ``data_root`` (a name, a :meth:`~landslide_core.sources.TileSource.spec` or a
+            source), when it is not the data the checkpoint was trained on.
         batch_size: Tiles per forward pass.
         device: ``auto``, ``cpu``, ``cuda``, …
         num_workers: Data-loader processes.
@@ -151,25 +178,37 @@ def evaluate_checkpoint(
     Raises:
         CheckpointError: The checkpoint cannot be read, or its training split is missing or changed.
         ManifestError: The manifest disagrees with the tiles on disk.
+        ConfigError: ``train``/``val`` tiles of other data were asked for without a manifest.
     """
     started = time.time()
     checkpoint = Path(checkpoint)
     saved = load_checkpoint(checkpoint)
     model, config = trained_model(saved)
-    manifest = Path(manifest) if manifest is not None else _training_manifest(saved, checkpoint)
-    source = get_source(config.source)
-    group = group or (source.widest_group if subdatasets else config.group)
-    subdatasets = subdatasets or config.subdatasets
     runtime = Runtime.for_device(device)
+    foreign = source is not None
+    tiles = get_source(source) if foreign else config.tile_source()
+    if foreign:
+        split = split or "all"
+        manifest = Path(manifest) if manifest is not None else None
+        group = group or tiles.widest_group
+    else:
+        split = split or "val"
+        manifest = Path(manifest) if manifest is not None else _training_manifest(saved, checkpoint)
+        group = group or (tiles.widest_group if subdatasets else config.group)
+        subdatasets = subdatasets or config.subdatasets
     with session(runtime.device) as ses:
-        records = ses.from_main(lambda: split_records(data_root, manifest, seed=config.seed,
-                                                      val_fraction=config.val_fraction, group=group,
-                                                      subdatasets=subdatasets, split=split, source=source))
+        if foreign:
+            records = ses.from_main(lambda: _foreign_records(data_root, tiles, split, manifest, group, subdatasets))
+        else:
+            records = ses.from_main(lambda: split_records(data_root, manifest, seed=config.seed,
+                                                          val_fraction=config.val_fraction, group=group,
+                                                          subdatasets=subdatasets, split=split, source=tiles))
         table = evaluate(model, records, batch_size=batch_size, device=runtime.device, num_workers=num_workers,
-                         model_name=config.model, progress=progress, crop_size=config.val_crop_size, source=source)
+                         model_name=config.model, progress=progress, crop_size=config.val_crop_size, source=tiles)
         if record is not None and ses.is_main:
             parameters = {"checkpoint": checkpoint, "epoch": saved["epoch"], "split": split, "group": group,
-                          "subdatasets": subdatasets, "batch_size": batch_size, "training": config.to_dict()}
+                          "subdatasets": subdatasets, "source": tiles.spec(), "batch_size": batch_size,
+                          "training": config.to_dict()}
             write_evaluation_record(table, record, parameters=parameters, data_root=data_root, records=records,
-                                    manifest=manifest, device=str(runtime.device), started=started, source=source)
+                                    manifest=manifest, device=str(runtime.device), started=started, source=tiles)
     return table

@@ -21,7 +21,6 @@ import pandas as pd
 
 from ..models import describe_model
 from ..scoring.confusion import SCORE_COLUMNS
-from ..sources import get_source
 from ..train.checkpoints import BEST, LAST
 from ..train.config import TrainConfig
 from .runs import SCORES_FILE, GridRun, read_run, train_and_evaluate
@@ -63,7 +62,7 @@ def run_grid(
     """
     runs_dir = Path(runs_dir)
     for group in groups:
-        get_source(base.source).check_group(group)
+        base.tile_source().check_group(group)
     runs = []
     for seed in seeds:
         manifest = runs_dir / f"split-seed{seed}.csv"

@@ -33,13 +33,14 @@ from ..errors import CheckpointError, ConfigError
 from ..eval.paper import consistency
 from ..experiments.runs import epoch_choice
 from ..experiments.table5 import GridRun, KeepRule, paper_name, run_grid, table5
-from ..sources import Normalisation, get_source
+from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST, load_checkpoint, trained_model
 from ..train.config import TrainConfig
 
 __all__ = [
-    "ERROR_COLOURS", "SPLIT_KINDS", "GridSettings", "epoch_table", "consistency_summary", "error_map", "example_tiles", "prediction_examples",
+    "ERROR_COLOURS", "SPLIT_KINDS", "GridSettings", "consistency_summary", "epoch_table", "error_examples", "error_map",
+    "example_tiles", "prediction_examples",
     "runs_directory", "summary", "training_curves",
 ]
 
@@ -266,25 +267,37 @@ def prediction_examples(runs: Sequence[GridRun], tiles: Sequence[TileRecord], *,
 
     ``crop_size`` shows the central crop the runs were validated on (quick CPU runs) instead of the full tile.
 
-    Error colours: true positive green,
-    false positive red, false negative blue; true negatives show the image.
-
     Raises:
         CheckpointError: A run did not keep its checkpoint.
     """
-    dataset = TileDataset(tiles, crop_size=crop_size, centre_crop=True)
-    shown = TileDataset(tiles, crop_size=crop_size, centre_crop=True, normalisation=Normalisation())  # [0, 1] RGB
-    images = torch.stack([dataset[i]["image"] for i in range(len(tiles))])
-    predictions = []
     for run in runs:
         if run.checkpoint is None:
             raise CheckpointError(run.folder / BEST, "this run did not keep its checkpoint",
                                   "keep the checkpoints of the runs whose predictions are shown (keep_checkpoints)")
-        model, _ = trained_model(load_checkpoint(run.checkpoint))
+    return error_examples([(paper_name(r.model), r.checkpoint) for r in runs if r.checkpoint is not None], tiles,
+                          device=device, crop_size=crop_size)
+
+
+def error_examples(models: Sequence[tuple[str, Path]], tiles: Sequence[TileRecord], *, device: str = "cpu",
+                   crop_size: int | None = None, source: str | TileSource = "cas") -> Figure:
+    """Image, truth and each model's errors on the same tiles (rows: tiles; columns: the labelled checkpoints).
+
+    ``crop_size`` shows the central crop the models were validated on (quick CPU runs) instead of the full tile.
+
+    Error colours: true positive green,
+    false positive red, false negative blue; true negatives show the image.
+    """
+    dataset = TileDataset(tiles, crop_size=crop_size, centre_crop=True, source=source)
+    shown = TileDataset(tiles, crop_size=crop_size, centre_crop=True, normalisation=Normalisation(),  # [0, 1] RGB
+                        source=source)
+    images = torch.stack([dataset[i]["image"] for i in range(len(tiles))])
+    predictions = []
+    for _, checkpoint in models:
+        model, _ = trained_model(load_checkpoint(checkpoint))
         with torch.inference_mode():
             predictions.append((model.to(device)(images.to(device))[:, 0] > 0).cpu().numpy())
-    figure = plt.figure(figsize=(2.0 * (2 + len(runs)), 2.1 * len(tiles)), layout="constrained")
-    axes = figure.subplots(len(tiles), 2 + len(runs), squeeze=False)
+    figure = plt.figure(figsize=(2.0 * (2 + len(models)), 2.1 * len(tiles)), layout="constrained")
+    axes = figure.subplots(len(tiles), 2 + len(models), squeeze=False)
     colours = ListedColormap(["#00000000", *ERROR_COLOURS.values()])
     for row, tile in enumerate(tiles):
         item = shown[row]
@@ -292,11 +305,11 @@ def prediction_examples(runs: Sequence[GridRun], tiles: Sequence[TileRecord], *,
         axes[row, 0].imshow(rgb)
         axes[row, 1].imshow(truth, cmap="gray", vmin=0, vmax=1)
         axes[row, 0].set_ylabel(f"{tile.subdataset}\n{tile.name}", fontsize=7)
-        for column, (_run, predicted) in enumerate(zip(runs, predictions, strict=True), start=2):
+        for column, predicted in enumerate(predictions, start=2):
             axes[row, column].imshow(rgb)
             axes[row, column].imshow(error_map(truth, predicted[row]), cmap=colours, vmin=0, vmax=3,
                                      interpolation="nearest")
-    for column, title in enumerate(["image", "truth (white = landslide)", *(paper_name(r.model) for r in runs)]):
+    for column, title in enumerate(["image", "truth (white = landslide)", *(label for label, _ in models)]):
         axes[0, column].set_title(title, fontsize=8)
     for axis in axes.flat:
         axis.set_xticks([])

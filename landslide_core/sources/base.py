@@ -28,14 +28,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import PathProblemError, TileError, UnknownSourceError, UnknownSubDatasetError
+from ..errors import (
+    ConfigError,
+    NoDirectDownloadError,
+    PathProblemError,
+    TileError,
+    UnknownSourceError,
+    UnknownSubDatasetError,
+)
 from ..io.raster import read_raster
 from ..tiles import TileRecord
 from .checks import check_image, check_mask, check_pair
+from .standardize import STANDARD_SIZE, resize_pair
 
 __all__ = [
-    "IMAGENET", "Normalisation", "Scan", "TileSource", "available_sources", "get_source", "raise_first",
-    "register_source",
+    "ALL", "IMAGENET", "Normalisation", "Scan", "StandardisedSource", "TileSource", "available_sources", "get_source",
+    "raise_first", "register_source",
 ]
 
 
@@ -130,6 +138,18 @@ class TileSource(ABC):
     """How masks are stored on disk, in words; :meth:`read_tile` returns them as 0/1."""
     groups: Mapping[str, tuple[str, ...]]
     """Named groups of tiles and the record groups each takes, e.g. ``{"UAV&SAT": ("UAV", "SAT")}``."""
+    homepage: str = ""
+    """Where the dataset is described and downloaded (named in layout errors)."""
+    layout: str = ""
+    """The folder layout :meth:`scan` expects, in words (named in layout errors)."""
+    ignored_note: str = "not part of the source's layout"
+    """Why :meth:`scan` lists a path in :attr:`Scan.ignored`, as ``validate`` prints it."""
+    options: Mapping[str, object] = {}
+    """The keyword arguments the source was made with (JSON types): with :attr:`name`, they rebuild it."""
+
+    def spec(self) -> dict[str, object]:
+        """``{"name": ..., **options}``: enough for :func:`get_source` to make the same source again."""
+        return {"name": self.name, **self.options}
 
     @abstractmethod
     def scan(self, root: str | Path, subdatasets: Iterable[str] | None = None) -> Scan:
@@ -276,12 +296,74 @@ class TileSource(ABC):
         return image, mask
 
 
-SourceFactory = Callable[[], TileSource]
+ALL = "all"
+"""The one group (and record group) of a source without sensor groups."""
+
+
+class StandardisedSource(TileSource):
+    """A dataset whose files are not standard tiles: :meth:`load` reads them, :meth:`read_tile` standardises.
+
+    Every tile comes out as a :data:`~.standardize.STANDARD_SIZE` RGB uint8 image with a 0/1 mask, as the paper
+    standardised the datasets of its Table 7 (see :mod:`.standardize`), so one model reads them all. There is one
+    group, :data:`ALL`. There is no direct download unless a subclass provides one.
+    """
+
+    bands = ("red", "green", "blue")
+    dtype = "uint8"
+    value_range = (0.0, 255.0)
+    tile_size: int | None = STANDARD_SIZE
+    normalisation = IMAGENET
+    groups: Mapping[str, tuple[str, ...]] = {ALL: (ALL,)}
+
+    @abstractmethod
+    def load(self, record: TileRecord) -> tuple[np.ndarray, np.ndarray]:
+        """A tile as stored, converted but not resized: ``(3, h, w)`` uint8 RGB and ``(1, h, w)`` 0/1 uint8 mask.
+
+        Raises:
+            TileError: The files cannot be read or converted; the message names the file and the fix.
+        """
+
+    def read_tile(self, record: TileRecord) -> tuple[np.ndarray, np.ndarray]:
+        """The tile from :meth:`load`, resized to :attr:`tile_size` where it is another size, and checked.
+
+        Raises:
+            TileError: The first problem of the tile.
+        """
+        image, mask = self.load(record)
+        problems = check_pair(record, image, mask)
+        if not problems and self.tile_size is not None:
+            image, mask = resize_pair(image, mask, self.tile_size)
+        problems = problems or self.check_tile(record, image, mask)
+        if problems:
+            raise problems[0]
+        return image, mask
+
+    def tile_problems(self, record: TileRecord) -> list[PathProblemError]:
+        """The first problem :meth:`read_tile` meets (conversion stops there), or none."""
+        try:
+            self.read_tile(record)
+        except TileError as error:
+            return [error]
+        return []
+
+    def download(self, names: Iterable[str], root: str | Path, **options: object) -> list[Path]:
+        """No direct download: the error says where to get the data and how to lay it out.
+
+        Raises:
+            NoDirectDownloadError: Always.
+        """
+        raise NoDirectDownloadError(
+            f"{self.title} has no direct download that landslide-core can verify; download it from {self.homepage} "
+            f"and unpack it as: {self.layout}"
+        )
+
+
+SourceFactory = Callable[..., TileSource]
 _SOURCES: dict[str, SourceFactory] = {}
 
 
 def register_source(name: str, factory: SourceFactory) -> None:
-    """Make a source available to :func:`get_source` under ``name``."""
+    """Make a source available to :func:`get_source` under ``name``; ``factory(**options)`` makes it."""
     _SOURCES[name] = factory
 
 
@@ -290,16 +372,29 @@ def available_sources() -> list[str]:
     return sorted(_SOURCES)
 
 
-def get_source(name: str | TileSource) -> TileSource:
-    """The source registered as ``name`` (a source is returned as it is).
+def get_source(name: str | TileSource | Mapping[str, object], **options: object) -> TileSource:
+    """The source registered as ``name``, made with ``options`` (a source is returned as it is).
+
+    Args:
+        name: A registered name, a :meth:`TileSource.spec` (``{"name": ..., **options}``) or a source.
+        **options: The source's own settings (e.g. the folder source's ``masks`` and ``mask_colour``).
 
     Raises:
         UnknownSourceError: No source has that name; the message lists the valid ones.
+        ConfigError: The source does not take one of ``options``.
     """
     if isinstance(name, TileSource):
         return name
+    if isinstance(name, Mapping):
+        spec = dict(name)
+        name = str(spec.pop("name"))
+        options = {**spec, **options}
     try:
-        return _SOURCES[name]()
+        factory = _SOURCES[name]
     except KeyError:
         raise UnknownSourceError(f"unknown tile source {name!r}; valid sources: {', '.join(available_sources())}") from None
+    try:
+        return factory(**options)
+    except TypeError as error:
+        raise ConfigError(f"tile source {name!r} does not take these options {sorted(options)}: {error}") from None
 

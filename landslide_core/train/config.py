@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from ..errors import ConfigError
 from ..io.atomic import write_text_atomic
-from ..sources import get_source
+from ..sources import TileSource, get_source
 
 __all__ = ["RESULT_NEUTRAL", "TrainConfig"]
 
@@ -67,6 +67,8 @@ class TrainConfig:
     augment: bool = True
     source: str = "cas"
     """Tile source the data root is read with (:func:`landslide_core.sources.get_source`)."""
+    source_options: dict[str, Any] = field(default_factory=dict)
+    """The source's own settings (e.g. the folder source's ``masks`` and ``mask_colour``)."""
     group: str = "UAV&SAT"
     """A group of the source; for CAS the sensor groups of paper Table 5: ``UAV``, ``SAT`` or ``UAV&SAT``."""
     subdatasets: tuple[str, ...] | None = None
@@ -77,7 +79,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         from .losses import check_loss  # here, not at the top: the CLI reads these defaults without importing torch
 
-        get_source(self.source).check_group(self.group)
+        self.tile_source().check_group(self.group)
         check_loss(self.loss)
         for name in ("epochs", "batch_size", "val_every"):
             if getattr(self, name) < 1:
@@ -90,6 +92,10 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be true, false or 'auto', got {getattr(self, name)!r}")
         if self.subdatasets is not None:
             object.__setattr__(self, "subdatasets", tuple(self.subdatasets))
+
+    def tile_source(self) -> TileSource:
+        """The source the run reads its tiles with, made with :attr:`source_options`."""
+        return get_source(self.source, **self.source_options)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (tuples become lists), so a saved and a fresh config compare equal."""

@@ -121,9 +121,10 @@ class _Run:
                  manifest: Path, checkpoint: dict[str, Any] | None, progress: bool) -> None:
         self.config, self.runtime, self.session = config, runtime, ses
         self.out_dir, self.manifest, self.progress = out_dir, manifest, progress
+        self.source = config.tile_source()
         records = ses.from_main(lambda: split_records(data_root, manifest, seed=config.seed,
                                                       val_fraction=config.val_fraction, group=config.group,
-                                                      subdatasets=config.subdatasets, source=config.source))
+                                                      subdatasets=config.subdatasets, source=self.source))
         self.manifest_sha256 = manifest_checksum(manifest)
         if checkpoint is not None:
             check_split(checkpoint, out_dir / LAST, self.manifest_sha256)
@@ -144,7 +145,7 @@ class _Run:
         if ses.distributed and config.sync_batchnorm:
             model = sync_batchnorm(model, runtime.device)
         self.model = runtime.prepare_model(model)
-        self.dataset = TileDataset(self.train_records, source=config.source, crop_size=config.crop_size,
+        self.dataset = TileDataset(self.train_records, source=self.source, crop_size=config.crop_size,
                                    augment=config.augment, seed=config.seed)
         self.sampler = DistributedSampler(self.dataset, num_replicas=ses.world_size, rank=ses.rank, shuffle=True,
                                           seed=config.seed, drop_last=True)
@@ -218,7 +219,7 @@ class _Run:
             matrices = confusion_matrices(self.predict, self.val_records, runtime,
                                           batch_size=config.batch_size // ses.world_size,
                                           num_workers=config.num_workers, progress=self.progress, session=ses,
-                                          crop_size=config.val_crop_size, source=config.source)
+                                          crop_size=config.val_crop_size, source=self.source)
             row |= {f"val_{k}": v for k, v in merged(matrices).scores().as_percent().items()}
         else:
             row |= {f"val_{k}": float("nan") for k in SCORE_COLUMNS}

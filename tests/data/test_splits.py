@@ -161,3 +161,12 @@ def test_a_group_larger_than_the_target_is_cut_with_a_buffer_so_nothing_links_va
     assert sum(s == "train" for s in side.values()) == 36 - 11 - len(buffer) > 0
     assert [r.split for r in split] == [r.split for r in make_grouped_split(records, groups, links=links, seed=2)]
     assert make_grouped_split(records, groups, seed=2) == make_grouped_split(records, groups, seed=2)
+
+
+def test_a_split_the_source_set_is_kept_and_the_other_sub_datasets_are_drawn():
+    official = [TileRecord("hr-gldd", "all", f"train_{i:05d}", Path("trainX.npy"), split="train") for i in range(6)]
+    official += [TileRecord("hr-gldd", "all", f"val_{i:05d}", Path("valX.npy"), split="val") for i in range(2)]
+    drawn = _records({"palu": 10})
+    split = make_split(official + drawn, seed=0)
+    assert {r.name: r.split for r in split if r.subdataset == "hr-gldd"} == {r.name: r.split for r in official}
+    assert sum(r.split == "val" for r in split if r.subdataset == "palu") == 3

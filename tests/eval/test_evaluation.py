@@ -6,17 +6,19 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from landslide_core.cli import main
 from landslide_core.data.splits import manifest_checksum, split_records
-from landslide_core.errors import CheckpointError, NothingToEvaluateError
+from landslide_core.errors import CheckpointError, ConfigError, NothingToEvaluateError
 from landslide_core.eval.evaluation import evaluate, evaluate_checkpoint, write_evaluation_record
 from landslide_core.provenance import read_record
 from landslide_core.runtime.distributed import Session, run_local
 from landslide_core.scoring import SCORE_COLUMNS
 from landslide_core.scoring.metrics import scores_from_counts
+from landslide_core.sources import get_source
 from landslide_core.sources.cas.demo import write_demo_data
 from landslide_core.train.loop import TrainResult, train
 from tests.train.test_training import TINY_MODEL, one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
@@ -129,3 +131,97 @@ def test_cli_reports_a_missing_checkpoint_in_one_line(demo_root, tmp_path, capsy
     assert main(["evaluate", str(tmp_path / "nope.pt"), str(demo_root)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "nope.pt: checkpoint not found. Fix:" in err[0]
+
+
+@pytest.fixture(scope="module")
+def other_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """CAS tiles the checkpoint never saw: another root, other sub-datasets, and no split manifest anywhere."""
+    return write_demo_data(tmp_path_factory.mktemp("other"), subdatasets=["moxitaidi-sat", "jiuzhai-0.2m"],
+                           tiles_per_subdataset=2, seed=5, progress=False)
+
+
+@pytest.mark.slow
+def test_a_checkpoint_scores_every_tile_of_data_it_was_not_trained_on_without_a_manifest(trained, other_root):
+    table = evaluate_checkpoint(trained.best_checkpoint, other_root, source="cas", device="cpu", progress=False,
+                                batch_size=2)
+    records = get_source("cas").list_tiles(other_root)
+    expected = evaluate(trained.best_checkpoint, records, batch_size=2, device="cpu")
+    pd.testing.assert_frame_equal(table, expected)
+    group = table[(table["group"] == "UAV&SAT") & (table["subdataset"] == "")].iloc[0]
+    assert group["tiles"] == 4 and set(table["subdataset"]) == {"", "moxitaidi-sat", "jiuzhai-0.2m"}
+    assert not list(other_root.rglob("*.csv"))  # no manifest was written or needed
+
+
+def test_one_side_of_data_the_checkpoint_was_not_trained_on_needs_that_data_s_manifest(trained, other_root):
+    with pytest.raises(ConfigError, match="needs a split manifest: pass --manifest"):
+        evaluate_checkpoint(trained.best_checkpoint, other_root, source="cas", split="val", device="cpu",
+                            progress=False)
+
+
+@pytest.fixture(scope="module")
+def picture_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    """Someone else's landslide pictures: PNGs of 300×200 to 700×650 px, yellow-on-black masks named ``<id>_gt``."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("pictures")
+    images, masks = folder / "photos", folder / "labels"
+    images.mkdir()
+    masks.mkdir()
+    rng, landslide = np.random.default_rng(1), 0
+    for i, (w, h) in enumerate([(300, 200), (512, 512), (700, 650)]):
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(images / f"scene{i}.png")
+        mask = np.zeros((h, w, 3), np.uint8)
+        mask[h // 4: h // 2, w // 3: w // 2] = (255, 255, 0)
+        Image.fromarray(mask).save(masks / f"scene{i}_gt.png")
+        binary = Image.fromarray((mask[..., 0] > 0).astype(np.uint8)).resize((512, 512), Image.Resampling.NEAREST)
+        landslide += int(np.asarray(binary).sum())
+    return images, masks, landslide
+
+
+@pytest.mark.slow
+def test_cli_evaluates_a_checkpoint_on_a_folder_of_pngs_with_colour_masks_and_no_manifest(trained, picture_folder,
+                                                                                        capsys, tmp_path):
+    images, masks, landslide = picture_folder
+    stem = tmp_path / "pictures"
+    assert main(["evaluate", str(trained.best_checkpoint), "--images", str(images), "--masks", str(masks),
+                 "--mask-colour", "#ffff00", "--mask-pattern", "{id}_gt", "--device", "cpu", "--out", str(stem),
+                 "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "all" in printed and "folder" in printed
+    rows = pd.read_csv(stem.with_suffix(".csv"), keep_default_na=False)
+    group = rows[rows["subdataset"] == ""].iloc[0]
+    assert group["tiles"] == 3 and group["tp"] + group["fn"] == landslide  # every yellow pixel, resized to 512
+    assert group["tp"] + group["fp"] + group["fn"] + group["tn"] == 3 * 512 * 512
+    record = json.loads(stem.with_suffix(".json").read_text())
+    assert record["provenance"]["parameters"]["source"]["mask_colour"] == "#ffff00"
+    assert not list(images.parent.rglob("*split*"))
+
+
+def test_cli_names_the_colours_a_mask_has_when_none_is_given(trained, picture_folder, capsys):
+    images, masks, _ = picture_folder
+    assert main(["evaluate", str(trained.best_checkpoint), "--images", str(images), "--masks", str(masks),
+                 "--mask-pattern", "{id}_gt", "--device", "cpu", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "#ffff00" in err and "--mask-colour" in err
+
+
+@pytest.mark.slow
+def test_cli_trains_on_another_source_with_its_own_split_and_evaluates_it(tmp_path, capsys):
+    from landslide_core.sources import hrgldd
+
+    root = hrgldd.write_stand_in(tmp_path / "hr-gldd", train=4, val=2, test=2)
+    out = tmp_path / "run"
+    assert main(["train", str(root), "--source", "hr-gldd", "--source-option", "rgb", "[2, 1, 0]", "--out", str(out),
+                 "--model", TINY_MODEL["model"],
+                 "--model-option", "decoder_channels", "[16, 16, 8, 8, 8]", "--no-pretrained", "--epochs", "1",
+                 "--batch-size", "2", "--crop-size", "64", "--val-crop-size", "64", "--num-workers", "0",
+                 "--device", "cpu", "-q"]) == 0
+    capsys.readouterr()
+    sides = pd.read_csv(out / "split.csv", comment="#").groupby("split")["name"].apply(sorted).to_dict()
+    assert sides == {"train": [f"train_{i:05d}" for i in range(4)], "val": ["val_00000", "val_00001"]}
+    config = json.loads((out / "config.json").read_text())
+    assert (config["source"], config["source_options"], config["group"]) == ("hr-gldd", {"rgb": [2, 1, 0]}, "all")
+    stem = tmp_path / "val"
+    assert main(["evaluate", str(out / "best.pt"), str(root), "--device", "cpu", "--out", str(stem), "-q"]) == 0
+    rows = pd.read_csv(stem.with_suffix(".csv"), keep_default_na=False)
+    assert rows[["group", "subdataset", "tiles"]].values.tolist() == [["all", "", 2], ["all", "hr-gldd", 2]]

@@ -17,7 +17,7 @@ import torch
 from landslide_core.data.splits import load_or_make_split, split_records
 from landslide_core.data.torch_dataset import TileDataset
 from landslide_core.data.validate import validate_root
-from landslide_core.errors import DatasetNotFoundError, UnknownSourceError, UnknownSubDatasetError
+from landslide_core.errors import ConfigError, DatasetNotFoundError, UnknownSourceError, UnknownSubDatasetError
 from landslide_core.io.raster import write_raster
 from landslide_core.scoring import ConfusionMatrix, scores_table
 from landslide_core.sources import CAS, Normalisation, Scan, TileSource, available_sources, get_source, register_source
@@ -97,5 +97,9 @@ def test_sources_are_found_by_name():
     register_source("fourband-test", FourBandPatches)
     assert get_source("cas") is CAS and isinstance(get_source("fourband-test"), FourBandPatches)
     assert {"cas", "fourband-test"} <= set(available_sources())
-    with pytest.raises(UnknownSourceError, match="valid sources: cas"):
+    with pytest.raises(UnknownSourceError, match="unknown tile source 'bijie-typo'; valid sources: bijie, cas, "):
         get_source("bijie-typo")
+    with pytest.raises(ConfigError, match="tile source 'bijie' does not take these options"):
+        get_source("bijie", colour="red")
+    assert get_source({"name": "hr-gldd", "held_out": "test"}).spec() == {"name": "hr-gldd", "held_out": "test",
+                                                                          "rgb": [0, 1, 2]}

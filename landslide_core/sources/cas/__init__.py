@@ -59,6 +59,7 @@ class CASSource(TileSource):
     tile_size: int | None = TILE_SIZE
     normalisation = IMAGENET
     mask_encoding = "one uint8 band: 1 = landslide, 0 = background"
+    ignored_note = "not a sub-dataset folder (no img/ or mask/)"
     groups = {"UAV": ("UAV",), "SAT": ("SAT",), "UAV&SAT": ("UAV", "SAT")}
     study_areas_folder = STUDY_AREAS_FOLDER
 

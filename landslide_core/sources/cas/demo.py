@@ -48,7 +48,7 @@ __all__ = [
     "SoilNoise", "Style", "Terrain", "add_clouds", "add_fields", "add_outcrop", "add_river", "add_road", "add_scar",
     "add_scars", "demo_settings", "ensure_demo_data", "folder_name", "fractal_noise", "generate_tile", "grade",
     "label_rendering", "landslide_share", "noise_1d", "render_tile", "satellite_look", "scar_spine", "scar_widths",
-    "soil_noise", "stretch", "style_for", "terrain", "tile_names", "tile_rng", "to_uint8", "tree_crowns",
+    "seeded_style", "soil_noise", "stretch", "style_for", "terrain", "tile_names", "tile_rng", "to_uint8", "tree_crowns",
     "value_noise", "vegetation", "write_demo_data"
 ]
 
@@ -177,24 +177,30 @@ class Style:
     cloud_probability: float
 
 
-def style_for(sd: SubDataset) -> Style:
-    """The fixed look of a sub-dataset, seeded from its key (crc32, stable across machines and runs)."""
-    rng = np.random.default_rng(zlib.crc32(sd.key.encode()))
-    satellite = sd.group == "SAT"
+def seeded_style(key: str, *, satellite: bool, resolution_m: float, spread: float = 1.0,
+                 cloud_probability: float = 0.2) -> Style:
+    """A fixed look seeded from ``key`` (crc32, stable across machines and runs); ``spread`` widens the grading."""
+    rng = np.random.default_rng(zlib.crc32(key.encode()))
+    tint = (1 - 0.15 * spread, 1 + 0.15 * spread)
     return Style(
         satellite=satellite,
-        resolution_m=sd.resolution_m,
-        forest_dark=np.array([0.13, 0.22, 0.11], np.float32) * rng.uniform(0.85, 1.15, 3).astype(np.float32),
-        forest_light=np.array([0.36, 0.45, 0.22], np.float32) * rng.uniform(0.85, 1.15, 3).astype(np.float32),
-        dryness=float(rng.uniform(0.0, 0.35)),
-        gain=(1 + rng.normal(0, 0.05, 3)).astype(np.float32),
-        brightness=float(rng.uniform(0.9, 1.12)),
-        contrast=float(rng.uniform(0.85, 1.15)),
+        resolution_m=resolution_m,
+        forest_dark=np.array([0.13, 0.22, 0.11], np.float32) * rng.uniform(*tint, 3).astype(np.float32),
+        forest_light=np.array([0.36, 0.45, 0.22], np.float32) * rng.uniform(*tint, 3).astype(np.float32),
+        dryness=float(rng.uniform(0.0, 0.35 * spread)),
+        gain=(1 + rng.normal(0, 0.05 * spread, 3)).astype(np.float32),
+        brightness=float(rng.uniform(1 - 0.1 * spread, 1 + 0.12 * spread)),
+        contrast=float(rng.uniform(*tint)),
         haze=float(rng.uniform(0.12, 0.28)) if satellite else 0.0,
         blur_px=float(rng.uniform(1.0, 1.8)) if satellite else 0.0,
         noise_level=float(rng.uniform(1.5, 2.5)) if satellite else 0.0,
-        cloud_probability=0.2 if satellite else 0.0,
+        cloud_probability=cloud_probability if satellite else 0.0,
     )
+
+
+def style_for(sd: SubDataset) -> Style:
+    """The fixed look of a sub-dataset, seeded from its key."""
+    return seeded_style(sd.key, satellite=sd.group == "SAT", resolution_m=sd.resolution_m)
 
 
 # --------------------------------------------------------------------------- terrain
@@ -572,15 +578,15 @@ def tile_rng(seed: int, subdataset: str, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, _position(subdataset), index])
 
 
-def render_tile(rng: np.random.Generator, style: Style, size: int = TILE_SIZE) -> DemoTile:
-    """Draw a tile: terrain, vegetation, confounders, scars, then the sensor."""
+def render_tile(rng: np.random.Generator, style: Style, size: int = TILE_SIZE, *, landslides: bool = True) -> DemoTile:
+    """Draw a tile: terrain, vegetation, confounders, scars (unless ``landslides`` is False), then the sensor."""
     res = style.resolution_m
     ground = terrain(rng, size, res)
     image = vegetation(rng, style, size)
     for add, probability in ((add_fields, 0.3), (add_outcrop, 0.3), (add_river, 0.25), (add_road, 0.35)):
         if rng.random() < probability:
             add(rng, image, res)
-    mask = add_scars(rng, image, ground, res)
+    mask = add_scars(rng, image, ground, res) if landslides else np.zeros((size, size), bool)
     image *= (0.4 + 0.85 * ground.shade)[..., None]
     if style.satellite and rng.random() < style.cloud_probability:
         cloud_cover = add_clouds(rng, image)

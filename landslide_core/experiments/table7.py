@@ -1,0 +1,270 @@
+"""Paper Table 7 as an experiment: one model per training dataset, all validated on Moxitaidi and on each other.
+
+Paper Table 7 trains DeepLabV3+ on each public landslide dataset (Bijie,
+Sichuan, HR-GLDD, Landslide4Sense) and on the CAS UAV, SAT and UAV&SAT tiles
+outside Moxitaidi, and validates every model on the 2,119 Moxitaidi tiles. Here
+each training set is a tile source and a root (any subset of datasets), every
+dataset gets a held-out part written as a split manifest, and every model is
+scored on every held-out part: the Moxitaidi column is Table 7, the whole matrix
+shows which datasets transfer to which.
+
+- CAS: the validation region's sub-datasets (default the three Moxitaidi ones) are held out; every other tile of
+  the training set's sensor group trains, as in the paper.
+- A dataset with a split of its own (HR-GLDD) keeps it; the others are split 7:3 at random from the seed, so the
+  models train on 70 % of what the paper trained on (it used every sample and had no held-out part to report).
+
+Every run validates once, after its last epoch, and the last checkpoint is scored: no epoch is chosen on the
+tiles it is reported on. A run's folder with ``transfer.csv`` is finished and is read back, never trained again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..data.splits import load_or_make_split, read_manifest, write_manifest
+from ..errors import ConfigError, ManifestError
+from ..eval.evaluation import evaluate_checkpoint
+from ..eval.paper import paper_values
+from ..io.atomic import write_text_atomic
+from ..scoring.confusion import SCORE_COLUMNS
+from ..sources import CAS, TileSource, get_source
+from ..train.checkpoints import BEST, LAST
+from ..train.config import TrainConfig
+from ..train.loop import train
+from .table5 import paper_name
+
+__all__ = [
+    "CAS_TRAINING", "MOXITAIDI", "PAPER_LABELS", "TRANSFER_FILE", "HeldOut", "TrainingSet", "public_training_set",
+    "cas_training_sets", "run_folder", "run_table7", "table7", "training_sets", "training_sizes", "transfer_matrix",
+]
+
+MOXITAIDI = ("moxitaidi-sat", "moxitaidi-uav-0.6m", "moxitaidi-uav-1m")
+"""The validation region of paper Table 7: 652 + 984 + 483 = 2,119 tiles."""
+CAS_TRAINING = {"UAV": "UAV", "SAT": "SAT", "SAT + UAV": "UAV&SAT"}
+"""Paper Table 7's CAS rows and the sensor group each trains on."""
+PAPER_LABELS = {"bijie": "Bijie", "sichuan": "Sichuan and Surrounding Areas Landslide Dataset",
+                "hr-gldd": "HR-GLDD", "landslide4sense": "Landslide4Sense"}
+"""Source name → the row label paper Table 7 gives the dataset."""
+TRANSFER_FILE = "transfer.csv"
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """A dataset's held-out part: the ``val`` side of its manifest."""
+
+    dataset: str
+    """Column label, e.g. ``Bijie`` or ``CAS (Moxitaidi)``."""
+    source: dict[str, Any]
+    """The source's :meth:`~landslide_core.sources.TileSource.spec`."""
+    root: Path
+    manifest: Path
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """One row of Table 7: a dataset (and, for CAS, a sensor group) trained on."""
+
+    key: str
+    """Run folder name, e.g. ``bijie`` or ``cas-uav``."""
+    label: str
+    """The paper's row label."""
+    group: str
+    """The source's group trained on (``all``; CAS ``UAV``, ``SAT`` or ``UAV&SAT``)."""
+    held_out: HeldOut
+    """The dataset's held-out part; its manifest's ``train`` side (of :attr:`group`) is what trains."""
+
+    @property
+    def source(self) -> TileSource:
+        """The tile source, made from the held-out part's spec."""
+        return get_source(self.held_out.source)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+def cas_training_sets(root: str | Path, splits_dir: Path, *, validation: Sequence[str] = MOXITAIDI, seed: int = 0,
+                      val_fraction: float = 0.3, groups: Mapping[str, str] = CAS_TRAINING) -> list[TrainingSet]:
+    """The CAS rows: each sensor group without the validation region, which is held out.
+
+    The manifest lists every CAS tile under ``root``: ``val`` for the validation region's sub-datasets, ``train``
+    for the others. Its header carries the training runs' ``seed`` and ``val_fraction``, which training checks;
+    the held-out region, not the fraction, decides the sides.
+
+    Raises:
+        ConfigError: No tile of the validation region, or none outside it, is under ``root``.
+        ManifestError: An existing manifest lists other tiles than ``root`` holds.
+    """
+    root = Path(root)
+    keys = {CAS.subdataset_key(name) for name in validation}
+    records = CAS.list_tiles(root)
+    held = [r for r in records if r.subdataset in keys]
+    if not held or len(held) == len(records):
+        raise ConfigError(f"{root}: the validation region {sorted(keys)} must hold some but not all CAS tiles; "
+                          f"found {len(held)} of {len(records)}")
+    manifest = splits_dir / f"cas-{'-'.join(sorted(keys))}-seed{seed}.csv"
+    if manifest.exists():
+        listed = {r.uid: r.split for r in read_manifest(manifest, root)}
+        wanted = {r.uid: "val" if r.subdataset in keys else "train" for r in records}
+        if listed != wanted:
+            raise ManifestError(manifest, "lists other tiles or sides than the data root and validation region give",
+                                "delete it to write it anew for the current tiles")
+    else:
+        write_manifest([replace(r, split="val" if r.subdataset in keys else "train") for r in records], manifest,
+                       root=root, seed=seed, val_fraction=val_fraction)
+    names = ", ".join(sorted({r.subdataset for r in held}))
+    held_out = HeldOut(f"CAS ({names})" if set(keys) != set(MOXITAIDI) else "CAS (Moxitaidi)", CAS.spec(), root,
+                       manifest)
+    return [TrainingSet(f"cas-{_slug(group)}", label, group, held_out) for label, group in groups.items()]
+
+
+def public_training_set(name: str | Mapping[str, Any], root: str | Path, splits_dir: Path, *, seed: int = 0,
+                        val_fraction: float = 0.3) -> TrainingSet:
+    """A public dataset's row: its own split where it has one (HR-GLDD), else a seeded 7:3 split.
+
+    Args:
+        name: A source name (``bijie``, ``sichuan``, ``hr-gldd``, ``landslide4sense``, ``folder``) or a source spec
+            with options.
+        root: The dataset's root in its official layout.
+        splits_dir: Where its manifest is written.
+        seed: Seed of the split.
+        val_fraction: Held-out share where the dataset has no split of its own.
+
+    Raises:
+        PathProblemError: The root is not in the source's layout (the message names it and where to download).
+    """
+    source = get_source(name)
+    spec = source.spec()
+    key = _slug(source.name)
+    manifest = splits_dir / f"{key}-seed{seed}.csv"
+    load_or_make_split(root, manifest, seed=seed, val_fraction=val_fraction, source=source)
+    label = PAPER_LABELS.get(source.name, source.title)
+    return TrainingSet(key, label, source.widest_group, HeldOut(label, spec, Path(root), manifest))
+
+
+def _held_out_parts(sets: Sequence[TrainingSet]) -> list[HeldOut]:
+    parts: dict[str, HeldOut] = {}
+    for training_set in sets:
+        parts.setdefault(training_set.held_out.dataset, training_set.held_out)
+    return list(parts.values())
+
+
+def _transfer(checkpoint: Path, parts: Sequence[HeldOut], trained_on: str, config: TrainConfig) -> pd.DataFrame:
+    """One model's scores on every held-out part: one row per part (its group row)."""
+    rows = []
+    for part in parts:
+        source = get_source(part.source)
+        scores = evaluate_checkpoint(checkpoint, part.root, source=source, split="val", manifest=part.manifest,
+                                     group=source.widest_group, batch_size=config.batch_size, device=config.device,
+                                     num_workers=config.num_workers, progress=False)
+        row = scores[(scores["group"] == source.widest_group) & (scores["subdataset"] == "")].iloc[0]
+        rows.append({"model": config.model, "trained on": trained_on, "evaluated on": part.dataset,
+                     "tiles": int(row["tiles"]),
+                     **{c: row[c] for c in (*SCORE_COLUMNS, "tp", "fp", "fn", "tn")}})
+    return pd.DataFrame(rows)
+
+
+def training_sets(cas_root: str | Path | None, public: Mapping[str, str | Path], splits_dir: Path, *, seed: int = 0,
+                  validation: Sequence[str] = MOXITAIDI, cas_groups: Sequence[str] = tuple(CAS_TRAINING.values()),
+                  val_fraction: float = 0.3) -> list[TrainingSet]:
+    """Every training set of one seed: the public datasets given (source name → root), then the CAS rows.
+
+    Args:
+        cas_root: The CAS data root; ``None`` leaves out the CAS rows (and Table 7's validation column).
+        public: Source name → the dataset's root in its official layout.
+        splits_dir: Where the manifests are written.
+        seed: Seed of the splits (one set of manifests per seed).
+        validation: CAS sub-datasets held out (default Moxitaidi).
+        cas_groups: The CAS sensor groups that train a model (``UAV``, ``SAT``, ``UAV&SAT``).
+        val_fraction: Held-out share of a dataset without a split of its own.
+    """
+    sets = [public_training_set(name, root, splits_dir, seed=seed, val_fraction=val_fraction)
+            for name, root in public.items()]
+    if cas_root is not None:
+        groups = {label: group for label, group in CAS_TRAINING.items() if group in cas_groups}
+        sets += cas_training_sets(cas_root, splits_dir, validation=validation, seed=seed, val_fraction=val_fraction,
+                                  groups=groups)
+    return sets
+
+
+def run_table7(sets: Mapping[int, Sequence[TrainingSet]], runs_dir: str | Path, base: TrainConfig, *,
+               progress: bool = False) -> pd.DataFrame:
+    """Train ``base`` on every training set of every seed; score each last checkpoint on every held-out part.
+
+    Finished runs are read back; interrupted ones resume. Each run validates once, after its last epoch, and keeps
+    only its last checkpoint.
+
+    Args:
+        sets: Seed → that seed's training sets (:func:`training_sets`): the seed draws the splits and the training.
+        runs_dir: Where the run folders go.
+        base: Model and training settings; source, group, seed and validation schedule are set per run.
+        progress: Show progress bars.
+
+    Returns:
+        One row per (seed, training set, held-out part): model, tiles, the six scores (%) and the confusion counts.
+    """
+    runs_dir, frames = Path(runs_dir), []
+    for seed, seed_sets in sets.items():
+        parts = _held_out_parts(seed_sets)
+        for training_set in seed_sets:
+            folder = run_folder(runs_dir, training_set, seed)
+            if not (folder / TRANSFER_FILE).is_file():
+                source = training_set.source
+                config = replace(base, source=source.name, source_options=dict(source.options),
+                                 group=training_set.group, seed=seed, val_every=base.epochs)
+                train(config, training_set.held_out.root, folder, manifest=training_set.held_out.manifest,
+                      progress=progress)
+                (folder / BEST).unlink(missing_ok=True)  # validated once, after the last epoch: best is last
+                transfer = _transfer(folder / LAST, parts, training_set.label, config)
+                write_text_atomic(folder / TRANSFER_FILE, transfer.to_csv(index=False))  # last: marks it finished
+            frames.append(pd.read_csv(folder / TRANSFER_FILE).assign(seed=seed, key=training_set.key))
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_folder(runs_dir: Path, training_set: TrainingSet, seed: int) -> Path:
+    """The folder of one training set's run for ``seed``."""
+    return runs_dir / f"{training_set.key}_seed{seed}"
+
+
+def training_sizes(sets: Sequence[TrainingSet]) -> pd.DataFrame:
+    """Per training set: tiles trained on and held out in this run, beside the paper's training count."""
+    published = paper_values(7).set_index("dataset")["number"]
+    rows = []
+    for training_set in sets:
+        listed = read_manifest(training_set.held_out.manifest, training_set.held_out.root)
+        trained = training_set.source.select_group([r for r in listed if r.split == "train"], training_set.group)
+        paper = published.get(training_set.label)
+        rows.append({"dataset": training_set.label, "trained on (this run)": len(trained),
+                     "held out (this run)": sum(r.split == "val" for r in listed),
+                     "trained on (paper)": int(paper) if paper not in (None, "") else None})
+    return pd.DataFrame(rows)
+
+
+def table7(transfer: pd.DataFrame, sets: Sequence[TrainingSet]) -> pd.DataFrame:
+    """Table 7: every model on the CAS held-out region (mean over seeds), with the number trained on (``sets``' seed).
+
+    Raises:
+        ConfigError: No CAS training set was run, so there is no CAS held-out column.
+    """
+    cas = [s for s in sets if s.held_out.source.get("name") == CAS.name]
+    if not cas:
+        raise ConfigError("Table 7 validates on the CAS held-out region; include the CAS data root")
+    column = cas[0].held_out.dataset
+    sizes = training_sizes(sets).set_index("dataset")["trained on (this run)"]
+    shown = transfer[transfer["evaluated on"] == column]
+    means = shown.groupby(["model", "trained on"], sort=False)[[*SCORE_COLUMNS, "tiles"]].mean()
+    rows = [{"model": paper_name(model), "dataset": label, "number": int(sizes[label]), "val tiles": int(row["tiles"]),
+             **{m: float(row[m]) for m in SCORE_COLUMNS}} for (model, label), row in means.iterrows()]
+    return pd.DataFrame(rows)
+
+
+def transfer_matrix(transfer: pd.DataFrame, metric: str = "iou") -> pd.DataFrame:
+    """``metric`` (%) of every model (rows: trained on) on every held-out part (columns), mean over seeds."""
+    table = transfer.pivot_table(index="trained on", columns="evaluated on", values=metric, aggfunc="mean", sort=False)
+    table.columns.name, table.index.name = "evaluated on", "trained on"
+    return table

@@ -1,0 +1,204 @@
+"""What the cross-dataset page (paper Table 7) computes beyond the experiment itself.
+
+The page's training parameters become one :class:`CrossSettings`; which datasets
+train comes from a mapping of source name to root, where a missing root means the
+dataset's synthetic stand-in (:func:`stand_in_roots`), written in the dataset's
+official format. The heat map, the example predictions and the summary under the
+tables are derived from the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..book.runner import repository_root
+from ..experiments.table6 import constant_miou
+from ..experiments.table7 import TrainingSet, run_folder
+from ..sources import CAS, bijie, hrgldd, landslide4sense, sichuan
+from ..sources.stand_in import is_stand_in
+from ..tiles import TileRecord
+from ..train.checkpoints import LAST
+from ..train.config import TrainConfig
+from .benchmarks import error_examples, example_tiles
+
+__all__ = [
+    "PUBLIC_DATASETS", "CrossSettings", "baseline_row", "data_table", "example_figure", "public_roots", "stand_in_note",
+    "stand_in_roots", "summary", "transfer_heatmap",
+]
+
+STAND_IN_WRITERS: dict[str, Callable[..., Path]] = {
+    "bijie": bijie.write_stand_in, "sichuan": sichuan.write_stand_in, "hr-gldd": hrgldd.write_stand_in,
+    "landslide4sense": landslide4sense.write_stand_in,
+}
+PUBLIC_DATASETS = tuple(STAND_IN_WRITERS)
+"""The public datasets of paper Table 7, by source name."""
+
+
+@dataclass(frozen=True)
+class CrossSettings:
+    """The cross-dataset page's parameters that decide how each model is trained."""
+
+    model: str
+    epochs: int
+    batch_size: int
+    crop_size: int | None
+    val_crop_size: int | None
+    pretrained: bool | str
+    device: str
+    num_workers: int
+    seeds: tuple[int, ...]
+
+    def as_parameters(self) -> dict[str, Any]:
+        """The settings as the notebook's parameters, for provenance."""
+        return asdict(self)
+
+    def train_config(self) -> TrainConfig:
+        """The training configuration every model shares; source, group and seed are set per run."""
+        return TrainConfig(model=self.model, epochs=self.epochs, batch_size=self.batch_size, crop_size=self.crop_size,
+                           val_crop_size=self.val_crop_size, pretrained=self.pretrained, device=self.device,
+                           num_workers=self.num_workers)
+
+    def describe(self) -> str:
+        """How the models were trained, in words, from the settings alone."""
+        init = "ImageNet-pretrained" if self.pretrained is True else "randomly initialised"
+        crops = "full 512×512 tiles" if self.crop_size is None else f"{self.crop_size}-px crops of the 512×512 tiles"
+        validation = "full tiles" if self.val_crop_size is None else f"central {self.val_crop_size}-px crops"
+        seeds = ", ".join(str(s) for s in self.seeds)
+        return (f"{self.model}, {init}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, scored after "
+                f"the last epoch on {validation}; seed(s) {seeds}")
+
+
+def stand_in_roots(folder: Path, names: Sequence[str], *, seed: int = 0) -> dict[str, Path]:
+    """Each named dataset's synthetic stand-in under ``folder/<name>``, written once (kept when already there)."""
+    roots = {}
+    for name in names:
+        root = folder / name
+        if not is_stand_in(root):
+            STAND_IN_WRITERS[name](root, seed=seed)
+        roots[name] = root
+    return roots
+
+
+def public_roots(datasets: Mapping[str, str | None], stand_in_folder: Path, *, seed: int = 0) -> dict[str, Path]:
+    """Source name → root for the page's ``datasets`` parameter: a given path, or the stand-in where it is None."""
+    missing = [name for name, root in datasets.items() if not root]
+    stand_ins = stand_in_roots(stand_in_folder, missing, seed=seed)
+    return {name: Path(root) if root else stand_ins[name] for name, root in datasets.items()}
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository where it lies inside it (the stand-ins and demo data do)."""
+    root = repository_root()
+    return (path.resolve().relative_to(root) if path.resolve().is_relative_to(root) else path).as_posix()
+
+
+def data_table(sets: Sequence[TrainingSet]) -> pd.DataFrame:
+    """Per training set: the source that read it, which data it is (real or a synthetic stand-in) and where."""
+    rows = []
+    for training_set in sets:
+        source = training_set.source
+        rows.append({"dataset": _short(training_set.label), "source": source.name, "group": training_set.group,
+                     "data": source.data_label(training_set.held_out.root), "held out": training_set.held_out.dataset,
+                     "root": _shown(training_set.held_out.root)})
+    return pd.DataFrame(rows).set_index("dataset")
+
+
+def stand_in_note(sets: Sequence[TrainingSet]) -> str:
+    """A plain-words warning naming the datasets that are synthetic stand-ins; empty when none is."""
+    stand_ins = [s for s in sets if s.source.name != CAS.name and s.source.is_synthetic(s.held_out.root)]
+    if not stand_ins:
+        return ""
+    names = ", ".join(_short(s.label) for s in stand_ins)
+    return (f"**Synthetic stand-ins.** {names}: no copy of {'this dataset' if len(stand_ins) == 1 else 'these datasets'} "
+            "was given, so each row trains on a small synthetic stand-in written in the dataset's official format "
+            "(file names, data types, band order, mask encoding) by `landslide_core.sources.<name>.write_stand_in`. "
+            "They are not the datasets' imagery: their scores say nothing about the real datasets.")
+
+
+def baseline_row(transfer: pd.DataFrame, column: str) -> dict[str, float]:
+    """The better constant prediction's mIoU (%) on a held-out part, from the confusion counts of any model on it."""
+    return {"constant mIoU": constant_miou(transfer[transfer["evaluated on"] == column].iloc[0])}
+
+
+def transfer_heatmap(matrix: pd.DataFrame, *, metric: str = "IoU") -> Figure:
+    """Rows: the dataset a model trained on; columns: the held-out part it was scored on; cells: ``metric`` (%)."""
+    figure, axis = plt.subplots(figsize=(1.3 * matrix.shape[1] + 3.2, 0.55 * matrix.shape[0] + 1.8),
+                                layout="constrained")
+    image = axis.imshow(matrix.to_numpy(float), cmap="viridis", vmin=0, vmax=max(float(np.nanmax(matrix)), 1.0))
+    for (row, col), value in np.ndenumerate(matrix.to_numpy(float)):
+        axis.text(col, row, f"{value:.1f}", ha="center", va="center", fontsize=8,
+                  color="white" if value < 0.6 * np.nanmax(matrix.to_numpy(float)) else "black")
+    axis.set_xticks(range(matrix.shape[1]), [_short(c) for c in matrix.columns], rotation=30, ha="right", fontsize=8)
+    axis.set_yticks(range(matrix.shape[0]), [_short(r) for r in matrix.index], fontsize=8)
+    axis.set_xlabel("evaluated on (held-out part)")
+    axis.set_ylabel("trained on")
+    figure.colorbar(image, ax=axis, label=f"{metric} (%)", shrink=0.8)
+    return figure
+
+
+def _short(label: str) -> str:
+    return label.replace("Sichuan and Surrounding Areas Landslide Dataset", "Sichuan")
+
+
+def example_figure(sets: Sequence[TrainingSet], runs_dir: Path, records: Sequence[TileRecord], *, seed: int,
+                   device: str, crop_size: int | None, count: int = 3) -> Figure:
+    """Every model's errors on the same CAS held-out tiles (the most landslide pixels in ``count`` sub-datasets)."""
+    models = [(_short(s.label), run_folder(runs_dir, s, seed) / LAST) for s in sets]
+    return error_examples(models, example_tiles(records, count=count), device=device, crop_size=crop_size, source=CAS)
+
+
+def summary(table: pd.DataFrame, matrix: pd.DataFrame, baseline: float, *, synthetic: bool, settings: CrossSettings,
+            column: str) -> str:
+    """What the run shows, in Markdown: the best training set, CAS against the public datasets, transfer.
+
+    Args:
+        table: :func:`landslide_core.experiments.table7.table7` of the run.
+        matrix: :func:`landslide_core.experiments.table7.transfer_matrix` (IoU).
+        baseline: The constant prediction's mIoU on the CAS held-out part.
+        synthetic: Whether any of the data are synthetic.
+        settings: The training settings.
+        column: The CAS held-out part's column label.
+    """
+    ranked = table.sort_values("iou", ascending=False)
+    best = ranked.iloc[0]
+    cas_rows = table[table["dataset"].isin(["UAV", "SAT", "SAT + UAV"])]
+    public = table[~table.index.isin(cas_rows.index)]
+    lines = [f"- On {column}, the model trained on **{_short(best['dataset'])}** has the highest landslide IoU "
+             f"({best['iou']:.1f} %); the lowest is {_short(ranked.iloc[-1]['dataset'])}'s "
+             f"({ranked.iloc[-1]['iou']:.1f} %)."]
+    if len(cas_rows) and len(public):
+        beaten = int((public["iou"].to_numpy()[:, None] < cas_rows["iou"].to_numpy()[None, :]).all(axis=1).sum())
+        lines.append(f"- {beaten} of the {len(public)} public datasets score below every CAS training set on IoU "
+                     "(the paper found all four below).")
+    above = table[table["miou"] > baseline]
+    lines.append(f"- {len(above)} of {len(table)} models score an mIoU above predicting one class everywhere "
+                 f"({baseline:.1f} %).")
+    own = [matrix.loc[r, c] for r in matrix.index for c in matrix.columns if _trained_on(r, c)]
+    other = [matrix.loc[r, c] for r in matrix.index for c in matrix.columns if not _trained_on(r, c)]
+    if own and other:
+        lines.append(f"- In the matrix, models score {np.nanmean(own):.1f} % IoU on average on their own dataset's "
+                     f"held-out part and {np.nanmean(other):.1f} % on the others'.")
+    how = settings.describe()
+    if synthetic:
+        verdict = (f"These models were trained on synthetic data ({how}): the CAS demo tiles and stand-ins written in "
+                   "each public dataset's format. The numbers check that every source, split and evaluation runs end "
+                   "to end; they say nothing about the real datasets. Give the datasets' roots (`datasets`) and the "
+                   "CAS root (`data_root`) to rerun it on the real data.")
+    else:
+        verdict = (f"Trained with {how}. The paper states neither its epochs nor its batch size; public datasets "
+                   "without a split of their own train on 70 % of their samples here, so that every model also has a "
+                   "held-out part to be scored on.")
+    return "\n".join(lines) + "\n\n" + verdict
+
+
+def _trained_on(row: str, column: str) -> bool:
+    """Whether a matrix cell is a model on its own dataset's held-out part."""
+    return column == row or (column.startswith("CAS") and row in ("UAV", "SAT", "SAT + UAV"))

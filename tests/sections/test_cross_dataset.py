@@ -1,0 +1,68 @@
+"""The cross-dataset page's helpers: stand-ins written once, the data table, the note and the summary."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from landslide_core.experiments.table7 import public_training_set
+from landslide_core.sections.cross_dataset import (
+    CrossSettings,
+    data_table,
+    public_roots,
+    stand_in_note,
+    stand_in_roots,
+    summary,
+)
+from landslide_core.sources.stand_in import STAND_IN_MARKER
+
+SETTINGS = CrossSettings(model="deeplabv3plus", epochs=3, batch_size=8, crop_size=128, val_crop_size=128,
+                         pretrained=False, device="cpu", num_workers=0, seeds=(0, 1))
+
+
+def test_stand_ins_are_written_once_and_a_given_root_is_used_as_it_is(tmp_path):
+    roots = stand_in_roots(tmp_path, ["hr-gldd"])
+    marker = roots["hr-gldd"] / STAND_IN_MARKER
+    written = marker.stat().st_mtime_ns
+    assert stand_in_roots(tmp_path, ["hr-gldd"]) == roots and marker.stat().st_mtime_ns == written
+    mine = tmp_path / "my-bijie"
+    assert public_roots({"bijie": str(mine), "hr-gldd": None}, tmp_path) == {"bijie": mine, "hr-gldd": roots["hr-gldd"]}
+    assert not mine.exists()  # a given root is never written to
+
+
+def test_the_page_names_stand_ins_and_stays_quiet_about_real_data(tmp_path):
+    root = stand_in_roots(tmp_path, ["hr-gldd"])["hr-gldd"]
+    sets = [public_training_set("hr-gldd", root, tmp_path / "splits")]
+    table = data_table(sets)
+    assert table.loc["HR-GLDD", "data"] == "HR-GLDD stand-in, synthetic" and table.loc["HR-GLDD", "held out"] == "HR-GLDD"
+    assert stand_in_note(sets).startswith("**Synthetic stand-ins.** HR-GLDD: no copy of this dataset was given")
+    (root / STAND_IN_MARKER).unlink()
+    assert stand_in_note(sets) == "" and data_table(sets).loc["HR-GLDD", "data"] == "HR-GLDD data"
+
+
+def _table(ious: dict[str, float], miou: float = 50.0) -> pd.DataFrame:
+    return pd.DataFrame([{"model": "DeepLabV3+", "dataset": name, "iou": iou, "miou": miou + iou / 10}
+                         for name, iou in ious.items()])
+
+
+def test_the_summary_is_computed_from_the_run():
+    table = _table({"Bijie": 10.0, "Sichuan and Surrounding Areas Landslide Dataset": 40.0, "UAV": 30.0,
+                    "SAT + UAV": 35.0})
+    matrix = pd.DataFrame({"Bijie": [60.0, 5.0, 6.0, 7.0], "CAS (Moxitaidi)": [10.0, 40.0, 30.0, 35.0]},
+                          index=["Bijie", "Sichuan and Surrounding Areas Landslide Dataset", "UAV", "SAT + UAV"])
+    text = summary(table, matrix, 52.5, synthetic=True, settings=SETTINGS, column="CAS (Moxitaidi)")
+    assert "the model trained on **Sichuan** has the highest landslide IoU (40.0 %); the lowest is Bijie's (10.0 %)" in text
+    assert "1 of the 2 public datasets score below every CAS training set" in text
+    assert "3 of 4 models score an mIoU above predicting one class everywhere (52.5 %)" in text
+    own, other = (60 + 30 + 35) / 3, (10 + 5 + 40 + 6 + 7) / 5  # Bijie→Bijie and CAS rows→CAS are "own"
+    assert f"{own:.1f} % IoU on average on their own dataset's held-out part and {other:.1f} % on the others'" in text
+    assert "seed(s) 0, 1" in text and "synthetic data" in text
+    real = summary(table, matrix, 53.5, synthetic=False, settings=SETTINGS, column="CAS (Moxitaidi)")
+    assert "train on 70 % of their samples here" in real and "synthetic" not in real
+
+
+@pytest.mark.parametrize("pretrained, words", [(True, "ImageNet-pretrained"), (False, "randomly initialised")])
+def test_the_training_is_described_from_the_settings(pretrained, words):
+    settings = CrossSettings(**{**SETTINGS.as_parameters(), "pretrained": pretrained, "crop_size": None})
+    assert settings.describe().startswith(f"deeplabv3plus, {words}; 3 epoch(s) of batch 8 on full 512×512 tiles")
+    assert settings.train_config().val_crop_size == 128
