@@ -48,14 +48,13 @@ num_workers = 0
 seeds = [0]
 # Held-out share of a public dataset without a split of its own (HR-GLDD keeps its own).
 val_fraction = 0.3
-# Where runs go. None: results/<profile>/cross_dataset/runs/<code version>.
+# Where runs (and the stand-ins they train on) go. None: results/<profile>/cross_dataset/runs/<code version>.
 runs_dir = None
 
 # %%
 from IPython.display import Markdown, display
 
 from landslide_core.book import open_section, paper_vs_run
-from landslide_core.book.page import results_folder
 from landslide_core.data.splits import read_manifest
 from landslide_core.experiments.table7 import run_table7, table7, training_sets, training_sizes, transfer_matrix
 from landslide_core.scoring import PAPER_COLUMNS
@@ -77,8 +76,8 @@ settings = CrossSettings(model=model, epochs=epochs, batch_size=batch_size, crop
 parameters = {"data_root": data_root, "datasets": datasets, "cas_groups": cas_groups, "validation": validation,
               "val_fraction": val_fraction, **settings.as_parameters()}
 run = open_section("cross_dataset", profile=profile, parameters=parameters, data_root=data_root, device=device)
-roots = public_roots(datasets, results_folder(profile, "cross_dataset") / "stand-ins", seed=seeds[0])
 runs_dir = runs_directory(run.results_dir, runs_dir)
+roots = public_roots(datasets, runs_dir / "stand-ins", seed=seeds[0])  # beside the runs: new code, new stand-ins
 sets = {seed: training_sets(run.data_root, roots, runs_dir / "splits", seed=seed, validation=validation,
                             cas_groups=cas_groups, val_fraction=val_fraction) for seed in seeds}
 first = sets[seeds[0]]

@@ -105,7 +105,7 @@ def data_table(sets: Sequence[TrainingSet]) -> pd.DataFrame:
     rows = []
     for training_set in sets:
         source = training_set.source
-        rows.append({"dataset": _short(training_set.label), "source": source.name, "group": training_set.group,
+        rows.append({"dataset": _short(training_set.label), "source": source.name,
                      "data": source.data_label(training_set.held_out.root), "held out": training_set.held_out.dataset,
                      "root": _shown(training_set.held_out.root)})
     return pd.DataFrame(rows).set_index("dataset")
