@@ -69,6 +69,7 @@ from landslide_core.sections.cross_dataset import (
     summary,
     transfer_heatmap,
 )
+from landslide_core.tiles import select_split
 
 settings = CrossSettings(model=model, epochs=epochs, batch_size=batch_size, crop_size=crop_size,
                          val_crop_size=val_crop_size, pretrained=pretrained, device=device, num_workers=num_workers,
@@ -125,7 +126,7 @@ run.show(comparison, "table7", caption="Paper Table 7 and this run (%)")
 # sub-datasets, shown as the models were scored (central crops where `val_crop_size` is set).
 
 # %%
-held = [r for r in read_manifest(first[-1].held_out.manifest, run.data_root) if r.split == "val"]
+held = select_split(read_manifest(first[-1].held_out.manifest, run.data_root), "val")
 figure = example_figure(first, runs_dir, held, seed=seeds[0], device=device, crop_size=val_crop_size)
 
 # %% [markdown]

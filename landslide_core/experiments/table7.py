@@ -147,18 +147,22 @@ def public_training_set(name: str | Mapping[str, Any], root: str | Path, splits_
     return TrainingSet(key, label, source.widest_group, HeldOut(label, spec, Path(root), manifest))
 
 
-def _held_out_parts(sets: Sequence[TrainingSet]) -> list[HeldOut]:
+def _held_out_parts(sets: Sequence[TrainingSet]) -> list[tuple[HeldOut, TileSource]]:
+    """Each distinct held-out part with its source, made once.
+
+    Every model's evaluation then reuses what the source computes per root (a uint8 stretch, open arrays).
+    """
     parts: dict[str, HeldOut] = {}
     for training_set in sets:
         parts.setdefault(training_set.held_out.dataset, training_set.held_out)
-    return list(parts.values())
+    return [(part, get_source(part.source)) for part in parts.values()]
 
 
-def _transfer(checkpoint: Path, parts: Sequence[HeldOut], trained_on: str, config: TrainConfig) -> pd.DataFrame:
+def _transfer(checkpoint: Path, parts: Sequence[tuple[HeldOut, TileSource]], trained_on: str,
+              config: TrainConfig) -> pd.DataFrame:
     """One model's scores on every held-out part: one row per part (its group row)."""
     rows = []
-    for part in parts:
-        source = get_source(part.source)
+    for part, source in parts:
         scores = evaluate_checkpoint(checkpoint, part.root, source=source, split="val", manifest=part.manifest,
                                      group=source.widest_group, batch_size=config.batch_size, device=config.device,
                                      num_workers=config.num_workers, progress=False)

@@ -40,7 +40,7 @@ from ..train.config import TrainConfig
 
 __all__ = [
     "ERROR_COLOURS", "SPLIT_KINDS", "GridSettings", "consistency_summary", "epoch_table", "error_examples", "error_map",
-    "example_tiles", "prediction_examples",
+    "example_tiles", "initialisation", "prediction_examples",
     "runs_directory", "summary", "training_curves",
 ]
 
@@ -48,6 +48,13 @@ SPLIT_KINDS = ("random", "grouped")
 ERROR_COLOURS = {"true positive": "#1a9850", "false positive": "#d7301f", "false negative": "#2b8cbe"}
 ROUNDING = 0.01
 """Points a published score may be off the value its own P, R and OA imply by rounding alone."""
+
+
+def initialisation(pretrained: bool | str) -> str:
+    """How a model's weights started, in words: ImageNet, a weights file, or at random."""
+    if pretrained is True:
+        return "ImageNet-pretrained"
+    return f"initialised from `{pretrained}`" if pretrained else "randomly initialised"
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from ..book.runner import repository_root
 from ..experiments.table6 import constant_miou
 from ..experiments.table7 import TrainingSet, run_folder
 from ..sources import CAS, bijie, hrgldd, landslide4sense, sichuan
-from ..sources.stand_in import is_stand_in
+from ..sources.stand_in_marker import is_stand_in
 from ..tiles import TileRecord
 from ..train.checkpoints import LAST
 from ..train.config import TrainConfig
-from .benchmarks import error_examples, example_tiles
+from .benchmarks import error_examples, example_tiles, initialisation
 
 __all__ = [
     "PUBLIC_DATASETS", "CrossSettings", "baseline_row", "data_table", "example_figure", "public_roots", "stand_in_note",
@@ -68,7 +68,7 @@ class CrossSettings:
 
     def describe(self) -> str:
         """How the models were trained, in words, from the settings alone."""
-        init = "ImageNet-pretrained" if self.pretrained is True else "randomly initialised"
+        init = initialisation(self.pretrained)
         crops = "full 512×512 tiles" if self.crop_size is None else f"{self.crop_size}-px crops of the 512×512 tiles"
         validation = "full tiles" if self.val_crop_size is None else f"central {self.val_crop_size}-px crops"
         seeds = ", ".join(str(s) for s in self.seeds)

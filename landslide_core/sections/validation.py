@@ -18,6 +18,7 @@ from ..building.leakage_split import grouped_split
 from ..experiments.table6 import ARMS, QCArm, qc_arms
 from ..sources import get_source
 from ..train.config import TrainConfig
+from .benchmarks import initialisation
 
 __all__ = ["QCSettings", "arms_for", "summary"]
 
@@ -48,7 +49,7 @@ class QCSettings:
 
     def describe(self) -> str:
         """How the model was trained, in words, from the settings alone."""
-        init = "ImageNet-pretrained" if self.pretrained is True else "randomly initialised"
+        init = initialisation(self.pretrained)
         crops = "full tiles" if self.crop_size is None else f"{self.crop_size}-px crops"
         validation = "full tiles" if self.val_crop_size is None else f"central {self.val_crop_size}-px crops"
         return (f"{self.model}, {init}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, validated on "

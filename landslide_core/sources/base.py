@@ -39,6 +39,7 @@ from ..errors import (
 from ..io.raster import read_raster
 from ..tiles import TileRecord
 from .checks import check_image, check_mask, check_pair
+from .stand_in_marker import is_stand_in, stand_in_label
 from .standardize import STANDARD_SIZE, resize_pair
 
 __all__ = [
@@ -337,6 +338,18 @@ class StandardisedSource(TileSource):
         if problems:
             raise problems[0]
         return image, mask
+
+    def is_synthetic(self, root: str | Path) -> bool:
+        """True for a root (or a folder directly inside one) that the source's ``write_stand_in`` wrote."""
+        return is_stand_in(root)
+
+    def data_label(self, root: str | Path) -> str:
+        """``<title> stand-in, synthetic`` for a stand-in root, else ``<title> data``."""
+        return stand_in_label(self.title) if is_stand_in(root) else super().data_label(root)
+
+    def record_source(self, root: str | Path) -> str:
+        """What records under ``root`` say they come from: the title, or its stand-in label."""
+        return stand_in_label(self.title) if is_stand_in(root) else self.title
 
     def tile_problems(self, record: TileRecord) -> list[PathProblemError]:
         """The first problem :meth:`read_tile` meets (conversion stops there), or none."""

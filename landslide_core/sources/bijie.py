@@ -30,7 +30,8 @@ from ..tiles import TileRecord
 from .base import ALL, Scan
 from .cas.demo import Style, render_tile
 from .folder import FolderSource, describe_values, image_files, value_shares
-from .stand_in import paint, stand_in_style, write_marker
+from .stand_in import paint, stand_in_style
+from .stand_in_marker import write_marker
 
 __all__ = ["BIJIE_FOLDER", "NON_LANDSLIDE_PREFIX", "BijieSource", "write_stand_in"]
 

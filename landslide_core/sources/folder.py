@@ -58,7 +58,8 @@ from ..errors import (
 from ..io.raster import read_info, read_raster, write_raster
 from ..tiles import TileRecord
 from .base import ALL, Scan, StandardisedSource
-from .stand_in import is_stand_in, paint, stand_in_label, stand_in_style, write_marker
+from .stand_in import paint, stand_in_style
+from .stand_in_marker import write_marker
 from .standardize import FITS, STANDARD_SIZE, parse_window_name, window_name, windows
 
 __all__ = [
@@ -287,18 +288,6 @@ class FolderSource(StandardisedSource):
             else:
                 pairs.append((id_, images[id_][0], masks[id_][0]))
         return pairs, problems, ignored
-
-    def record_source(self, root: Path) -> str:
-        """What records under ``root`` say they come from: the title, or its stand-in label."""
-        return stand_in_label(self.title) if is_stand_in(root) else self.title
-
-    def is_synthetic(self, root: str | Path) -> bool:
-        """True for a root written by :func:`write_stand_in` (or a folder directly inside one)."""
-        return is_stand_in(root)
-
-    def data_label(self, root: str | Path) -> str:
-        """``<title> stand-in, synthetic`` for a stand-in root, else ``<title> data``."""
-        return stand_in_label(self.title) if is_stand_in(root) else f"{self.title} data"
 
     def check_image_header(self, path: Path) -> None:
         """Check from its header that an image is 8-bit grey or RGB (three or more bands).

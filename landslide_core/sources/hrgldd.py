@@ -39,7 +39,8 @@ from ..io.atomic import atomic_path
 from ..tiles import TileRecord
 from . import zenodo
 from .base import ALL, Scan, StandardisedSource
-from .stand_in import is_stand_in, paint, stand_in_label, stand_in_style, write_marker
+from .stand_in import paint, stand_in_style
+from .stand_in_marker import write_marker
 from .standardize import Stretch, sample_indices, training_stretch
 
 __all__ = ["HELD_OUT", "SAMPLE_ROWS", "ZENODO_RECORD", "HRGLDDSource", "download", "select_files", "write_stand_in"]
@@ -252,19 +253,11 @@ class HRGLDDSource(StandardisedSource):
             self.subdataset_key(name)
         folder = self.folder(root)
         found = Scan(Path(root))
-        label = stand_in_label(self.title) if is_stand_in(folder) else self.title
+        label = self.record_source(folder)
         for split in ("train", self.held_out):
             self._pair(folder, split, found, label)
         found.records.sort(key=lambda r: r.name)
         return found
-
-    def is_synthetic(self, root: str | Path) -> bool:
-        """True for a root written by :func:`write_stand_in`."""
-        return is_stand_in(root)
-
-    def data_label(self, root: str | Path) -> str:
-        """``HR-GLDD stand-in, synthetic`` for a stand-in root, else ``HR-GLDD data``."""
-        return stand_in_label(self.title) if is_stand_in(root) else f"{self.title} data"
 
     # ------------------------------------------------------------------ pixels
 

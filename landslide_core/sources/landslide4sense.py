@@ -35,7 +35,8 @@ from ..io.atomic import atomic_path
 from ..tiles import TileRecord
 from .base import ALL, Scan, StandardisedSource
 from .cas.demo import fractal_noise
-from .stand_in import is_stand_in, paint, stand_in_label, stand_in_style, write_marker
+from .stand_in import paint, stand_in_style
+from .stand_in_marker import write_marker
 from .standardize import Stretch, sample_indices, training_stretch
 
 __all__ = ["BANDS", "RGB_BANDS", "SAMPLE_PATCHES", "Landslide4SenseSource", "write_stand_in"]
@@ -163,7 +164,7 @@ class Landslide4SenseSource(StandardisedSource):
                 root, "has no TrainData/img/image_N.h5 patches with a TrainData/mask folder", self._missing_fix()
             )
         found = Scan(root)
-        label = stand_in_label(self.title) if is_stand_in(root) else self.title
+        label = self.record_source(root)
         for number, image in images.items():
             mask = masks.get(number)
             if mask is None:
@@ -187,14 +188,6 @@ class Landslide4SenseSource(StandardisedSource):
             _check_image(first.image, _read(first.image, "img"), PATCH)
             _check_mask(first.mask, _read(first.mask, "mask"))
         return found
-
-    def is_synthetic(self, root: str | Path) -> bool:
-        """True for a root written by :func:`write_stand_in`."""
-        return is_stand_in(root)
-
-    def data_label(self, root: str | Path) -> str:
-        """``Landslide4Sense stand-in, synthetic`` for a stand-in root, else ``Landslide4Sense data``."""
-        return stand_in_label(self.title) if is_stand_in(root) else f"{self.title} data"
 
     def _stretch_of(self, folder: Path) -> Stretch:
         """The stretch of bands 3, 2, 1 over a seeded sample of the patches in ``folder`` (``TrainData/img``).

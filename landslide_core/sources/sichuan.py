@@ -24,7 +24,8 @@ from rasterio.transform import Affine
 from ..errors import DatasetNotFoundError, ImageFormatError, MaskValueError
 from ..io.raster import write_raster
 from .folder import FolderSource, describe_values, image_files, value_shares
-from .stand_in import paint, stand_in_style, write_marker
+from .stand_in import paint, stand_in_style
+from .stand_in_marker import write_marker
 from .standardize import resize_pair
 
 __all__ = ["SICHUAN_SIZE", "SichuanSource", "write_stand_in"]

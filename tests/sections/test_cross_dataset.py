@@ -14,7 +14,7 @@ from landslide_core.sections.cross_dataset import (
     stand_in_roots,
     summary,
 )
-from landslide_core.sources.stand_in import STAND_IN_MARKER
+from landslide_core.sources.stand_in_marker import STAND_IN_MARKER
 
 SETTINGS = CrossSettings(model="deeplabv3plus", epochs=3, batch_size=8, crop_size=128, val_crop_size=128,
                          pretrained=False, device="cpu", num_workers=0, seeds=(0, 1))
@@ -61,7 +61,8 @@ def test_the_summary_is_computed_from_the_run():
     assert "train on 70 % of their samples here" in real and "synthetic" not in real
 
 
-@pytest.mark.parametrize("pretrained, words", [(True, "ImageNet-pretrained"), (False, "randomly initialised")])
+@pytest.mark.parametrize("pretrained, words", [(True, "ImageNet-pretrained"), (False, "randomly initialised"),
+                                               ("weights/r50.pth", "initialised from `weights/r50.pth`")])
 def test_the_training_is_described_from_the_settings(pretrained, words):
     settings = CrossSettings(**{**SETTINGS.as_parameters(), "pretrained": pretrained, "crop_size": None})
     assert settings.describe().startswith(f"deeplabv3plus, {words}; 3 epoch(s) of batch 8 on full 512×512 tiles")
