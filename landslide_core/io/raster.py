@@ -8,6 +8,7 @@ naming the file, so callers never see a bare rasterio traceback.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,36 @@ class RasterInfo:
     georeferenced: bool
 
 
+_quiet_lock = threading.Lock()
+_quiet_users = 0
+_quiet: warnings.catch_warnings | None = None
+
+
+@contextmanager
+def _no_georeferencing_warnings() -> Iterator[None]:
+    """Silence rasterio's NotGeoreferencedWarning, safely when several threads read at once.
+
+    ``warnings.catch_warnings`` is not thread-safe: a thread leaving it restores the filters it saved while another
+    thread is still inside, which then warns. Here one shared ``catch_warnings`` is entered by the first thread in
+    and left by the last one out.
+    """
+    global _quiet, _quiet_users
+    with _quiet_lock:
+        if _quiet_users == 0:
+            _quiet = warnings.catch_warnings()
+            _quiet.__enter__()
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        _quiet_users += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_users -= 1
+            if _quiet_users == 0 and _quiet is not None:
+                _quiet.__exit__(None, None, None)
+                _quiet = None
+
+
 @contextmanager
 def open_raster(path: str | Path) -> Iterator[rasterio.io.DatasetReader]:
     """Open a raster for reading, quietly if it has no georeferencing.
@@ -48,10 +79,8 @@ def open_raster(path: str | Path) -> Iterator[rasterio.io.DatasetReader]:
     """
     path = Path(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as src:
-                yield src
+        with _no_georeferencing_warnings(), rasterio.open(path) as src:
+            yield src
     except RasterioError as exc:
         raise UnreadableTileError(path, f"GDAL cannot read this raster ({exc})", UNREADABLE_FIX) from exc
 
@@ -80,8 +109,7 @@ def read_raster(path: str | Path, window: Window | None = None) -> np.ndarray:
     """
     with open_raster(path) as src:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with _no_georeferencing_warnings():
                 return src.read(window=window)
         except RasterioError as exc:
             detail = exc.__cause__ or exc  # rasterio puts GDAL's own message on the cause
@@ -110,8 +138,7 @@ def write_raster(path: str | Path, array: np.ndarray, *, compress: str | None = 
     }
     if compress:
         options["compress"] = compress
-    with atomic_path(path, suffix=".tmp.tif") as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    with atomic_path(path, suffix=".tmp.tif") as tmp, _no_georeferencing_warnings():
         with rasterio.open(tmp, "w", **options) as dst:
             dst.write(data)
     return path
