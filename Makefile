@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine (Python 3.11 and PyPI are all they need):
 #   make book   build the Jupyter Book from the embedded synthetic demo data
 #   make test   lint (ruff, the import-linter layer contract), run the unit tests, build the book, check it with
-#               nbval, then in headless Chromium
+#               nbval, read its demo results back from the records (tests/built), then check it in headless Chromium
 # Both create .venv from requirements.txt on first use; later runs reuse it. `make test` also installs Debian's
 # chromium, chromium-driver and fonts-noto-cjk with apt-get where they are missing (the browser test skips,
 # saying why, where that fails).
@@ -29,10 +29,10 @@ book: $(STAMP)
 test: $(STAMP) browser-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest --ignore=tests/browser
+	$(PY) -m pytest --ignore=tests/browser --ignore=tests/built
 	$(PY) -m landslide_core book
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider book/sections
-	$(PY) -m pytest tests/browser
+	$(PY) -m pytest tests/built tests/browser
 
 # Headless Chromium, its driver and CJK fonts (sub-dataset names have full-width parentheses) for the browser
 # test. sudo only when not root; a failed install is reported and the browser test then skips with its reason.

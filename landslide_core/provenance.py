@@ -60,6 +60,10 @@ class Provenance:
     wall_time_s: float
     created_utc: str
     extra: dict[str, Any] = field(default_factory=dict)
+    subdatasets: list[str] = field(default_factory=list)
+    """Sorted sub-dataset keys of the tiles the run was given; empty when it was given none (older records lack it)."""
+    source: dict[str, Any] = field(default_factory=dict)
+    """The tile source's :meth:`~landslide_core.sources.TileSource.spec`, enough for ``get_source`` to remake it."""
 
     def line(self) -> str:
         """One line for under a table in the book."""
@@ -162,6 +166,8 @@ def collect_provenance(
     source: str | TileSource = "cas",
 ) -> Provenance:
     """Provenance of a run now; ``started`` is its ``time.time()`` at the start (wall time)."""
+    records = None if records is None else list(records)
+    tile_source = get_source(source)
     if manifest is not None:
         checksum = manifest_checksum(manifest)
     elif records is not None:
@@ -176,13 +182,15 @@ def collect_provenance(
         section=section,
         parameters={k: _plain(v) for k, v in parameters.items()},
         data_root=str(data_root),
-        data_kind=get_source(source).data_label(data_root),
+        data_kind=tile_source.data_label(data_root),
         data_checksum=checksum,
         device=device_description(device),
         versions=library_versions(),
         wall_time_s=0.0 if started is None else time.time() - started,
         created_utc=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         extra={k: _plain(v) for k, v in (extra or {}).items()},
+        subdatasets=sorted({record.subdataset for record in records or ()}),
+        source=_plain(tile_source.spec()),
     )
 
 

@@ -19,17 +19,21 @@
 # published (from the registry in `landslide_core/data`), and sets the tile count and ground resolution of each
 # sub-dataset side by side. Map positions come from the official study-areas shapefile when it has been
 # downloaded into the data root (`landslide-core download study-areas`); otherwise they are approximate, and the
-# map says so. Tile counts "on disk" are counted by this run in the data root named below.
+# map says so. Tile counts "on disk" are counted by this run in the data root named below. Cells that only set
+# up or record are folded away: click a cell's toggle to see its code.
 
-# %% tags=["parameters"]
-# Data root holding <sub-dataset>/{img,label,mask}/ and, if downloaded, study_areas/. None: the synthetic demo data.
+# %% tags=["parameters", "hide-input"]
+# Data root holding <sub-dataset>/{img,label,mask}/ and, if downloaded,
+# study_areas/. None: the synthetic demo data.
 data_root = None
-# Parameter profile this run belongs to (set by `landslide-core book --profile`); names the records folder.
+# Parameter profile this run belongs to (set by
+# `landslide-core book --profile`); names the records folder.
 profile = "demo"
-# Draw the official study-areas shapefile when the data root has it; False: always the approximate positions.
+# Draw the official study-areas shapefile when the data root has it;
+# False: always the approximate positions.
 use_official_shapefile = True
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
 from landslide_core.book import open_section
@@ -39,13 +43,14 @@ from landslide_core.sections.study_areas import (
     study_areas,
     subdataset_chart,
     summary,
-    table2_published,
+    table2_parts,
     table4_published,
 )
 
+parameters = {"data_root": data_root,
+              "use_official_shapefile": use_official_shapefile}
 run = open_section("study_areas", profile=profile,
-                   parameters={"data_root": data_root, "use_official_shapefile": use_official_shapefile},
-                   data_root=data_root)
+                   parameters=parameters, data_root=data_root)
 
 # %% [markdown]
 # ## Location map (paper Fig. 1)
@@ -60,7 +65,8 @@ figure = region_map(areas)
 # %%
 display(Markdown(f"**Positions used:** {areas.note}."))
 run.show(areas.positions(), "region_positions", precision=3,
-         caption="Map position of each region and where it comes from (not part of the paper)")
+         caption="Map position of each region and where it comes from "
+                 "(not part of the paper)")
 
 # %% [markdown]
 # ## Paper Table 4: the regions, as published
@@ -69,17 +75,25 @@ run.show(areas.positions(), "region_positions", precision=3,
 
 # %%
 run.show(table4_published(), "table4",
-         caption="Paper Table 4 as published: geological and environmental characteristics of the study areas")
+         caption="Paper Table 4 as published: geological and "
+                 "environmental characteristics of the study areas")
 
 # %% [markdown]
 # ## Paper Table 2: the sub-datasets, as published
 #
-# Quoted from the paper, not computed; the last two columns link each row to its sensor group (paper Table 5) and
-# its region (Table 4). The tiles found on disk are counted in the next section and in the chart below.
+# Quoted from the paper, not computed, in two parts so that each fits the page: what each sub-dataset is, then
+# where it comes from. The last column of each links a row to its sensor group (paper Table 5) and its region
+# (Table 4). The tiles found on disk are counted in the next section and in the chart below.
 
 # %%
-run.show(table2_published(), "table2", precision=1,
-         caption="Paper Table 2 as published: detailed information on the CAS Landslide Dataset")
+imagery, origin = table2_parts()
+run.show(imagery, "table2_imagery", precision=1,
+         caption="Paper Table 2 as published (1 of 2): tiles, "
+                 "acquisition, sensor, resolution and group of each "
+                 "sub-dataset")
+run.show(origin, "table2_origin",
+         caption="Paper Table 2 as published (2 of 2): source, licence "
+                 "and study area of each sub-dataset")
 
 # %% [markdown]
 # ## Tiles and ground resolution per sub-dataset
@@ -89,8 +103,12 @@ run.show(table2_published(), "table2", precision=1,
 
 # %%
 counts = table2(run.found)
-run.record(counts, "tiles_per_subdataset", caption="Tiles per sub-dataset: paper Table 2 and on disk (chart data)")
 chart = subdataset_chart(counts)
+
+# %% tags=["hide-input"]
+run.record(counts, "tiles_per_subdataset",
+           caption="Tiles per sub-dataset: paper Table 2 and on disk "
+                   "(chart data)")
 
 # %% [markdown]
 # ## What this shows

@@ -17,22 +17,27 @@
 # **Overview.** This page regenerates the counts of paper Table 2 from the tiles found on disk, shows one tile of
 # each sub-dataset with its landslide mask as paper Table 1 does, and measures what the paper does not report: the
 # share of landslide pixels in each sub-dataset. Every number below is computed by this run from the data root
-# named in the next cell; only the column "Tiles (paper)" is quoted from the paper.
+# named in the next cell; only the column "Tiles (paper)" is quoted from the paper. Cells that only set up or
+# record are folded away: click a cell's toggle to see its code.
 
-# %% tags=["parameters"]
-# Data root holding <sub-dataset>/{img,label,mask}/. None: the embedded synthetic demo data.
+# %% tags=["parameters", "hide-input"]
+# Data root holding <sub-dataset>/{img,label,mask}/. None: the embedded
+# synthetic demo data.
 data_root = None
-# Sub-datasets to include (any spelling, e.g. ["Hokkaido Iburi-Tobu", "palu"]). None: all found.
+# Sub-datasets to include (any spelling, e.g. ["Hokkaido Iburi-Tobu",
+# "palu"]). None: all found.
 subdatasets = None
-# Parameter profile this run belongs to (set by `landslide-core book --profile`); names the records folder.
+# Parameter profile this run belongs to (set by
+# `landslide-core book --profile`); names the records folder.
 profile = "demo"
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
 from landslide_core.book import open_section
 from landslide_core.data.statistics import tile_statistics
 from landslide_core.sections.dataset import (
+    COUNT_COLUMNS,
     gallery,
     landslide_shares,
     representative_tiles,
@@ -41,23 +46,28 @@ from landslide_core.sections.dataset import (
     table2,
 )
 
-run = open_section("dataset", profile=profile, parameters={"data_root": data_root, "subdatasets": subdatasets},
+run = open_section("dataset", profile=profile,
+                   parameters={"data_root": data_root,
+                               "subdatasets": subdatasets},
                    data_root=data_root, subdatasets=subdatasets)
 found = run.found
 
 # %% [markdown]
 # ## Sub-datasets: paper Table 2 beside the files found
 #
-# "Tiles (paper)" is quoted from paper Table 2; "Tiles on disk" is counted by this run (image/mask pairs).
+# "Tiles (paper)" is quoted from paper Table 2; "Tiles on disk" is counted by this run (image/mask pairs), and
+# "Folder on disk" names the folder they were found in. The sensor, ground resolution and acquisition dates of
+# each sub-dataset are in paper Table 2 on the {doc}`study-areas page <01_study_areas>`.
 
 # %%
 counts = table2(found)
-run.show(counts, "table2_counts", precision=0)
+run.show(counts[list(COUNT_COLUMNS)], "table2_counts", precision=0)
 
 # %% tags=["remove-input"]
 # NBVAL_CHECK_OUTPUT
 found_subdatasets = sorted({r.subdataset for r in found.records})
-print(f"{len(found.records)} tiles in {len(found_subdatasets)} of 16 sub-datasets: {', '.join(found_subdatasets)}")
+display(Markdown(f"{len(found.records)} tiles in {len(found_subdatasets)} "
+                 f"of 16 sub-datasets: {', '.join(found_subdatasets)}"))
 
 # %% [markdown]
 # ## One tile per sub-dataset (as paper Table 1)

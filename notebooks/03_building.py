@@ -20,21 +20,26 @@
 # rejected, and the kept tiles form the dataset. The paper's tools for this step are not public; the tiler, the
 # scores and the leakage audit below are this project's (`landslide-core tile`, `qc`, `leakage`). Unlike the
 # published tiles, ours keep their georeferencing. The last part audits which tiles share pixels, which a random
-# 7:3 split then puts on both sides.
+# 7:3 split then puts on both sides. Cells that only set up or record are folded away: click a cell's toggle to
+# see its code.
 
-# %% tags=["parameters"]
-# Data root of published tiles to audit as well (e.g. the real CAS dataset). None or the synthetic demo tiles:
-# only the demo scenes below.
+# %% tags=["parameters", "hide-input"]
+# Data root of published tiles to audit as well (e.g. the real CAS
+# dataset). None or the synthetic demo tiles: only the demo scenes below.
 data_root = None
-# Parameter profile this run belongs to (set by `landslide-core book --profile`); names the records folder.
+# Parameter profile this run belongs to (set by
+# `landslide-core book --profile`); names the records folder.
 profile = "demo"
-# Seed of the synthetic demo scenes and of the random split the leakage audit scores.
+# Seed of the synthetic demo scenes and of the random split the leakage
+# audit scores.
 seed = 0
-# Tiling: tile side, stride and edge handling ("shift": last row/column flush with the edge, as the production code).
+# Tiling: tile side, stride and edge handling ("shift": last row/column
+# flush with the edge, as the production code).
 tile_size = 512
 stride = 256
 edge = "shift"
-# Quality-control thresholds: the paper's (fill > 30 %, landslide pixels < 0.1 %, cloud > 80 %) and ours (seam).
+# Quality-control thresholds: the paper's (fill > 30 %, landslide pixels
+# < 0.1 %, cloud > 80 %) and ours (seam).
 fill_threshold = 0.30
 label_threshold = 0.001
 cloud_threshold = 0.80
@@ -42,7 +47,7 @@ seam_threshold = None
 # Validation share of the random split the leakage audit scores.
 val_fraction = 0.3
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
 from landslide_core.book import open_section
@@ -62,15 +67,32 @@ from landslide_core.sections.building import (
     thresholds_from,
     truth_summary,
 )
-from landslide_core.sections.leakage import audit_summary, leakage_tables, published_tiles_audit, removed_table
+from landslide_core.sections.leakage import (
+    audit_summary,
+    leakage_tables,
+    published_tiles_audit,
+    removed_table,
+)
 
-thresholds = thresholds_from(fill_threshold, label_threshold, cloud_threshold, seam_threshold)
+thresholds = thresholds_from(fill_threshold, label_threshold,
+                             cloud_threshold, seam_threshold)
 options = TilingOptions(size=tile_size, stride=stride, edge=edge)
-built = build_dataset(results_folder(profile, "building") / "work", seed=seed, options=options, thresholds=thresholds)
-parameters = {"data_root": data_root, "seed": seed, "tile_size": tile_size, "stride": stride, "edge": edge,
-              "fill_threshold": fill_threshold, "label_threshold": label_threshold,
-              "cloud_threshold": cloud_threshold, "seam_threshold": thresholds.seam, "val_fraction": val_fraction}
-run = open_section("building", profile=profile, parameters=parameters, data_root=built.tiles_root, scan=False)
+work = results_folder(profile, "building") / "work"
+
+# %%
+built = build_dataset(work, seed=seed, options=options,
+                      thresholds=thresholds)
+
+# %% tags=["hide-input"]
+parameters = {
+    "data_root": data_root, "seed": seed, "tile_size": tile_size,
+    "stride": stride, "edge": edge, "fill_threshold": fill_threshold,
+    "label_threshold": label_threshold,
+    "cloud_threshold": cloud_threshold,
+    "seam_threshold": thresholds.seam, "val_fraction": val_fraction,
+}
+run = open_section("building", profile=profile, parameters=parameters,
+                   data_root=built.tiles_root, scan=False)
 
 # %% [markdown]
 # ## Scenes and tiles
@@ -82,8 +104,9 @@ run = open_section("building", profile=profile, parameters=parameters, data_root
 # along a straight seam. Dots mark tile centres: green for kept tiles, squares for each rule that flags the tile.
 
 # %%
-run.show(scene_table(built), "scenes", caption="Scenes cut into tiles (computed from the files and the tile index)",
-         precision=1)
+run.show(scene_table(built), "scenes", precision=1,
+         caption="Scenes cut into tiles (computed from the files and the "
+                 "tile index)")
 overview = scene_overview(built.scenes, built.flags, built.index)
 
 # %% [markdown]
@@ -97,8 +120,8 @@ overview = scene_overview(built.scenes, built.flags, built.index)
 
 # %%
 distributions = score_distributions(built.flags, thresholds)
-run.show(flag_counts(built.flags), "flags_per_subdataset", caption="Tiles flagged by each rule, per sub-dataset",
-         precision=1)
+run.show(flag_counts(built.flags), "flags_per_subdataset", precision=1,
+         caption="Tiles flagged by each rule, per sub-dataset")
 
 # %% [markdown]
 # ## Paper Table 3: the four challenges
@@ -119,11 +142,15 @@ challenges = challenge_gallery(built.flags, built.records)
 # %%
 truth = planted_truth(built.index, built.scenes)
 checked = qc_against_truth(built.flags, truth, thresholds)
-run.show(checked, "qc_against_truth", caption="Quality-control flags against the planted defects (tiles)",
-         precision=0)
+run.show(checked, "qc_against_truth", precision=0,
+         caption="Quality-control flags against the planted defects "
+                 "(tiles)")
 display(Markdown(truth_summary(checked)))
-run.show(disagreements(built.flags, truth, thresholds).set_index(["rule", "tile"]), "qc_disagreements",
-         caption="Tiles where a flag and the planted truth disagree (shares as fractions)", precision=3)
+disagree = disagreements(built.flags, truth, thresholds)
+run.show(disagree.set_index(["rule", "tile"]), "qc_disagreements",
+         precision=3,
+         caption="Tiles where a flag and the planted truth disagree "
+                 "(shares as fractions)")
 
 # %% [markdown]
 # ## What quality control removed
@@ -135,7 +162,9 @@ run.show(disagreements(built.flags, truth, thresholds).set_index(["rule", "tile"
 
 # %%
 run.show(removed_table(built.filtered_root), "removed_from_names",
-         caption="Tiles removed, read from the gaps in the kept tiles' numbering", precision=1)
+         precision=1,
+         caption="Tiles removed, read from the gaps in the kept tiles' "
+                 "numbering")
 
 # %% [markdown]
 # ## Leakage audit: tiles that share pixels
@@ -146,12 +175,15 @@ run.show(removed_table(built.filtered_root), "removed_from_names",
 # pixels that also occur in training. A grouped split keeps every linked group on one side.
 
 # %%
-audit, random_report, grouped_report = leakage_tables(built.filtered_root, seed=seed, val_fraction=val_fraction)
+audit, random_report, grouped_report = leakage_tables(
+    built.filtered_root, seed=seed, val_fraction=val_fraction)
 display(Markdown(audit_summary(audit)))
-run.show(random_report, "leakage_random_split",
-         caption="Random 7:3 split of the kept tiles: validation content also in training", precision=1)
-run.show(grouped_report, "leakage_grouped_split",
-         caption="Grouped split of the kept tiles: validation content also in training", precision=1)
+run.show(random_report, "leakage_random_split", precision=1,
+         caption="Random 7:3 split of the kept tiles: validation "
+                 "content also in training")
+run.show(grouped_report, "leakage_grouped_split", precision=1,
+         caption="Grouped split of the kept tiles: validation content "
+                 "also in training")
 
 # %% [markdown]
 # ## The published tiles
@@ -162,15 +194,23 @@ run.show(grouped_report, "leakage_grouped_split",
 # %%
 published = published_root(data_root)
 if published is None:
-    display(Markdown("No `data_root` of published tiles was given (the synthetic demo tiles were drawn one by one, "
-                     "not cut from scenes), so no published tiles were audited. Rerun with "
-                     "`landslide-core book --section building -p data_root /path/to/CAS` to score and audit the "
-                     "real tiles."))
+    display(Markdown(
+        "No `data_root` of published tiles was given (the synthetic demo "
+        "tiles were drawn one by one, not cut from scenes), so no "
+        "published tiles were audited. Rerun with `landslide-core book "
+        "--section building -p data_root /path/to/CAS` to score and "
+        "audit the real tiles."))
 else:
-    published_audit = published_tiles_audit(published, thresholds, seed=seed, val_fraction=val_fraction)
-    run.show(published_audit.flag_counts, "published_flags", caption="Published tiles flagged by each rule", precision=1)
+    published_audit = published_tiles_audit(
+        published, thresholds, seed=seed, val_fraction=val_fraction)
+    run.show(published_audit.flag_counts, "published_flags", precision=1,
+             caption="Published tiles flagged by each rule")
     run.show(published_audit.removed, "published_removed_from_names",
-             caption="Published tiles: removed count read from the numbering gaps", precision=1)
+             precision=1,
+             caption="Published tiles: removed count read from the "
+                     "numbering gaps")
     display(Markdown(audit_summary(published_audit.audit)))
     run.show(published_audit.report, "published_leakage_random_split",
-             caption="Published tiles, random 7:3 split: validation content also in training", precision=1)
+             precision=1,
+             caption="Published tiles, random 7:3 split: validation "
+                     "content also in training")

@@ -21,25 +21,31 @@
 # only tiles that passed quality control, so the unfiltered arm needs scenes tiled with this project's tool; on the
 # published tiles alone (`data_root`) the page runs the random-versus-grouped comparison only.
 
-# %% tags=["parameters"]
-# Data root of published (already filtered) tiles. None or the synthetic demo tiles: tiles cut and filtered from
-# the synthetic demo scenes.
+# %% tags=["parameters", "hide-input"]
+# Data root of published (already filtered) tiles. None or the synthetic
+# demo tiles: tiles cut and filtered from the synthetic demo scenes.
 data_root = None
-# Parameter profile this run belongs to (set by `landslide-core book --profile`); names the records folder.
+# Parameter profile of this run (set by `landslide-core book --profile`);
+# it names the records folder.
 profile = "demo"
 model = "deeplabv3plus"
 epochs = 4
 batch_size = 8
-# Random square training crops in pixels; None trains on full 512×512 tiles.
+# SGD's initial learning rate (the paper's: 0.01); validate every this
+# many epochs.
+lr = 0.01
+val_every = 1
+# Random square training crops in pixels; None: full 512×512 tiles.
 crop_size = 128
-# Validate on central crops of this size (quick CPU runs); None: full tiles, as the paper.
+# Validate on central crops of this size (CPU runs); None: full tiles.
 val_crop_size = 256
 pretrained = False
 device = "cpu"
 num_workers = 0
 # Seed of the demo scenes, the splits and training.
 seed = 0
-# Quality-control thresholds (as on the building page; seam None: our calibrated default).
+# Quality-control thresholds (as on the building page; seam None: our
+# calibrated default).
 fill_threshold = 0.30
 label_threshold = 0.001
 cloud_threshold = 0.80
@@ -47,40 +53,80 @@ seam_threshold = None
 # Where runs go. None: results/<profile>/validation/runs/<code version>.
 runs_dir = None
 
-# %%
-from IPython.display import Markdown, display
+# %% tags=["hide-input"]
+import pandas as pd
+from IPython.display import HTML, Markdown, display
 
 from landslide_core.book import open_section, paper_vs_run
+from landslide_core.book.compare import (
+    metric_tables_html,
+    paper_vs_run_figure,
+)
 from landslide_core.book.page import results_folder
+from landslide_core.eval.baselines import BASELINES
 from landslide_core.experiments.runs import epoch_choice
-from landslide_core.experiments.table6 import ARMS, common_validation_scores, run_table6, table6
+from landslide_core.experiments.table6 import (
+    ARMS,
+    common_validation_scores,
+    run_table6,
+    table6,
+    table6_baselines,
+)
 from landslide_core.scoring import PAPER_COLUMNS
-from landslide_core.sections.benchmarks import runs_directory
-from landslide_core.sections.building import build_dataset, published_root, thresholds_from
-from landslide_core.sections.validation import QCSettings, arms_for, summary
+from landslide_core.sections.benchmarks import not_learned, runs_directory
+from landslide_core.sections.building import (
+    build_dataset,
+    published_root,
+    thresholds_from,
+)
+from landslide_core.sections.validation import (
+    QCSettings,
+    arms_for,
+    summary,
+)
 
-settings = QCSettings(model=model, epochs=epochs, batch_size=batch_size, crop_size=crop_size,
-                      val_crop_size=val_crop_size, pretrained=pretrained, device=device, num_workers=num_workers,
-                      seed=seed)
-thresholds = thresholds_from(fill_threshold, label_threshold, cloud_threshold, seam_threshold)
+settings = QCSettings(
+    model=model, epochs=epochs, batch_size=batch_size, crop_size=crop_size,
+    val_crop_size=val_crop_size, pretrained=pretrained, device=device,
+    num_workers=num_workers, seed=seed, lr=lr, val_every=val_every,
+)
+thresholds = thresholds_from(fill_threshold, label_threshold,
+                             cloud_threshold, seam_threshold)
 if published_root(data_root) is None:
-    built = build_dataset(results_folder(profile, "validation") / "work", seed=seed, thresholds=thresholds)
+    work = results_folder(profile, "validation") / "work"
+    built = build_dataset(work, seed=seed, thresholds=thresholds)
     unfiltered_root, filtered_root = built.tiles_root, built.filtered_root
 else:
     unfiltered_root, filtered_root = None, published_root(data_root)
-parameters = {"data_root": data_root, **settings.as_parameters(), "seam_threshold": thresholds.seam,
-              "fill_threshold": fill_threshold, "label_threshold": label_threshold, "cloud_threshold": cloud_threshold}
-run = open_section("validation", profile=profile, parameters=parameters, data_root=filtered_root, scan=False,
-                   device=device)
+parameters = {
+    "data_root": data_root, **settings.as_parameters(),
+    "seam_threshold": thresholds.seam, "fill_threshold": fill_threshold,
+    "label_threshold": label_threshold, "cloud_threshold": cloud_threshold,
+}
+run = open_section("validation", profile=profile, parameters=parameters,
+                   data_root=filtered_root, scan=False, device=device)
 runs_dir = runs_directory(run.results_dir, runs_dir)
-arms = arms_for(filtered_root, runs_dir, unfiltered_root=unfiltered_root, seed=seed)
+arms = arms_for(filtered_root, runs_dir, unfiltered_root=unfiltered_root,
+                seed=seed)
 run.manifest = arms[0].manifest
-display(Markdown(f"Training: {settings.describe()}. Runs are kept in `{runs_dir}`; an interrupted build resumes "
-                 "them."))
+display(Markdown(f"Training: {settings.describe()}. Runs are kept in "
+                 f"`{runs_dir}`; an interrupted build resumes them."))
+
+# %% [markdown]
+# ## Training the arms, and the baselines
+#
+# One model per arm, then the three baselines on each arm's validation tiles: **all landslide**, **all
+# background** and a **threshold rule** (one colour feature and one threshold, fitted on the arm's training tiles).
 
 # %%
 runs = run_table6(arms, runs_dir, settings.train_config())
-table = table6(runs, arms)
+baselines = table6_baselines(arms, settings.train_config())
+table = pd.concat([table6(runs, arms), baselines], ignore_index=True)
+
+# %% tags=["hide-input"]
+shown_names = {**PAPER_COLUMNS, "f1_landslide": "F1 (landslide class)"}
+run.record(table.rename(columns=shown_names), "table6_runs",
+           caption="This run: every arm's models and baselines (%)")
 
 # %% [markdown]
 # ## Paper Table 6 beside this run
@@ -88,15 +134,27 @@ table = table6(runs, arms)
 # Each arm scored on its own validation tiles, as the paper did: "Original SAT" is every tile cut, "SAT" the tiles
 # quality control kept, both split 7:3 at random; the third row (not in the paper) is the kept tiles under the
 # grouped split. Number: tiles trained and validated on (the paper's: 8,658 and 7,413); "left out": tiles the
-# grouped split keeps out of both sides because they share pixels with validation tiles. "constant mIoU" is the baseline: the mIoU
-# of predicting one class everywhere on the same validation tiles; a model at or below it has learned nothing.
+# grouped split keeps out of both sides because they share pixels with validation tiles.
 
 # %%
-shown_names = {**PAPER_COLUMNS, "f1_landslide": "F1 (landslide class)"}
-run.show(table.set_index(["model", "dataset"]).rename(columns=shown_names), "table6_runs",
-         caption="This run: tiles and scores per arm (%)")
-comparison = paper_vs_run(table, 6, run_label=run.run_label, keys=("model", "dataset"))
-run.show(comparison, "table6", caption="Paper Table 6 and this run (%)")
+counts = table.drop_duplicates("dataset").set_index("dataset")
+run.show(counts[["number", "left out", "val tiles"]], "table6_tiles",
+         caption="Tiles per arm")
+comparison = paper_vs_run(table, 6, run_label=run.run_label,
+                          keys=("model", "dataset"))
+flat = [(d, m) for m, d in not_learned(table, "dataset")]
+display(HTML(metric_tables_html(
+    comparison, rows="Dataset", columns="Model",
+    caption="Paper Table 6 and this run (%)", flagged=flat)))
+
+# %% tags=["hide-input"]
+run.record(comparison, "table6", caption="Paper Table 6 and this run (%)")
+
+# %% [markdown]
+# The same comparison as a figure: the paper's score (open circle) and this run's (dot), baselines in grey.
+
+# %%
+figure = paper_vs_run_figure(comparison, baselines=BASELINES)
 
 # %% [markdown]
 # ## The same validation tiles for both models
@@ -108,10 +166,12 @@ run.show(comparison, "table6", caption="Paper Table 6 and this run (%)")
 # %%
 common = common_validation_scores(runs, arms, device=device)
 if len(common):
-    run.show(common.set_index("trained on").rename(columns=shown_names), "table6_common_validation",
+    shown = common.set_index("trained on")[["val tiles", "iou", "miou"]]
+    run.show(shown.rename(columns=shown_names), "table6_common_validation",
              caption="Both models on the kept tiles' validation set (%)")
 else:
-    display(Markdown("Only filtered tiles were given, so there is no unfiltered model to compare."))
+    display(Markdown("Only filtered tiles were given, so there is no "
+                     "unfiltered model to compare."))
 
 # %% [markdown]
 # ## Best epoch against last epoch
@@ -120,6 +180,14 @@ else:
 # reported on. The last epoch's scores show how much that choice adds.
 
 # %%
-epochs_table = epoch_choice({ARMS[key]: arm_run for key, arm_run in runs.items()})
-run.show(epochs_table.set_index("run"), "epoch_choice", caption="Validation scores of the best and the last epoch (%)")
-display(Markdown(summary(table, common, epochs_table, synthetic=run.synthetic, settings=settings)))
+epochs_table = epoch_choice({ARMS[k]: arm for k, arm in runs.items()})
+run.show(epochs_table.set_index("run"), "epoch_choice",
+         caption="Validation scores of the best and the last epoch (%)")
+
+# %% [markdown]
+# ## What this shows
+
+# %%
+text = summary(table, common, epochs_table, synthetic=run.synthetic,
+               settings=settings)
+display(Markdown(text))

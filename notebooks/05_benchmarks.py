@@ -20,87 +20,160 @@
 # `split`). Training follows the paper where it is explicit (SGD with learning rate 0.01, momentum 0.9,
 # weight decay 5e-4, Dice loss) and our choices where it is silent (epochs, batch size, crops, poly decay,
 # augmentation, pre-training), all set by the parameters below. Scores are those of the best epoch by validation
-# mIoU, from one confusion matrix over all validation pixels of a group ({doc}`../metrics`). Beyond the paper, the
-# page breaks the scores down per sub-dataset and shows training curves and example predictions.
+# mIoU, from one confusion matrix over all validation pixels of a group ({doc}`../metrics`). Beside the models, three
+# baselines that learn nothing from context are scored on the same pixels: a score means something only where it
+# beats them. Beyond the paper, the page breaks the scores down per sub-dataset and shows training curves and
+# example predictions. Cells that only set up or record are folded away: click a cell's toggle to see its code.
 
-# %% tags=["parameters"]
-# Data root holding <sub-dataset>/{img,label,mask}/. None: the embedded synthetic demo data.
+# %% tags=["parameters", "hide-input"]
+# Data root holding <sub-dataset>/{img,label,mask}/. None: the embedded
+# synthetic demo data.
 data_root = None
-# Parameter profile this run belongs to (set by `landslide-core book --profile`).
+# Parameter profile of this run (set by `landslide-core book --profile`).
 profile = "demo"
-# Registry names (landslide_core.models), or smp:<Architecture>/<encoder> for any other model.
+# Registry names (landslide_core.models), or smp:<Architecture>/<encoder>.
 models = ["fcn", "unet", "deeplabv3plus", "mffenet"]
 # Sensor groups of paper Table 5.
 groups = ["UAV", "SAT", "UAV&SAT"]
+# Per-model exceptions, e.g. {"mffenet": {"groups": ["SAT"], "epochs": 4}}:
+# fewer groups or epochs for a model (a CPU budget); {}: none.
+per_model = {}
 epochs = 2
 batch_size = 8
-# Random square training crops in pixels; None trains on full 512×512 tiles.
+# SGD's initial learning rate (the paper's: 0.01), decayed to 0 (poly).
+lr = 0.01
+# Validate every this many epochs (and after the last); the best epoch is
+# one of these.
+val_every = 1
+# Random square training crops in pixels; None: full 512×512 tiles.
 crop_size = 128
-# Validate on central crops of this size (quick CPU runs); None: full tiles, as the paper.
+# Validate on central crops of this size (CPU runs); None: full tiles.
 val_crop_size = None
-# One training run per seed; with several seeds the tables give mean ± standard deviation.
+# One training run per seed; several seeds give mean ± standard deviation.
 seeds = [0]
-# "random": each sub-dataset split 7:3 at random, as the paper; "grouped": no validation tile shares pixels with a
-# training tile (tiles sharing pixels with validation are left out; see the building page's leakage audit).
+# "random": each sub-dataset split 7:3 at random, as the paper; "grouped":
+# no validation tile shares pixels with a training tile (tiles sharing
+# pixels with validation are left out; see the building page's audit).
 split = "random"
-# ImageNet-pretrained backbones (downloaded by torchvision/smp on first use) or random initialisation.
+# ImageNet-pretrained backbones (downloaded on first use), or random init.
 pretrained = False
 device = "cpu"
 num_workers = 0
-# Where runs (checkpoints, histories, split manifests) go, in a subfolder per split kind. None:
+# Where runs go, in a subfolder per split kind. None:
 # results/<profile>/benchmarks/runs/<code version>.
 runs_dir = None
-# Keep every run's checkpoints (true), or only those of the runs shown in the example predictions (false).
+# Keep every run's checkpoints (true), or only those the examples show.
 keep_checkpoints = True
 
-# %%
-from IPython.display import Markdown, display
+# %% tags=["hide-input"]
+import pandas as pd
+from IPython.display import HTML, Markdown, display
 
 from landslide_core.book import open_section, paper_vs_run
+from landslide_core.book.compare import (
+    metric_tables_html,
+    paper_vs_run_figure,
+    side_by_side,
+)
+from landslide_core.eval.baselines import BASELINES
 from landslide_core.eval.paper import consistency
 from landslide_core.experiments.table5 import (
+    baseline_frame,
     histories_frame,
     mean_std_table,
     scores_frame,
     subdataset_breakdown,
+    subdataset_views,
     table5,
 )
 from landslide_core.sections.benchmarks import (
     GridSettings,
     consistency_summary,
     epoch_table,
+    exceptions_note,
+    not_learned,
     prediction_examples,
     run_benchmarks,
     runs_directory,
     shown_validation_tiles,
+    step_times,
     summary,
     training_curves,
 )
 
-settings = GridSettings(models=models, groups=groups, epochs=epochs, batch_size=batch_size, crop_size=crop_size,
-                        val_crop_size=val_crop_size, seeds=seeds, pretrained=pretrained, device=device,
-                        num_workers=num_workers, keep_checkpoints=keep_checkpoints, split=split)
-run = open_section("benchmarks", profile=profile, parameters={"data_root": data_root, **settings.as_parameters()},
-                   data_root=data_root, scan=False, device=device)
+settings = GridSettings(
+    models=models, groups=groups, epochs=epochs, batch_size=batch_size,
+    crop_size=crop_size, val_crop_size=val_crop_size, seeds=seeds,
+    pretrained=pretrained, device=device, num_workers=num_workers,
+    keep_checkpoints=keep_checkpoints, split=split, lr=lr,
+    val_every=val_every, per_model=per_model,
+)
+run = open_section(
+    "benchmarks", profile=profile, device=device, data_root=data_root,
+    parameters={"data_root": data_root, **settings.as_parameters()},
+    scan=False,
+)
 runs_dir = runs_directory(run.results_dir, runs_dir) / f"{split}-split"
 run.manifest = runs_dir / f"split-seed{seeds[0]}.csv"
-display(Markdown(f"Training: {settings.describe()}. Runs are kept in `{runs_dir}`; an interrupted build resumes them."))
+display(Markdown(f"Training: {settings.describe()}. Runs are kept in "
+                 f"`{runs_dir}`; an interrupted build resumes them."))
+
+# %% [markdown]
+# ## Training the grid, and the baselines
+#
+# Every model on every group (and seed) of the settings above, then the three baselines on each group's
+# validation tiles: **all landslide** (every pixel landslide: its IoU is the landslide share of the pixels),
+# **all background**, and a **threshold rule** (one colour feature of a pixel and one threshold, fitted on the
+# group's training tiles only).
 
 # %%
 runs = run_benchmarks(run.data_root, runs_dir, settings)
-scores = scores_frame(runs)
-run.record(scores, "scores_all_runs", caption="Every evaluation row of every run (group and sub-dataset rows)")
+baselines, rules = baseline_frame(
+    run.data_root, runs_dir, base=settings.train_config(), groups=groups,
+    seeds=seeds)
+scores = pd.concat([scores_frame(runs), baselines], ignore_index=True)
+
+# %% tags=["hide-input"]
+run.record(scores, "scores_all_runs",
+           caption="Every evaluation row of every run and baseline")
+
+# %% [markdown]
+# The threshold rule each group's training tiles gave (feature, threshold, and its landslide IoU on those tiles):
+
+# %%
+run.show(rules.set_index(["group", "seed"]), "threshold_rules",
+         caption="The threshold rule fitted per group", precision=3)
 
 # %% [markdown]
 # ## Paper Table 5 beside this run
 #
-# For each model and group: the paper's published score, this run's (the mean over seeds) and the difference
-# (this run − paper, in percentage points). Precision, recall and IoU are those of the landslide class; the paper's
-# "F1 score" and mIoU are means over the landslide and background classes.
+# One small table per metric; in each cell the paper's score, this run's (the mean over seeds) and the difference
+# (this run − paper, in points). The baselines' rows have no paper value. Precision, recall and IoU are those of the
+# landslide class; the paper's "F1 score" and mIoU are means over the landslide and background classes.
 
 # %%
 comparison = paper_vs_run(table5(scores), 5, run_label=run.run_label)
-run.show(comparison, "table5", caption="Paper Table 5 and this run (%)")
+display(HTML(metric_tables_html(
+    comparison, rows="Model", columns="Group",
+    caption="Paper Table 5 and this run (%)",
+    flagged=not_learned(table5(scores)))))
+
+# %% tags=["hide-input"]
+run.record(comparison, "table5",
+           caption="Paper Table 5 and this run (%), all metrics")
+run.record(table5(scores), "table5_run",
+           caption="This run's Table 5 rows and the baselines (%)")
+
+# %% [markdown]
+# The same comparison as a figure: for each metric, the paper's score (open circle) and this run's (dot; with
+# several seeds, ± one standard deviation), baselines in grey.
+
+# %%
+spread = None
+if len(seeds) > 1:
+    spread = table5(scores, "std").set_index(["model", "group"])
+figure = paper_vs_run_figure(comparison, spread=spread,
+                             baselines=BASELINES)
 
 # %% [markdown]
 # How far to trust the paper's decimals: if a row was computed from one confusion matrix, as its metric definitions
@@ -110,8 +183,9 @@ run.show(comparison, "table5", caption="Paper Table 5 and this run (%)")
 
 # %%
 published_consistency = consistency(5)
-run.show(published_consistency.set_index(["model", "group"]).drop(columns="dataset"), "table5_paper_consistency",
-         caption="Paper Table 5: implied minus published (points), computed from the paper's own values", precision=3)
+run.show(published_consistency.set_index(["model", "group"])
+         .drop(columns="dataset"), "table5_paper_consistency", precision=3,
+         caption="Paper Table 5: implied minus published (points)")
 display(Markdown(consistency_summary(published_consistency)))
 
 # %% [markdown]
@@ -119,35 +193,54 @@ display(Markdown(consistency_summary(published_consistency)))
 
 # %%
 if len(seeds) > 1:
-    run.show(mean_std_table(scores), "table5_mean_std", caption="This run: mean ± standard deviation over seeds (%)")
+    run.show(mean_std_table(scores), "table5_mean_std",
+             caption="This run: mean ± standard deviation over seeds (%)")
 else:
-    display(Markdown("One seed was run, so no spread is reported; pass e.g. `-p seeds '[0, 1, 2]'`."))
+    display(Markdown("One seed was run, so no spread is reported; "
+                     "pass e.g. `-p seeds '[0, 1, 2]'`."))
 
 # %% [markdown]
 # ## Per sub-dataset (not in the paper)
 #
 # Landslide IoU of each model on each sub-dataset's validation tiles, for the models trained on that sub-dataset's
-# group and for those trained on UAV&SAT. The paper reports only group totals.
+# group and for those trained on UAV&SAT, beside all landslide (the sub-dataset's landslide share) and the group's
+# threshold rule; all background scores 0 everywhere. The paper reports only group totals.
 
 # %%
-run.show(subdataset_breakdown(scores), "iou_per_subdataset", caption="Landslide IoU (%) per sub-dataset")
+breakdown = subdataset_breakdown(scores)
+views = {f"Trained on {group}": view
+         for group, view in subdataset_views(breakdown).items()}
+display(HTML(side_by_side(views)))
+
+# %% tags=["hide-input"]
+run.record(breakdown, "iou_per_subdataset",
+           caption="Landslide IoU (%) per sub-dataset, with tile counts")
 
 # %% [markdown]
-# ## Training curves
+# ## Training curves and cost
 
 # %%
 histories = histories_frame(runs)
-run.record(histories, "histories", caption="Per-epoch training loss and validation scores of every run")
 curves = training_curves(histories)
+
+# %% tags=["hide-input"]
+run.record(histories, "histories",
+           caption="Per-epoch training loss and validation scores")
+
+# %%
+times = step_times(histories, settings)
+run.show(times, "step_times", caption="Measured training speed per model")
+display(Markdown(exceptions_note(times, settings)))
 
 # %% [markdown]
 # ## Best epoch against last epoch
 #
-# Every score above is the best epoch's by validation mIoU, chosen on the tiles it is reported on; the last epoch's
-# scores show how much that choice adds.
+# Every score above is the best validated epoch's by validation mIoU, chosen on the tiles it is reported on; the
+# last epoch's scores show how much that choice adds.
 
 # %%
-run.show(epoch_table(runs), "epoch_choice", caption="Validation scores of the best and the last epoch (%)")
+run.show(epoch_table(runs), "epoch_choice",
+         caption="Validation scores of the best and the last epoch (%)")
 
 # %% [markdown]
 # ## Example predictions
@@ -156,13 +249,17 @@ run.show(epoch_table(runs), "epoch_choice", caption="Validation scores of the be
 # when `val_crop_size` is set): green pixels are found landslides, red are false alarms, blue are missed landslides.
 
 # %%
-display(Markdown(f"Models trained on {settings.shown_group}, seed {seeds[0]}."))
-shown = [r for r in runs if r.group == settings.shown_group and r.seed == seeds[0]]
-examples = prediction_examples(shown, shown_validation_tiles(run.data_root, runs_dir, settings), device=device,
+group = settings.shown_group
+display(Markdown(f"Models trained on {group}, seed {seeds[0]}."))
+shown = [r for r in runs if r.group == group and r.seed == seeds[0]]
+tiles = shown_validation_tiles(run.data_root, runs_dir, settings)
+examples = prediction_examples(shown, tiles, device=device,
                                crop_size=val_crop_size)
 
 # %% [markdown]
 # ## What this shows
 
 # %%
-display(Markdown(summary(scores, comparison, settings, synthetic=run.synthetic, data_root=run.data_root)))
+text = summary(scores, comparison, settings, synthetic=run.synthetic,
+               data_root=run.data_root, times=times)
+display(Markdown(text))

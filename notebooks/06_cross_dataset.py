@@ -20,73 +20,115 @@
 # in its official layout by a tile source and standardized as the paper did: 512×512 RGB uint8 images with 0/1
 # masks (images resized; multispectral floats stretched to 8 bits with percentiles of the training part). Beyond the
 # paper, every model is also scored on every dataset's held-out part, so the matrix at the end shows which datasets
-# transfer to which.
+# transfer to which, and three baselines that learn nothing from context are scored on the same tiles. Cells that
+# only set up or record are folded away: click a cell's toggle to see its code.
 
-# %% tags=["parameters"]
-# CAS data root holding <sub-dataset>/{img,label,mask}/. None: the embedded synthetic demo data.
+# %% tags=["parameters", "hide-input"]
+# CAS data root holding <sub-dataset>/{img,label,mask}/. None: the
+# synthetic demo data.
 data_root = None
-# Parameter profile this run belongs to (set by `landslide-core book --profile`).
+# Parameter profile of this run (set by `landslide-core book --profile`).
 profile = "demo"
-# Public datasets to train on: source name → root in the official layout. A root of None means the dataset's
-# synthetic stand-in (demo); leave a dataset out to skip it.
-datasets = {"bijie": None, "sichuan": None, "hr-gldd": None, "landslide4sense": None}
-# CAS sensor groups that each train a model (paper rows UAV, SAT, SAT + UAV).
+# Public datasets to train on: source name → root in the official layout.
+# A root of None means the dataset's synthetic stand-in (demo); leave a
+# dataset out to skip it.
+datasets = {"bijie": None, "sichuan": None, "hr-gldd": None,
+            "landslide4sense": None}
+# CAS sensor groups that each train a model (paper: UAV, SAT, SAT + UAV).
 cas_groups = ["UAV", "SAT", "UAV&SAT"]
-# CAS sub-datasets held out as the validation set of Table 7 (the paper's: Moxitaidi).
+# CAS sub-datasets held out as Table 7's validation set (paper: Moxitaidi).
 validation = ["moxitaidi-sat", "moxitaidi-uav-0.6m", "moxitaidi-uav-1m"]
 model = "deeplabv3plus"
 epochs = 3
 batch_size = 8
-# Random square training crops in pixels of the 512×512 standardized tiles; None trains on full tiles.
+# SGD's initial learning rate (the paper's: 0.01).
+lr = 0.01
+# Write each run's resume checkpoint every this many epochs (and the last).
+checkpoint_every = 1
+# Random square training crops of the 512×512 standardized tiles; None:
+# full tiles.
 crop_size = 128
-# Score central crops of this size (quick CPU runs); None: full tiles, as the paper.
+# Score central crops of this size (quick CPU runs); None: full tiles.
 val_crop_size = 128
 pretrained = False
 device = "cpu"
 num_workers = 0
-# One model per dataset and seed; each seed also draws the held-out part of datasets without a split of their own.
+# One model per dataset and seed; each seed also draws the held-out part of
+# datasets without a split of their own.
 seeds = [0]
-# Held-out share of a public dataset without a split of its own (HR-GLDD keeps its own).
+# Held-out share of a public dataset without its own split (HR-GLDD has
+# one).
 val_fraction = 0.3
-# Where runs (and the stand-ins they train on) go. None: results/<profile>/cross_dataset/runs/<code version>.
+# Where runs (and the stand-ins they train on) go. None:
+# results/<profile>/cross_dataset/runs/<code version>.
 runs_dir = None
 
-# %%
-from IPython.display import Markdown, display
+# %% tags=["hide-input"]
+import pandas as pd
+from IPython.display import HTML, Markdown, display
 
 from landslide_core.book import open_section, paper_vs_run
+from landslide_core.book.compare import (
+    metric_tables_html,
+    paper_vs_run_figure,
+)
 from landslide_core.data.splits import read_manifest
-from landslide_core.experiments.table7 import run_table7, table7, training_sets, training_sizes, transfer_matrix
+from landslide_core.eval.baselines import BASELINES
+from landslide_core.experiments.table7 import (
+    run_table7,
+    table7,
+    table7_baselines,
+    training_sets,
+    training_sizes,
+    transfer_matrix,
+)
 from landslide_core.scoring import PAPER_COLUMNS
-from landslide_core.sections.benchmarks import runs_directory
+from landslide_core.sections.benchmarks import not_learned, runs_directory
 from landslide_core.sections.cross_dataset import (
     CrossSettings,
-    baseline_row,
     data_table,
     example_figure,
     public_roots,
+    roots_note,
+    short_label,
     stand_in_note,
     summary,
     transfer_heatmap,
 )
 from landslide_core.tiles import select_split
 
-settings = CrossSettings(model=model, epochs=epochs, batch_size=batch_size, crop_size=crop_size,
-                         val_crop_size=val_crop_size, pretrained=pretrained, device=device, num_workers=num_workers,
-                         seeds=tuple(seeds))
-parameters = {"data_root": data_root, "datasets": datasets, "cas_groups": cas_groups, "validation": validation,
+settings = CrossSettings(
+    model=model, epochs=epochs, batch_size=batch_size, crop_size=crop_size,
+    val_crop_size=val_crop_size, pretrained=pretrained, device=device,
+    num_workers=num_workers, seeds=tuple(seeds), lr=lr,
+    checkpoint_every=checkpoint_every,
+)
+parameters = {"data_root": data_root, "datasets": datasets,
+              "cas_groups": cas_groups, "validation": validation,
               "val_fraction": val_fraction, **settings.as_parameters()}
-run = open_section("cross_dataset", profile=profile, parameters=parameters, data_root=data_root, device=device)
+run = open_section("cross_dataset", profile=profile, parameters=parameters,
+                   data_root=data_root, device=device)
 runs_dir = runs_directory(run.results_dir, runs_dir)
-roots = public_roots(datasets, runs_dir / "stand-ins", seed=seeds[0])  # beside the runs: new code, new stand-ins
-sets = {seed: training_sets(run.data_root, roots, runs_dir / "splits", seed=seed, validation=validation,
-                            cas_groups=cas_groups, val_fraction=val_fraction) for seed in seeds}
+# The stand-ins are written beside the runs: new code, new stand-ins.
+roots = public_roots(datasets, runs_dir / "stand-ins", seed=seeds[0])
+sets = {
+    seed: training_sets(run.data_root, roots, runs_dir / "splits",
+                        seed=seed,
+                        validation=validation, cas_groups=cas_groups,
+                        val_fraction=val_fraction)
+    for seed in seeds
+}
 first = sets[seeds[0]]
 run.manifest = first[-1].held_out.manifest
-run.show(data_table(first), "datasets", caption="The data behind each row")
+
+# %%
+data = data_table(first)
+run.show(data[["source", "data"]], "datasets",
+         caption="The data behind each row")
+display(Markdown(roots_note(data)))
 display(Markdown(stand_in_note(first)))
-display(Markdown(f"Training: {settings.describe()}. Runs are kept in `{runs_dir}`; an interrupted build resumes "
-                 "them."))
+display(Markdown(f"Training: {settings.describe()}. Runs are kept in "
+                 f"`{runs_dir}`; an interrupted build resumes them."))
 
 # %% [markdown]
 # ## Training sets: what was found beside the paper's
@@ -96,28 +138,55 @@ display(Markdown(f"Training: {settings.describe()}. Runs are kept in `{runs_dir}
 # `val_fraction`) so that every model can also be scored on it below.
 
 # %%
-run.show(training_sizes(first).set_index("dataset"), "training_sizes", caption="Tiles per training set")
+run.show(training_sizes(first).set_index("dataset"), "training_sizes",
+         caption="Tiles per training set")
+
+# %% [markdown]
+# ## Training, and the baselines
+#
+# One model per training set (and seed), scored on every held-out part after its last epoch; then the three
+# baselines on the CAS held-out region: **all landslide**, **all background**, and a **threshold rule** (one colour
+# feature and one threshold) fitted on each row's training set, as its model was.
 
 # %%
 transfer = run_table7(sets, runs_dir, settings.train_config())
 table = table7(transfer, first)
+baselines = table7_baselines(first, settings.train_config())
 column = first[-1].held_out.dataset
-run.record(transfer, "transfer_runs", caption="Every model on every held-out part, per seed (%)")
+
+# %% tags=["hide-input"]
+shown_names = {**PAPER_COLUMNS, "f1_landslide": "F1 (landslide class)"}
+run.record(transfer, "transfer_runs",
+           caption="Every model on every held-out part, per seed (%)")
+run.record(table.rename(columns=shown_names), "table7_runs",
+           caption=f"This run: every model on {column} (%)")
+run.record(baselines.rename(columns=shown_names), "table7_baselines",
+           caption=f"The baselines on {column}, per training set (%)")
 
 # %% [markdown]
 # ## Paper Table 7 beside this run
 #
-# Every model scored on the CAS held-out region after its last epoch. "constant mIoU" is the baseline: the mIoU of
-# predicting one class everywhere on the same tiles; a model at or below it has learned nothing a constant could
-# not do.
+# Every model scored on the CAS held-out region after its last epoch, with the baselines on the same tiles.
 
 # %%
-baseline = baseline_row(transfer, column)
-shown_names = {**PAPER_COLUMNS, "f1_landslide": "F1 (landslide class)"}
-run.show(table.set_index(["model", "dataset"]).rename(columns=shown_names).assign(**baseline), "table7_runs",
-         caption=f"This run: every model on {column} (%)")
-comparison = paper_vs_run(table, 7, run_label=run.run_label, keys=("model", "dataset"))
-run.show(comparison, "table7", caption="Paper Table 7 and this run (%)")
+rows = pd.concat([table, baselines])
+comparison = paper_vs_run(rows, 7, run_label=run.run_label,
+                          keys=("model", "dataset"))
+flat = [(short_label(d), m) for m, d in not_learned(rows, "dataset")]
+display(HTML(metric_tables_html(
+    comparison.rename(index=short_label), rows="Dataset", columns="Model",
+    flagged=flat,
+    caption=f"Paper Table 7 and this run on {column} (%)")))
+
+# %% tags=["hide-input"]
+run.record(comparison, "table7", caption="Paper Table 7 and this run (%)")
+
+# %% [markdown]
+# The same comparison as a figure: the paper's score (open circle) and this run's (dot), baselines in grey.
+
+# %%
+figure = paper_vs_run_figure(comparison.rename(index=short_label),
+                             baselines=BASELINES)
 
 # %% [markdown]
 # ## Example predictions
@@ -126,8 +195,10 @@ run.show(comparison, "table7", caption="Paper Table 7 and this run (%)")
 # sub-datasets, shown as the models were scored (central crops where `val_crop_size` is set).
 
 # %%
-held = select_split(read_manifest(first[-1].held_out.manifest, run.data_root), "val")
-figure = example_figure(first, runs_dir, held, seed=seeds[0], device=device, crop_size=val_crop_size)
+listed = read_manifest(first[-1].held_out.manifest, run.data_root)
+held = select_split(listed, "val")
+figure = example_figure(first, runs_dir, held, seed=seeds[0],
+                        device=device, crop_size=val_crop_size)
 
 # %% [markdown]
 # ## Beyond the paper: which datasets transfer to which
@@ -138,9 +209,17 @@ figure = example_figure(first, runs_dir, held, seed=seeds[0], device=device, cro
 
 # %%
 matrix = transfer_matrix(transfer, "iou")
-run.show(matrix, "transfer_iou", caption="Landslide IoU (%) of every model on every held-out part")
 heatmap = transfer_heatmap(matrix)
 
+# %% tags=["hide-input"]
+run.record(matrix, "transfer_iou",
+           caption="Landslide IoU (%) of every model on every part")
+
+# %% [markdown]
+# ## What this shows
+
 # %%
-display(Markdown(summary(table, matrix, baseline["constant mIoU"], synthetic=run.synthetic or any(
-    s.source.is_synthetic(s.held_out.root) for s in first), settings=settings, column=column)))
+synthetic = run.synthetic or any(s.source.is_synthetic(s.held_out.root)
+                                 for s in first)
+display(Markdown(summary(table, baselines, matrix, synthetic=synthetic,
+                         settings=settings, column=column)))

@@ -16,19 +16,29 @@
 #
 # **Overview.** How this book was built and how to rebuild it: the software environment of this build, the
 # parameter profiles, how to run a section on the full CAS data and on a GPU, and the measured throughput and
-# memory benchmarks. Everything below is read from this build's environment and files, not typed in.
+# memory benchmarks. Everything below is read from this build's environment and files, not typed in. Cells
+# that only set up are folded away: click a cell's toggle to see its code.
 
-# %% tags=["parameters"]
-# Parameter profile this run belongs to (set by `landslide-core book --profile`).
+# %% tags=["parameters", "hide-input"]
+# Parameter profile this run belongs to (set by
+# `landslide-core book --profile`).
 profile = "demo"
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 from IPython.display import Markdown, display
 
 from landslide_core.book import repository_root
 from landslide_core.book.profiles import profiles, profiles_table
-from landslide_core.sections.reproducibility import environment_table, throughput_records
+from landslide_core.sections.reproducibility import (
+    environment_table,
+    record_view,
+    throughput_records,
+)
+
+# targets and notes are sentences: show them whole
+pd.set_option("display.max_colwidth", None)
+root = repository_root()
 
 # %% [markdown]
 # ## Environment of this build
@@ -54,10 +64,15 @@ profiles_table()
 # ## Running on the full data and on a GPU
 #
 # ```bash
-# .venv/bin/landslide-core download --root /data/CAS          # 16 sub-datasets + study areas, md5-checked, resumable
-# .venv/bin/landslide-core validate /data/CAS                  # one line per problem, exit 1 if any
-# .venv/bin/landslide-core book --profile paper -p data_root /data/CAS            # every section, paper scale
-# .venv/bin/landslide-core book --profile paper --section benchmarks -p data_root /data/CAS
+# # the 16 sub-datasets and the study areas, md5-checked, resumable
+# .venv/bin/landslide-core download --root /data/CAS
+# # one line per problem, exit 1 if any
+# .venv/bin/landslide-core validate /data/CAS
+# # every section, at paper scale
+# .venv/bin/landslide-core book --profile paper -p data_root /data/CAS
+# # one section
+# .venv/bin/landslide-core book --profile paper --section benchmarks \
+#     -p data_root /data/CAS
 # ```
 #
 # The `paper` profile expects a CUDA GPU (`device: cuda`). A section that has run is not executed again while its
@@ -73,20 +88,21 @@ profiles_table()
 # 20,000 generated 512×512 tiles with planted overlaps and records whether every planted group was found, the time
 # and the peak memory (`leakage-audit-*`); `benchmarks/tiling_memory.py` records the peak memory of tiling a scene
 # larger than GDAL's block cache against two baselines (`tiling-memory-*`). The records are shown as they were
-# written, each with the device and run it came from. Numbers from a shared 2-core CPU say that the code runs and
-# how things compare; they say nothing about GPU speed.
+# written, each with the device and run it came from, laid out to fit the page: a record of one row is turned on
+# its side (one line per column), values that are the same in every row are said once above the table, and a
+# table still too wide for the page shows one column per row. Numbers from a shared 2-core CPU say that the code
+# runs and how things compare; they say nothing about GPU speed.
 
 # %%
-pd.set_option("display.max_colwidth", None)  # targets and notes are sentences: show them whole
-records = throughput_records(repository_root() / "benchmarks" / "results")
+records = throughput_records(root / "benchmarks" / "results")
 for record in records:
-    display(Markdown(f"**{record.path.stem}** (`{record.path.relative_to(repository_root())}`)"
-                     + (f"; columns with no value on this device left out: {', '.join(record.dropped)}"
-                        if record.dropped else "")))
-    display(record.rows)
+    view = record_view(record, root)
+    display(Markdown(view.note))
+    display(view.table)
     display(Markdown(f"<small>{record.provenance.line()}</small>"))
 if not records:
-    display(Markdown("No benchmark results yet: no script in `benchmarks/` has been run in this checkout."))
+    display(Markdown("No benchmark results yet: no script in "
+                     "`benchmarks/` has been run in this checkout."))
 
 # %% [markdown]
 # ## What this shows

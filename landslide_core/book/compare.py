@@ -8,15 +8,20 @@ number that was never computed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import html
+import math
+from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
 from ..errors import LandslideCoreError
 from ..eval.paper import METRICS, paper_values
 from ..scoring.metrics import PAPER_COLUMNS
 
-__all__ = ["DIFFERENCE", "PAPER", "paper_vs_run"]
+__all__ = ["DIFFERENCE", "PAPER", "by_metric", "metric_tables_html", "paper_vs_run", "paper_vs_run_figure",
+           "side_by_side"]
 
 PAPER = "paper"
 DIFFERENCE = "difference"
@@ -36,7 +41,7 @@ def paper_vs_run(
     ``run`` holds the key columns and the metrics in percent (as the paper prints them).
     The difference is run − paper, in percentage points. Rows of the paper's table the
     run does not cover are kept (run value "—"), in the paper's order, followed by rows
-    only the run has.
+    only the run has, in the run's order.
 
     Args:
         run: This run's table: the key columns and the metrics in percent.
@@ -60,8 +65,9 @@ def paper_vs_run(
     merged = published.merge(run[[*keys, *metrics]], on=list(keys), how="outer", suffixes=("@paper", "@run"),
                              sort=False, indicator=False)
     order = {tuple(row): i for i, row in enumerate(published[list(keys)].itertuples(index=False))}
-    merged["_order"] = [order.get(tuple(row), len(order) + i)
-                        for i, row in enumerate(merged[list(keys)].itertuples(index=False))]
+    extra = {tuple(row): len(order) + i for i, row in enumerate(run[list(keys)].itertuples(index=False))}
+    merged["_order"] = [order.get(tuple(row), extra.get(tuple(row)))
+                        for row in merged[list(keys)].itertuples(index=False)]
     merged = merged.sort_values("_order").set_index(list(keys))
     columns = {}
     for metric in metrics:
@@ -74,3 +80,109 @@ def paper_vs_run(
     result.columns = pd.MultiIndex.from_tuples(result.columns, names=["metric", "source"])
     result.index.names = [k.capitalize() for k in keys]
     return result
+
+
+def _number(value: float, signed: bool = False) -> str:
+    if pd.isna(value):
+        return "—"
+    text = f"{value:+.1f}" if signed else f"{value:.1f}"
+    return text.replace("-", "−")
+
+
+def by_metric(comparison: pd.DataFrame, *, rows: str, columns: str,
+              flagged: Sequence[tuple[str, str]] = ()) -> dict[str, pd.DataFrame]:
+    """One small table per metric of a :func:`paper_vs_run` table, each cell "paper / this run / Δ".
+
+    ``rows`` and ``columns`` name two of the comparison's index levels (e.g. ``Model`` and ``Group``). A row
+    the paper has no value for (a baseline) shows this run's value alone; a run that produced no value shows
+    "—" there. Cells of ``flagged`` (row, column) pairs, e.g. models that learned nothing, end in "†".
+    Eighteen columns side by side do not fit a laptop's page, three or four do.
+    """
+    tables = {}
+    for metric in dict.fromkeys(comparison.columns.get_level_values("metric")):
+        part = comparison[metric]
+        run_label = next(c for c in part.columns if c not in (PAPER, DIFFERENCE))
+        text = (part[PAPER].map(_number) + " / " + part[run_label].map(_number) + " / "
+                + part[DIFFERENCE].map(lambda v: _number(v, signed=True)))
+        text = text.where(part[PAPER].notna(), part[run_label].map(_number))
+        frame = text.reset_index()
+        table = frame.pivot(index=rows, columns=columns, values=0)
+        table = table.loc[list(dict.fromkeys(frame[rows])), list(dict.fromkeys(frame[columns]))]
+        for row, column in flagged:
+            if row in table.index and column in table.columns:
+                table.loc[row, column] += " †"
+        tables[metric] = table.fillna("").rename_axis(index=rows, columns=None)
+    return tables
+
+
+def metric_tables_html(comparison: pd.DataFrame, *, rows: str, columns: str, caption: str,
+                       flagged: Sequence[tuple[str, str]] = ()) -> str:
+    """:func:`by_metric`'s tables as HTML, side by side where the page is wide enough and wrapping where not.
+
+    ``flagged`` (row, column) pairs are marked "†": no better than predicting landslide everywhere, no result.
+    """
+    run_label = next(c for c in comparison.columns.get_level_values("source") if c not in (PAPER, DIFFERENCE))
+    parts = [f'<p class="metric-tables-caption"><strong>{html.escape(caption)}</strong>. Each cell: paper / '
+             f"{html.escape(run_label)} / difference (points); a baseline's cell holds this run's value alone, and — "
+             "stands where a side has no value."
+             + (" † marks a model no better than predicting landslide everywhere: no result." if flagged else "")
+             + "</p>"]
+    return parts[0] + side_by_side(by_metric(comparison, rows=rows, columns=columns, flagged=flagged))
+
+
+def side_by_side(tables: Mapping[str, pd.DataFrame], precision: int = 1) -> str:
+    """Small tables as HTML, each captioned by its key, side by side where the page is wide enough, wrapped where not."""
+    cells = []
+    for name, table in tables.items():
+        styler = (table.style.format(precision=precision, na_rep="—").set_caption(html.escape(str(name)))
+                  .set_table_styles([{"selector": "", "props": "font-size: 0.9em"},
+                                     {"selector": "td, th", "props": "padding: 0.15em 0.6em 0.15em 0.25em"},
+                                     {"selector": "td", "props": "white-space: nowrap"}])
+                  .set_table_attributes('class="dataframe metric-table"'))
+        cells.append(f'<div class="metric-table-cell">{styler.to_html()}</div>')
+    return ('<div class="metric-tables" style="display:flex;flex-wrap:wrap;gap:0.5em 2em;align-items:flex-start">'
+            + "".join(cells) + "</div>")
+
+
+def paper_vs_run_figure(comparison: pd.DataFrame, *, spread: pd.DataFrame | None = None,
+                        baselines: Sequence[str] = ()) -> Figure:
+    """Paper (open circle) and this run (dot, with ± the seeds' standard deviation) per metric and row.
+
+    Args:
+        comparison: A :func:`paper_vs_run` table.
+        spread: Standard deviations over seeds, indexed like ``comparison`` with metric keys as columns
+            (``iou``, …); ``None`` or NaN where one seed was run.
+        baselines: Values of the first index level that are baselines, drawn in grey.
+    """
+    metrics = list(dict.fromkeys(comparison.columns.get_level_values("metric")))
+    labels = [" · ".join(str(k) for k in key) if isinstance(key, tuple) else str(key) for key in comparison.index]
+    first = [key[0] if isinstance(key, tuple) else key for key in comparison.index]
+    ncols = 3
+    nrows = math.ceil(len(metrics) / ncols)
+    height = 0.6 + 0.19 * len(labels)
+    figure = plt.figure(figsize=(9.6, height * nrows + 0.5), layout="constrained")
+    axes = figure.subplots(nrows, ncols, squeeze=False, sharey=True)
+    names = {v: k for k, v in PAPER_COLUMNS.items()}
+    y = list(range(len(labels)))[::-1]
+    for axis, metric in zip(axes.flat, metrics, strict=False):
+        part = comparison[metric]
+        run_label = next(c for c in part.columns if c not in (PAPER, DIFFERENCE))
+        errors = None
+        key = names.get(metric, metric)
+        if spread is not None and key in spread.columns:
+            errors = spread[key].reindex(comparison.index).fillna(0).to_numpy()
+        colours = ["#999999" if f in baselines else "#2b6cb0" for f in first]
+        axis.errorbar(part[run_label], y, xerr=errors, fmt="none", ecolor="#2b6cb0", elinewidth=1)
+        axis.scatter(part[run_label], y, c=colours, s=22, zorder=3, label=run_label)
+        axis.scatter(part[PAPER], y, facecolors="none", edgecolors="black", s=30, zorder=4, label=PAPER)
+        axis.set_title(f"{metric} (%)", fontsize=9)
+        axis.set_xlim(-3, 103)
+        axis.grid(axis="x", color="#dddddd")
+        axis.tick_params(labelsize=7)
+    for axis in axes.flat[len(metrics):]:
+        axis.set_visible(False)
+    for row in axes:
+        row[0].set_yticks(y, labels)
+    handles, legend = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, legend, loc="outside lower center", ncols=2, fontsize=8)
+    return figure

@@ -3,8 +3,9 @@
 Sphinx with ``--warningiserror`` catches broken cross-references in the sources, but
 not links written as raw HTML, links into notebook outputs, or assets a theme or
 extension forgot to copy. This check reads the finished pages instead: every
-relative ``href``/``src`` must name an existing file inside the book, and every
-``#fragment`` must be an ``id`` (or ``<a name>``) in the page it points at.
+relative ``href``/``src`` must name an existing file inside the book (of any kind:
+the records a page links to, ``.csv`` and ``.json``, must have been copied in),
+and every ``#fragment`` must be an ``id`` (or ``<a name>``) in the page it points at.
 Links with a scheme (``https:``, ``mailto:``, ``data:`` ...) are not checked here.
 Links *into* ``_static`` are checked like any other: the book must work offline, so
 a missing theme file or MathJax component is a real problem. HTML files *inside*

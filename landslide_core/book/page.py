@@ -6,7 +6,8 @@ A notebook opens its run with one call, :func:`open_section`, after its
 :meth:`SectionRun.show`: the table appears on the page with one provenance line
 under it, and the same rows are written as a record
 (``results/<profile>/<section>/<name>.csv`` and ``.json``) that other sections,
-the book and users can read back.
+the book and users can read back. The provenance line links to both files, which
+the runner copies into the built book.
 """
 
 from __future__ import annotations
@@ -26,16 +27,31 @@ from ..sources import Scan, TileSource, get_source, raise_first
 from ..sources.cas import synthetic_info
 from ..sources.cas.demo_scenes import GENERATOR as SCENES_GENERATOR
 from ..tiles import TileRecord
-from .runner import repository_root, resolve_data_root
+from .runner import RECORD_SUFFIXES, RESULTS_DIR, record_href, repository_root, resolve_data_root
 
-__all__ = ["RESULTS_DIR", "SectionRun", "open_section", "results_folder"]
-
-RESULTS_DIR = Path("results")
+__all__ = ["RESULTS_DIR", "SectionRun", "open_section", "record_links", "results_folder"]
 
 
 def results_folder(profile: str | None, section: str) -> Path:
     """Where a section's records and work go: ``results/<profile>/<section>/`` in the repository."""
     return repository_root() / RESULTS_DIR / (profile or "adhoc") / section
+
+
+def record_links(stem: str | Path) -> str:
+    """HTML naming a record, with links to its CSV and JSON in the built book (see :func:`.runner.record_href`).
+
+    A record the built book has no copy of (written outside ``results/<profile>/<section>/`` of the repository,
+    e.g. with ``results_dir`` elsewhere) is named by its CSV's path, without a link.
+    """
+    stem = Path(stem).absolute()
+    root = repository_root().absolute()
+    shown = stem.relative_to(root) if stem.is_relative_to(root) else stem
+    hrefs = [record_href(shown.with_suffix(suffix)) for suffix in RECORD_SUFFIXES]
+    if None in hrefs:
+        return f"record <code>{html.escape(str(shown.with_suffix('.csv')))}</code>"
+    links = " · ".join(f'<a href="{html.escape(str(href))}" download>{suffix[1:].upper()}</a>'
+                       for suffix, href in zip(RECORD_SUFFIXES, hrefs, strict=True))
+    return f"record <code>{html.escape(shown.as_posix())}</code>: {links}"
 
 
 @dataclass
@@ -115,8 +131,10 @@ class SectionRun:
 
     def record(self, table: pd.DataFrame, name: str, *, caption: str = "",
                extra: Mapping[str, Any] | None = None) -> None:
-        """Write a table as a record without showing it (e.g. raw per-run values)."""
+        """Write a table as a record without showing it (e.g. raw per-run values); one small line links to it."""
         self._write(table, name, caption, extra)
+        display(HTML(f'<p class="record"><small>{html.escape(caption or name)} · '
+                     f"{record_links(self.results_dir / name)}</small></p>"))
 
     def _write(self, table: pd.DataFrame, name: str, caption: str, extra: Mapping[str, Any] | None) -> Provenance:
         provenance = self.provenance(extra)
@@ -131,13 +149,8 @@ class SectionRun:
         if caption:
             styler = styler.set_caption(caption)
         display(styler)
-        path = (self.results_dir / name).with_suffix(".csv")
-        try:
-            shown = path.relative_to(repository_root())
-        except ValueError:
-            shown = path
-        display(HTML(f'<p class="provenance"><small>{html.escape(provenance.line())} · record '
-                     f"<code>{html.escape(str(shown))}</code></small></p>"))
+        display(HTML(f'<p class="provenance"><small>{html.escape(provenance.line())} · '
+                     f"{record_links(self.results_dir / name)}</small></p>"))
 
 
 def open_section(

@@ -5,12 +5,18 @@ Each section in ``_toc.yml`` under ``book/sections/`` has its source in
 with papermill on an explicit kernel with the parameters of the chosen profile
 (:mod:`.profiles`), skips it when nothing it depends on changed
 (:mod:`.fingerprint`), and writes the executed notebook where Jupyter Book
-renders it (the book itself executes nothing: ``execute_notebooks: off``).
-Sphinx then builds HTML with warnings as errors and every internal link is checked.
+renders it (the book itself executes nothing: ``execute_notebooks: off``),
+with papermill's injected-parameters cell folded like the ``parameters`` cell.
+Before the HTML build it writes the status board of the first page (:mod:`.status`),
+read from the records; Sphinx then builds HTML with warnings as errors, the records
+are copied into the built book (so the links under each table download them) and
+every internal link is checked.
 """
 
 from __future__ import annotations
 
+import pprint
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jupytext
 import nbformat
@@ -27,21 +34,34 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from papermill.exceptions import PapermillExecutionError
 
 from ..errors import LandslideCoreError, PathProblemError, SectionFailedError
+from ..io.atomic import write_text_atomic
 from ..provenance import library_versions
 from .fingerprint import METADATA_KEY, data_digest, section_fingerprint
 from .profiles import DEFAULT_PROFILE, get_profile, section_key, section_parameters
+from .status import section_statuses, status_markdown
 
 __all__ = [
-    "DEMO_ROOT", "KERNEL_NAME", "SECTIONS_DIR", "SOURCES_DIR", "build_book", "build_html", "declared_parameters",
-    "ensure_kernel", "execute_section", "executed_fingerprint", "remove_stale_notebooks", "repository_root",
-    "resolve_data_root", "section_source", "sections", "select_sections", "stage_notebook", "toc_pages"
+    "CODE_WIDTH", "DEMO_ROOT", "KERNEL_NAME", "RECORD_SUFFIXES", "RESULTS_DIR", "SECTIONS_DIR", "SOURCES_DIR", "STATUS_FILE",
+    "build_book", "build_html", "copy_records", "declared_parameters", "ensure_kernel", "execute_section",
+    "executed_fingerprint", "fold_injected_parameters", "record_href", "remove_stale_notebooks", "repository_root",
+    "resolve_data_root", "section_source", "sections", "select_sections", "stage_notebook", "toc_pages", "write_status",
 ]
 
 KERNEL_NAME = "landslide-core"
+CODE_WIDTH = 75
+"""Characters of a code line that fit the book's text column at 1280 px inside a folded cell."""
 SECTIONS_DIR = Path("book") / "sections"
 SOURCES_DIR = Path("notebooks")
 DEMO_ROOT = Path("data") / "demo"
-
+RESULTS_DIR = Path("results")
+"""Records go to ``results/<profile>/<section>/<name>.{csv,json}`` in the repository; the built book has a copy."""
+RECORD_SUFFIXES = (".csv", ".json")
+STATUS_FILE = Path("_build") / "status" / "status.md"
+"""The status board, written at each HTML build; ``book/intro.md`` includes it."""
+INJECTED_TAG = "injected-parameters"
+"""The tag papermill gives the cell it inserts with the parameters of a run."""
+HIDE_INPUT = "hide-input"
+"""The tag on which Jupyter Book folds a cell's code behind a toggle (its output stays shown)."""
 
 
 def repository_root() -> Path:
@@ -152,13 +172,34 @@ def executed_fingerprint(output: Path) -> str | None:
         return None
 
 
+def fold_injected_parameters(notebook: nbformat.NotebookNode, parameters: Mapping[str, Any] | None = None) -> None:
+    """Tag papermill's injected-parameters cell :data:`HIDE_INPUT`, as the sources tag their ``parameters`` cell.
+
+    Its lines hold the run's values (absolute paths, dicts of data roots), which would make the page's code
+    block scroll sideways; folded, they are one click away. With ``parameters`` (the values papermill injected)
+    the cell is also rewritten with each value as a Python literal wrapped at :data:`CODE_WIDTH` characters,
+    which assigns the same values (nbval executes it again).
+    """
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if INJECTED_TAG not in tags:
+            continue
+        if HIDE_INPUT not in tags:
+            cell.metadata["tags"] = [*tags, HIDE_INPUT]
+        if parameters is not None:
+            cell.source = "# Parameters\n" + "\n".join(
+                f"{name} = " + pprint.pformat(value, width=max(CODE_WIDTH - len(name) - 3, 20), sort_dicts=False)
+                for name, value in parameters.items())
+
+
 def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fingerprint: str = "",
                     profile: str = "", staged: Path | None = None) -> Path:
     """Execute one section with papermill; return the executed notebook's path.
 
     ``staged`` is the notebook :func:`stage_notebook` paired already, if any. On
     success the notebook's metadata records the fingerprint, profile, parameters
-    and wall time, so an unchanged section can be skipped next time.
+    and wall time, so an unchanged section can be skipped next time, and its
+    injected-parameters cell is folded (:func:`fold_injected_parameters`).
 
     Args:
         root: The repository root (holding ``_toc.yml``).
@@ -188,6 +229,7 @@ def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fin
             f"The partly executed notebook is kept at {output} for inspection."
         ) from None
     notebook = nbformat.read(output, as_version=4)
+    fold_injected_parameters(notebook, parameters)
     notebook.metadata[METADATA_KEY] = {
         "fingerprint": fingerprint, "profile": profile, "parameters": dict(parameters),
         "wall_time_s": round(time.perf_counter() - started, 1),
@@ -197,15 +239,61 @@ def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fin
     return output
 
 
-def build_html(root: Path) -> Path:
-    """Run Jupyter Book 1 with warnings as errors, then check every internal link; return the index page.
+def record_href(relative: Path) -> str | None:
+    """The link from a section page to the built book's copy of a record file, or None where the book has none.
 
-    ``--all`` rewrites every page: an incremental build would leave the old sidebar on pages whose source did
-    not change when the table of contents did.
+    ``relative`` is the file's path from the repository root. :func:`copy_records` copies
+    ``results/<profile>/<section>/<name>.{csv,json}`` to the same path in the built book, and section pages
+    are written to ``book/sections/``, so the link climbs to the book's root and follows that path.
+    """
+    if relative.is_absolute() or relative.parent.parent.parent != RESULTS_DIR or relative.suffix not in RECORD_SUFFIXES:
+        return None
+    return "../" * len(SECTIONS_DIR.parts) + quote(relative.as_posix())
+
+
+def copy_records(root: Path, html: Path) -> list[Path]:
+    """Copy the records of every profile and section into the built book, where the pages link to them.
+
+    Only the files directly in ``results/<profile>/<section>/`` are copied (``.csv`` and ``.json``): the
+    sub-folders hold the sections' work (runs, checkpoints, tiles), gigabytes that are no record. The copy
+    is made afresh, so a record deleted since the last build is not served. Returns the copies, sorted.
+    """
+    target = html / RESULTS_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    copies = []
+    for record in sorted((root / RESULTS_DIR).glob("*/*/*")):
+        if record.suffix in RECORD_SUFFIXES and record.is_file():
+            copy = target / record.relative_to(root / RESULTS_DIR)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(record, copy)
+            copies.append(copy)
+    return copies
+
+
+def write_status(root: Path, profile: str) -> Path:
+    """Write the status board of every section in ``_toc.yml`` (see :mod:`.status`) to :data:`STATUS_FILE`."""
+    statuses = section_statuses(root, sections(root), profile=profile, results_dir=RESULTS_DIR,
+                                sections_dir=SECTIONS_DIR)
+    return write_text_atomic(root / STATUS_FILE, status_markdown(statuses))
+
+
+def build_html(root: Path, *, profile: str = DEFAULT_PROFILE) -> Path:
+    """Build the HTML book with Jupyter Book 1, warnings as errors; return the index page.
+
+    First the status board of the first page is written from the records of ``profile`` (a section whose
+    executed notebook names another profile is read from that profile's records). After the build the
+    records are copied into the book (:func:`copy_records`) and every internal link is checked, the links to
+    the records included. ``--all`` rewrites every page: an incremental build would leave the old sidebar on
+    pages whose source did not change when the table of contents did.
+
+    Args:
+        root: The repository root (holding ``_toc.yml``).
+        profile: The profile the book was built with.
 
     Raises:
         LandslideCoreError: Jupyter Book exited with an error, or the built book has broken internal links.
     """
+    write_status(root, profile)
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--all", "--warningiserror", "--keep-going"]
     result = subprocess.run(command, cwd=root)
     if result.returncode != 0:
@@ -213,6 +301,7 @@ def build_html(root: Path) -> Path:
     from .links import check_internal_links
 
     html = root / "_build" / "html"
+    copy_records(root, html)
     problems = check_internal_links(html)
     if problems:
         raise LandslideCoreError(f"{len(problems)} broken internal link(s) in {html}:\n" + "\n".join(problems))
@@ -303,6 +392,6 @@ def build_book(
         echo(f"section {name}: done in {time.perf_counter() - started:.1f} s")
     if execute_only:
         return None
-    index = build_html(root)
+    index = build_html(root, profile=profile)
     echo(f"book written to {index}")
     return index

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data.splits import split_records
+from ..eval.baselines import ALL_BACKGROUND, BASELINES, baseline_scores
 from ..models import describe_model
 from ..scoring.confusion import SCORE_COLUMNS
 from ..train.checkpoints import BEST, LAST
@@ -26,8 +28,8 @@ from ..train.config import TrainConfig
 from .runs import SCORES_FILE, GridRun, read_run, train_and_evaluate
 
 __all__ = [
-    "SCORES_FILE", "GridRun", "KeepRule", "histories_frame", "mean_std_table", "paper_name", "run_folder", "run_grid",
-    "scores_frame", "subdataset_breakdown", "table5",
+    "SCORES_FILE", "GridRun", "KeepRule", "baseline_frame", "histories_frame", "is_baseline", "mean_std_table", "paper_name", "run_folder", "run_grid",
+    "scores_frame", "subdataset_breakdown", "subdataset_views", "table5",
 ]
 
 
@@ -99,6 +101,33 @@ def scores_frame(runs: Sequence[GridRun]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def baseline_frame(data_root: str | Path, runs_dir: str | Path, *, base: TrainConfig, groups: Sequence[str],
+                   seeds: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The baselines' rows, labelled as :func:`scores_frame`'s, and the threshold rule fitted per group and seed.
+
+    Each group's rule is fitted on the training tiles of the seed's split manifest (the one the models trained
+    on) and every baseline is scored on the same validation tiles and central crops as the models.
+    """
+    frames, rules = [], []
+    source = base.tile_source()
+    for seed in seeds:
+        manifest = Path(runs_dir) / f"split-seed{seed}.csv"
+        for group in groups:
+            sides = [split_records(data_root, manifest, seed=seed, val_fraction=base.val_fraction, group=group,
+                                   split=side, source=source) for side in ("train", "val")]
+            scores, rule = baseline_scores(*sides, source=source, crop_size=base.val_crop_size, device="cpu")
+            frames.append(scores.assign(trained_on=group, seed=seed))
+            rules.append({"group": group, "seed": seed, "feature": rule.feature, "threshold": rule.threshold,
+                          "landslide if": "at or above" if rule.above else "below",
+                          "training IoU (%)": rule.training_iou, "training tiles": len(sides[0])})
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(rules)
+
+
+def is_baseline(model: str | pd.Series) -> bool | pd.Series:
+    """Whether a row label names a baseline (:data:`landslide_core.eval.baselines.BASELINES`), not a model."""
+    return model.isin(BASELINES) if isinstance(model, pd.Series) else model in BASELINES
+
+
 def histories_frame(runs: Sequence[GridRun]) -> pd.DataFrame:
     """Training histories of all runs (one row per epoch)."""
     frames = [run.history.assign(model=paper_name(run.model), group=run.group, seed=run.seed) for run in runs]
@@ -125,6 +154,19 @@ def mean_std_table(scores: pd.DataFrame) -> pd.DataFrame:
     seeds = _own_group_rows(scores).groupby(["model", "group"], sort=False)["seed"].nunique()
     text = mean.map(lambda v: f"{v:.2f}") + " ± " + std.map(lambda v: f"{v:.2f}")
     return text.assign(seeds=seeds).rename_axis(["Model", "Group"])
+
+
+def subdataset_views(breakdown: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """:func:`subdataset_breakdown` as one narrow table per training group, to fit a laptop's page.
+
+    Each holds only the models trained on that group, without the tile counts and all background (whose IoU is 0
+    by construction).
+    """
+    views = {}
+    for trained_on, rows in breakdown.groupby(level="Trained on", sort=False):
+        view = rows.droplevel([n for n in rows.index.names if n != "Sub-dataset"])
+        views[trained_on] = view.drop(columns=["val tiles", ALL_BACKGROUND], errors="ignore").dropna(axis=1, how="all")
+    return views
 
 
 def subdataset_breakdown(scores: pd.DataFrame, metric: str = "iou") -> pd.DataFrame:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data.splits import load_or_make_split, make_split, write_manifest
+from ..data.splits import load_or_make_split, make_split, split_records, write_manifest
+from ..eval.baselines import baseline_scores
 from ..eval.evaluation import evaluate_checkpoint
 from ..scoring.confusion import SCORE_COLUMNS
 from ..sources import get_source
@@ -29,7 +30,7 @@ from ..train.config import TrainConfig
 from .runs import SCORES_FILE, GridRun, read_run, train_and_evaluate
 from .table5 import paper_name
 
-__all__ = ["ARMS", "QCArm", "common_validation_scores", "constant_miou", "qc_arms", "run_table6", "table6"]
+__all__ = ["ARMS", "QCArm", "common_validation_scores", "qc_arms", "run_table6", "table6", "table6_baselines"]
 
 ARMS = {"unfiltered": "Original SAT", "filtered": "SAT", "grouped": "SAT, grouped split"}
 """Arm key and the dataset label its row carries (the paper's labels for the first two)."""
@@ -103,7 +104,7 @@ def _sides(manifest: Path) -> pd.Series:
 
 
 def table6(runs: Mapping[str, GridRun], arms: list[QCArm]) -> pd.DataFrame:
-    """Table 6 rows on each arm's own validation set: model, dataset, tiles, the six scores (%) and the constant baseline.
+    """Table 6 rows on each arm's own validation set: model, dataset, tiles and the six scores (%).
 
     ``number`` counts the tiles trained and validated on (the paper's "Number"); ``left out`` the tiles a grouped
     split keeps out of both sides because they share pixels with validation tiles.
@@ -115,18 +116,29 @@ def table6(runs: Mapping[str, GridRun], arms: list[QCArm]) -> pd.DataFrame:
         sides = _sides(arm.manifest)
         rows.append({"model": paper_name(run.model), "dataset": arm.dataset,
                      "number": int(sides.get("train", 0) + sides.get("val", 0)), "left out": int(sides.get("buffer", 0)),
-                     "val tiles": int(row["tiles"]), **{m: float(row[m]) for m in SCORE_COLUMNS},
-                     "constant mIoU": constant_miou(row)})
+                     "val tiles": int(row["tiles"]), **{m: float(row[m]) for m in SCORE_COLUMNS}})
     return pd.DataFrame(rows)
 
 
-def constant_miou(row: pd.Series) -> float:
-    """The mIoU (%) of the better constant prediction (every pixel background, or every pixel landslide).
+def table6_baselines(arms: list[QCArm], base: TrainConfig) -> pd.DataFrame:
+    """The baselines' rows for each arm, with :func:`table6`'s columns.
 
-    A model at or below it has learned nothing a constant could not do: the baseline every score is read against.
+    The threshold rule is fitted on the arm's training tiles; every baseline is scored on its validation tiles as
+    the model was (``base.val_crop_size``).
     """
-    share = (row["tp"] + row["fn"]) / (row["tp"] + row["fp"] + row["fn"] + row["tn"])
-    return 100 * max(share, 1 - share) / 2
+    rows = []
+    source = base.tile_source()
+    for arm in arms:
+        sides = [split_records(arm.data_root, arm.manifest, seed=base.seed, val_fraction=base.val_fraction,
+                               group=base.group, split=side, source=source) for side in ("train", "val")]
+        scores, _ = baseline_scores(*sides, source=source, crop_size=base.val_crop_size, device="cpu")
+        manifest_sides = _sides(arm.manifest)
+        for _, row in scores[(scores["group"] == base.group) & (scores["subdataset"] == "")].iterrows():
+            rows.append({"model": row["model"], "dataset": arm.dataset,
+                         "number": int(manifest_sides.get("train", 0) + manifest_sides.get("val", 0)),
+                         "left out": int(manifest_sides.get("buffer", 0)), "val tiles": int(row["tiles"]),
+                         **{m: float(row[m]) for m in SCORE_COLUMNS}})
+    return pd.DataFrame(rows)
 
 
 def common_validation_scores(runs: Mapping[str, GridRun], arms: list[QCArm], *, device: str = "cpu",

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..data.splits import load_or_make_split, read_manifest, write_manifest
 from ..errors import ConfigError, ManifestError
+from ..eval.baselines import THRESHOLD_RULE, baseline_scores
 from ..eval.evaluation import evaluate_checkpoint
 from ..eval.paper import paper_values
 from ..io.atomic import write_text_atomic
@@ -39,7 +40,7 @@ from ..train.loop import train
 from .table5 import paper_name
 
 __all__ = [
-    "CAS_TRAINING", "MOXITAIDI", "PAPER_LABELS", "TRANSFER_FILE", "HeldOut", "TrainingSet", "public_training_set",
+    "CAS_TRAINING", "MOXITAIDI", "table7_baselines", "PAPER_LABELS", "TRANSFER_FILE", "HeldOut", "TrainingSet", "public_training_set",
     "cas_training_sets", "run_folder", "run_table7", "table7", "training_sets", "training_sizes", "transfer_matrix",
 ]
 
@@ -264,6 +265,38 @@ def table7(transfer: pd.DataFrame, sets: Sequence[TrainingSet]) -> pd.DataFrame:
     means = shown.groupby(["model", "trained on"], sort=False)[[*SCORE_COLUMNS, "tiles"]].mean()
     rows = [{"model": paper_name(model), "dataset": label, "number": int(sizes[label]), "val tiles": int(row["tiles"]),
              **{m: float(row[m]) for m in SCORE_COLUMNS}} for (model, label), row in means.iterrows()]
+    return pd.DataFrame(rows)
+
+
+def table7_baselines(sets: Sequence[TrainingSet], base: TrainConfig) -> pd.DataFrame:
+    """The baselines' rows beside each Table 7 row (one seed's ``sets``), with :func:`table7`'s columns.
+
+    For each training set, the threshold rule is fitted on its training tiles; all three baselines are scored on
+    the CAS held-out part as the models were (``base.val_crop_size``). All landslide and all background do not
+    depend on the training set, so they repeat on every row.
+
+    Raises:
+        ConfigError: No CAS training set was given.
+    """
+    cas = [s for s in sets if s.held_out.source.get("name") == CAS.name]
+    if not cas:
+        raise ConfigError("Table 7 validates on the CAS held-out region; include the CAS data root")
+    held_out, cas_source = cas[0].held_out, cas[0].source
+    held = cas_source.select_group([r for r in read_manifest(held_out.manifest, held_out.root) if r.split == "val"],
+                                   cas_source.widest_group)
+    sizes = training_sizes(sets).set_index("dataset")["trained on (this run)"]
+    rows, constants = [], None
+    for training_set in sets:
+        listed = read_manifest(training_set.held_out.manifest, training_set.held_out.root)
+        trained = training_set.source.select_group([r for r in listed if r.split == "train"], training_set.group)
+        scores, _ = baseline_scores(trained, held, source=cas_source, crop_size=base.val_crop_size,
+                                    rule_source=training_set.source, constants=constants is None)
+        group_rows = scores[(scores["group"] == cas_source.widest_group) & (scores["subdataset"] == "")]
+        if constants is None:  # the same for every training set: scored once
+            constants = group_rows[group_rows["model"] != THRESHOLD_RULE]
+        rows += [{"model": row["model"], "dataset": training_set.label, "number": int(sizes[training_set.label]),
+                  "val tiles": int(row["tiles"]), **{m: float(row[m]) for m in SCORE_COLUMNS}}
+                 for _, row in pd.concat([constants, group_rows[group_rows["model"] == THRESHOLD_RULE]]).iterrows()]
     return pd.DataFrame(rows)
 
 

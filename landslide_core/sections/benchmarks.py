@@ -10,7 +10,7 @@ training curves and example predictions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -30,18 +30,19 @@ from ..data.splits import split_records
 from ..data.statistics import tile_statistics
 from ..data.torch_dataset import TileDataset
 from ..errors import CheckpointError, ConfigError
+from ..eval.baselines import ALL_LANDSLIDE
 from ..eval.paper import consistency
 from ..experiments.runs import epoch_choice
-from ..experiments.table5 import GridRun, KeepRule, paper_name, run_grid, table5
+from ..experiments.table5 import GridRun, KeepRule, is_baseline, paper_name, run_grid, table5
 from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST, load_checkpoint, trained_model
 from ..train.config import TrainConfig
 
 __all__ = [
-    "ERROR_COLOURS", "SPLIT_KINDS", "GridSettings", "consistency_summary", "epoch_table", "error_examples", "error_map",
-    "example_tiles", "initialisation", "prediction_examples",
-    "runs_directory", "summary", "training_curves",
+    "ERROR_COLOURS", "GridSettings", "SPLIT_KINDS", "baseline_verdicts", "consistency_summary", "epoch_table",
+    "error_examples", "error_map", "example_tiles", "exceptions_note", "initialisation", "not_learned",
+    "prediction_examples", "runs_directory", "step_times", "summary", "training_curves",
 ]
 
 SPLIT_KINDS = ("random", "grouped")
@@ -75,32 +76,83 @@ class GridSettings:
     split: str = "random"
     """``random``: each sub-dataset split 7:3 at random, as the paper; ``grouped``: no validation tile shares
     pixels with a training tile (:func:`landslide_core.building.leakage_split.grouped_split`)."""
+    lr: float = 0.01
+    """SGD's initial learning rate (the paper's: 0.01), decayed to zero by the poly schedule."""
+    val_every: int = 1
+    """Validate (and write the resume checkpoint) every this many epochs, and after the last; the best epoch is
+    chosen among these."""
+    per_model: Any = ()
+    """Per-model exceptions, model → ``{"groups": [...], "epochs": n, "lr": x, "crop_size": px}``: e.g. the
+    costliest models trained on one group for fewer epochs, to fit a CPU budget."""
 
     def __post_init__(self) -> None:
-        """Store lists from a notebook's parameters as tuples, so settings compare and hash; check the split.
+        """Store lists from a notebook's parameters as tuples, so settings compare and hash; check them.
 
         Raises:
-            ConfigError: ``split`` is neither ``random`` nor ``grouped``.
+            ConfigError: ``split`` is neither ``random`` nor ``grouped``, or ``per_model`` names a model not in
+                ``models``, a group not in ``groups``, or a setting other than ``groups``, ``epochs``, ``lr`` and
+                ``crop_size``.
         """
         for name in ("models", "groups", "seeds"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.split not in SPLIT_KINDS:
             raise ConfigError(f"split must be one of {', '.join(SPLIT_KINDS)}, not {self.split!r}")
+        exceptions = {m: dict(v) for m, v in dict(self.per_model or {}).items()}
+        unknown = [m for m in exceptions if m not in self.models]
+        outside = sorted({g for v in exceptions.values() for g in v.get("groups", ())} - set(self.groups))
+        keys = sorted({k for v in exceptions.values() for k in v} - {"groups", "epochs", "lr", "crop_size"})
+        if unknown or outside or keys:
+            raise ConfigError(f"per_model names model(s) {unknown} not in models {list(self.models)}, group(s) "
+                              f"{outside} not in groups {list(self.groups)} or setting(s) {keys}; it takes models of "
+                              "`models` with `groups` (a subset of `groups`), `epochs`, `lr` and `crop_size`")
+        frozen = tuple((m, tuple((k, tuple(v) if k == "groups" else v) for k, v in sorted(exceptions[m].items())))
+                       for m in self.models if m in exceptions)
+        object.__setattr__(self, "per_model", frozen)
+
+    def _exception(self, model: str) -> dict[str, Any]:
+        return dict(dict(self.per_model).get(model, ()))
+
+    def groups_of(self, model: str) -> tuple[str, ...]:
+        """The groups ``model`` is trained on, in :attr:`groups`' order."""
+        chosen = self._exception(model).get("groups", self.groups)
+        return tuple(g for g in self.groups if g in chosen)
+
+    def epochs_of(self, model: str) -> int:
+        """The epochs ``model`` is trained for."""
+        return int(self._exception(model).get("epochs", self.epochs))
+
+    def lr_of(self, model: str) -> float:
+        """The initial learning rate ``model`` is trained with."""
+        return float(self._exception(model).get("lr", self.lr))
+
+    def crop_of(self, model: str) -> int | None:
+        """The training crop size of ``model``."""
+        return self._exception(model).get("crop_size", self.crop_size)
+
+    def train_config_of(self, model: str) -> TrainConfig:
+        """:meth:`train_config` with ``model``'s own epochs, learning rate and training crop."""
+        return replace(self.train_config(), epochs=self.epochs_of(model), lr=self.lr_of(model),
+                       crop_size=self.crop_of(model))
 
     def as_parameters(self) -> dict[str, Any]:
-        """The settings as the notebook's parameters (lists), for provenance."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """The settings as the notebook's parameters (lists and dicts), for provenance."""
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        values["per_model"] = {m: {k: list(v) if isinstance(v, tuple) else v for k, v in pairs}
+                               for m, pairs in self.per_model}
+        return values
 
     def train_config(self) -> TrainConfig:
         """The training configuration every run of the grid starts from (model, group and seed vary)."""
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, crop_size=self.crop_size,
                            val_crop_size=self.val_crop_size, pretrained=self.pretrained, device=self.device,
-                           num_workers=self.num_workers)
+                           num_workers=self.num_workers, lr=self.lr, val_every=self.val_every,
+                           checkpoint_every=self.val_every)
 
     @property
     def shown_group(self) -> str:
-        """The group whose runs the example predictions show: ``UAV&SAT`` when trained, else the last group."""
-        return "UAV&SAT" if "UAV&SAT" in self.groups else self.groups[-1]
+        """The group whose runs the example predictions show: the one most models trained on, ``UAV&SAT`` first."""
+        order = sorted(self.groups, key=lambda g: g != "UAV&SAT")
+        return max(order, key=lambda g: sum(g in self.groups_of(m) for m in self.models))
 
     def keep_rule(self) -> KeepRule | None:
         """Keep every checkpoint, or only those of the first seed's runs on :attr:`shown_group`."""
@@ -123,8 +175,16 @@ class GridSettings:
         device = "the CPU" if self.device == "cpu" else f"device `{self.device}`"
         split = ("a random 7:3 split per sub-dataset, as the paper" if self.split == "random" else
                  "a grouped 7:3 split per sub-dataset (no validation tile shares pixels with a training tile)")
-        return (f"{backbones}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, validated on "
-                f"{validation}; {split}; {len(self.seeds)} seed(s); on {device}")
+        rate = f"SGD from learning rate {self.lr:g}" + (" as the paper" if self.lr == 0.01 else " (the paper: 0.01)")
+        every = "" if self.val_every == 1 else f" every {self.val_every} epochs"
+        fewer = "".join(
+            f"; {paper_name(m)} on {', '.join(self.groups_of(m))}"
+            + (f" for {self.epochs_of(m)} epoch(s)" if self.epochs_of(m) != self.epochs else "")
+            + (f" from learning rate {self.lr_of(m):g}" if self.lr_of(m) != self.lr else "")
+            + (f" on {self.crop_of(m)}-px crops" if self.crop_of(m) != self.crop_size else "")
+            + (" only" if self.groups_of(m) != self.groups else "") for m, _ in self.per_model)
+        return (f"{backbones}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, {rate}, validated"
+                f"{every} on {validation}; {split}; {len(self.seeds)} seed(s){fewer}; on {device}")
 
 
 def runs_directory(results_dir: Path, runs_dir: str | Path | None) -> Path:
@@ -148,8 +208,12 @@ def run_benchmarks(data_root: Path, runs_dir: Path, settings: GridSettings) -> l
             grouped, _ = grouped_split(records, val_fraction=val_fraction, seed=seed, progress=False)
             save_grouped_split(grouped, runs_dir / f"split-seed{seed}.csv", root=data_root, seed=seed,
                                val_fraction=val_fraction)
-    return run_grid(data_root, runs_dir, base=settings.train_config(), models=settings.models, groups=settings.groups,
-                    seeds=settings.seeds, progress=False, echo=lambda line: None, keep_checkpoints=settings.keep_rule())
+    runs = [run for model in settings.models
+            for run in run_grid(data_root, runs_dir, base=settings.train_config_of(model), models=[model],
+                                groups=settings.groups_of(model), seeds=settings.seeds, progress=False,
+                                echo=lambda line: None, keep_checkpoints=settings.keep_rule())]
+    order = {(g, m): i for i, (g, m) in enumerate((g, m) for g in settings.groups for m in settings.models)}
+    return sorted(runs, key=lambda r: (r.seed, order[(r.group, r.model)]))
 
 
 def shown_validation_tiles(data_root: Path, runs_dir: Path, settings: GridSettings, count: int = 3) -> list[TileRecord]:
@@ -188,30 +252,82 @@ def consistency_summary(table: pd.DataFrame | None = None) -> str:
     return text
 
 
+def _names(models: Sequence[str]) -> str:
+    return ", ".join(models) if models else "none"
+
+
+def baseline_verdicts(table: pd.DataFrame, key: str) -> list[str]:
+    """Per value of ``key`` (group, dataset): the baselines' scores and which models beat each, in Markdown.
+
+    ``table`` holds rows of models and of the baselines (:data:`landslide_core.eval.baselines.BASELINES`) with
+    ``model``, ``key``, ``iou`` and ``miou`` columns. A model beats a baseline when its mIoU is higher; the
+    highest landslide IoU is also given as a multiple of all landslide's (the landslide share of the pixels).
+    """
+    lines = []
+    for value, rows in table.groupby(key, sort=False):
+        rows = rows.set_index("model")
+        models = rows[~is_baseline(rows.index.to_series())]
+        baselines = rows[is_baseline(rows.index.to_series())]
+        scores = ", ".join(f"{name} {row['iou']:.1f} / {row['miou']:.1f} %" for name, row in baselines.iterrows())
+        beats = "; ".join(f"beat {name}'s mIoU: {_names([m for m in models.index if models.loc[m, 'miou'] > row['miou']])}"
+                          for name, row in baselines.iterrows())
+        line = f"- **{value}**: baselines (landslide IoU / mIoU) {scores}. Models that {beats}."
+        if len(models) and ALL_LANDSLIDE in baselines.index:
+            best, floor = models["iou"].idxmax(), baselines.loc[ALL_LANDSLIDE, "iou"]
+            ratio = f"{models.loc[best, 'iou'] / floor:.1f} ×" if floor > 0 else "—"
+            line += f" Highest landslide IoU: {best}'s {models.loc[best, 'iou']:.1f} %, {ratio} all landslide's."
+        lines.append(line)
+    return lines
+
+
+def not_learned(table: pd.DataFrame, key: str = "group") -> list[tuple[str, str]]:
+    """(model, ``key`` value) of every model whose mIoU does not beat all landslide's on the same pixels.
+
+    Such a model has learned nothing a constant could not do: its scores are no result.
+    """
+    floor = table[table["model"] == ALL_LANDSLIDE].set_index(key)["miou"]
+    models = table[~is_baseline(table["model"])]
+    flat = models[models["miou"] <= models[key].map(floor)]
+    return list(zip(flat["model"], flat[key], strict=True))
+
+
 def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettings, *, synthetic: bool,
-            data_root: Path) -> str:
+            data_root: Path, times: pd.DataFrame | None = None) -> str:
     """What the run shows, in Markdown.
 
-    The best model per group beside the paper's, the average gap, and what the data
-    and settings allow one to conclude.
+    Per group, the baselines and which models beat them (:func:`baseline_verdicts`), the paper's best model,
+    the average gap to the paper, and what the data and settings allow one to conclude.
 
     Args:
-        scores: :func:`landslide_core.experiments.table5.scores_frame` of the runs.
+        scores: :func:`landslide_core.experiments.table5.scores_frame` of the runs, with the baselines' rows
+            (:func:`landslide_core.experiments.table5.baseline_frame`).
         comparison: The paper-versus-run table (:func:`landslide_core.book.paper_vs_run` of Table 5).
         settings: The grid's settings.
         synthetic: Whether the data are the demo data.
         data_root: The data root the runs read.
+        times: :func:`step_times` of the runs, to give the measured cost of a model that did not learn.
     """
-    ours = table5(scores).set_index(["model", "group"])
-    lines = []
+    ours = table5(scores)
+    ours = ours[ours["group"].isin(settings.groups)]
+    lines = baseline_verdicts(ours, "group")
+    names = {paper_name(m): m for m in settings.models}
+    for model, group in not_learned(ours):
+        cost = ""
+        if times is not None and model in times.index:
+            cost = (f", one training step of {settings.batch_size} images taking {times.loc[model].iloc[1]:.2f} s "
+                    "(measured, table above)")
+        lines.append(f"- **Not a result: {model} on {group}** scores no better than predicting landslide everywhere: "
+                     f"it did not learn within this run's {settings.epochs_of(names.get(model, model))} epoch(s)"
+                     f"{cost}. Its scores in the tables above measure no model.")
+    paper_best = []
     for group in settings.groups:
-        run_here = ours.xs(group, level="group")["iou"]
-        best = run_here.idxmax()
+        trained = ours.loc[(ours["group"] == group) & ~is_baseline(ours["model"]), "model"]
         paper_iou = comparison.xs(group, level="Group")[("IoU", "paper")].dropna()
-        paper_best = paper_iou[paper_iou.index.isin(run_here.index)].idxmax()  # among the models this run trained
-        lines.append(f"- **{group}**: the highest landslide IoU in this run is {best}'s "
-                     f"({ours.loc[(best, group), 'iou']:.1f} %); among the same models in the paper it is "
-                     f"{paper_best}'s.")
+        paper_iou = paper_iou[paper_iou.index.isin(trained)]
+        if len(paper_iou):
+            paper_best.append(f"{paper_iou.idxmax()}'s in {group}")
+    if paper_best:
+        lines.append(f"\nIn the paper, the highest landslide IoU among the same models is {', '.join(paper_best)}.")
     gap = comparison.xs("difference", axis=1, level="source").abs().stack().mean()
     how = settings.describe()
     if synthetic:
@@ -225,6 +341,38 @@ def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettin
                    "paper states neither its epochs, batch size nor split, so only the protocol's explicit parts "
                    "(optimiser, loss, metrics) are the same as the paper's.")
     return "\n".join(lines) + f"\n\nAcross the table this run differs from the paper by {gap:.1f} points on average. " + verdict
+
+
+def step_times(histories: pd.DataFrame, settings: GridSettings) -> pd.DataFrame:
+    """Per model: measured images per second and seconds per step (medians over its epochs), groups and epochs.
+
+    Where :attr:`GridSettings.per_model` trains a model on fewer groups or epochs, this is the measured reason.
+    """
+    speed = histories.groupby("model", sort=False)["images_per_s"].median()
+    names = {paper_name(m): m for m in settings.models}
+    return pd.DataFrame({
+        "images / s": speed,
+        f"s per step of {settings.batch_size}": settings.batch_size / speed,
+        "trained on": [", ".join(settings.groups_of(names[m])) for m in speed.index],
+        "epochs": [settings.epochs_of(names[m]) for m in speed.index],
+        "learning rate": [settings.lr_of(names[m]) for m in speed.index],
+        "crop (px)": [settings.crop_of(names[m]) for m in speed.index],
+    }).rename_axis("model")
+
+
+def exceptions_note(times: pd.DataFrame, settings: GridSettings) -> str:
+    """The per-model exceptions in words with their measured cost (from :func:`step_times`); empty without any."""
+    if not settings.per_model:
+        return ""
+    step = times.columns[1]
+    which = "; ".join(f"{paper_name(m)} on {', '.join(settings.groups_of(m))}, {settings.epochs_of(m)} epoch(s) from "
+                      f"learning rate {settings.lr_of(m):g} on {settings.crop_of(m)}-px crops"
+                      for m, _ in settings.per_model)
+    costs = times[step].sort_values(ascending=False)
+    listed = ", ".join(f"{seconds:.2f} s for {model}" for model, seconds in costs.items())
+    return (f"This run trains some models on fewer groups or epochs, or with another learning rate or crop "
+            f"(`per_model`): {which}. The measured cost of one training step of {settings.batch_size} images on this "
+            f"run's device: {listed}.")
 
 
 def training_curves(histories: pd.DataFrame) -> Figure:

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..book.runner import repository_root
-from ..experiments.table6 import constant_miou
+from ..eval.baselines import ALL_BACKGROUND, ALL_LANDSLIDE, THRESHOLD_RULE
 from ..experiments.table7 import TrainingSet, run_folder
 from ..sources import CAS, bijie, hrgldd, landslide4sense, sichuan
 from ..sources.stand_in_marker import is_stand_in
@@ -30,7 +30,7 @@ from ..train.config import TrainConfig
 from .benchmarks import error_examples, example_tiles, initialisation
 
 __all__ = [
-    "PUBLIC_DATASETS", "CrossSettings", "baseline_row", "data_table", "example_figure", "public_roots", "stand_in_note",
+    "PUBLIC_DATASETS", "CrossSettings", "data_table", "roots_note", "short_label", "example_figure", "public_roots", "stand_in_note",
     "stand_in_roots", "summary", "transfer_heatmap",
 ]
 
@@ -55,6 +55,10 @@ class CrossSettings:
     device: str
     num_workers: int
     seeds: tuple[int, ...]
+    lr: float = 0.01
+    """SGD's initial learning rate (the paper's: 0.01)."""
+    checkpoint_every: int = 1
+    """Write each run's resume checkpoint every this many epochs (and after the last)."""
 
     def as_parameters(self) -> dict[str, Any]:
         """The settings as the notebook's parameters, for provenance."""
@@ -64,7 +68,7 @@ class CrossSettings:
         """The training configuration every model shares; source, group and seed are set per run."""
         return TrainConfig(model=self.model, epochs=self.epochs, batch_size=self.batch_size, crop_size=self.crop_size,
                            val_crop_size=self.val_crop_size, pretrained=self.pretrained, device=self.device,
-                           num_workers=self.num_workers)
+                           num_workers=self.num_workers, lr=self.lr, checkpoint_every=self.checkpoint_every)
 
     def describe(self) -> str:
         """How the models were trained, in words, from the settings alone."""
@@ -72,8 +76,9 @@ class CrossSettings:
         crops = "full 512×512 tiles" if self.crop_size is None else f"{self.crop_size}-px crops of the 512×512 tiles"
         validation = "full tiles" if self.val_crop_size is None else f"central {self.val_crop_size}-px crops"
         seeds = ", ".join(str(s) for s in self.seeds)
-        return (f"{self.model}, {init}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, scored after "
-                f"the last epoch on {validation}; seed(s) {seeds}")
+        rate = f"learning rate {self.lr:g}" + ("" if self.lr == 0.01 else " (the paper: 0.01)")
+        return (f"{self.model}, {init}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, {rate}, "
+                f"scored after the last epoch on {validation}; seed(s) {seeds}")
 
 
 def stand_in_roots(folder: Path, names: Sequence[str], *, seed: int = 0) -> dict[str, Path]:
@@ -105,10 +110,15 @@ def data_table(sets: Sequence[TrainingSet]) -> pd.DataFrame:
     rows = []
     for training_set in sets:
         source = training_set.source
-        rows.append({"dataset": _short(training_set.label), "source": source.name,
+        rows.append({"dataset": short_label(training_set.label), "source": source.name,
                      "data": source.data_label(training_set.held_out.root), "held out": training_set.held_out.dataset,
                      "root": _shown(training_set.held_out.root)})
     return pd.DataFrame(rows).set_index("dataset")
+
+
+def roots_note(table: pd.DataFrame) -> str:
+    """Where each dataset was read from, as a Markdown list (paths are too long for a table column on a laptop)."""
+    return "Read from:\n" + "\n".join(f"- {dataset}: `{row['root']}`" for dataset, row in table.iterrows())
 
 
 def stand_in_note(sets: Sequence[TrainingSet]) -> str:
@@ -116,16 +126,11 @@ def stand_in_note(sets: Sequence[TrainingSet]) -> str:
     stand_ins = [s for s in sets if s.source.name != CAS.name and s.source.is_synthetic(s.held_out.root)]
     if not stand_ins:
         return ""
-    names = ", ".join(_short(s.label) for s in stand_ins)
+    names = ", ".join(short_label(s.label) for s in stand_ins)
     return (f"**Synthetic stand-ins.** {names}: no copy of {'this dataset' if len(stand_ins) == 1 else 'these datasets'} "
             "was given, so each row trains on a small synthetic stand-in written in the dataset's official format "
             "(file names, data types, band order, mask encoding) by `landslide_core.sources.<name>.write_stand_in`. "
             "They are not the datasets' imagery: their scores say nothing about the real datasets.")
-
-
-def baseline_row(transfer: pd.DataFrame, column: str) -> dict[str, float]:
-    """The better constant prediction's mIoU (%) on a held-out part, from the confusion counts of any model on it."""
-    return {"constant mIoU": constant_miou(transfer[transfer["evaluated on"] == column].iloc[0])}
 
 
 def transfer_heatmap(matrix: pd.DataFrame, *, metric: str = "IoU") -> Figure:
@@ -136,33 +141,34 @@ def transfer_heatmap(matrix: pd.DataFrame, *, metric: str = "IoU") -> Figure:
     for (row, col), value in np.ndenumerate(matrix.to_numpy(float)):
         axis.text(col, row, f"{value:.1f}", ha="center", va="center", fontsize=8,
                   color="white" if value < 0.6 * np.nanmax(matrix.to_numpy(float)) else "black")
-    axis.set_xticks(range(matrix.shape[1]), [_short(c) for c in matrix.columns], rotation=30, ha="right", fontsize=8)
-    axis.set_yticks(range(matrix.shape[0]), [_short(r) for r in matrix.index], fontsize=8)
+    axis.set_xticks(range(matrix.shape[1]), [short_label(c) for c in matrix.columns], rotation=30, ha="right", fontsize=8)
+    axis.set_yticks(range(matrix.shape[0]), [short_label(r) for r in matrix.index], fontsize=8)
     axis.set_xlabel("evaluated on (held-out part)")
     axis.set_ylabel("trained on")
     figure.colorbar(image, ax=axis, label=f"{metric} (%)", shrink=0.8)
     return figure
 
 
-def _short(label: str) -> str:
+def short_label(label: str) -> str:
+    """A dataset's row label short enough for a table on a laptop (the paper's Sichuan label is 47 characters)."""
     return label.replace("Sichuan and Surrounding Areas Landslide Dataset", "Sichuan")
 
 
 def example_figure(sets: Sequence[TrainingSet], runs_dir: Path, records: Sequence[TileRecord], *, seed: int,
                    device: str, crop_size: int | None, count: int = 3) -> Figure:
     """Every model's errors on the same CAS held-out tiles (the most landslide pixels in ``count`` sub-datasets)."""
-    models = [(_short(s.label), run_folder(runs_dir, s, seed) / LAST) for s in sets]
+    models = [(short_label(s.label), run_folder(runs_dir, s, seed) / LAST) for s in sets]
     return error_examples(models, example_tiles(records, count=count), device=device, crop_size=crop_size, source=CAS)
 
 
-def summary(table: pd.DataFrame, matrix: pd.DataFrame, baseline: float, *, synthetic: bool, settings: CrossSettings,
-            column: str) -> str:
+def summary(table: pd.DataFrame, baselines: pd.DataFrame, matrix: pd.DataFrame, *, synthetic: bool,
+            settings: CrossSettings, column: str) -> str:
     """What the run shows, in Markdown: the best training set, CAS against the public datasets, transfer.
 
     Args:
         table: :func:`landslide_core.experiments.table7.table7` of the run.
+        baselines: :func:`landslide_core.experiments.table7.table7_baselines` of the run.
         matrix: :func:`landslide_core.experiments.table7.transfer_matrix` (IoU).
-        baseline: The constant prediction's mIoU on the CAS held-out part.
         synthetic: Whether any of the data are synthetic.
         settings: The training settings.
         column: The CAS held-out part's column label.
@@ -171,16 +177,14 @@ def summary(table: pd.DataFrame, matrix: pd.DataFrame, baseline: float, *, synth
     best = ranked.iloc[0]
     cas_rows = table[table["dataset"].isin(["UAV", "SAT", "SAT + UAV"])]
     public = table[~table.index.isin(cas_rows.index)]
-    lines = [f"- On {column}, the model trained on **{_short(best['dataset'])}** has the highest landslide IoU "
-             f"({best['iou']:.1f} %); the lowest is {_short(ranked.iloc[-1]['dataset'])}'s "
+    lines = [f"- On {column}, the model trained on **{short_label(best['dataset'])}** has the highest landslide IoU "
+             f"({best['iou']:.1f} %); the lowest is {short_label(ranked.iloc[-1]['dataset'])}'s "
              f"({ranked.iloc[-1]['iou']:.1f} %)."]
     if len(cas_rows) and len(public):
         beaten = int((public["iou"].to_numpy()[:, None] < cas_rows["iou"].to_numpy()[None, :]).all(axis=1).sum())
         lines.append(f"- {beaten} of the {len(public)} public datasets score below every CAS training set on IoU "
                      "(the paper found all four below).")
-    above = table[table["miou"] > baseline]
-    lines.append(f"- {len(above)} of {len(table)} models score an mIoU above predicting one class everywhere "
-                 f"({baseline:.1f} %).")
+    lines.append(_against_baselines(table, baselines))
     own = [matrix.loc[r, c] for r in matrix.index for c in matrix.columns if _trained_on(r, c)]
     other = [matrix.loc[r, c] for r in matrix.index for c in matrix.columns if not _trained_on(r, c)]
     if own and other:
@@ -197,6 +201,20 @@ def summary(table: pd.DataFrame, matrix: pd.DataFrame, baseline: float, *, synth
                    "without a split of their own train on 70 % of their samples here, so that every model also has a "
                    "held-out part to be scored on.")
     return "\n".join(lines) + "\n\n" + verdict
+
+
+def _against_baselines(table: pd.DataFrame, baselines: pd.DataFrame) -> str:
+    """How many models beat each baseline's mIoU on the same tiles (the rule: fitted on the same training set)."""
+    by_row = baselines.pivot_table(index="dataset", columns="model", values="miou", sort=False)
+    models = table.set_index("dataset")["miou"]
+    parts = []
+    for name in (ALL_LANDSLIDE, ALL_BACKGROUND):
+        value = by_row[name].iloc[0]
+        parts.append(f"{int((models > value).sum())} beat {name}'s ({value:.1f} %)")
+    rule = models > by_row[THRESHOLD_RULE].reindex(models.index)
+    beaten = ", ".join(short_label(d) for d in models.index[rule]) or "none"
+    parts.append(f"{int(rule.sum())} beat the threshold rule fitted on their own training set ({beaten})")
+    return f"- Against the baselines on the same tiles (mIoU), of {len(models)} models: " + "; ".join(parts) + "."
 
 
 def _trained_on(row: str, column: str) -> bool:

@@ -19,10 +19,13 @@ from ..sources.cas import subdatasets
 from ..tiles import TileRecord
 
 __all__ = [
-    "GROUP_COLOURS", "gallery", "landslide_shares", "overlay", "representative_tiles", "share_chart", "summary", "table2",
+    "COUNT_COLUMNS", "GROUP_COLOURS", "gallery", "landslide_shares", "overlay", "representative_tiles", "share_chart", "summary", "table2",
 ]
 
 GROUP_COLOURS = {"UAV": "#1b9e77", "SAT": "#7570b3"}
+COUNT_COLUMNS = ("Group", "Tiles (paper)", "Tiles on disk", "Folder on disk")
+"""The columns of :func:`table2` the dataset page shows, so that it fits the text column: the counts. Sensor,
+resolution and acquisition, quoted from the paper, are on the study-areas page (paper Table 2 as published)."""
 
 
 def table2(found: Scan) -> pd.DataFrame:

@@ -1,15 +1,25 @@
-"""What the reproducibility appendix shows: the build's environment and the saved throughput records."""
+"""What the reproducibility appendix shows: the build's environment and the saved throughput records.
+
+The records are shown as they were written, laid out to fit the book's text column (:func:`record_view`).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ..provenance import Provenance, device_description, git_state, library_versions, read_record
 
-__all__ = ["ThroughputRecord", "environment_table", "throughput_records"]
+__all__ = ["MAX_COLUMNS", "RecordView", "ThroughputRecord", "environment_table", "record_view", "throughput_records"]
+
+MAX_COLUMNS = 6
+"""A record table with more columns than this (after the columns with one value are taken out) is transposed,
+where it can be: wider ones do not fit the book's text column."""
+MISSING = "—"
 
 
 def environment_table(profile: str) -> pd.DataFrame:
@@ -46,3 +56,53 @@ def throughput_records(folder: Path) -> list[ThroughputRecord]:
         empty = tuple(c for c in rows.columns if rows[c].replace("", None).isna().all())
         records.append(ThroughputRecord(path.with_suffix(".csv"), rows.drop(columns=list(empty)), empty, provenance))
     return records
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """A throughput record as the appendix shows it: a note naming it, and a table that fits the text column."""
+
+    note: str
+    """Markdown: the record's name and file, the columns left out for having no value, and the values that are
+    the same in every row (said once here instead of in a column)."""
+    table: pd.DataFrame
+    """Every other value, as text (``—`` where there is none)."""
+
+
+def _text(value: Any) -> str:
+    """A cell as the page shows it: a whole float without ``.0``, a missing value as ``—``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        return MISSING
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def record_view(record: ThroughputRecord, root: Path, *, max_columns: int = MAX_COLUMNS) -> RecordView:
+    """Lay a record out narrow enough for the book: every value it holds, fewer columns side by side.
+
+    A one-row record is shown transposed (one line per column). A longer one loses its columns with one value
+    in every row to the note, its first column becomes the row labels, and if it still has more than
+    ``max_columns`` columns and its first column names each row once, it is transposed (one column per row).
+
+    Args:
+        record: The record, as :func:`throughput_records` read it.
+        root: The repository root; the note names the record's file relative to it (if it is under it).
+        max_columns: The most columns shown side by side before the table is transposed.
+    """
+    rows = record.rows.map(_text)
+    shown = record.path.relative_to(root) if record.path.is_relative_to(root) else record.path
+    note = f"**{record.path.stem}** (`{shown}`)"
+    if record.dropped:
+        note += f"; columns with no value on this device left out: {', '.join(record.dropped)}"
+    if len(rows) == 1:
+        table = rows.T.set_axis(["value"], axis=1).rename_axis("column")
+        return RecordView(note + ".", table)
+    same = [c for c in rows.columns if rows[c].nunique() == 1]
+    if same:
+        note += ". The same in every row: " + " · ".join(f"`{c}` {rows[c].iloc[0]}" for c in same)
+    table = rows.drop(columns=same)
+    table = table.set_index(table.columns[0])
+    if len(table.columns) > max_columns and table.index.is_unique:
+        table = table.T
+    return RecordView(note + ".", table)

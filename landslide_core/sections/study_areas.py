@@ -34,7 +34,7 @@ from .dataset import GROUP_COLOURS
 WGS84 = "EPSG:4326"
 __all__ = [
     "StudyAreas", "read_study_area_shapefiles", "region_groups", "region_map", "study_area_shapefiles", "study_areas",
-    "subdataset_chart", "summary", "table2_published", "table4_published", "world_outline",
+    "subdataset_chart", "summary", "table2_parts", "table2_published", "table4_published", "world_outline",
 ]
 
 OUTLINE_PACKAGE = "pyogrio"
@@ -235,6 +235,20 @@ def table2_published() -> pd.DataFrame:
         }
         for sd in subdatasets()
     ).set_index("Subdataset")
+
+
+TABLE2_PARTS = (
+    ("Amount", "Acquisition Time", "Sensor", "Ground Resolution (m)", "Group (Table 5)"),
+    ("Source", "Authorization", "Study area (Table 4)"),
+)
+"""The columns of :func:`table2_published` in two parts, each narrow enough for the book's text column: what
+each sub-dataset is (tiles, dates, sensor, resolution, group), and where it comes from (source, licence, region)."""
+
+
+def table2_parts() -> tuple[pd.DataFrame, ...]:
+    """:func:`table2_published` split by :data:`TABLE2_PARTS`, each part indexed by the sub-dataset."""
+    table = table2_published()
+    return tuple(table[list(columns)] for columns in TABLE2_PARTS)
 
 
 def table4_published() -> pd.DataFrame:

@@ -15,10 +15,12 @@ from typing import Any
 import pandas as pd
 
 from ..building.leakage_split import grouped_split
+from ..eval.baselines import ALL_BACKGROUND, ALL_LANDSLIDE
+from ..experiments.table5 import is_baseline
 from ..experiments.table6 import ARMS, QCArm, qc_arms
 from ..sources import get_source
 from ..train.config import TrainConfig
-from .benchmarks import initialisation
+from .benchmarks import baseline_verdicts, initialisation
 
 __all__ = ["QCSettings", "arms_for", "summary"]
 
@@ -36,6 +38,10 @@ class QCSettings:
     device: str
     num_workers: int
     seed: int
+    lr: float = 0.01
+    """SGD's initial learning rate (the paper's: 0.01)."""
+    val_every: int = 1
+    """Validate (and write the resume checkpoint) every this many epochs, and after the last."""
 
     def as_parameters(self) -> dict[str, Any]:
         """The settings as the notebook's parameters, for provenance."""
@@ -45,15 +51,18 @@ class QCSettings:
         """Every arm's training configuration: the SAT group, as paper Table 6."""
         return TrainConfig(model=self.model, group="SAT", epochs=self.epochs, batch_size=self.batch_size,
                            crop_size=self.crop_size, val_crop_size=self.val_crop_size, pretrained=self.pretrained,
-                           device=self.device, num_workers=self.num_workers, seed=self.seed)
+                           device=self.device, num_workers=self.num_workers, seed=self.seed, lr=self.lr,
+                           val_every=self.val_every, checkpoint_every=self.val_every)
 
     def describe(self) -> str:
         """How the model was trained, in words, from the settings alone."""
         init = initialisation(self.pretrained)
         crops = "full tiles" if self.crop_size is None else f"{self.crop_size}-px crops"
         validation = "full tiles" if self.val_crop_size is None else f"central {self.val_crop_size}-px crops"
-        return (f"{self.model}, {init}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, validated on "
-                f"{validation}; seed {self.seed}")
+        rate = f"learning rate {self.lr:g}" + ("" if self.lr == 0.01 else " (the paper: 0.01)")
+        every = "" if self.val_every == 1 else f" every {self.val_every} epochs"
+        return (f"{self.model}, {init}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, {rate}, "
+                f"validated{every} on {validation}; seed {self.seed}")
 
 
 def arms_for(filtered_root: Path, runs_dir: Path, *, unfiltered_root: Path | None, seed: int,
@@ -71,16 +80,23 @@ def _iou(table: pd.DataFrame, dataset: str) -> float:
 
 def summary(table: pd.DataFrame, common: pd.DataFrame, epochs: pd.DataFrame, *, synthetic: bool,
             settings: QCSettings) -> str:
-    """What the run shows, in Markdown: the filtering effect, the leakage gap and the epoch choice."""
-    lines = []
-    learned = table["miou"] > table["constant mIoU"]
+    """What the run shows, in Markdown: the baselines, the filtering effect, the leakage gap and the epoch choice.
+
+    ``table`` holds :func:`~landslide_core.experiments.table6.table6`'s model rows and
+    :func:`~landslide_core.experiments.table6.table6_baselines`' rows.
+    """
+    lines = baseline_verdicts(table, "dataset")
+    baselines = table[is_baseline(table["model"])]
+    table = table[~is_baseline(table["model"])]
+    constant = baselines[baselines["model"].isin([ALL_LANDSLIDE, ALL_BACKGROUND])].groupby("dataset")["miou"].max()
+    learned = table["miou"] > table["dataset"].map(constant).fillna(-1.0)
     if not learned.all():
         flat = list(table.loc[~learned, "dataset"])
         named = " and ".join(f"\"{d}\"" for d in flat) if len(flat) < 3 else "all three arms"
         lines.append(f"- **No better than a constant**: the model{'s' if len(flat) > 1 else ''} of {named} "
                      f"score{'' if len(flat) > 1 else 's'} an mIoU at or below that of predicting one class everywhere "
-                     f"(column \"constant mIoU\"), so {'they have' if len(flat) > 1 else 'it has'} not learned to find "
-                     "landslides and the differences below are no evidence of anything.")
+                     f"(all landslide or all background), so {'they have' if len(flat) > 1 else 'it has'} not learned "
+                     "to find landslides and the differences below are no evidence of anything.")
     datasets = set(table["dataset"])
     if {ARMS["unfiltered"], ARMS["filtered"]} <= datasets:
         gain = _iou(table, ARMS["filtered"]) - _iou(table, ARMS["unfiltered"])

@@ -23,7 +23,7 @@ __all__ = ["RESULT_NEUTRAL", "TrainConfig"]
 
 Auto = Literal["auto"]
 
-RESULT_NEUTRAL = frozenset({"num_workers"})
+RESULT_NEUTRAL = frozenset({"num_workers", "checkpoint_every"})
 """Settings that cannot change a run's numbers (data order is seeded per tile), so a run may resume under new ones."""
 
 
@@ -75,13 +75,16 @@ class TrainConfig:
     """Restrict to these sub-datasets (any spelling); ``None`` = every one found under the data root."""
     val_every: int = 1
     """Validate every this many epochs (and always after the last)."""
+    checkpoint_every: int = 1
+    """Write ``last.pt`` every this many epochs (and after the last, and whenever an epoch is the best): an
+    interrupted run repeats at most this many epochs. Each write of FCN-8s's is 1 GB with the optimizer state."""
 
     def __post_init__(self) -> None:
         from .losses import check_loss  # here, not at the top: the CLI reads these defaults without importing torch
 
         self.tile_source().check_group(self.group)
         check_loss(self.loss)
-        for name in ("epochs", "batch_size", "val_every"):
+        for name in ("epochs", "batch_size", "val_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("crop_size", "val_crop_size"):

@@ -3,8 +3,9 @@
 One function, :func:`train`, runs on a CPU, one GPU or many (under ``torchrun``)
 and resumes where it stopped. Files in ``out_dir``: ``split.csv`` (the split
 manifest unless another is given), ``config.json``, ``last.pt`` (written
-atomically after every epoch), ``best.pt`` (the epoch with the best validation
-mIoU) and ``history.csv``.
+atomically every ``checkpoint_every`` epochs, after the last and after a best
+epoch), ``best.pt`` (the epoch with the best validation mIoU) and ``history.csv``
+(written with ``last.pt``).
 
 Why a resumed run ends exactly where an uninterrupted one does (bit-identical on
 CPU): every source of randomness is keyed on the epoch, not on what ran before.
@@ -13,8 +14,8 @@ torch generator is reseeded from ``(seed, e, rank)`` (dropout, loader seeds); th
 sampler shuffles with ``seed + e`` (``DistributedSampler.set_epoch``) and every
 tile's crop and flips come from ``(seed, e, index)`` (``TileDataset.set_epoch``).
 Model, optimizer (momentum, lr) and scheduler state are restored from the
-checkpoint, and on CPU deterministic algorithms are on. Interrupting mid-epoch
-loses only that epoch, which reruns identically.
+checkpoint, and on CPU deterministic algorithms are on. An interruption loses
+the epochs since the last checkpoint, which rerun identically.
 
 Several processes and one: batches are the same global batches (``batch_size``
 is split over processes), Dice sums and batch-norm statistics are pooled over
@@ -178,7 +179,8 @@ class _Run:
             for epoch in range(self.start_epoch, config.epochs):
                 row = self._epoch(epoch)
                 self._record(row)
-                if self.session.is_main:
+                due = (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs
+                if self.session.is_main and (due or (self.best is not None and self.best["epoch"] == epoch + 1)):
                     self._save()
                 bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_miou=f"{row['val_miou']:.2f}")
                 bar.update()

@@ -61,6 +61,17 @@ def test_missing_asset_and_escaping_links_are_named(tmp_path: Path) -> None:
     assert "root-relative" in problems[2]
 
 
+def test_links_to_records_are_checked_like_pages(tmp_path: Path) -> None:
+    root = write_book(tmp_path, {
+        "book/sections/a.html": '<a href="../../results/demo/x/t.csv" download>CSV</a>'
+                                '<a href="../../results/demo/x/t.json" download>JSON</a>',
+        "results/demo/x/t.csv": "a,b",
+    })
+    assert check_internal_links(root) == [
+        "book/sections/a.html: ../../results/demo/x/t.json: no such file results/demo/x/t.json"
+    ]
+
+
 def test_theme_templates_in_static_are_not_pages(tmp_path: Path) -> None:
     root = write_book(tmp_path, {"_static/macros.html": "<link href=\"{{ pathto('_static/x.css', 1) }}\">"})
     assert check_internal_links(root) == []

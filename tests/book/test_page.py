@@ -1,10 +1,13 @@
-"""The one-call preamble of a section page: data root, scan, run, banner."""
+"""The one-call preamble of a section page (data root, scan, run, banner) and the links to its records."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from landslide_core.book.page import open_section
+from landslide_core.book.links import check_internal_links
+from landslide_core.book.page import SectionRun, open_section, record_links
+from landslide_core.book.runner import copy_records
 from landslide_core.errors import MissingPartnerError
 
 
@@ -26,3 +29,79 @@ def test_open_section_raises_the_first_layout_problem(make_root, monkeypatch):
     next((root / "palu" / "mask").iterdir()).unlink()
     with pytest.raises(MissingPartnerError, match="image has no mask"):
         open_section("dataset", profile="demo", parameters={}, data_root=root)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A repository stand-in (``_toc.yml`` makes it the repository root) as the working directory."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
+    monkeypatch.chdir(root)
+    return root
+
+
+def test_shown_and_recorded_tables_link_to_their_records_in_the_built_book(make_root, repo, monkeypatch):
+    shown: list[object] = []
+    monkeypatch.setattr("landslide_core.book.page.display", shown.append)
+    run = SectionRun.start("dataset", profile="demo", parameters={}, data_root=make_root({"palu": 1}, size=64))
+    run.show(pd.DataFrame({"tiles": [3]}), "counts", caption="Tiles")
+    run.record(pd.DataFrame({"run": [1, 2]}), "raw_runs", caption="Every run")
+    _, note, line = shown
+    assert note.data.startswith('<p class="provenance"><small>Provenance: commit')
+    assert note.data.endswith(
+        'record <code>results/demo/dataset/counts</code>: <a href="../../results/demo/dataset/counts.csv" download>CSV'
+        '</a> · <a href="../../results/demo/dataset/counts.json" download>JSON</a></small></p>'
+    )
+    assert line.data == (
+        '<p class="record"><small>Every run · record <code>results/demo/dataset/raw_runs</code>: '
+        '<a href="../../results/demo/dataset/raw_runs.csv" download>CSV</a> · '
+        '<a href="../../results/demo/dataset/raw_runs.json" download>JSON</a></small></p>'
+    )
+
+    # The built book: the page where Jupyter Book writes section pages, and the runner's copy of the records.
+    html = repo / "_build" / "html"
+    (html / "book" / "sections").mkdir(parents=True)
+    (html / "index.html").write_text("<p>home</p>")
+    (html / "book" / "sections" / "02_dataset.html").write_text(note.data + line.data)
+    copies = copy_records(repo, html)
+    assert [c.relative_to(html).as_posix() for c in copies] == [
+        f"results/demo/dataset/{name}" for name in ("counts.csv", "counts.json", "raw_runs.csv", "raw_runs.json")
+    ]
+    assert check_internal_links(html) == []
+    (html / "results" / "demo" / "dataset" / "raw_runs.json").unlink()
+    assert check_internal_links(html) == [
+        "book/sections/02_dataset.html: ../../results/demo/dataset/raw_runs.json: "
+        "no such file results/demo/dataset/raw_runs.json"
+    ]
+
+
+def test_the_book_copies_top_level_records_only_and_afresh(repo):
+    section = repo / "results" / "demo" / "benchmarks"
+    for path in (section / "table5.csv", section / "table5.json", section / "notes.txt",
+                 section / "runs" / "fcn" / "scores.csv", section / "runs" / "fcn" / "best.json",
+                 repo / "results" / "demo" / "loose.csv", repo / "results" / "paper" / "dataset" / "counts.csv"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("a,b\n1,2\n")
+    html = repo / "_build" / "html"
+    stale = html / "results" / "demo" / "benchmarks" / "removed.csv"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old")
+    copy_records(repo, html)
+    copied = sorted(p.relative_to(html).as_posix() for p in html.rglob("*") if p.is_file())
+    assert copied == ["results/demo/benchmarks/table5.csv", "results/demo/benchmarks/table5.json",
+                      "results/paper/dataset/counts.csv"]
+    assert (html / "results" / "demo" / "benchmarks" / "table5.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_a_record_outside_the_repository_is_named_without_a_link(make_root, repo, tmp_path, monkeypatch):
+    shown: list[object] = []
+    monkeypatch.setattr("landslide_core.book.page.display", shown.append)
+    run = SectionRun.start("dataset", profile="demo", parameters={}, data_root=make_root({"palu": 1}, size=64),
+                           results_dir=tmp_path / "elsewhere")
+    run.show(pd.DataFrame({"tiles": [3]}), "counts")
+    assert shown[-1].data.endswith(f"record <code>{tmp_path / 'elsewhere' / 'counts.csv'}</code></small></p>")
+    assert "href" not in shown[-1].data
+    inside = repo / "notes" / "counts"  # in the repository but not where the book copies records from
+    assert record_links(inside) == "record <code>notes/counts.csv</code>"
+    assert record_links(repo / "results" / "demo" / "dataset" / "counts").count("href=") == 2

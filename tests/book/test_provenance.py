@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -42,6 +43,24 @@ def test_a_record_round_trips_with_its_provenance(root, tmp_path):
     assert back.data_kind == CAS_DATA and back.wall_time_s >= 2.0
     assert back.versions["torch"] and back.device.startswith(("CPU: ", "GPU: "))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["table5.csv", "table5.json"]  # no temporary files
+    assert back.subdatasets == ["lombok", "palu"] and back.source == {"name": "cas"}
+
+
+def test_sub_datasets_come_from_the_tile_records_given_even_as_a_generator(root):
+    records = CAS.list_tiles(root)
+    given = collect_provenance(parameters={}, data_root=root, records=(r for r in records))
+    assert given.subdatasets == ["lombok", "palu"] and given.data_checksum == listing_checksum(records, root)
+    assert collect_provenance(parameters={}, data_root=root).subdatasets == []
+
+
+def test_a_record_written_before_sub_datasets_were_recorded_reads_back(root, tmp_path):
+    provenance = collect_provenance(parameters={}, data_root=root, records=CAS.list_tiles(root))
+    json_path = write_record(pd.DataFrame({"a": [1]}), tmp_path / "old", provenance)[1]
+    document = json.loads(json_path.read_text(encoding="utf-8"))
+    del document["provenance"]["subdatasets"], document["provenance"]["source"]
+    json_path.write_text(json.dumps(document), encoding="utf-8")
+    _, back = read_record(tmp_path / "old")
+    assert back.subdatasets == [] and back.source == {} and back.data_checksum == provenance.data_checksum
 
 
 def test_the_provenance_line_names_commit_profile_data_device_and_time(root):

@@ -11,6 +11,7 @@ from landslide_core.book.runner import (
     SectionFailedError,
     build_book,
     execute_section,
+    fold_injected_parameters,
     repository_root,
     sections,
     select_sections,
@@ -55,6 +56,7 @@ def test_a_section_runs_with_injected_parameters(book):
     cells = nbformat.read(output, as_version=4).cells
     injected = [c for c in cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert "factor = 3" in injected[0].source
+    assert injected[0].metadata["tags"] == ["injected-parameters", "hide-input"]  # folded on the page
     assert "answer 126\n" in "".join(o.get("text", "") for c in cells for o in c.get("outputs", []))
 
 
@@ -67,6 +69,38 @@ def test_a_failing_section_names_the_notebook_cell_and_error(book):
     assert "`result = undefined_name * 21`" in message and "NameError" in message
     kept = book / "book" / "sections" / "bad.ipynb"
     assert f"kept at {kept}" in message and kept.is_file()
+
+
+def test_the_injected_parameters_cell_is_folded_and_no_other(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("data_root = None", metadata={"tags": ["parameters", "hide-input"]}),
+        nbformat.v4.new_code_cell("data_root = '/a/long/path'", metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("run.show(table)"),
+        nbformat.v4.new_markdown_cell("# injected-parameters", metadata={"tags": ["remove-cell"]}),
+    ])
+    fold_injected_parameters(notebook)
+    fold_injected_parameters(notebook)  # a second pass adds nothing
+    assert [c.metadata.get("tags") for c in notebook.cells] == [
+        ["parameters", "hide-input"], ["injected-parameters", "hide-input"], None, ["remove-cell"]]
+    nbformat.write(notebook, tmp_path / "folded.ipynb")  # still a valid notebook
+    assert nbformat.read(tmp_path / "folded.ipynb", as_version=4).cells[1].metadata["tags"][-1] == "hide-input"
+
+
+def test_the_injected_values_are_rewritten_short_enough_for_the_page_and_assign_the_same_values():
+    values = {"data_root": "/work/" + "x" * 80, "per_model": {"deeplabv3plus": {"groups": ["SAT", "UAV&SAT"]},
+              "fcn": {"groups": ["SAT"], "epochs": 4, "lr": 0.01}}, "seeds": [0, 1, 2], "pretrained": False,
+              "val_crop_size": None}
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "# Parameters\n" + "\n".join(f"{k} = {v!r}" for k, v in values.items()),
+        metadata={"tags": ["injected-parameters"]})])
+    fold_injected_parameters(notebook, values)
+    source = notebook.cells[0].source
+    assert source.startswith("# Parameters\n") and notebook.cells[0].metadata["tags"][-1] == "hide-input"
+    long = [line for line in source.splitlines() if len(line) > 75]
+    assert long == ["data_root = '/work/" + "x" * 80 + "'"]  # one string cannot be wrapped
+    namespace: dict = {}
+    exec(source, namespace)  # noqa: S102 - the cell as nbval runs it
+    assert {k: namespace[k] for k in values} == values
 
 
 def test_a_section_without_source_is_named(book):

@@ -19,7 +19,7 @@ from landslide_core.book import runner
 REPO = Path(__file__).resolve().parents[2]
 HTML = REPO / "_build" / "html"
 SCREENSHOTS = REPO / "_build" / "browser"
-WINDOW_WIDTH, WINDOW_HEIGHT = 1300, 900
+WINDOW_WIDTH, WINDOW_HEIGHT = 1280, 900
 
 BROWSERS = ("chromium", "chromium-browser")
 DRIVERS = ("chromedriver",)

@@ -1,12 +1,16 @@
 """The built book in a real browser: every toc page loads cleanly, shows its tables, figures and math,
-and the next/sidebar navigation leads where it should. A full-page screenshot of each page is saved to
-``_build/browser/<page>.png`` for a person to look at.
+and the next/sidebar navigation leads where it should. For a reader at 1280 px, no table or code block is
+wider than the text column (with all hidden code shown), the results pages have figures, hidden code opens
+on a click, and the record links under the tables download their records. A full-page screenshot of each
+page is saved to ``_build/browser/<page>.png`` for a person to look at.
 
 Run ``make book`` first; ``make test`` does both.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -20,6 +24,13 @@ from .conftest import HTML, SCREENSHOTS, WINDOW_HEIGHT, WINDOW_WIDTH, page_path,
 
 PAGES = toc_pages()
 MAIN = "article.bd-article"
+RESULTS_PAGES = [f"book/sections/{name}" for name in ("04_validation", "05_benchmarks", "06_cross_dataset")]
+"""Pages whose results are shown as figures too, and whose tables link to their records."""
+HIDDEN_INPUT_PAGES = [f"book/sections/{name}" for name in (
+    "03_building", "04_validation", "05_benchmarks", "06_cross_dataset", "07_reproducibility")]
+"""Pages whose plumbing cells (imports, settings) are tagged ``hide-input``."""
+HIDDEN_INPUT = "details.hide.above-input"
+"""How MyST-NB renders the input of a ``hide-input`` cell: a closed ``<details>`` whose ``<summary>`` opens it."""
 
 KNOWN_CONSOLE_MESSAGES = (
     # pydata-sphinx-theme 0.17 logs this with console.error on a visitor's first page, before it has
@@ -50,6 +61,34 @@ return [...document.querySelectorAll('{MAIN} table')].map(t => {{
   const blankColumns = [...Array(width).keys()].filter(i => !rows.some(r => r[i])).length;
   return [rows.length, blankRows, blankColumns];
 }});
+"""
+# Open every hidden cell input or output (MyST-NB's <details>) and every sphinx-togglebutton toggle.
+EXPAND_ALL_JS = f"""
+document.querySelectorAll('{MAIN} details').forEach(d => d.open = true);
+document.querySelectorAll('{MAIN} button.toggle-button[aria-expanded="false"]').forEach(b => b.click());
+"""
+# The width of the article's text column, and every table wider than it or code block that scrolls sideways
+# (its clipped part is out of sight): [kind, first 60 characters, its width, the width it has to fit in].
+TOO_WIDE_JS = f"""
+const article = document.querySelector('{MAIN}');
+const style = getComputedStyle(article);
+const column = article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+const text = e => e.textContent.replace(/\\s+/g, ' ').trim().slice(0, 60);
+const tables = [...article.querySelectorAll('table')]
+  .map(t => ['table', text(t), t.getBoundingClientRect().width, column]).filter(([, , w]) => w > column + 0.5);
+const pres = [...article.querySelectorAll('pre')]
+  .map(p => ['pre', text(p), p.scrollWidth, p.clientWidth]).filter(([, , w, c]) => w > c + 1);
+return [column, [...tables, ...pres]];
+"""
+IMAGES_JS = f"""
+return [...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0,
+                                      i.closest('{MAIN}') !== null]);
+"""
+# Provenance lines under tables (and lines naming a record not shown) without a link to the record's CSV.
+UNLINKED_PROVENANCE_JS = f"""
+return [...document.querySelectorAll('{MAIN} p.provenance, {MAIN} p.record')]
+  .filter(p => !p.querySelector('a[href$=".csv"]'))
+  .map(p => p.textContent.trim().slice(0, 80));
 """
 EXTERNAL_ASSETS_JS = """
 return [...document.querySelectorAll('script[src], link[rel=stylesheet][href]')]
@@ -140,3 +179,63 @@ def test_sidebar_links_resolve(browser: Any, page: str) -> None:
     assert not missing, f"sidebar links on {page} to files that do not exist: {missing}"
     unlisted = [p for p in PAGES if page_path(p) not in targets]
     assert not unlisted, f"sidebar on {page} does not list {unlisted}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_tables_and_code_fit_the_text_column(browser: Any, page: str) -> None:
+    load(browser, page)
+    browser.execute_script(EXPAND_ALL_JS)
+    column, too_wide = browser.execute_script(TOO_WIDE_JS)
+    assert column > 0, f"no text column ({MAIN}) on {page}"
+    assert not too_wide, f"on {page} at {WINDOW_WIDTH} px (text column {column:.0f} px):\n" + "\n".join(
+        f"  {kind} {text!r}: {width:.0f} px wide, " + (f"fits {fits:.0f} px" if kind == "table" else
+                                                       f"shows {fits:.0f} px (scrolls sideways)")
+        for kind, text, width, fits in too_wide
+    )
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_figures_load_and_results_pages_have_one(browser: Any, page: str) -> None:
+    load(browser, page)
+    images = browser.execute_script(IMAGES_JS)
+    broken = [src for src, loaded, _ in images if not loaded]
+    assert not broken, f"images that did not load on {page}: {broken}"
+    if page in RESULTS_PAGES:
+        assert page in PAGES, f"{page} is no longer in _toc.yml: update RESULTS_PAGES"
+        assert any(inside for _, _, inside in images), f"{page} shows no figure in {MAIN}"
+
+
+@pytest.mark.parametrize("page", HIDDEN_INPUT_PAGES)
+def test_hidden_code_is_shown_on_a_click(browser: Any, page: str) -> None:
+    assert page in PAGES, f"{page} is no longer in _toc.yml: update HIDDEN_INPUT_PAGES"
+    load(browser, page)
+    hidden = browser.find_elements(By.CSS_SELECTOR, f"{MAIN} {HIDDEN_INPUT}")
+    assert hidden, f"no code cell is hidden on {page}: tag its plumbing cells hide-input (no {HIDDEN_INPUT})"
+    cell = hidden[0]
+    code = cell.find_elements(By.CSS_SELECTOR, "pre")
+    assert code, f"the first hidden cell on {page} holds no code"
+    assert cell.get_attribute("open") is None and not code[0].is_displayed(), f"the hidden code on {page} shows at load"
+    summary = cell.find_element(By.CSS_SELECTOR, "summary")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary)
+    summary.click()
+    WebDriverWait(browser, 10).until(lambda _: code[0].is_displayed())
+    assert code[0].text.strip(), f"the code shown on {page} after a click is empty"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_record_links_download_their_records(browser: Any, page: str) -> None:
+    load(browser, page)
+    hrefs = browser.execute_script(f"return [...document.querySelectorAll('{MAIN} a[href]')].map(a => a.href)")
+    records = [file_of(h) for h in hrefs if urlsplit(h).path.endswith(".csv") and "results" in file_of(h).parts]
+    for record in records:
+        assert record.is_relative_to(HTML) and record.is_file(), f"{page} links to {record}, not in the built book"
+        with record.open(encoding="utf-8", newline="") as f:
+            header = next(csv.reader(f), [])
+        document = record.with_suffix(".json")
+        assert document.is_file(), f"{page} links to {record.name} but the book has no {document.name} beside it"
+        columns = json.loads(document.read_text(encoding="utf-8"))["columns"]
+        assert header == columns, f"{record} starts with {header}, not the record's columns {columns}"
+    unlinked = browser.execute_script(UNLINKED_PROVENANCE_JS)
+    assert not unlinked, f"provenance lines on {page} without a link to their record: {unlinked}"
+    if page in RESULTS_PAGES:
+        assert records, f"{page} links to no record (.csv under results/)"

@@ -14,6 +14,7 @@ from landslide_core.experiments.table5 import (
     run_grid,
     scores_frame,
     subdataset_breakdown,
+    subdataset_views,
     table5,
 )
 from landslide_core.scoring import SCORE_COLUMNS
@@ -82,6 +83,9 @@ def test_the_breakdown_has_one_row_per_subdataset_and_training_group(grid):
                                      ("UAV&SAT", "UAV", "longxi-uav"), ("UAV&SAT", "SAT", "palu"),
                                      ("UAV&SAT", "SAT", "hokkaido")]
     assert list(breakdown.columns) == ["val tiles", "Unet (resnet18)"]
+    views = subdataset_views(breakdown.assign(**{"all background": 0.0}))
+    assert list(views) == ["UAV", "SAT", "UAV&SAT"]
+    assert list(views["SAT"].index) == ["palu", "hokkaido"] and list(views["SAT"].columns) == ["Unet (resnet18)"]
     histories = histories_frame(runs)
     assert len(histories) == len(runs) and len(training_curves(histories).axes) == 6
 

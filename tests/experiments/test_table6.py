@@ -17,6 +17,7 @@ from landslide_core.experiments.table6 import (
     qc_arms,
     run_table6,
     table6,
+    table6_baselines,
 )
 from landslide_core.sources import get_source
 from tests.train.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
@@ -94,3 +95,15 @@ def test_each_arm_is_trained_once_scored_on_its_own_and_on_common_validation_til
     assert {k: (r.folder / "scores.csv").stat().st_mtime_ns for k, r in again.items()} == mtimes
     pd.testing.assert_frame_equal(table6(again, arms), table)
     assert get_source("cas").list_tiles(filtered)  # the filtered root is untouched
+
+
+def test_each_arm_gets_the_three_baselines_on_its_own_validation_tiles(roots, tmp_path):
+    unfiltered, filtered, kept = roots
+    arms = qc_arms(filtered, tmp_path / "runs", grouped=_grouped(filtered, {}, 0), unfiltered_root=unfiltered,
+                   seed=0)
+    table = table6_baselines(arms, tiny_config(group="SAT", val_crop_size=64))
+    assert table.groupby("dataset", sort=False)["model"].apply(list).to_dict() == {
+        label: ["all landslide", "all background", "threshold rule"] for label in ARMS.values()}
+    assert table.groupby("dataset", sort=False)["val tiles"].first().tolist() == [3, 2, 2]
+    nothing = table[table["model"] == "all background"]
+    assert (nothing["iou"] == 0.0).all() and (nothing["recall"] == 0.0).all()

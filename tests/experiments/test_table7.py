@@ -93,3 +93,14 @@ def test_table7_needs_the_cas_held_out_column(roots, tmp_path):
     sets = t7.training_sets(None, {"bijie": roots["bijie"]}, tmp_path)
     with pytest.raises(ConfigError, match="include the CAS data root"):
         t7.table7(pd.DataFrame(columns=["evaluated on"]), sets)
+
+
+def test_every_training_set_gets_the_three_baselines_on_the_cas_held_out_part(roots, tmp_path):
+    sets = _sets(roots, tmp_path)
+    table = t7.table7_baselines(sets, tiny_config(val_crop_size=64))
+    assert table.groupby("dataset", sort=False)["model"].apply(list).to_dict() == {
+        s.label: ["all landslide", "all background", "threshold rule"] for s in sets}
+    constant = table[table["model"] == "all landslide"]
+    assert constant["iou"].nunique() == 1 and (constant["recall"] == 100.0).all()  # scored once, the same pixels
+    assert (table["val tiles"] == 4).all()  # the whole validation region
+    assert table.set_index(["dataset", "model"]).loc[("HR-GLDD", "threshold rule"), "number"] == 4

@@ -191,6 +191,10 @@ def test_every_parameter_gets_a_gradient(models: dict[str, nn.Module], name: str
     model = models[name].train()
     model.zero_grad(set_to_none=True)
     torch.manual_seed(0)
+    if name == "fcn":  # its score layers start at zero and pass nothing back at first: give them weights to test wiring
+        model = build_model("fcn").train()
+        for score in (model.score_fr, model.score_pool4, model.score_pool3):
+            nn.init.normal_(score.weight, std=0.01)
     logits = model(torch.randn(2, 3, 64, 64))
     (logits * torch.randn_like(logits)).sum().backward()  # random weights: no symmetry cancels a gradient
     inert = biases_before_batchnorm(model)
@@ -350,3 +354,39 @@ def test_bad_vgg16_files_are_named(tmp_path: Path, vgg16_file: Path, resnet_file
             build_model("fcn", pretrained=path, **options)
         assert error.value.path == path and problem in str(error.value)
         assert "torchvision vgg16 state dict" in str(error.value)
+
+
+@pytest.mark.parametrize("size", [(2, 2), (4, 4), (5, 7)])
+def test_fc6_on_the_cpu_computes_the_same_convolution_and_gradients_as_conv2d(size: tuple[int, int]) -> None:
+    """The im2col path replaces oneDNN's slow backward pass only; values and gradients are the convolution's."""
+    from landslide_core.models.fcn import Fc6Convolution
+
+    torch.manual_seed(0)
+    fast, reference = Fc6Convolution(16, 32, 7, padding=3), torch.nn.Conv2d(16, 32, 7, padding=3)
+    reference.load_state_dict(fast.state_dict())
+    x = torch.randn(3, 16, *size, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    out, expected = fast(x), reference(x_ref)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    out.square().sum().backward()
+    expected.square().sum().backward()
+    torch.testing.assert_close(fast.weight.grad, reference.weight.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fast.bias.grad, reference.bias.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-4, atol=1e-4)
+
+
+def test_fcn_from_scratch_keeps_the_activation_scale_through_fc6_fc7_and_starts_its_scores_at_zero() -> None:
+    torch.manual_seed(0)
+    model = build_model("fcn", pretrained=False).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        _, pool4, fc7 = model.backbone(x)
+        logits = model(x)
+    for layer in (model.backbone.classifier[0], model.backbone.classifier[3]):
+        layer.reset_parameters()  # PyTorch's default initialisation, for comparison
+    with torch.no_grad():
+        _, _, fc7_default = model.backbone(x)
+    assert fc7.std() > 3 * fc7_default.std()
+    assert torch.count_nonzero(logits) == 0
+    for score in (model.score_fr, model.score_pool4, model.score_pool3):
+        assert torch.count_nonzero(score.weight) == 0 and torch.count_nonzero(score.bias) == 0

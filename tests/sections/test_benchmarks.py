@@ -17,8 +17,10 @@ from landslide_core.sections import benchmarks
 from landslide_core.sections.benchmarks import (
     GridSettings,
     consistency_summary,
+    exceptions_note,
     run_benchmarks,
     runs_directory,
+    step_times,
     summary,
 )
 
@@ -29,12 +31,33 @@ DEMO = dict(models=["fcn", "unet"], groups=["UAV", "SAT", "UAV&SAT"], epochs=2, 
 def test_the_training_sentence_follows_the_parameters():
     demo = GridSettings(**DEMO)
     assert demo.describe() == ("randomly initialised backbones (no pre-training); 2 epoch(s) of batch 8 on 64-px crops, "
-                               "validated on the central 128-px crop of each tile; a random 7:3 split per sub-dataset, as the "
-                               "paper; 1 seed(s); on the CPU")
+                               "SGD from learning rate 0.01 as the paper, validated on the central 128-px crop of each "
+                               "tile; a random 7:3 split per sub-dataset, as the paper; 1 seed(s); on the CPU")
     paper = GridSettings(**{**DEMO, "pretrained": True, "device": "cuda", "crop_size": None, "val_crop_size": None,
                             "seeds": [0, 1, 2]})
-    assert paper.describe() == ("ImageNet-pretrained backbones; 2 epoch(s) of batch 8 on full tiles, validated on full "
-                                "tiles; a random 7:3 split per sub-dataset, as the paper; 3 seed(s); on device `cuda`")
+    assert paper.describe() == ("ImageNet-pretrained backbones; 2 epoch(s) of batch 8 on full tiles, SGD from learning "
+                                "rate 0.01 as the paper, validated on full tiles; a random 7:3 split per sub-dataset, as "
+                                "the paper; 3 seed(s); on device `cuda`")
+    reduced = GridSettings(**{**DEMO, "lr": 0.05, "val_every": 5,
+                              "per_model": {"fcn": {"groups": ["UAV&SAT"], "epochs": 1}, "unet": {"epochs": 3, "lr": 0.01}}})
+    assert "SGD from learning rate 0.05 (the paper: 0.01), validated every 5 epochs on" in reduced.describe()
+    assert ("; FCN on UAV&SAT for 1 epoch(s) only; U-Net on UAV, SAT, UAV&SAT for 3 epoch(s) from learning rate 0.01; "
+            "on the CPU") in reduced.describe()
+    assert reduced.train_config_of("unet").lr == 0.01 and reduced.train_config_of("fcn").lr == 0.05
+    assert reduced.train_config_of("fcn").epochs == 1 and reduced.train_config_of("unet").val_every == 5
+    assert reduced.groups_of("fcn") == ("UAV&SAT",) and reduced.groups_of("unet") == ("UAV", "SAT", "UAV&SAT")
+    assert (reduced.epochs_of("fcn"), reduced.epochs_of("unet")) == (1, 3)
+    assert reduced.as_parameters()["per_model"] == {"fcn": {"epochs": 1, "groups": ["UAV&SAT"]},
+                                                    "unet": {"epochs": 3, "lr": 0.01}}
+    with pytest.raises(ConfigError, match=r"per_model names model\(s\) \['mffenet'\] not in models"):
+        GridSettings(**{**DEMO, "per_model": {"mffenet": {"groups": ["SAT"]}}})
+    with pytest.raises(ConfigError, match=r"group\(s\) \['SAT\+UAV'\] not in groups"):
+        GridSettings(**{**DEMO, "per_model": {"fcn": {"groups": ["SAT+UAV"]}}})
+    with pytest.raises(ConfigError, match=r"setting\(s\) \['batch_size'\]"):
+        GridSettings(**{**DEMO, "per_model": {"fcn": {"batch_size": 4}}})
+    small = GridSettings(**{**DEMO, "per_model": {"fcn": {"crop_size": 32}}})
+    assert small.train_config_of("fcn").crop_size == 32 and small.train_config_of("unet").crop_size == 64
+    assert "; FCN on UAV, SAT, UAV&SAT on 32-px crops; on the CPU" in small.describe()
     assert "a grouped 7:3 split per sub-dataset (no validation tile shares pixels with a training tile)" in GridSettings(
         **{**DEMO, "split": "grouped"}).describe()
     with pytest.raises(ConfigError, match="split must be one of random, grouped, not 'spatial'"):
@@ -47,11 +70,13 @@ def test_settings_give_the_training_config_the_parameters_and_the_checkpoints_to
     config = settings.train_config()
     assert (config.epochs, config.batch_size, config.crop_size, config.val_crop_size, config.pretrained,
             config.device) == (2, 8, 64, 128, False, "cpu")
-    assert settings.as_parameters() == {**DEMO, "split": "random"}
+    assert settings.as_parameters() == {**DEMO, "split": "random", "lr": 0.01, "val_every": 1, "per_model": {}}
     keep = settings.keep_rule()
     assert keep("fcn", "UAV&SAT", 0) and not keep("fcn", "UAV", 0) and not keep("fcn", "UAV&SAT", 1)
     assert GridSettings(**{**DEMO, "keep_checkpoints": True}).keep_rule() is None
-    assert GridSettings(**{**DEMO, "groups": ["UAV", "SAT"]}).shown_group == "SAT"
+    assert GridSettings(**{**DEMO, "groups": ["UAV", "SAT"]}).shown_group == "UAV"
+    assert settings.shown_group == "UAV&SAT"
+    assert GridSettings(**{**DEMO, "per_model": {"fcn": {"groups": ["SAT"]}}}).shown_group == "SAT"
     assert runs_directory(tmp_path, None).parent == tmp_path / "runs" and runs_directory(tmp_path, "x") == Path("x")
 
 
@@ -73,24 +98,48 @@ def _scores(groups: list[str], models: list[str]) -> pd.DataFrame:
              **{c: float(rng.uniform(10, 90)) for c in SCORE_COLUMNS}} for g in groups for m in models]
     rows += [{"model": "FCN", "group": "UAV", "subdataset": "longxi-uav", "tiles": 3, "trained_on": "UAV", "seed": 0,
               **{c: 50.0 for c in SCORE_COLUMNS}}]
+    baselines = {"all landslide": (10.0, 5.0), "all background": (0.0, 45.0), "threshold rule": (30.0, 55.0)}
+    rows += [{"model": name, "group": g, "subdataset": "", "tiles": 5, "trained_on": g, "seed": 0,
+              **{c: 50.0 for c in SCORE_COLUMNS}, "iou": iou, "miou": miou}
+             for g in groups for name, (iou, miou) in baselines.items()]
     return pd.DataFrame(rows)
 
 
 def test_the_summary_is_computed_from_scores_and_settings(tmp_path):
     scores = _scores(["UAV", "SAT", "UAV&SAT"], ["FCN", "U-Net"])
+    scores.loc[(scores["model"] == "FCN") & (scores["group"] == "UAV") & (scores["subdataset"] == ""),
+               ["iou", "miou"]] = [35.0, 60.0]
+    scores.loc[(scores["model"] == "U-Net") & (scores["group"] == "UAV"), ["iou", "miou"]] = [12.0, 40.0]
     comparison = paper_vs_run(table5(scores), 5, run_label="this run")
     settings = GridSettings(**DEMO)
     text = summary(scores, comparison, settings, synthetic=True, data_root=tmp_path)
-    ours = table5(scores).set_index(["model", "group"])
-    best_uav = ours.xs("UAV", level="group")["iou"].idxmax()
-    assert f"- **UAV**: the highest landslide IoU in this run is {best_uav}'s ({ours.loc[(best_uav, 'UAV'), 'iou']:.1f} %)" in text
+    assert ("- **UAV**: baselines (landslide IoU / mIoU) all landslide 10.0 / 5.0 %, all background 0.0 / 45.0 %, "
+            "threshold rule 30.0 / 55.0 %. Models that beat all landslide's mIoU: FCN, U-Net; beat all background's "
+            "mIoU: FCN; beat threshold rule's mIoU: FCN. Highest landslide IoU: FCN's 35.0 %, 3.5 × all "
+            "landslide's.") in text
     paper_best = "FCN" if comparison.loc[("FCN", "UAV"), ("IoU", "paper")] > comparison.loc[("U-Net", "UAV"), ("IoU", "paper")] else "U-Net"
-    assert f"among the same models in the paper it is {paper_best}'s." in text  # not DeepLabV3+, which did not run
+    assert f"the highest landslide IoU among the same models is {paper_best}'s in UAV" in text  # not DeepLabV3+
     assert f"synthetic demo tiles ({settings.describe()})" in text
     on_gpu = GridSettings(**{**DEMO, "device": "cuda", "pretrained": True})
     real = summary(scores, comparison, on_gpu, synthetic=False, data_root=tmp_path)
     assert "on device `cuda`" in real and "on the CPU" not in real and "ImageNet-pretrained" in real
     assert "the 1 of 16 sub-datasets found" in real and "(3 validation tiles in all)" in real
+
+
+def test_step_times_give_the_measured_speed_and_the_groups_each_model_trained_on():
+    settings = GridSettings(**{**DEMO, "per_model": {"fcn": {"groups": ["UAV&SAT"], "epochs": 1}}})
+    histories = pd.DataFrame({"model": ["FCN", "FCN", "U-Net", "U-Net", "U-Net"], "group": ["UAV&SAT"] * 2 + ["UAV"] * 3,
+                              "images_per_s": [2.0, 6.0, 16.0, 20.0, 100.0]})
+    table = step_times(histories, settings)
+    assert table.loc["FCN", "images / s"] == 4.0 and table.loc["FCN", "s per step of 8"] == 2.0
+    assert table.loc["U-Net", "images / s"] == 20.0 and table.loc["U-Net", "trained on"] == "UAV, SAT, UAV&SAT"
+    assert table.loc["FCN", "trained on"] == "UAV&SAT" and table.loc["FCN", "epochs"] == 1
+    assert table.loc["U-Net", "epochs"] == 2 and table.loc["U-Net", "learning rate"] == 0.01
+    assert exceptions_note(table, settings) == (
+        "This run trains some models on fewer groups or epochs, or with another learning rate or crop "
+        "(`per_model`): FCN on UAV&SAT, 1 epoch(s) from learning rate 0.01 on 64-px crops. The measured cost of one training step of "
+        "8 images on this run's device: 2.00 s for FCN, 0.40 s for U-Net.")
+    assert exceptions_note(table, GridSettings(**DEMO)) == ""
 
 
 def test_a_grouped_grid_writes_each_seeds_grouped_manifest_before_training(monkeypatch, tmp_path):

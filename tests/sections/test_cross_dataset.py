@@ -10,6 +10,7 @@ from landslide_core.sections.cross_dataset import (
     CrossSettings,
     data_table,
     public_roots,
+    roots_note,
     stand_in_note,
     stand_in_roots,
     summary,
@@ -38,6 +39,7 @@ def test_the_page_names_stand_ins_and_stays_quiet_about_real_data(tmp_path):
     assert stand_in_note(sets).startswith("**Synthetic stand-ins.** HR-GLDD: no copy of this dataset was given")
     (root / STAND_IN_MARKER).unlink()
     assert stand_in_note(sets) == "" and data_table(sets).loc["HR-GLDD", "data"] == "HR-GLDD data"
+    assert roots_note(table) == f"Read from:\n- HR-GLDD: `{table.loc['HR-GLDD', 'root']}`"
 
 
 def _table(ious: dict[str, float], miou: float = 50.0) -> pd.DataFrame:
@@ -50,14 +52,19 @@ def test_the_summary_is_computed_from_the_run():
                     "SAT + UAV": 35.0})
     matrix = pd.DataFrame({"Bijie": [60.0, 5.0, 6.0, 7.0], "CAS (Moxitaidi)": [10.0, 40.0, 30.0, 35.0]},
                           index=["Bijie", "Sichuan and Surrounding Areas Landslide Dataset", "UAV", "SAT + UAV"])
-    text = summary(table, matrix, 52.5, synthetic=True, settings=SETTINGS, column="CAS (Moxitaidi)")
+    baselines = pd.DataFrame([{"model": name, "dataset": d, "miou": value}
+                              for d in table["dataset"]
+                              for name, value in (("all landslide", 7.0), ("all background", 52.5),
+                                                  ("threshold rule", 55.0 if d == "Bijie" else 51.0))])
+    text = summary(table, baselines, matrix, synthetic=True, settings=SETTINGS, column="CAS (Moxitaidi)")
     assert "the model trained on **Sichuan** has the highest landslide IoU (40.0 %); the lowest is Bijie's (10.0 %)" in text
     assert "1 of the 2 public datasets score below every CAS training set" in text
-    assert "3 of 4 models score an mIoU above predicting one class everywhere (52.5 %)" in text
+    assert ("of 4 models: 4 beat all landslide's (7.0 %); 3 beat all background's (52.5 %); 3 beat the threshold rule "
+            "fitted on their own training set (Sichuan, UAV, SAT + UAV).") in text
     own, other = (60 + 30 + 35) / 3, (10 + 5 + 40 + 6 + 7) / 5  # Bijie→Bijie and CAS rows→CAS are "own"
     assert f"{own:.1f} % IoU on average on their own dataset's held-out part and {other:.1f} % on the others'" in text
     assert "seed(s) 0, 1" in text and "synthetic data" in text
-    real = summary(table, matrix, 53.5, synthetic=False, settings=SETTINGS, column="CAS (Moxitaidi)")
+    real = summary(table, baselines, matrix, synthetic=False, settings=SETTINGS, column="CAS (Moxitaidi)")
     assert "train on 70 % of their samples here" in real and "synthetic" not in real
 
 
@@ -65,5 +72,6 @@ def test_the_summary_is_computed_from_the_run():
                                                ("weights/r50.pth", "initialised from `weights/r50.pth`")])
 def test_the_training_is_described_from_the_settings(pretrained, words):
     settings = CrossSettings(**{**SETTINGS.as_parameters(), "pretrained": pretrained, "crop_size": None})
-    assert settings.describe().startswith(f"deeplabv3plus, {words}; 3 epoch(s) of batch 8 on full 512×512 tiles")
+    assert settings.describe().startswith(f"deeplabv3plus, {words}; 3 epoch(s) of batch 8 on full 512×512 tiles, "
+                                          "learning rate 0.01, scored")
     assert settings.train_config().val_crop_size == 128

@@ -11,7 +11,14 @@ import pytest  # noqa: E402
 
 from landslide_core.data.statistics import tile_statistics  # noqa: E402
 from landslide_core.io.raster import read_raster  # noqa: E402
-from landslide_core.sections.dataset import gallery, landslide_shares, representative_tiles, share_chart, table2  # noqa: E402
+from landslide_core.sections.dataset import (  # noqa: E402
+    COUNT_COLUMNS,
+    gallery,
+    landslide_shares,
+    representative_tiles,
+    share_chart,
+    table2,
+)
 from landslide_core.sources.cas.layout import scan  # noqa: E402
 
 
@@ -29,6 +36,12 @@ def test_table2_puts_counts_on_disk_beside_the_papers(found):
     assert table.loc["Palu", "Tiles on disk"] == 2 and table.loc["Wenchuan", "Tiles on disk"] == 0
     assert table.loc["UAV total", "Tiles (paper)"] == 13443 and table.loc["UAV total", "Tiles on disk"] == 3
     assert table.loc["UAV&SAT total", "Tiles (paper)"] == 20865 and table.loc["UAV&SAT total", "Tiles on disk"] == 5
+
+
+def test_the_page_shows_the_counts_of_table2(found):
+    shown = table2(found)[list(COUNT_COLUMNS)]
+    assert shown.loc["Palu"].tolist() == ["SAT", 817, 2, "palu"]
+    assert shown.loc["Wenchuan"].tolist() == ["SAT", 178, 0, "—"]
 
 
 def test_shares_are_computed_from_the_masks(found):

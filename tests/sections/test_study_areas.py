@@ -156,6 +156,15 @@ def test_tables_as_published_follow_the_registry():
     assert t4["Triggering Factors"].tolist() == [r.trigger for r in regions()]
 
 
+def test_table2_parts_hold_every_column_once():
+    full = sa.table2_published()
+    what, where = sa.table2_parts()
+    assert what.index.equals(full.index) and where.index.equals(full.index)
+    assert sorted([*what.columns, *where.columns]) == sorted(full.columns)
+    assert what["Amount"].tolist() == [sd.paper_tiles for sd in subdatasets()]
+    assert where["Authorization"].tolist() == [sd.licence for sd in subdatasets()]
+
+
 def test_table_columns_are_the_papers(paper_text):
     t2, t4 = sa.table2_published(), sa.table4_published()
     assert "\t".join([t2.index.name, *t2.columns[:6]]) in paper_text

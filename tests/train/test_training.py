@@ -164,6 +164,28 @@ def test_interrupted_run_resumes_to_a_bit_identical_result(demo_root, tmp_path, 
     assert full.last_checkpoint.stat().st_mtime_ns == mtime
 
 
+def _stop_after_third_epoch(row: dict[str, object]) -> None:
+    if row["epoch"] == 3:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.slow
+def test_checkpoints_every_n_epochs_resume_from_the_last_written_one_to_the_same_result(demo_root, tmp_path):
+    config = tiny_config(epochs=4, val_every=4, checkpoint_every=2)
+    full = train(config, demo_root, tmp_path / "full", progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, demo_root, tmp_path / "resumed", progress=False, on_epoch_end=_stop_after_third_epoch)
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 2  # epoch 3 was not written
+    assert len((tmp_path / "resumed" / "history.csv").read_text().splitlines()) == 3
+    resumed = train(config, demo_root, tmp_path / "resumed", progress=False)
+    assert (resumed.resumed_from, resumed.epochs_run) == (2, 2)
+    final_full = load_checkpoint(full.last_checkpoint)["model"]
+    final_resumed = load_checkpoint(resumed.last_checkpoint)["model"]
+    assert all(torch.equal(final_full[k], final_resumed[k]) for k in final_full)
+    assert full.history[METRIC_COLUMNS].equals(resumed.history[METRIC_COLUMNS])
+    assert load_checkpoint(tmp_path / "full" / "best.pt")["epoch"] == 4
+
+
 @pytest.mark.slow
 def test_resuming_under_other_settings_names_the_checkpoint_and_the_fix(demo_root, tmp_path):
     out = tmp_path / "run"

@@ -1,0 +1,179 @@
+"""Baselines a trained model has to beat before its scores mean it learned anything.
+
+Three predictors that use no learned features, scored by :func:`~landslide_core.eval.evaluation.evaluate`
+exactly as the models are (same tiles, same central crops, same confusion matrices):
+
+- **all landslide**: every pixel is landslide. Its landslide IoU is the landslide share of the validation
+  pixels and its recall is 100 %: a model that predicts landslide almost everywhere scores close to it.
+- **all background**: no pixel is landslide. Landslide IoU 0, yet a high overall accuracy (the background share).
+- **threshold rule**: one colour feature of a pixel and one threshold (:class:`ThresholdRule`), the pair with the
+  best landslide IoU on the pixels of the *training* tiles, so it sees no validation pixel. Bare-soil scars are
+  brighter and redder than vegetation; a model that does not beat this rule has learned less than a pixel's colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..errors import NothingToEvaluateError
+from ..sources import Normalisation, TileSource, get_source
+from ..tiles import TileRecord
+from .evaluation import evaluate
+
+__all__ = [
+    "ALL_BACKGROUND", "ALL_LANDSLIDE", "BASELINES", "FEATURES", "THRESHOLD_RULE", "ConstantPrediction",
+    "RulePrediction", "ThresholdRule", "baseline_scores", "fit_threshold_rule",
+]
+
+ALL_LANDSLIDE = "all landslide"
+ALL_BACKGROUND = "all background"
+THRESHOLD_RULE = "threshold rule"
+BASELINES = (ALL_LANDSLIDE, ALL_BACKGROUND, THRESHOLD_RULE)
+"""The baselines' row labels, in the order tables list them."""
+
+Feature = Callable[[np.ndarray], np.ndarray]
+_EPS = 1e-6
+
+
+def _brightness(rgb: np.ndarray) -> np.ndarray:
+    return rgb.mean(axis=0)
+
+
+def _redness(rgb: np.ndarray) -> np.ndarray:
+    return (rgb[0] - rgb[1]) / (rgb[0] + rgb[1] + _EPS)
+
+
+def _greenness(rgb: np.ndarray) -> np.ndarray:
+    return (2 * rgb[1] - rgb[0] - rgb[2]) / 2
+
+
+FEATURES: dict[str, tuple[Feature, tuple[float, float]]] = {
+    "brightness": (_brightness, (0.0, 1.0)),
+    "redness": (_redness, (-1.0, 1.0)),
+    "greenness": (_greenness, (-1.0, 1.0)),
+}
+"""Per-pixel features of RGB in [0, 1] and their ranges: mean of the bands, (R − G)/(R + G) and (2G − R − B)/2."""
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """Landslide where ``feature`` is at or above (or below) ``threshold``."""
+
+    feature: str
+    threshold: float
+    above: bool
+    training_iou: float
+    """Landslide IoU (percent) of the rule on the training pixels it was fitted on."""
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        """Boolean landslide map of an RGB image ``(3, h, w)`` with values in [0, 1]."""
+        values = FEATURES[self.feature][0](rgb)
+        return values >= self.threshold if self.above else values < self.threshold
+
+    def describe(self) -> str:
+        """The rule in words, e.g. ``redness ≥ 0.082 (landslide IoU 31.2 % on the training pixels)``."""
+        sign = "≥" if self.above else "<"
+        return (f"{self.feature} {sign} {self.threshold:.3f} (landslide IoU {self.training_iou:.1f} % on the "
+                "training pixels)")
+
+
+def _rgb01(image: np.ndarray, scale: float) -> np.ndarray:
+    """The first three bands of a raw image as float32 in [0, 1]."""
+    return np.clip(image[:3].astype(np.float32) / np.float32(scale), 0.0, 1.0)
+
+
+def fit_threshold_rule(records: Sequence[TileRecord], source: str | TileSource = "cas", *, bins: int = 512,
+                       progress: bool = False) -> ThresholdRule:
+    """The feature and threshold with the best landslide IoU over all pixels of ``records`` (the training tiles).
+
+    Each feature's values are counted in ``bins`` equal bins over its range, separately for landslide and
+    background pixels; every bin edge is tried as a threshold in both directions. Exact up to the bin width.
+
+    Raises:
+        NothingToEvaluateError: ``records`` is empty.
+    """
+    if not records:
+        raise NothingToEvaluateError("no training tiles to fit the threshold rule on: check the split and group")
+    source = get_source(source)
+    counts = {name: np.zeros((2, bins), np.int64) for name in FEATURES}
+    for record in tqdm(records, desc="threshold rule", unit="tile", leave=False, disable=not progress):
+        image, mask = source.read_tile(record)
+        rgb, landslide = _rgb01(image, source.normalisation.scale), mask[0] > 0
+        for name, (feature, (low, high)) in FEATURES.items():
+            index = np.clip(((feature(rgb) - low) / (high - low) * bins).astype(np.int64), 0, bins - 1)
+            counts[name][1] += np.bincount(index[landslide], minlength=bins)
+            counts[name][0] += np.bincount(index[~landslide], minlength=bins)
+    best = None
+    for name, (_, (low, high)) in FEATURES.items():
+        background, landslide = counts[name]
+        # Predicting landslide for bins k.. (above) or ..k-1 (below), for every edge k = 0..bins.
+        tp_above = np.concatenate([np.cumsum(landslide[::-1])[::-1], [0]])
+        fp_above = np.concatenate([np.cumsum(background[::-1])[::-1], [0]])
+        total_landslide, total_background = landslide.sum(), background.sum()
+        for above, tp, fp in ((True, tp_above, fp_above),
+                              (False, total_landslide - tp_above, total_background - fp_above)):
+            fn = total_landslide - tp
+            iou = np.divide(tp, tp + fp + fn, out=np.zeros(bins + 1), where=(tp + fp + fn) > 0)
+            k = int(iou.argmax())
+            if best is None or iou[k] > best[0]:
+                best = (float(iou[k]), name, low + (high - low) * k / bins, above)
+    iou, name, threshold, above = best
+    return ThresholdRule(name, float(threshold), above, 100 * iou)
+
+
+class ConstantPrediction(nn.Module):
+    """Every pixel landslide (logit +1) or background (logit −1), whatever the image."""
+
+    def __init__(self, landslide: bool) -> None:
+        super().__init__()
+        self.logit = 1.0 if landslide else -1.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """A constant logit map ``(N, 1, H, W)``."""
+        return torch.full((x.shape[0], 1, *x.shape[-2:]), self.logit, device=x.device)
+
+
+class RulePrediction(nn.Module):
+    """A :class:`ThresholdRule` on network input: the source's normalisation is undone, the rule applied."""
+
+    def __init__(self, rule: ThresholdRule, normalisation: Normalisation) -> None:
+        super().__init__()
+        self.rule, self.normalisation = rule, normalisation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, 1, H, W)``: +1 where the rule says landslide, −1 elsewhere."""
+        values = x.detach().float().cpu().numpy()
+        if self.normalisation.mean is not None and self.normalisation.std is not None:
+            mean = np.asarray(self.normalisation.mean, np.float32).reshape(1, -1, 1, 1)
+            std = np.asarray(self.normalisation.std, np.float32).reshape(1, -1, 1, 1)
+            values = values * std + mean
+        rgb = np.clip(values[:, :3], 0.0, 1.0)
+        maps = np.stack([self.rule.predict(image) for image in rgb])[:, None]
+        return torch.from_numpy(np.where(maps, 1.0, -1.0).astype(np.float32)).to(x.device)
+
+
+def baseline_scores(train_records: Sequence[TileRecord], val_records: Sequence[TileRecord], *,
+                    source: str | TileSource = "cas", crop_size: int | None = None, batch_size: int = 8,
+                    device: str = "cpu", rule_source: str | TileSource | None = None, constants: bool = True,
+                    ) -> tuple[pd.DataFrame, ThresholdRule]:
+    """The three baselines' scores on ``val_records`` (rows as :func:`evaluate`'s) and the fitted rule.
+
+    ``crop_size`` scores the central crops the models were validated on; the rule is fitted on the whole
+    training tiles, read with ``rule_source`` (default: ``source``, which reads ``val_records``) so that a rule
+    fitted on one dataset can be scored on another. ``constants=False`` scores the rule alone (the constant
+    predictions do not depend on the training tiles).
+    """
+    source = get_source(source)
+    rule = fit_threshold_rule(train_records, source if rule_source is None else rule_source)
+    predictors = {ALL_LANDSLIDE: ConstantPrediction(True), ALL_BACKGROUND: ConstantPrediction(False)} if constants else {}
+    predictors[THRESHOLD_RULE] = RulePrediction(rule, source.normalisation)
+    frames = [evaluate(module, val_records, batch_size=batch_size, device=device, model_name=name,
+                       crop_size=crop_size, source=source) for name, module in predictors.items()]
+    return pd.concat(frames, ignore_index=True), rule

@@ -1,0 +1,55 @@
+"""What the built demo book claims, read back from its records: the baselines are there and the models beat them.
+
+Runs after `make book` (``make test`` orders it so); a missing record fails with the command that writes it.
+The demo profile's settings were chosen so that the best model in each group reaches at least twice all
+landslide's IoU, and every model beats all landslide's mIoU, or else the page says in so many words that it
+is no result (a model that cannot learn within the CPU budget, with its measured cost).
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pandas as pd
+import pytest
+
+from landslide_core.book.page import results_folder
+from landslide_core.book.runner import SECTIONS_DIR, repository_root
+from landslide_core.eval.baselines import ALL_LANDSLIDE, BASELINES
+from landslide_core.experiments.table5 import is_baseline
+
+
+def _record(section: str, name: str) -> pd.DataFrame:
+    path = results_folder("demo", section) / f"{name}.csv"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: build the demo book first (make book)")
+    return pd.read_csv(path)
+
+
+def _page_text(name: str) -> str:
+    notebook = nbformat.read(repository_root() / SECTIONS_DIR / f"{name}.ipynb", as_version=4)
+    return "\n".join(str(output.get("data", {}).get("text/markdown", "")) for cell in notebook.cells
+                     for output in cell.get("outputs", []))
+
+
+def test_table5_has_every_baseline_in_every_group_and_the_models_beat_all_landslide():
+    table = _record("benchmarks", "table5_run")
+    page = _page_text("05_benchmarks")
+    for group, rows in table.groupby("group"):
+        rows = rows.set_index("model")
+        assert set(BASELINES) <= set(rows.index), f"{group}: baselines missing"
+        models = rows[~is_baseline(rows.index.to_series())]
+        floor = rows.loc[ALL_LANDSLIDE]
+        assert len(models), f"{group}: no model was trained"
+        below = models.index[models["miou"] <= floor["miou"]].tolist()
+        unsaid = [m for m in below if f"**Not a result: {m} on {group}**" not in page]
+        assert not unsaid, f"{group}: {unsaid} do not beat all landslide's mIoU and the page does not say so"
+        best = models["iou"].max()
+        assert best >= 2 * floor["iou"], (f"{group}: the best landslide IoU {best:.1f} % is under twice all "
+                                          f"landslide's {floor['iou']:.1f} %")
+
+
+@pytest.mark.parametrize("section, name", [("validation", "table6_runs"), ("cross_dataset", "table7_baselines")])
+def test_tables_6_and_7_carry_the_baselines_on_every_row(section, name):
+    table = _record(section, name)
+    for dataset, rows in table.groupby("dataset"):
+        assert set(BASELINES) <= set(rows["model"]), f"{name}, {dataset}: baselines missing"

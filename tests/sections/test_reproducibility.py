@@ -1,0 +1,72 @@
+"""The reproducibility appendix: benchmark records read back and laid out to fit the book's text column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from landslide_core.provenance import Provenance, write_record
+from landslide_core.sections.reproducibility import MAX_COLUMNS, record_view, throughput_records
+
+PROVENANCE = Provenance(
+    git_commit="0123456789abcdef0123456789abcdef01234567", git_modified=False, profile="", section="throughput",
+    parameters={}, data_root="none", data_kind="none: random tensors", data_checksum="none (no tiles read)",
+    device="CPU: test (2 cores)", versions={}, wall_time_s=1.0, created_utc="2026-11-30 02:10 UTC",
+)
+
+
+def _records(folder: Path, tables: dict[str, pd.DataFrame]):
+    for name, table in tables.items():
+        write_record(table, folder / name, PROVENANCE)
+    return {r.path.stem: r for r in throughput_records(folder)}
+
+
+def test_a_one_row_record_is_turned_on_its_side(tmp_path):
+    (audit,) = _records(tmp_path, {"audit": pd.DataFrame(
+        [{"tiles": 20000, "found": "yes", "seconds": 81.3, "peak_mib": 164.0, "note": ""}])}).values()
+    view = record_view(audit, tmp_path)
+    assert view.note == "**audit** (`audit.csv`); columns with no value on this device left out: note."
+    assert view.table.index.tolist() == ["tiles", "found", "seconds", "peak_mib"]
+    assert view.table["value"].tolist() == ["20000", "yes", "81.3", "164"]  # whole floats without ".0"
+
+
+def test_values_the_same_in_every_row_are_said_once(tmp_path):
+    rows = pd.DataFrame({"model": ["fcn", "fcn", "unet"], "phase": ["inference", "training", "inference"],
+                         "batch_size": [2, 2, 2], "images_per_s": [0.2187, 0.1056, 0.5884],
+                         "speedup": [None, 1.5, None]})
+    (throughput,) = _records(tmp_path, {"throughput": rows}).values()
+    view = record_view(throughput, tmp_path)
+    assert view.note == "**throughput** (`throughput.csv`). The same in every row: `batch_size` 2."
+    assert view.table.index.name == "model" and view.table.index.tolist() == ["fcn", "fcn", "unet"]
+    assert view.table.columns.tolist() == ["phase", "images_per_s", "speedup"]
+    assert view.table["speedup"].tolist() == ["—", "1.5", "—"]
+
+
+def test_a_table_too_wide_shows_one_column_per_row_when_its_rows_are_named_once(tmp_path):
+    measures = {f"measure_{i}": [i, i + 0.5, i + 0.25] for i in range(MAX_COLUMNS + 1)}
+    records = _records(tmp_path, {"named": pd.DataFrame({"process": ["imports only", "tile", "scene"], **measures}),
+                                  "repeated": pd.DataFrame({"process": ["scene", "scene", "tile"], **measures})})
+    view = record_view(records["named"], tmp_path)
+    assert view.table.columns.tolist() == ["imports only", "tile", "scene"]
+    assert view.table.index.tolist() == list(measures)
+    assert view.table.loc["measure_2"].tolist() == ["2", "2.5", "2.25"]
+    view = record_view(records["repeated"], tmp_path)  # "scene" twice: turned, two columns would share a name
+    assert view.table.index.tolist() == ["scene", "scene", "tile"] and view.table.columns.tolist() == list(measures)
+
+
+def test_the_saved_benchmark_records_fit_in_few_columns_and_keep_every_value():
+    root = Path(__file__).resolve().parents[2]
+    records = throughput_records(root / "benchmarks" / "results")
+    assert records, "benchmarks/results holds the records the appendix shows"
+    for record in records:
+        view = record_view(record, root)
+        assert view.table.shape[1] <= MAX_COLUMNS, record.path.name
+        shown = {*view.table.to_numpy().ravel(), *view.table.index, *view.table.columns}
+        for column in record.rows.columns:
+            for value in record.rows[column]:
+                if pd.isna(value) or value == "":
+                    text = "—"
+                else:
+                    text = str(int(value) if isinstance(value, float) and value.is_integer() else value)
+                assert text in shown or f"`{column}` {text}" in view.note, (record.path.name, column, value)
