@@ -125,7 +125,8 @@ def metric_tables_html(comparison: pd.DataFrame, *, rows: str, columns: str, cap
     parts = [f'<p class="metric-tables-caption"><strong>{html.escape(caption)}</strong>. Each cell: paper / '
              f"{html.escape(run_label)} / difference (points); a baseline's cell holds this run's value alone, and — "
              "stands where a side has no value."
-             + (" † marks a model no better than predicting landslide everywhere: no result." if flagged else "")
+             + (" † marks a model no better than predicting landslide everywhere (its mIoU not more than 1 point "
+                "above): no result." if flagged else "")
              + "</p>"]
     return parts[0] + side_by_side(by_metric(comparison, rows=rows, columns=columns, flagged=flagged))
 

@@ -28,8 +28,8 @@ from ..tiles import TileRecord
 from .evaluation import evaluate
 
 __all__ = [
-    "ALL_BACKGROUND", "ALL_LANDSLIDE", "BASELINES", "FEATURES", "THRESHOLD_RULE", "ConstantPrediction",
-    "RulePrediction", "ThresholdRule", "baseline_scores", "fit_threshold_rule",
+    "ALL_BACKGROUND", "ALL_LANDSLIDE", "BASELINES", "FEATURES", "MARGIN", "THRESHOLD_RULE", "ConstantPrediction",
+    "RulePrediction", "ThresholdRule", "baseline_scores", "beats", "fit_threshold_rule",
 ]
 
 ALL_LANDSLIDE = "all landslide"
@@ -37,6 +37,14 @@ ALL_BACKGROUND = "all background"
 THRESHOLD_RULE = "threshold rule"
 BASELINES = (ALL_LANDSLIDE, ALL_BACKGROUND, THRESHOLD_RULE)
 """The baselines' row labels, in the order tables list them."""
+MARGIN = 1.0
+"""mIoU points by which a model must exceed a baseline to beat it: a model that predicts landslide almost everywhere
+scores a few hundredths of a point above all landslide, which is no result."""
+
+
+def beats(miou: float | pd.Series, baseline: float | pd.Series) -> bool | pd.Series:
+    """Whether a model's mIoU beats a baseline's: higher by more than :data:`MARGIN` points."""
+    return miou > baseline + MARGIN
 
 Feature = Callable[[np.ndarray], np.ndarray]
 _EPS = 1e-6

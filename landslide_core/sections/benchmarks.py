@@ -30,7 +30,7 @@ from ..data.splits import split_records
 from ..data.statistics import tile_statistics
 from ..data.torch_dataset import TileDataset
 from ..errors import CheckpointError, ConfigError
-from ..eval.baselines import ALL_LANDSLIDE
+from ..eval.baselines import ALL_LANDSLIDE, MARGIN, beats
 from ..eval.paper import consistency
 from ..experiments.runs import epoch_choice
 from ..experiments.table5 import GridRun, KeepRule, is_baseline, paper_name, run_grid, table5
@@ -260,7 +260,8 @@ def baseline_verdicts(table: pd.DataFrame, key: str) -> list[str]:
     """Per value of ``key`` (group, dataset): the baselines' scores and which models beat each, in Markdown.
 
     ``table`` holds rows of models and of the baselines (:data:`landslide_core.eval.baselines.BASELINES`) with
-    ``model``, ``key``, ``iou`` and ``miou`` columns. A model beats a baseline when its mIoU is higher; the
+    ``model``, ``key``, ``iou`` and ``miou`` columns. A model beats a baseline when its mIoU is higher by more than
+    :data:`~landslide_core.eval.baselines.MARGIN` points; the
     highest landslide IoU is also given as a multiple of all landslide's (the landslide share of the pixels).
     """
     lines = []
@@ -269,9 +270,9 @@ def baseline_verdicts(table: pd.DataFrame, key: str) -> list[str]:
         models = rows[~is_baseline(rows.index.to_series())]
         baselines = rows[is_baseline(rows.index.to_series())]
         scores = ", ".join(f"{name} {row['iou']:.1f} / {row['miou']:.1f} %" for name, row in baselines.iterrows())
-        beats = "; ".join(f"beat {name}'s mIoU: {_names([m for m in models.index if models.loc[m, 'miou'] > row['miou']])}"
-                          for name, row in baselines.iterrows())
-        line = f"- **{value}**: baselines (landslide IoU / mIoU) {scores}. Models that {beats}."
+        better = "; ".join(f"beat {name}'s mIoU: {_names(list(models.index[beats(models['miou'], row['miou'])]))}"
+                           for name, row in baselines.iterrows())
+        line = f"- **{value}**: baselines (landslide IoU / mIoU) {scores}. Models that {better}."
         if len(models) and ALL_LANDSLIDE in baselines.index:
             best, floor = models["iou"].idxmax(), baselines.loc[ALL_LANDSLIDE, "iou"]
             ratio = f"{models.loc[best, 'iou'] / floor:.1f} ×" if floor > 0 else "—"
@@ -281,13 +282,13 @@ def baseline_verdicts(table: pd.DataFrame, key: str) -> list[str]:
 
 
 def not_learned(table: pd.DataFrame, key: str = "group") -> list[tuple[str, str]]:
-    """(model, ``key`` value) of every model whose mIoU does not beat all landslide's on the same pixels.
+    """(model, ``key`` value) of every model whose mIoU does not beat all landslide's on the same pixels (:func:`beats`).
 
     Such a model has learned nothing a constant could not do: its scores are no result.
     """
     floor = table[table["model"] == ALL_LANDSLIDE].set_index(key)["miou"]
     models = table[~is_baseline(table["model"])]
-    flat = models[models["miou"] <= models[key].map(floor)]
+    flat = models[~beats(models["miou"], models[key].map(floor))]
     return list(zip(flat["model"], flat[key], strict=True))
 
 
@@ -316,7 +317,8 @@ def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettin
         if times is not None and model in times.index:
             cost = (f", one training step of {settings.batch_size} images taking {times.loc[model].iloc[1]:.2f} s "
                     "(measured, table above)")
-        lines.append(f"- **Not a result: {model} on {group}** scores no better than predicting landslide everywhere: "
+        lines.append(f"- **Not a result: {model} on {group}** scores no better than predicting landslide everywhere "
+                     f"(its mIoU not more than {MARGIN:g} point above): "
                      f"it did not learn within this run's {settings.epochs_of(names.get(model, model))} epoch(s)"
                      f"{cost}. Its scores in the tables above measure no model.")
     paper_best = []

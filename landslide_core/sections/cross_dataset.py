@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..book.runner import repository_root
-from ..eval.baselines import ALL_BACKGROUND, ALL_LANDSLIDE, THRESHOLD_RULE
+from ..eval.baselines import ALL_BACKGROUND, ALL_LANDSLIDE, THRESHOLD_RULE, beats
 from ..experiments.table7 import TrainingSet, run_folder
 from ..sources import CAS, bijie, hrgldd, landslide4sense, sichuan
 from ..sources.stand_in_marker import is_stand_in
@@ -210,8 +210,8 @@ def _against_baselines(table: pd.DataFrame, baselines: pd.DataFrame) -> str:
     parts = []
     for name in (ALL_LANDSLIDE, ALL_BACKGROUND):
         value = by_row[name].iloc[0]
-        parts.append(f"{int((models > value).sum())} beat {name}'s ({value:.1f} %)")
-    rule = models > by_row[THRESHOLD_RULE].reindex(models.index)
+        parts.append(f"{int(beats(models, value).sum())} beat {name}'s ({value:.1f} %)")
+    rule = beats(models, by_row[THRESHOLD_RULE].reindex(models.index))
     beaten = ", ".join(short_label(d) for d in models.index[rule]) or "none"
     parts.append(f"{int(rule.sum())} beat the threshold rule fitted on their own training set ({beaten})")
     return f"- Against the baselines on the same tiles (mIoU), of {len(models)} models: " + "; ".join(parts) + "."

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..building.leakage_split import grouped_split
-from ..eval.baselines import ALL_BACKGROUND, ALL_LANDSLIDE
+from ..eval.baselines import ALL_BACKGROUND, ALL_LANDSLIDE, beats
 from ..experiments.table5 import is_baseline
 from ..experiments.table6 import ARMS, QCArm, qc_arms
 from ..sources import get_source
@@ -89,7 +89,7 @@ def summary(table: pd.DataFrame, common: pd.DataFrame, epochs: pd.DataFrame, *, 
     baselines = table[is_baseline(table["model"])]
     table = table[~is_baseline(table["model"])]
     constant = baselines[baselines["model"].isin([ALL_LANDSLIDE, ALL_BACKGROUND])].groupby("dataset")["miou"].max()
-    learned = table["miou"] > table["dataset"].map(constant).fillna(-1.0)
+    learned = beats(table["miou"], table["dataset"].map(constant).fillna(-100.0))
     if not learned.all():
         flat = list(table.loc[~learned, "dataset"])
         named = " and ".join(f"\"{d}\"" for d in flat) if len(flat) < 3 else "all three arms"

@@ -2,7 +2,7 @@
 
 Runs after `make book` (``make test`` orders it so); a missing record fails with the command that writes it.
 The demo profile's settings were chosen so that the best model in each group reaches at least twice all
-landslide's IoU, and every model beats all landslide's mIoU, or else the page says in so many words that it
+landslide's IoU, and every model beats all landslide's mIoU (by more than ``MARGIN`` points), or else the page says in so many words that it
 is no result (a model that cannot learn within the CPU budget, with its measured cost).
 """
 
@@ -14,7 +14,7 @@ import pytest
 
 from landslide_core.book.page import results_folder
 from landslide_core.book.runner import SECTIONS_DIR, repository_root
-from landslide_core.eval.baselines import ALL_LANDSLIDE, BASELINES
+from landslide_core.eval.baselines import ALL_LANDSLIDE, BASELINES, MARGIN
 from landslide_core.experiments.table5 import is_baseline
 
 
@@ -40,7 +40,7 @@ def test_table5_has_every_baseline_in_every_group_and_the_models_beat_all_landsl
         models = rows[~is_baseline(rows.index.to_series())]
         floor = rows.loc[ALL_LANDSLIDE]
         assert len(models), f"{group}: no model was trained"
-        below = models.index[models["miou"] <= floor["miou"]].tolist()
+        below = models.index[models["miou"] <= floor["miou"] + MARGIN].tolist()
         unsaid = [m for m in below if f"**Not a result: {m} on {group}**" not in page]
         assert not unsaid, f"{group}: {unsaid} do not beat all landslide's mIoU and the page does not say so"
         best = models["iou"].max()

@@ -12,8 +12,10 @@ from landslide_core.errors import NothingToEvaluateError
 from landslide_core.eval.baselines import (
     ALL_BACKGROUND,
     ALL_LANDSLIDE,
+    MARGIN,
     THRESHOLD_RULE,
     baseline_scores,
+    beats,
     fit_threshold_rule,
 )
 from landslide_core.sources import get_source
@@ -77,3 +79,7 @@ def test_the_fitted_rule_scores_its_stated_iou_when_applied_to_the_training_pixe
 def test_fitting_on_no_tiles_is_an_error():
     with pytest.raises(NothingToEvaluateError, match="no training tiles to fit the threshold rule on"):
         fit_threshold_rule([])
+
+
+def test_beating_a_baseline_takes_more_than_the_margin():
+    assert beats(9.27, 8.26) and not beats(8.30, 8.26) and not beats(8.26 + MARGIN, 8.26)

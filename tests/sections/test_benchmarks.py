@@ -16,8 +16,10 @@ from landslide_core.scoring import SCORE_COLUMNS
 from landslide_core.sections import benchmarks
 from landslide_core.sections.benchmarks import (
     GridSettings,
+    baseline_verdicts,
     consistency_summary,
     exceptions_note,
+    not_learned,
     run_benchmarks,
     runs_directory,
     step_times,
@@ -160,3 +162,14 @@ def test_a_grouped_grid_writes_each_seeds_grouped_manifest_before_training(monke
             assert {split[a], split[b]} != {"train", "val"}  # tiles sharing a quadrant never straddle the split
         assert sum(s == "val" for s in split.values()) == 7
     assert seen["runs_dir"] == tmp_path
+
+
+def test_a_model_a_hair_above_all_landslide_has_learned_nothing():
+    table = pd.DataFrame([
+        {"model": "all landslide", "group": "SAT", "iou": 16.5, "miou": 8.26},
+        {"model": "FCN", "group": "SAT", "iou": 16.5, "miou": 8.30},  # predicts landslide almost everywhere
+        {"model": "U-Net", "group": "SAT", "iou": 49.7, "miou": 68.5},
+        {"model": "MFFENet", "group": "SAT", "iou": 16.0, "miou": 9.27},  # 1.01 points above: counted as better
+    ])
+    assert not_learned(table) == [("FCN", "SAT")]
+    assert "Models that beat all landslide's mIoU: U-Net, MFFENet." in baseline_verdicts(table, "group")[0]

@@ -59,7 +59,8 @@ def test_the_summary_is_computed_from_the_run():
     text = summary(table, baselines, matrix, synthetic=True, settings=SETTINGS, column="CAS (Moxitaidi)")
     assert "the model trained on **Sichuan** has the highest landslide IoU (40.0 %); the lowest is Bijie's (10.0 %)" in text
     assert "1 of the 2 public datasets score below every CAS training set" in text
-    assert ("of 4 models: 4 beat all landslide's (7.0 %); 3 beat all background's (52.5 %); 3 beat the threshold rule "
+    # mIoU 51.0, 54.0, 53.0 and 53.5: beating needs more than 1 point (MARGIN) above the baseline
+    assert ("of 4 models: 4 beat all landslide's (7.0 %); 1 beat all background's (52.5 %); 3 beat the threshold rule "
             "fitted on their own training set (Sichuan, UAV, SAT + UAV).") in text
     own, other = (60 + 30 + 35) / 3, (10 + 5 + 40 + 6 + 7) / 5  # Bijie→Bijie and CAS rows→CAS are "own"
     assert f"{own:.1f} % IoU on average on their own dataset's held-out part and {other:.1f} % on the others'" in text
