@@ -152,16 +152,16 @@ run.show(rules.set_index(["group", "seed"]), "threshold_rules",
 # landslide class; the paper's "F1 score" and mIoU are means over the landslide and background classes.
 
 # %%
-comparison = paper_vs_run(table5(scores), 5, run_label=run.run_label)
+rows = table5(scores)
+comparison = paper_vs_run(rows, 5, run_label=run.run_label)
 display(HTML(metric_tables_html(
     comparison, rows="Model", columns="Group",
-    caption="Paper Table 5 and this run (%)",
-    flagged=not_learned(table5(scores)))))
+    caption="Paper Table 5 and this run (%)", flagged=not_learned(rows))))
 
 # %% tags=["hide-input"]
 run.record(comparison, "table5",
            caption="Paper Table 5 and this run (%), all metrics")
-run.record(table5(scores), "table5_run",
+run.record(rows, "table5_run",
            caption="This run's Table 5 rows and the baselines (%)")
 
 # %% [markdown]

@@ -72,7 +72,6 @@ from landslide_core.book.compare import (
     metric_tables_html,
     paper_vs_run_figure,
 )
-from landslide_core.data.splits import read_manifest
 from landslide_core.eval.baselines import BASELINES
 from landslide_core.experiments.table7 import (
     run_table7,
@@ -195,8 +194,7 @@ figure = paper_vs_run_figure(comparison.rename(index=short_label),
 # sub-datasets, shown as the models were scored (central crops where `val_crop_size` is set).
 
 # %%
-listed = read_manifest(first[-1].held_out.manifest, run.data_root)
-held = select_split(listed, "val")
+held = select_split(first[-1].listed(), "val")
 figure = example_figure(first, runs_dir, held, seed=seeds[0],
                         device=device, crop_size=val_crop_size)
 

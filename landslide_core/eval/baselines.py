@@ -29,7 +29,7 @@ from .evaluation import evaluate
 
 __all__ = [
     "ALL_BACKGROUND", "ALL_LANDSLIDE", "BASELINES", "FEATURES", "MARGIN", "THRESHOLD_RULE", "ConstantPrediction",
-    "RulePrediction", "ThresholdRule", "baseline_scores", "beats", "fit_threshold_rule",
+    "RulePrediction", "ThresholdRule", "baseline_scores", "beats", "fit_threshold_rule", "is_baseline",
 ]
 
 ALL_LANDSLIDE = "all landslide"
@@ -45,6 +45,12 @@ scores a few hundredths of a point above all landslide, which is no result."""
 def beats(miou: float | pd.Series, baseline: float | pd.Series) -> bool | pd.Series:
     """Whether a model's mIoU beats a baseline's: higher by more than :data:`MARGIN` points."""
     return miou > baseline + MARGIN
+
+
+def is_baseline(model: str | pd.Series) -> bool | pd.Series:
+    """Whether a row label names a baseline (:data:`BASELINES`), not a model."""
+    return model.isin(BASELINES) if isinstance(model, pd.Series) else model in BASELINES
+
 
 Feature = Callable[[np.ndarray], np.ndarray]
 _EPS = 1e-6
@@ -157,12 +163,7 @@ class RulePrediction(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, 1, H, W)``: +1 where the rule says landslide, −1 elsewhere."""
-        values = x.detach().float().cpu().numpy()
-        if self.normalisation.mean is not None and self.normalisation.std is not None:
-            mean = np.asarray(self.normalisation.mean, np.float32).reshape(1, -1, 1, 1)
-            std = np.asarray(self.normalisation.std, np.float32).reshape(1, -1, 1, 1)
-            values = values * std + mean
-        rgb = np.clip(values[:, :3], 0.0, 1.0)
+        rgb = np.clip(self.normalisation.invert(x.detach().float().cpu().numpy())[:, :3], 0.0, 1.0)
         maps = np.stack([self.rule.predict(image) for image in rgb])[:, None]
         return torch.from_numpy(np.where(maps, 1.0, -1.0).astype(np.float32)).to(x.device)
 

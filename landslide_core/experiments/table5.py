@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data.splits import split_records
-from ..eval.baselines import ALL_BACKGROUND, BASELINES, baseline_scores
+from ..eval.baselines import ALL_BACKGROUND, baseline_scores
 from ..models import describe_model
 from ..scoring.confusion import SCORE_COLUMNS
 from ..train.checkpoints import BEST, LAST
@@ -28,7 +28,7 @@ from ..train.config import TrainConfig
 from .runs import SCORES_FILE, GridRun, read_run, train_and_evaluate
 
 __all__ = [
-    "SCORES_FILE", "GridRun", "KeepRule", "baseline_frame", "histories_frame", "is_baseline", "mean_std_table", "paper_name", "run_folder", "run_grid",
+    "SCORES_FILE", "GridRun", "KeepRule", "baseline_frame", "histories_frame", "mean_std_table", "paper_name", "run_folder", "run_grid",
     "scores_frame", "subdataset_breakdown", "subdataset_views", "table5",
 ]
 
@@ -121,11 +121,6 @@ def baseline_frame(data_root: str | Path, runs_dir: str | Path, *, base: TrainCo
                           "landslide if": "at or above" if rule.above else "below",
                           "training IoU (%)": rule.training_iou, "training tiles": len(sides[0])})
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rules)
-
-
-def is_baseline(model: str | pd.Series) -> bool | pd.Series:
-    """Whether a row label names a baseline (:data:`landslide_core.eval.baselines.BASELINES`), not a model."""
-    return model.isin(BASELINES) if isinstance(model, pd.Series) else model in BASELINES
 
 
 def histories_frame(runs: Sequence[GridRun]) -> pd.DataFrame:

@@ -34,6 +34,7 @@ from ..eval.paper import paper_values
 from ..io.atomic import write_text_atomic
 from ..scoring.confusion import SCORE_COLUMNS
 from ..sources import CAS, TileSource, get_source
+from ..tiles import TileRecord
 from ..train.checkpoints import BEST, LAST
 from ..train.config import TrainConfig
 from ..train.loop import train
@@ -83,6 +84,15 @@ class TrainingSet:
     def source(self) -> TileSource:
         """The tile source, made from the held-out part's spec."""
         return get_source(self.held_out.source)
+
+    def listed(self) -> list[TileRecord]:
+        """Every tile of the dataset's manifest, with its side (``train``, ``val``)."""
+        return read_manifest(self.held_out.manifest, self.held_out.root)
+
+    def trained(self, listed: Sequence[TileRecord] | None = None) -> list[TileRecord]:
+        """The tiles this row trains on: the manifest's ``train`` side of :attr:`group` (of ``listed``, if read)."""
+        listed = self.listed() if listed is None else listed
+        return self.source.select_group([r for r in listed if r.split == "train"], self.group)
 
 
 def _slug(text: str) -> str:
@@ -241,13 +251,24 @@ def training_sizes(sets: Sequence[TrainingSet]) -> pd.DataFrame:
     published = paper_values(7).set_index("dataset")["number"]
     rows = []
     for training_set in sets:
-        listed = read_manifest(training_set.held_out.manifest, training_set.held_out.root)
-        trained = training_set.source.select_group([r for r in listed if r.split == "train"], training_set.group)
+        listed = training_set.listed()
         paper = published.get(training_set.label)
-        rows.append({"dataset": training_set.label, "trained on (this run)": len(trained),
+        rows.append({"dataset": training_set.label, "trained on (this run)": len(training_set.trained(listed)),
                      "held out (this run)": sum(r.split == "val" for r in listed),
                      "trained on (paper)": int(paper) if paper not in (None, "") else None})
     return pd.DataFrame(rows)
+
+
+def _cas_set(sets: Sequence[TrainingSet]) -> TrainingSet:
+    """The first CAS training set, whose held-out part is Table 7's validation column.
+
+    Raises:
+        ConfigError: No CAS training set was given.
+    """
+    cas = [s for s in sets if s.held_out.source.get("name") == CAS.name]
+    if not cas:
+        raise ConfigError("Table 7 validates on the CAS held-out region; include the CAS data root")
+    return cas[0]
 
 
 def table7(transfer: pd.DataFrame, sets: Sequence[TrainingSet]) -> pd.DataFrame:
@@ -256,10 +277,7 @@ def table7(transfer: pd.DataFrame, sets: Sequence[TrainingSet]) -> pd.DataFrame:
     Raises:
         ConfigError: No CAS training set was run, so there is no CAS held-out column.
     """
-    cas = [s for s in sets if s.held_out.source.get("name") == CAS.name]
-    if not cas:
-        raise ConfigError("Table 7 validates on the CAS held-out region; include the CAS data root")
-    column = cas[0].held_out.dataset
+    column = _cas_set(sets).held_out.dataset
     sizes = training_sizes(sets).set_index("dataset")["trained on (this run)"]
     shown = transfer[transfer["evaluated on"] == column]
     means = shown.groupby(["model", "trained on"], sort=False)[[*SCORE_COLUMNS, "tiles"]].mean()
@@ -278,23 +296,18 @@ def table7_baselines(sets: Sequence[TrainingSet], base: TrainConfig) -> pd.DataF
     Raises:
         ConfigError: No CAS training set was given.
     """
-    cas = [s for s in sets if s.held_out.source.get("name") == CAS.name]
-    if not cas:
-        raise ConfigError("Table 7 validates on the CAS held-out region; include the CAS data root")
-    held_out, cas_source = cas[0].held_out, cas[0].source
-    held = cas_source.select_group([r for r in read_manifest(held_out.manifest, held_out.root) if r.split == "val"],
-                                   cas_source.widest_group)
-    sizes = training_sizes(sets).set_index("dataset")["trained on (this run)"]
+    cas = _cas_set(sets)
+    cas_source = cas.source
+    held = cas_source.select_group([r for r in cas.listed() if r.split == "val"], cas_source.widest_group)
     rows, constants = [], None
     for training_set in sets:
-        listed = read_manifest(training_set.held_out.manifest, training_set.held_out.root)
-        trained = training_set.source.select_group([r for r in listed if r.split == "train"], training_set.group)
+        trained = training_set.trained()
         scores, _ = baseline_scores(trained, held, source=cas_source, crop_size=base.val_crop_size,
                                     rule_source=training_set.source, constants=constants is None)
         group_rows = scores[(scores["group"] == cas_source.widest_group) & (scores["subdataset"] == "")]
         if constants is None:  # the same for every training set: scored once
             constants = group_rows[group_rows["model"] != THRESHOLD_RULE]
-        rows += [{"model": row["model"], "dataset": training_set.label, "number": int(sizes[training_set.label]),
+        rows += [{"model": row["model"], "dataset": training_set.label, "number": len(trained),
                   "val tiles": int(row["tiles"]), **{m: float(row[m]) for m in SCORE_COLUMNS}}
                  for _, row in pd.concat([constants, group_rows[group_rows["model"] == THRESHOLD_RULE]]).iterrows()]
     return pd.DataFrame(rows)

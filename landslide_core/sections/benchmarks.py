@@ -30,10 +30,10 @@ from ..data.splits import split_records
 from ..data.statistics import tile_statistics
 from ..data.torch_dataset import TileDataset
 from ..errors import CheckpointError, ConfigError
-from ..eval.baselines import ALL_LANDSLIDE, MARGIN, beats
+from ..eval.baselines import ALL_LANDSLIDE, MARGIN, beats, is_baseline
 from ..eval.paper import consistency
 from ..experiments.runs import epoch_choice
-from ..experiments.table5 import GridRun, KeepRule, is_baseline, paper_name, run_grid, table5
+from ..experiments.table5 import GridRun, KeepRule, paper_name, run_grid, table5
 from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST, load_checkpoint, trained_model

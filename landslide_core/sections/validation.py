@@ -15,8 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..building.leakage_split import grouped_split
-from ..eval.baselines import ALL_BACKGROUND, ALL_LANDSLIDE, beats
-from ..experiments.table5 import is_baseline
+from ..eval.baselines import ALL_BACKGROUND, ALL_LANDSLIDE, beats, is_baseline
 from ..experiments.table6 import ARMS, QCArm, qc_arms
 from ..sources import get_source
 from ..train.config import TrainConfig

@@ -76,6 +76,22 @@ class Normalisation:
             ).reshape(shape)
         return scaled
 
+    def invert(self, values: np.ndarray) -> np.ndarray:
+        """Network input back to ``raw / scale`` (in [0, 1] for uint8 at scale 255): :meth:`apply` undone.
+
+        Args:
+            values: ``(bands, h, w)`` or a batch ``(n, bands, h, w)`` as :meth:`apply` returns them.
+
+        Returns:
+            A new float32 array of the same shape.
+        """
+        values = values.astype(np.float32)
+        if self.mean is None or self.std is None:
+            return values
+        shape = (len(self.mean), 1, 1)
+        return values * np.asarray(self.std, np.float32).reshape(shape) + np.asarray(self.mean,
+                                                                                      np.float32).reshape(shape)
+
 
 IMAGENET = Normalisation(255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 """uint8 RGB scaled to [0, 1] and standardised with ImageNet statistics, as pretrained backbones expect."""

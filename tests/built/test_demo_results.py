@@ -14,8 +14,7 @@ import pytest
 
 from landslide_core.book.page import results_folder
 from landslide_core.book.runner import SECTIONS_DIR, repository_root
-from landslide_core.eval.baselines import ALL_LANDSLIDE, BASELINES, MARGIN
-from landslide_core.experiments.table5 import is_baseline
+from landslide_core.eval.baselines import ALL_LANDSLIDE, BASELINES, MARGIN, is_baseline
 
 
 def _record(section: str, name: str) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -67,3 +68,11 @@ def test_a_centre_crop_is_the_middle_of_the_tile_whatever_the_epoch(records):
     assert torch.equal(dataset[1]["image"], first["image"])
     assert torch.equal(first["image"], full["image"][:, 192:320, 192:320])
     assert torch.equal(first["mask"], full["mask"][192:320, 192:320])
+
+
+def test_inverting_the_normalisation_gives_back_raw_over_scale_for_a_tile_and_a_batch():
+    image = np.random.default_rng(0).integers(0, 256, (3, 8, 8), dtype=np.uint8)
+    standardised = IMAGENET.apply(image)
+    np.testing.assert_allclose(IMAGENET.invert(standardised), image / 255.0, atol=1e-6)
+    np.testing.assert_allclose(IMAGENET.invert(np.stack([standardised] * 2)), np.stack([image / 255.0] * 2), atol=1e-6)
+    np.testing.assert_array_equal(Normalisation().invert(image / 255.0), (image / 255.0).astype(np.float32))
