@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine (Python 3.11 and PyPI are all they need):
 #   make book   build the Jupyter Book from the embedded synthetic demo data
-#   make test   lint (ruff, the import-linter layer contract), run the unit tests, build the book, check it with
-#               nbval, read its demo results back from the records (tests/built), then check it in headless Chromium
+#   make test   lint (ruff, the import-linter layer contract), list what the GPU check would run (--dry-run), run
+#               the unit tests, build the book, check it with nbval, read its demo results back from the records and
+#               rebuild Table 5 from its packed results (tests/built), then check it in headless Chromium
 # Both create .venv from requirements.txt on first use; later runs reuse it. `make test` also installs Debian's
 # chromium, chromium-driver and fonts-noto-cjk with apt-get where they are missing (the browser test skips,
 # saying why, where that fails).
@@ -29,6 +30,7 @@ book: $(STAMP)
 test: $(STAMP) browser-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	bash benchmarks/gpu_check.sh --dry-run --python $(PY)
 	$(PY) -m pytest --ignore=tests/browser --ignore=tests/built
 	$(PY) -m landslide_core book
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider book/sections

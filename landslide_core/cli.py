@@ -195,6 +195,57 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grid(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .experiments.grid import Scheduler, grid_table, run_cell, submit
+    from .sections.grid import plan_grid
+
+    plan = plan_grid(args.profile, {key: yaml.safe_load(value) for key, value in args.parameter})
+    if args.cell is not None:
+        cell = plan.cell(args.cell)
+        plan.prepare()
+        run_cell(cell, plan.data_root, progress=not args.quiet and _is_main_process())
+        if _is_main_process():
+            print(f"cell {cell.index} ({cell.label}) done: {cell.folder}")
+        return 0
+    if args.submit:
+        import torch
+
+        gpus = args.gpus_per_job
+        if gpus is None:
+            gpus = 1 if args.executor == "slurm" or torch.cuda.is_available() else 0
+        scheduler = Scheduler(executor=args.executor, partition=args.partition, account=args.account,
+                              gpus_per_job=gpus, time_min=args.time, cpus_per_job=args.cpus_per_job,
+                              parallel=args.parallel, threads=args.threads,
+                              slurm_options={key: yaml.safe_load(value) for key, value in args.slurm_option})
+        plan.prepare(fetch_weights=True)
+        submit(plan.cells, plan.data_root, plan.runs_dir / "jobs", scheduler, wait=args.wait)
+    table = grid_table(plan.cells)
+    with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_colwidth", 80):
+        print(table.drop(columns="folder").to_string())
+    counts = table["state"].str.split("?").str[0].value_counts()
+    print(f"\n{len(table)} cells in {plan.runs_dir} (data: {plan.data_root}): "
+          + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    return 0
+
+
+def _results(args: argparse.Namespace) -> int:
+    from .book.archive import archive_sha256, pack, unpack
+
+    if args.action == "pack":
+        out = pack(args.profile, args.out)
+        print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB); SHA-256 {archive_sha256(out)}\n"
+              f"install it elsewhere with: landslide-core results unpack {out.name} --sha256 {archive_sha256(out)}")
+        return 0
+    installed = unpack(args.archive, force=args.force, sha256=args.sha256)
+    print(f"verified {len(installed.manifest['files'])} file(s) of profile '{installed.profile}' (commit "
+          f"{installed.manifest['commit']}); installed {len(installed.written)}, {len(installed.unchanged)} already "
+          f"here.\nBuild the book from them: landslide-core book --profile {installed.profile} (finished runs are "
+          "read back, not trained)")
+    return 0
+
+
 def _tile(args: argparse.Namespace) -> int:
     from .building.qc import score_tile
     from .building.tiling import TilingOptions, tile_scene
@@ -228,6 +279,61 @@ def _qc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_results_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("results", help="pack a profile's records and run scores (no checkpoints) into one "
+                                            "archive, or verify and install one",
+                            description="pack: write results/<profile>/ without checkpoints, job folders and "
+                                        "regenerable working data into one .tar.gz with a SHA-256 per file and the "
+                                        "provenance of the code. unpack: verify every file, then install them, so "
+                                        "that `landslide-core book` builds from them without training.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    packing = actions.add_parser("pack", help="write one archive of a profile's results")
+    packing.add_argument("--profile", default="demo", help="profile whose results to pack (default: %(default)s)")
+    packing.add_argument("--out", type=Path,
+                         help="archive path (default: results-<profile>-<code version>.tar.gz in the repository)")
+    unpacking = actions.add_parser("unpack", help="verify an archive and install its results")
+    unpacking.add_argument("archive", type=Path, help="a .tar.gz written by `landslide-core results pack`")
+    unpacking.add_argument("--sha256", help="the archive's published SHA-256, checked first")
+    unpacking.add_argument("--force", action="store_true", help="replace results on disk that differ from the archive's")
+    p.set_defaults(func=_results)
+
+
+def _add_grid_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "grid", help="the benchmarks page's grid (model × group × seed) as jobs: list, submit, or run one cell",
+        description="List the cells of the benchmarks page's training grid for a profile and their state (done, "
+                    "running, queued, missing); --submit sends the unfinished ones to Slurm or runs them on this "
+                    "machine through submitit; --cell N runs one in the foreground (also under torchrun). Cells "
+                    "train in the folders the page reads, so `landslide-core book` afterwards collects them.",
+        epilog="examples: landslide-core grid --profile paper -p data_root /data/CAS --submit --partition gpu "
+               "--time 720 | landslide-core grid --profile paper -p data_root /data/CAS --submit --executor local "
+               "(one cell per visible GPU)")
+    p.add_argument("--profile", default="demo", help="parameter profile (as for `book`): demo (default) or paper")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="override a benchmarks-page parameter (VALUE is read as YAML), e.g. -p data_root /data/CAS")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--submit", action="store_true", help="submit every cell that is not done")
+    what.add_argument("--cell", type=int, metavar="N", help="run cell N here, in the foreground")
+    p.add_argument("--executor", choices=("slurm", "local"), default="slurm",
+                   help="slurm (default), or local: processes on this machine, one cell per visible GPU at a time")
+    p.add_argument("--partition", help="Slurm partition")
+    p.add_argument("--account", help="Slurm account")
+    p.add_argument("--gpus-per-job", type=int,
+                   help="GPUs per cell; more than one runs the cell as DDP with one task per GPU (default: 1; "
+                        "local without CUDA: 0)")
+    p.add_argument("--time", type=int, default=24 * 60,
+                   help="time limit per job in minutes (default: %(default)s); a job that reaches it is requeued "
+                        "and resumes from its checkpoint")
+    p.add_argument("--cpus-per-job", type=int, help="Slurm: CPUs per task (data-loading workers follow them)")
+    p.add_argument("--parallel", type=int, help="local: cells at once (default: visible GPUs ÷ GPUs per job, or 1)")
+    p.add_argument("--threads", type=int, help="CPU threads per job (default: the cores shared between jobs)")
+    p.add_argument("--slurm-option", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                   help="another sbatch option, e.g. --slurm-option qos high")
+    p.add_argument("--wait", action="store_true", help="Slurm: wait until every submitted cell has ended")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (--cell)")
+    p.set_defaults(func=_grid)
+
+
 def _add_qc_command(commands: argparse._SubParsersAction) -> None:
     from .building.qc import QCThresholds
 
@@ -257,6 +363,19 @@ def _switch(value: str) -> bool | str:
     return {"on": True, "off": False}.get(value, value)
 
 
+def _num_workers(value: str) -> int | str:
+    """``auto`` or a count of 0 or more (``--num-workers``).
+
+    Raises:
+        argparse.ArgumentTypeError: Anything else; argparse prints it as a usage error.
+    """
+    if value == "auto":
+        return value
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected auto or a count of 0 or more, got {value!r}")
+    return int(value)
+
+
 def _is_main_process() -> bool:
     """Rank 0 under torchrun (or the only process): the one that prints results."""
     import os
@@ -281,7 +400,7 @@ def _train(args: argparse.Namespace) -> int:
         model=args.model, model_options={k: yaml.safe_load(v) for k, v in args.model_option}, pretrained=pretrained,
         loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, crop_size=args.crop_size,
         val_crop_size=args.val_crop_size, lr=args.lr,
-        seed=args.seed, num_workers=args.num_workers, device=args.device, amp=_switch(args.amp),
+        seed=args.seed, num_workers=args.num_workers, device=args.device, precision=args.precision,
         channels_last=_switch(args.channels_last), compile=args.compile, augment=not args.no_augment,
         source=name or "cas", source_options=options, group=group, subdatasets=args.subdatasets,
         val_every=args.val_every,
@@ -347,10 +466,13 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--no-augment", action="store_true", help="no random flips and rotations")
     p.add_argument("--val-every", type=int, default=TrainConfig.val_every, help="validate every N epochs")
     p.add_argument("--device", default=TrainConfig.device, help="auto (default), cpu, cuda, cuda:1, …")
-    p.add_argument("--amp", choices=switch, default="auto", help="bf16 autocast (auto: on CUDA)")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default=TrainConfig.precision,
+                   help="autocast precision (auto: bf16 on a GPU with native bf16, fp16 with a gradient scaler on "
+                        "other GPUs, fp32 on the CPU)")
     p.add_argument("--channels-last", choices=switch, default="auto", help="NHWC memory format (auto: on CUDA)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--num-workers", type=int, default=TrainConfig.num_workers, help="data loader processes")
+    p.add_argument("--num-workers", type=_num_workers, default=TrainConfig.num_workers,
+                   help="data loader processes, or auto: follow the cores (default: %(default)s)")
     p.add_argument("--manifest", type=Path, help="split manifest to read or write (default: OUT/split.csv)")
     p.add_argument("--restart", action="store_true", help="discard an earlier run in OUT and train from scratch")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -372,7 +494,8 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
                    help="split manifest (default: the one the checkpoint was trained on; none on other data)")
     p.add_argument("--batch-size", type=int, default=4, help="(default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, …")
-    p.add_argument("--num-workers", type=int, default=0, help="data loader processes (default: %(default)s)")
+    p.add_argument("--num-workers", type=_num_workers, default="auto",
+                   help="data loader processes, or auto: follow the cores (default: %(default)s)")
     p.add_argument("--out", type=Path, help="record stem: writes OUT.csv and OUT.json with provenance")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_source_arguments(p, None)
@@ -493,6 +616,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_tile)
 
+    _add_grid_command(commands)
+    _add_results_command(commands)
     _add_qc_command(commands)
     _add_training_commands(commands)
     return parser

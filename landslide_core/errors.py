@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "CheckpointError", "ChecksumMismatchError", "ConfigError", "DatasetNotFoundError", "DecisionsError", "DeviceError",
-    "DownloadError",
+    "ArchiveError", "CheckpointError", "ChecksumMismatchError", "ConfigError", "DatasetNotFoundError", "DecisionsError", "DeviceError",
+    "DownloadError", "GridError",
     "ImageFormatError", "LandslideCoreError", "ManifestError", "MaskValueError", "MissingPartnerError", "NoDirectDownloadError",
     "NothingToEvaluateError", "PathProblemError", "ProfileError", "RankFailedError", "SceneError", "SectionFailedError",
     "SubDatasetFolderError", "ThroughputError", "TileError", "TileSizeError", "TrainingDataError", "UnknownLossError",
@@ -140,3 +140,11 @@ class SceneError(PathProblemError):
 
 class DecisionsError(PathProblemError):
     """A quality-control decisions CSV that cannot be read back (missing columns, unknown tiles, bad values)."""
+
+
+class GridError(LandslideCoreError):
+    """A grid of training runs that cannot be listed, submitted or run as asked (bad cell number, scheduler)."""
+
+
+class ArchiveError(PathProblemError):
+    """A results archive that cannot be packed or installed: tampered, incomplete, or from other code."""

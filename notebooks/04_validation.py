@@ -41,6 +41,8 @@ crop_size = 128
 val_crop_size = 256
 pretrained = False
 device = "cpu"
+# Data-loader processes; "auto": the cores this process may use, less one
+# (at most 8; at most 1 on the CPU). 0: load in the training process.
 num_workers = 0
 # Seed of the demo scenes, the splits and training.
 seed = 0

@@ -58,12 +58,17 @@ split = "random"
 # ImageNet-pretrained backbones (downloaded on first use), or random init.
 pretrained = False
 device = "cpu"
+# Data-loader processes; "auto": the cores this process may use, less one
+# (at most 8; at most 1 on the CPU). 0: load in the training process.
 num_workers = 0
 # Where runs go, in a subfolder per split kind. None:
 # results/<profile>/benchmarks/runs/<code version>.
 runs_dir = None
 # Keep every run's checkpoints (true), or only those the examples show.
 keep_checkpoints = True
+# Train the runs that have not finished here (true), or only collect those
+# `landslide-core grid` finished and list the missing ones (false).
+train = True
 
 # %% tags=["hide-input"]
 import pandas as pd
@@ -88,13 +93,15 @@ from landslide_core.experiments.table5 import (
 )
 from landslide_core.sections.benchmarks import (
     GridSettings,
+    checkpoints_note,
     consistency_summary,
     epoch_table,
     exceptions_note,
+    grid_runs_dir,
+    missing_note,
     not_learned,
     prediction_examples,
     run_benchmarks,
-    runs_directory,
     shown_validation_tiles,
     step_times,
     summary,
@@ -113,7 +120,7 @@ run = open_section(
     parameters={"data_root": data_root, **settings.as_parameters()},
     scan=False,
 )
-runs_dir = runs_directory(run.results_dir, runs_dir) / f"{split}-split"
+runs_dir = grid_runs_dir(run.results_dir, runs_dir, split)
 run.manifest = runs_dir / f"split-seed{seeds[0]}.csv"
 display(Markdown(f"Training: {settings.describe()}. Runs are kept in "
                  f"`{runs_dir}`; an interrupted build resumes them."))
@@ -127,7 +134,11 @@ display(Markdown(f"Training: {settings.describe()}. Runs are kept in "
 # group's training tiles only).
 
 # %%
-runs = run_benchmarks(run.data_root, runs_dir, settings)
+runs, missing = run_benchmarks(run.data_root, runs_dir, settings,
+                               train=train)
+shown_root = None if run.synthetic else run.data_root
+display(Markdown(missing_note(missing, len(runs) + len(missing),
+                              profile=profile, data_root=shown_root)))
 baselines, rules = baseline_frame(
     run.data_root, runs_dir, base=settings.train_config(), groups=groups,
     seeds=seeds)
@@ -252,9 +263,13 @@ run.show(epoch_table(runs), "epoch_choice",
 group = settings.shown_group
 display(Markdown(f"Models trained on {group}, seed {seeds[0]}."))
 shown = [r for r in runs if r.group == group and r.seed == seeds[0]]
-tiles = shown_validation_tiles(run.data_root, runs_dir, settings)
-examples = prediction_examples(shown, tiles, device=device,
-                               crop_size=val_crop_size)
+note = checkpoints_note(shown)
+if note:
+    display(Markdown(note))
+else:
+    tiles = shown_validation_tiles(run.data_root, runs_dir, settings)
+    examples = prediction_examples(shown, tiles, device=device,
+                                   crop_size=val_crop_size)
 
 # %% [markdown]
 # ## What this shows

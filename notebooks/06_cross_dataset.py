@@ -52,6 +52,8 @@ crop_size = 128
 val_crop_size = 128
 pretrained = False
 device = "cpu"
+# Data-loader processes; "auto": the cores this process may use, less one
+# (at most 8; at most 1 on the CPU). 0: load in the training process.
 num_workers = 0
 # One model per dataset and seed; each seed also draws the held-out part of
 # datasets without a split of their own.

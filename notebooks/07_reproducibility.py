@@ -32,6 +32,7 @@ from landslide_core.book import repository_root
 from landslide_core.book.profiles import profiles, profiles_table
 from landslide_core.sections.reproducibility import (
     environment_table,
+    pipeline_rate_summary,
     record_view,
     throughput_records,
 )
@@ -80,11 +81,14 @@ profiles_table()
 # `results/<profile>/<section>/`.
 
 # %% [markdown]
-# ## Benchmarks: throughput, memory, the leakage audit and tiling
+# ## Benchmarks: throughput, memory, the data pipeline, the leakage audit and tiling
 #
-# Three scripts write these records (see `benchmarks/README.md`): `benchmarks/throughput.py` measures training and
+# Four scripts write these records (see `benchmarks/README.md`): `benchmarks/throughput.py` measures training and
 # inference images/s and peak memory of each model at 512×512, the data pipeline's tiles/s, and the targets
-# (`pipeline-*`, `targets-*`, `throughput-*`); `benchmarks/leakage_audit.py` runs the leakage audit on at least
+# (`pipeline-*`, `targets-*`, `throughput-*`); `benchmarks/pipeline.py` measures on one core, in one run, how fast
+# image and mask decode (with PIL, the yardstick, and with our rasterio reader) beside how fast a training
+# item is made, and their ratio against the target of at least one half (`pipeline-rate-*`, said in a sentence
+# above its table); `benchmarks/leakage_audit.py` runs the leakage audit on at least
 # 20,000 generated 512×512 tiles with planted overlaps and records whether every planted group was found, the time
 # and the peak memory (`leakage-audit-*`); `benchmarks/tiling_memory.py` records the peak memory of tiling a scene
 # larger than GDAL's block cache against two baselines (`tiling-memory-*`). The records are shown as they were
@@ -98,6 +102,9 @@ records = throughput_records(root / "benchmarks" / "results")
 for record in records:
     view = record_view(record, root)
     display(Markdown(view.note))
+    summary = pipeline_rate_summary(record)
+    if summary:
+        display(Markdown(summary))
     display(view.table)
     display(Markdown(f"<small>{record.provenance.line()}</small>"))
 if not records:

@@ -15,6 +15,8 @@ every internal link is checked.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pprint
 import shutil
 import subprocess
@@ -41,13 +43,15 @@ from .profiles import DEFAULT_PROFILE, get_profile, section_key, section_paramet
 from .status import section_statuses, status_markdown
 
 __all__ = [
-    "CODE_WIDTH", "DEMO_ROOT", "KERNEL_NAME", "RECORD_SUFFIXES", "RESULTS_DIR", "SECTIONS_DIR", "SOURCES_DIR", "STATUS_FILE",
+    "CODE_WIDTH", "DEMO_ROOT", "KERNEL_NAME", "RECORD_SUFFIXES", "RESULTS_DIR", "ROOT_VARIABLE", "SECTIONS_DIR", "SOURCES_DIR", "STATUS_FILE",
     "build_book", "build_html", "copy_records", "declared_parameters", "ensure_kernel", "execute_section",
     "executed_fingerprint", "fold_injected_parameters", "record_href", "remove_stale_notebooks", "repository_root",
     "resolve_data_root", "section_source", "sections", "select_sections", "stage_notebook", "toc_pages", "write_status",
 ]
 
 KERNEL_NAME = "landslide-core"
+ROOT_VARIABLE = "LANDSLIDE_CORE_BOOK_ROOT"
+"""Environment variable naming the repository root a section's kernel works in (see :func:`repository_root`)."""
 CODE_WIDTH = 75
 """Characters of a code line that fit the book's text column at 1280 px inside a folded cell."""
 SECTIONS_DIR = Path("book") / "sections"
@@ -65,12 +69,16 @@ HIDE_INPUT = "hide-input"
 
 
 def repository_root() -> Path:
-    """The folder holding ``_toc.yml``: the working directory if it has one, else this checkout.
+    """The folder holding ``_toc.yml``: :data:`ROOT_VARIABLE`'s, else the working directory's, else this checkout.
+
+    The runner sets :data:`ROOT_VARIABLE` for the kernels it starts (they run in ``book/sections``), so that a book
+    built in one checkout with a package installed from another writes its results in the checkout it builds.
 
     Raises:
         PathProblemError: Neither the working directory nor this checkout holds ``_toc.yml``.
     """
-    for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
+    chosen = os.environ.get(ROOT_VARIABLE)
+    for candidate in (*([Path(chosen)] if chosen else []), Path.cwd(), Path(__file__).resolve().parents[2]):
         if (candidate / "_toc.yml").is_file():
             return candidate
     raise PathProblemError(
@@ -192,6 +200,20 @@ def fold_injected_parameters(notebook: nbformat.NotebookNode, parameters: Mappin
                 for name, value in parameters.items())
 
 
+@contextlib.contextmanager
+def _kernel_root(root: Path) -> Iterator[None]:
+    """:data:`ROOT_VARIABLE` set to ``root`` while a kernel starts (it inherits it), then as it was."""
+    before = os.environ.get(ROOT_VARIABLE)
+    os.environ[ROOT_VARIABLE] = str(root.resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[ROOT_VARIABLE]
+        else:
+            os.environ[ROOT_VARIABLE] = before
+
+
 def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fingerprint: str = "",
                     profile: str = "", staged: Path | None = None) -> Path:
     """Execute one section with papermill; return the executed notebook's path.
@@ -218,10 +240,11 @@ def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fin
     staged = staged or stage_notebook(root, name)
     started = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(staged), str(output), parameters=dict(parameters), kernel_name=ensure_kernel(),
-            cwd=str(output.parent), progress_bar=False,
-        )
+        with _kernel_root(root):
+            papermill.execute_notebook(
+                str(staged), str(output), parameters=dict(parameters), kernel_name=ensure_kernel(),
+                cwd=str(output.parent), progress_bar=False,
+            )
     except PapermillExecutionError as exc:
         first_line = next(iter(exc.source.strip().splitlines()), "")
         raise SectionFailedError(

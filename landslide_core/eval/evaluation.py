@@ -22,6 +22,7 @@ from ..errors import CheckpointError, ConfigError, NothingToEvaluateError
 from ..provenance import collect_provenance, write_record
 from ..runtime.device import Runtime
 from ..runtime.distributed import session
+from ..runtime.workers import NumWorkers
 from ..scoring.confusion import confusion_matrices, scores_table
 from ..sources import TileSource, get_source
 from ..tiles import TileRecord
@@ -38,9 +39,9 @@ def evaluate(
     *,
     batch_size: int = 4,
     device: str | torch.device = "auto",
-    amp: bool | str = "auto",
+    precision: str = "auto",
     channels_last: bool | str = "auto",
-    num_workers: int = 0,
+    num_workers: NumWorkers = "auto",
     model_name: str | None = None,
     progress: bool = False,
     crop_size: int | None = None,
@@ -53,9 +54,10 @@ def evaluate(
         records: The tiles to score.
         batch_size: Tiles per forward pass.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, …
-        amp: bf16 autocast (``auto``: on CUDA).
+        precision: Autocast precision, ``auto``, ``bf16``, ``fp16`` or ``fp32`` (``auto``: bf16 or fp16 on a GPU,
+            fp32 on the CPU).
         channels_last: NHWC memory format (``auto``: on CUDA).
-        num_workers: Data-loader processes.
+        num_workers: Data-loader processes; ``auto`` follows the cores (the number it becomes is logged).
         model_name: Label of the rows; default the checkpoint's model name, or the module's class name.
         progress: Show a progress bar.
         crop_size: Score central crops of this side instead of full tiles (quick CPU runs only).
@@ -70,7 +72,7 @@ def evaluate(
     """
     if not records:
         raise NothingToEvaluateError("no tiles to evaluate: check the data root, group, sub-datasets and split asked for")
-    runtime = Runtime.for_device(device, amp=amp, channels_last=channels_last)
+    runtime = Runtime.for_device(device, precision=precision, channels_last=channels_last)
     if isinstance(model_or_checkpoint, nn.Module):
         model, name = model_or_checkpoint, model_name or type(model_or_checkpoint).__name__
     else:
@@ -145,7 +147,7 @@ def evaluate_checkpoint(
     source: str | TileSource | Mapping[str, Any] | None = None,
     batch_size: int = 4,
     device: str = "auto",
-    num_workers: int = 0,
+    num_workers: NumWorkers = "auto",
     progress: bool = True,
     record: str | Path | None = None,
 ) -> pd.DataFrame:
@@ -171,7 +173,7 @@ def evaluate_checkpoint(
             source), when it is not the data the checkpoint was trained on.
         batch_size: Tiles per forward pass.
         device: ``auto``, ``cpu``, ``cuda``, …
-        num_workers: Data-loader processes.
+        num_workers: Data-loader processes; ``auto`` follows the cores (the number it becomes is logged).
         progress: Show a progress bar.
         record: Write ``record.csv`` and ``record.json`` with provenance (rank 0 only under torchrun).
 

@@ -28,7 +28,7 @@ from ..train.config import TrainConfig
 from .runs import SCORES_FILE, GridRun, read_run, train_and_evaluate
 
 __all__ = [
-    "SCORES_FILE", "GridRun", "KeepRule", "baseline_frame", "histories_frame", "mean_std_table", "paper_name", "run_folder", "run_grid",
+    "SCORES_FILE", "GridRun", "KeepRule", "baseline_frame", "histories_frame", "mean_std_table", "paper_name", "prune_checkpoints", "run_folder", "run_grid",
     "scores_frame", "subdataset_breakdown", "subdataset_views", "table5",
 ]
 
@@ -76,12 +76,12 @@ def run_grid(
                     train_and_evaluate(replace(base, model=model, group=group, seed=seed), data_root, folder,
                                         manifest, progress)
                     if keep_checkpoints is not None:
-                        _prune(folder, keep_checkpoints(model, group, seed))
+                        prune_checkpoints(folder, keep_checkpoints(model, group, seed))
                 runs.append(read_run(model, group, seed, folder))
     return runs
 
 
-def _prune(folder: Path, keep_best: bool) -> None:
+def prune_checkpoints(folder: Path, keep_best: bool) -> None:
     """Drop the resume state of a finished, evaluated run, and its best weights unless they are to be kept."""
     if (folder / BEST).is_file():
         (folder / LAST).unlink(missing_ok=True)

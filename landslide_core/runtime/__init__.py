@@ -4,10 +4,10 @@ Below both training and scoring: each validates and evaluates on the device and
 process layout this layer sets up.
 """
 
-from .device import Runtime, algorithm_settings, resolve_device
+from .device import PRECISIONS, Runtime, algorithm_settings, resolve_device, resolve_precision
 from .distributed import Session, current_session, run_local, session, sync_batchnorm
 
 __all__ = [
-    "Runtime", "Session", "algorithm_settings", "current_session", "resolve_device", "run_local", "session",
-    "sync_batchnorm",
+    "PRECISIONS", "Runtime", "Session", "algorithm_settings", "current_session", "resolve_device",
+    "resolve_precision", "run_local", "session", "sync_batchnorm",
 ]

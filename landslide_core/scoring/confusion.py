@@ -25,6 +25,7 @@ from tqdm import tqdm
 from ..data.torch_dataset import TileDataset
 from ..runtime.device import Runtime
 from ..runtime.distributed import Session, current_session
+from ..runtime.workers import NumWorkers, resolve_num_workers
 from ..sources import TileSource, get_source
 from ..tiles import TileRecord
 from .metrics import PAPER_COLUMNS, ConfusionMatrix
@@ -49,7 +50,7 @@ def confusion_matrices(
     runtime: Runtime,
     *,
     batch_size: int = 4,
-    num_workers: int = 0,
+    num_workers: NumWorkers = "auto",
     progress: bool = False,
     session: Session | None = None,
     crop_size: int | None = None,
@@ -62,7 +63,8 @@ def confusion_matrices(
         records: The tiles to score.
         runtime: Device, precision and memory format.
         batch_size: Tiles per forward pass on this process.
-        num_workers: Data-loader processes.
+        num_workers: Data-loader processes; ``auto`` follows the cores
+            (:func:`~landslide_core.runtime.workers.default_num_workers`).
         progress: Show a progress bar (on rank 0).
         session: This process's place in a distributed run; default: the current one.
         crop_size: Score only each tile's central square of this side (CPU demo runs; the paper uses full tiles).
@@ -76,13 +78,14 @@ def confusion_matrices(
     keys = _ordered_subdatasets(records, source)
     matrices = {key: ConfusionMatrix(runtime.device) for key in keys}
     dataset = TileDataset(records, source=source, crop_size=crop_size, centre_crop=True)
-    loader = DataLoader(Subset(dataset, session.shard(len(dataset))), batch_size=batch_size, num_workers=num_workers,
+    loader = DataLoader(Subset(dataset, session.shard(len(dataset))), batch_size=batch_size,
+                        num_workers=resolve_num_workers(num_workers, runtime.device),
                         pin_memory=runtime.device.type == "cuda")
     was_training = model.training
     model.eval()
     with torch.inference_mode(), runtime.autocast():
         for batch in tqdm(loader, desc="evaluate", unit="batch", leave=False, disable=not (progress and session.is_main)):
-            logits = model(runtime.images(batch["image"])).float()
+            logits = model(dataset.normalisation.batch(runtime.images(batch["image"]))).float()
             target = runtime.masks(batch["mask"])
             names = batch["subdataset"]
             for key in dict.fromkeys(names):

@@ -9,8 +9,8 @@ training curves and example predictions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -26,23 +26,26 @@ from matplotlib.ticker import MaxNLocator
 
 from ..book.fingerprint import package_digest
 from ..building.leakage_split import grouped_split, save_grouped_split
-from ..data.splits import split_records
+from ..data.splits import load_or_make_split, split_records
 from ..data.statistics import tile_statistics
 from ..data.torch_dataset import TileDataset
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, GridError
 from ..eval.baselines import ALL_LANDSLIDE, MARGIN, beats, is_baseline
 from ..eval.paper import consistency
-from ..experiments.runs import epoch_choice
-from ..experiments.table5 import GridRun, KeepRule, paper_name, run_grid, table5
+from ..experiments.grid import Cell, grid_cells, run_cell
+from ..experiments.runs import SCORES_FILE, epoch_choice, read_run
+from ..experiments.table5 import GridRun, KeepRule, paper_name, table5
 from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST, load_checkpoint, trained_model
 from ..train.config import TrainConfig
 
 __all__ = [
-    "ERROR_COLOURS", "GridSettings", "SPLIT_KINDS", "baseline_verdicts", "consistency_summary", "epoch_table",
-    "error_examples", "error_map", "example_tiles", "exceptions_note", "initialisation", "not_learned",
-    "prediction_examples", "runs_directory", "step_times", "summary", "training_curves",
+    "ERROR_COLOURS", "GridSettings", "SPLIT_KINDS", "baseline_verdicts", "benchmark_cells", "checkpoints_note",
+    "consistency_summary", "epoch_table", "error_examples", "error_map", "example_tiles", "exceptions_note",
+    "grid_configs", "grid_runs_dir", "initialisation", "missing_note", "not_learned", "prediction_examples",
+    "prepare_splits", "run_benchmarks", "runs_directory", "shown_validation_tiles", "step_times", "summary",
+    "training_curves",
 ]
 
 SPLIT_KINDS = ("random", "grouped")
@@ -108,6 +111,11 @@ class GridSettings:
         frozen = tuple((m, tuple((k, tuple(v) if k == "groups" else v) for k, v in sorted(exceptions[m].items())))
                        for m in self.models if m in exceptions)
         object.__setattr__(self, "per_model", frozen)
+
+    @classmethod
+    def from_parameters(cls, values: Mapping[str, Any]) -> GridSettings:
+        """The settings among a page's parameters (other parameters, such as ``data_root``, are ignored)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
     def _exception(self, model: str) -> dict[str, Any]:
         return dict(dict(self.per_model).get(model, ()))
@@ -195,25 +203,82 @@ def runs_directory(results_dir: Path, runs_dir: str | Path | None) -> Path:
     return Path(runs_dir) if runs_dir else results_dir / "runs" / package_digest()[:12]
 
 
-def run_benchmarks(data_root: Path, runs_dir: Path, settings: GridSettings) -> list[GridRun]:
-    """The page's grid: every model on every group for every seed, quietly, keeping the checkpoints the page shows.
+def grid_runs_dir(results_dir: Path, runs_dir: str | Path | None, split: str) -> Path:
+    """The folder the page's grid trains in and reads back from: :func:`runs_directory` ``/<split>-split``."""
+    return runs_directory(results_dir, runs_dir) / f"{split}-split"
 
-    With ``split="grouped"`` each seed's manifest is first written as a grouped split of every tile (the
-    grid then reads it back instead of drawing a random one).
+
+def grid_configs(settings: GridSettings) -> list[TrainConfig]:
+    """One training configuration per (model, group, seed) of the grid, in the tables' order: seed, group, model."""
+    return [replace(settings.train_config_of(model), model=model, group=group, seed=seed)
+            for seed in settings.seeds for group in settings.groups for model in settings.models
+            if group in settings.groups_of(model)]
+
+
+def benchmark_cells(runs_dir: Path, settings: GridSettings) -> list[Cell]:
+    """The grid's cells (:func:`grid_configs`), keeping the checkpoints :meth:`GridSettings.keep_rule` says."""
+    return grid_cells(runs_dir, grid_configs(settings), settings.keep_rule())
+
+
+def prepare_splits(data_root: Path, runs_dir: Path, settings: GridSettings) -> None:
+    """Write each seed's split manifest before any cell trains, so that jobs running at once only read it.
+
+    With ``split="grouped"`` it is a grouped split of every tile; otherwise the random 7:3 split per sub-dataset
+    (written once, read back when it exists).
     """
-    if settings.split == "grouped":
-        val_fraction = settings.train_config().val_fraction
-        records = get_source("cas").list_tiles(data_root)
-        for seed in settings.seeds:
-            grouped, _ = grouped_split(records, val_fraction=val_fraction, seed=seed, progress=False)
-            save_grouped_split(grouped, runs_dir / f"split-seed{seed}.csv", root=data_root, seed=seed,
-                               val_fraction=val_fraction)
-    runs = [run for model in settings.models
-            for run in run_grid(data_root, runs_dir, base=settings.train_config_of(model), models=[model],
-                                groups=settings.groups_of(model), seeds=settings.seeds, progress=False,
-                                echo=lambda line: None, keep_checkpoints=settings.keep_rule())]
-    order = {(g, m): i for i, (g, m) in enumerate((g, m) for g in settings.groups for m in settings.models)}
-    return sorted(runs, key=lambda r: (r.seed, order[(r.group, r.model)]))
+    val_fraction = settings.train_config().val_fraction
+    for seed in settings.seeds:
+        manifest = runs_dir / f"split-seed{seed}.csv"
+        if settings.split == "grouped":
+            if not manifest.is_file():
+                records = get_source("cas").list_tiles(data_root)
+                grouped, _ = grouped_split(records, val_fraction=val_fraction, seed=seed, progress=False)
+                save_grouped_split(grouped, manifest, root=data_root, seed=seed, val_fraction=val_fraction)
+        else:
+            load_or_make_split(data_root, manifest, seed=seed, val_fraction=val_fraction)
+
+
+def run_benchmarks(data_root: Path, runs_dir: Path, settings: GridSettings, *,
+                   train: bool = True) -> tuple[list[GridRun], list[Cell]]:
+    """The page's grid: the finished runs, and the cells that have not finished.
+
+    With ``train`` every cell that has not finished is trained here, quietly (finished ones are read back,
+    interrupted ones resume); without it the finished cells are only collected, e.g. after
+    ``landslide-core grid --submit`` ran them as jobs.
+
+    Raises:
+        GridError: No cell has finished (only possible without ``train``): the page would have nothing to show.
+    """
+    prepare_splits(data_root, runs_dir, settings)
+    runs, missing = [], []
+    for cell in benchmark_cells(runs_dir, settings):
+        if train:
+            run_cell(cell, data_root, progress=False)
+        if (cell.folder / SCORES_FILE).is_file():
+            runs.append(read_run(cell.config.model, cell.config.group, cell.config.seed, cell.folder))
+        else:
+            missing.append(cell)
+    if not runs:
+        raise GridError(f"no run of the grid under {runs_dir} has finished, so this page has nothing to show: list "
+                        "the cells with `landslide-core grid` (with this build's --profile and -p options) and run "
+                        "them with --submit, or build the page with -p train true")
+    return runs, missing
+
+
+def missing_note(missing: Sequence[Cell], total: int, *, profile: str, data_root: Path | None) -> str:
+    """Which cells of the grid have not finished, and the command that runs them, in Markdown; empty if none.
+
+    ``data_root`` goes into the command; ``None`` (the demo data) leaves it out.
+    """
+    if not missing:
+        return ""
+    root = f" -p data_root {data_root}" if data_root is not None else ""
+    cells = ", ".join(f"{c.index} ({paper_name(c.config.model)}, {c.config.group}, seed {c.config.seed})"
+                      for c in missing)
+    return (f"**{len(missing)} of {total} runs of the grid have not finished**, so the tables below leave them out: "
+            f"cells {cells}. This page only collects finished runs (parameter `train` is false). Run the missing "
+            f"ones as Slurm jobs with `landslide-core grid --profile {profile}{root} --submit` (add `--executor "
+            "local` to run them on this machine, or run one with `--cell N`), then build this page again.")
 
 
 def shown_validation_tiles(data_root: Path, runs_dir: Path, settings: GridSettings, count: int = 3) -> list[TileRecord]:
@@ -435,6 +500,17 @@ def prediction_examples(runs: Sequence[GridRun], tiles: Sequence[TileRecord], *,
                           device=device, crop_size=crop_size)
 
 
+def checkpoints_note(runs: Sequence[GridRun]) -> str:
+    """Why no predictions are drawn, in Markdown, when a shown run kept no checkpoint; empty when all did."""
+    without = [f"{paper_name(r.model)} on {r.group}, seed {r.seed}" for r in runs if r.checkpoint is None]
+    if runs and not without:
+        return ""
+    return ("No example predictions: " + ("no run of this group finished" if not runs else
+            f"{', '.join(without)} kept no checkpoint here") + ". Scores and histories travel without checkpoints "
+            "(`landslide-core results pack`), and `keep_checkpoints` false keeps only those of the shown group; "
+            "train the runs here (or copy their `best.pt`) to see predictions.")
+
+
 def error_examples(models: Sequence[tuple[str, Path]], tiles: Sequence[TileRecord], *, device: str = "cpu",
                    crop_size: int | None = None, source: str | TileSource = "cas") -> Figure:
     """Image, truth and each model's errors on the same tiles (rows: tiles; columns: the labelled checkpoints).
@@ -445,20 +521,20 @@ def error_examples(models: Sequence[tuple[str, Path]], tiles: Sequence[TileRecor
     false positive red, false negative blue; true negatives show the image.
     """
     dataset = TileDataset(tiles, crop_size=crop_size, centre_crop=True, source=source)
-    shown = TileDataset(tiles, crop_size=crop_size, centre_crop=True, normalisation=Normalisation(),  # [0, 1] RGB
-                        source=source)
-    images = torch.stack([dataset[i]["image"] for i in range(len(tiles))])
+    items = [dataset[i] for i in range(len(tiles))]
+    raw = torch.stack([item["image"] for item in items])
+    shown = Normalisation(dataset.normalisation.scale).batch(raw)  # [0, 1] RGB
     predictions = []
     for _, checkpoint in models:
         model, _ = trained_model(load_checkpoint(checkpoint))
         with torch.inference_mode():
-            predictions.append((model.to(device)(images.to(device))[:, 0] > 0).cpu().numpy())
+            logits = model.to(device)(dataset.normalisation.batch(raw.to(device)))
+            predictions.append((logits[:, 0] > 0).cpu().numpy())
     figure = plt.figure(figsize=(2.0 * (2 + len(models)), 2.1 * len(tiles)), layout="constrained")
     axes = figure.subplots(len(tiles), 2 + len(models), squeeze=False)
     colours = ListedColormap(["#00000000", *ERROR_COLOURS.values()])
     for row, tile in enumerate(tiles):
-        item = shown[row]
-        rgb, truth = item["image"].permute(1, 2, 0).numpy(), item["mask"].numpy()
+        rgb, truth = shown[row].permute(1, 2, 0).numpy(), items[row]["mask"].numpy()
         axes[row, 0].imshow(rgb)
         axes[row, 1].imshow(truth, cmap="gray", vmin=0, vmax=1)
         axes[row, 0].set_ylabel(f"{tile.subdataset}\n{tile.name}", fontsize=7)

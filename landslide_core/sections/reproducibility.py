@@ -1,6 +1,7 @@
 """What the reproducibility appendix shows: the build's environment and the saved throughput records.
 
-The records are shown as they were written, laid out to fit the book's text column (:func:`record_view`).
+The records are shown as they were written, laid out to fit the book's text column (:func:`record_view`); the
+data pipeline's rate is also said in one sentence computed from its record (:func:`pipeline_rate_summary`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..experiments.pipeline_rate import PIL_DECODE, RECORD_PREFIX, TRAINING_ITEM
 from ..provenance import Provenance, device_description, git_state, library_versions, read_record
 
-__all__ = ["MAX_COLUMNS", "RecordView", "ThroughputRecord", "environment_table", "record_view", "throughput_records"]
+__all__ = [
+    "MAX_COLUMNS", "RecordView", "ThroughputRecord", "environment_table", "pipeline_rate_summary", "record_view",
+    "throughput_records",
+]
 
 MAX_COLUMNS = 6
 """A record table with more columns than this (after the columns with one value are taken out) is transposed,
@@ -84,6 +89,7 @@ def record_view(record: ThroughputRecord, root: Path, *, max_columns: int = MAX_
     A one-row record is shown transposed (one line per column). A longer one loses its columns with one value
     in every row to the note, its first column becomes the row labels, and if it still has more than
     ``max_columns`` columns and its first column names each row once, it is transposed (one column per row).
+    Column names are shown with spaces for underscores, so that long ones wrap.
 
     Args:
         record: The record, as :func:`throughput_records` read it.
@@ -105,4 +111,24 @@ def record_view(record: ThroughputRecord, root: Path, *, max_columns: int = MAX_
     table = table.set_index(table.columns[0])
     if len(table.columns) > max_columns and table.index.is_unique:
         table = table.T
+    # Spaced, so that long headers such as tiles_per_s_per_core wrap within the page's column.
+    table = table.rename(columns=lambda name: str(name).replace("_", " "))
     return RecordView(note + ".", table)
+
+
+def pipeline_rate_summary(record: ThroughputRecord) -> str | None:
+    """The data pipeline's rate in one sentence, from a ``pipeline-rate-*`` record; ``None`` for any other record.
+
+    It names the data and tile count, the device, PIL's decode rate and the training item's (tiles/s on one
+    core), their ratio and whether it reaches the target, all read from the record.
+    """
+    if not record.path.stem.startswith(f"{RECORD_PREFIX}-"):
+        return None
+    rates = record.rows.set_index("measurement")["tiles_per_s_per_core"]
+    provenance = record.provenance
+    ratio, target = provenance.extra["ratio"], provenance.extra["target_ratio"]
+    verdict = "reached" if ratio >= target else "not reached"
+    return (f"On one core of the {provenance.device.removeprefix('CPU: ')}, over the {provenance.extra['tiles']} "
+            f"tiles of `{Path(provenance.data_root).name}` ({provenance.data_kind}): decoding image and mask with "
+            f"PIL ran at {rates[PIL_DECODE]:.0f} tiles/s and making a training item at {rates[TRAINING_ITEM]:.0f} "
+            f"tiles/s, {ratio:.0%} of the decode rate; the target of at least {target:.0%} is {verdict}.")

@@ -21,10 +21,12 @@ name and :attr:`TileSource.groups` has one entry).
 from __future__ import annotations
 
 import copy
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,11 +38,14 @@ from ..errors import (
     UnknownSourceError,
     UnknownSubDatasetError,
 )
-from ..io.raster import read_raster
+from ..io.raster import pixel_reads, read_raster
 from ..tiles import TileRecord
 from .checks import check_image, check_mask, check_pair
 from .stand_in_marker import is_stand_in, stand_in_label
 from .standardize import STANDARD_SIZE, resize_pair
+
+if TYPE_CHECKING:  # torch is imported where a batch is normalised: the CLI reads sources without it
+    import torch
 
 __all__ = [
     "ALL", "IMAGENET", "Normalisation", "Scan", "StandardisedSource", "TileSource", "available_sources", "get_source",
@@ -52,7 +57,9 @@ __all__ = [
 class Normalisation:
     """How raw image values become a network's input: ``((x / scale) - mean) / std`` per band.
 
-    ``mean``/``std`` ``None`` keeps ``x / scale`` (values in [0, 1] for uint8 at scale 255).
+    ``mean``/``std`` ``None`` keeps ``x / scale`` (values in [0, 1] for uint8 at scale 255). Training and
+    evaluation normalise whole batches on the device (:meth:`batch`), so the data loader ships raw tiles (uint8
+    RGB: a quarter of the bytes of float32); :meth:`apply` does the same to one tile in numpy.
     """
 
     scale: float = 255.0
@@ -91,6 +98,47 @@ class Normalisation:
         shape = (len(self.mean), 1, 1)
         return values * np.asarray(self.std, np.float32).reshape(shape) + np.asarray(self.mean,
                                                                                       np.float32).reshape(shape)
+
+    def batch(self, images: torch.Tensor) -> torch.Tensor:
+        """A batch ``(n, bands, h, w)`` of raw images as network input: float32, on the batch's device.
+
+        The same float32 operations in the same order as :meth:`apply` (uint8 → float32 is exact; division and
+        subtraction by per-band tensors, not by scalars, which CUDA would turn into multiplications by a
+        reciprocal), so a batch equals its tiles through :meth:`apply`, bit for bit on the CPU. The memory
+        format (e.g. channels_last) is kept; ``images`` itself is left unchanged.
+
+        Args:
+            images: Raw values as :meth:`TileSource.read_tile` returns them, stacked (any dtype, any device).
+
+        Returns:
+            A new float32 tensor of the same shape and memory format.
+        """
+        import torch
+
+        scale, mean, std = _band_constants(self, images.shape[1], images.device)
+        values = images.to(torch.float32, copy=True).div_(scale)
+        if mean is not None and std is not None:
+            values.sub_(mean).div_(std)
+        return values
+
+
+@functools.lru_cache(maxsize=32)
+def _band_constants(normalisation: Normalisation, bands: int,
+                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """``(1, bands, 1, 1)`` float32 tensors of scale, mean and std on ``device``, made once per device.
+
+    Made once because a tensor built from Python numbers on a GPU is a synchronous copy, which would stall the
+    training loop at every batch; made outside inference mode so that training can use what evaluation made.
+    """
+    import torch
+
+    with torch.inference_mode(False):
+        scale = torch.full((1, bands, 1, 1), normalisation.scale, dtype=torch.float32, device=device)
+        if normalisation.mean is None or normalisation.std is None:
+            return scale, None, None
+        mean, std = (torch.tensor(v, dtype=torch.float32).view(1, -1, 1, 1).to(device)
+                     for v in (normalisation.mean, normalisation.std))
+        return scale, mean, std
 
 
 IMAGENET = Normalisation(255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -280,19 +328,21 @@ class TileSource(ABC):
         """Read a tile and return every problem found, unreadable files included; never raises for a bad tile.
 
         Problems come in the order image (unreadable, or its checks), mask (unreadable, or its checks), pair.
+        Files are read as :meth:`read_tile` reads them, so an unreadable one gets the same message in both.
         """
         assert record.mask is not None
         problems: list[PathProblemError]
-        try:
-            image = read_raster(record.image)
-        except TileError as error:
-            problems, image = [error], None
-        else:
-            problems = list(self._image_problems(record.image, image))
-        try:
-            mask = read_raster(record.mask)
-        except TileError as error:
-            return [*problems, error]
+        with pixel_reads():
+            try:
+                image = read_raster(record.image)
+            except TileError as error:
+                problems, image = [error], None
+            else:
+                problems = list(self._image_problems(record.image, image))
+            try:
+                mask = read_raster(record.mask)
+            except TileError as error:
+                return [*problems, error]
         problems.extend(check_mask(record.mask, mask, tile_size=self.tile_size))
         if image is not None:
             problems.extend(check_pair(record, image, mask))
@@ -301,12 +351,16 @@ class TileSource(ABC):
     def read_tile(self, record: TileRecord) -> tuple[np.ndarray, np.ndarray]:
         """A tile's image ``(bands, h, w)`` and 0/1 mask ``(1, h, w)``, checked.
 
+        Each file is opened once and read whole (with :func:`~landslide_core.io.raster.pixel_reads`' GDAL
+        settings); the checks look at the arrays only, cheaply enough to run on every tile of every epoch.
+
         Raises:
             TileError: The first problem of the tile (the same one ``validate`` prints).
         """
         if record.mask is None:
             raise TileError(record.image, "tile record has no mask", "pair the image with its mask before reading")
-        image, mask = read_raster(record.image), read_raster(record.mask)
+        with pixel_reads():
+            image, mask = read_raster(record.image), read_raster(record.mask)
         problems = self.check_tile(record, image, mask)
         if problems:
             raise problems[0]

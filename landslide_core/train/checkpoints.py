@@ -1,9 +1,11 @@
 """Checkpoints: written atomically, read back safely, and only resumed under the settings that wrote them.
 
 A checkpoint is a dict of plain types and tensors (loaded with
-``weights_only=True``): ``model``, ``optimizer`` and ``scheduler`` state dicts,
-``epoch`` (epochs completed), ``history`` (one dict per epoch), ``best`` (epoch and
-validation mIoU of the best epoch so far), ``config`` (:meth:`TrainConfig.to_dict`),
+``weights_only=True``): ``model``, ``optimizer``, ``scheduler`` and ``scaler`` state
+dicts (the gradient scaler's is empty unless the run trains in fp16), ``precision``
+(``bf16``, ``fp16`` or ``fp32``, as resolved on the device), ``epoch`` (epochs
+completed), ``history`` (one dict per epoch), ``best`` (epoch and validation mIoU
+of the best epoch so far), ``config`` (:meth:`TrainConfig.to_dict`),
 ``manifest`` and ``manifest_sha256`` (the split it was trained on), ``world_size``
 and ``torch`` (version). It holds no RNG state: every epoch reseeds from
 ``(seed, epoch, rank)`` (see :mod:`landslide_core.train.loop`), so none is needed to

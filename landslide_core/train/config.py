@@ -53,11 +53,14 @@ class TrainConfig:
     seed: int = 0
     """Seeds the split, model initialisation, data order, crops and flips."""
     val_fraction: float = 0.3
-    num_workers: int = 4
+    num_workers: int | Auto = "auto"
+    """Data-loader processes for training and validation; ``auto`` follows the cores this process may use
+    (:func:`landslide_core.runtime.workers.default_num_workers`), and the number it becomes is logged."""
     device: str = "auto"
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda``, ``cuda:1``, …"""
-    amp: bool | Auto = "auto"
-    """bf16 autocast; ``auto`` = on CUDA, off on CPU."""
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    """Autocast in the forward pass: ``auto`` = bf16 on a GPU with native bf16, fp16 (with a gradient scaler) on
+    other GPUs, fp32 on the CPU; ``bf16`` and ``fp16`` need a CUDA GPU. A resumed run keeps its checkpoint's."""
     channels_last: bool | Auto = "auto"
     """NHWC memory format (faster convolutions on tensor cores); ``auto`` = on CUDA."""
     compile: bool = False
@@ -90,9 +93,11 @@ class TrainConfig:
         for name in ("crop_size", "val_crop_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive or None (full tiles), got {getattr(self, name)}")
-        for name in ("amp", "channels_last"):
-            if getattr(self, name) not in (True, False, "auto"):
-                raise ConfigError(f"{name} must be true, false or 'auto', got {getattr(self, name)!r}")
+        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
+            raise ConfigError(f"precision must be auto, bf16, fp16 or fp32, got {self.precision!r}; "
+                              "auto picks bf16 or fp16 on a GPU and fp32 on the CPU")
+        if self.channels_last not in (True, False, "auto"):
+            raise ConfigError(f"channels_last must be true, false or 'auto', got {self.channels_last!r}")
         if self.subdatasets is not None:
             object.__setattr__(self, "subdatasets", tuple(self.subdatasets))
 
@@ -108,9 +113,15 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Rebuild a config from :meth:`to_dict`'s output, e.g. the one saved in a checkpoint.
 
+        A checkpoint saved before ``precision`` replaced ``amp`` loads with ``amp`` read as the precision it chose
+        (``auto``; ``true``: bf16; ``false``: fp32).
+
         Raises:
             ConfigError: ``values`` holds a key that is not a setting, or a value the config rejects.
         """
+        if "amp" in values and "precision" not in values:
+            values = {**values, "precision": {"auto": "auto", True: "bf16", False: "fp32"}.get(values["amp"], "?")}
+            del values["amp"]
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

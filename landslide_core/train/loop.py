@@ -13,8 +13,9 @@ The model is initialised from ``seed``; at the start of epoch ``e`` the global
 torch generator is reseeded from ``(seed, e, rank)`` (dropout, loader seeds); the
 sampler shuffles with ``seed + e`` (``DistributedSampler.set_epoch``) and every
 tile's crop and flips come from ``(seed, e, index)`` (``TileDataset.set_epoch``).
-Model, optimizer (momentum, lr) and scheduler state are restored from the
-checkpoint, and on CPU deterministic algorithms are on. An interruption loses
+Model, optimizer (momentum, lr), scheduler and gradient-scaler state are restored
+from the checkpoint, the run keeps the precision it began in (``auto`` could
+resolve otherwise on another GPU), and on CPU deterministic algorithms are on. An interruption loses
 the epochs since the last checkpoint, which rerun identically.
 
 Several processes and one: batches are the same global batches (``batch_size``
@@ -29,6 +30,7 @@ than with one. Such a run is still reproducible for a given N (tested).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -48,22 +50,29 @@ from tqdm import tqdm
 
 from ..data.splits import manifest_checksum, split_records
 from ..data.torch_dataset import TileDataset
-from ..errors import ConfigError, TrainingDataError
+from ..errors import CheckpointError, ConfigError, DeviceError, TrainingDataError
 from ..io.atomic import write_text_atomic
 from ..models import build_model
+from ..provenance import device_description
 from ..runtime.device import Runtime, algorithm_settings
 from ..runtime.distributed import Session, session, sync_batchnorm
+from ..runtime.workers import resolve_num_workers
 from ..scoring.confusion import SCORE_COLUMNS, confusion_matrices, merged
 from ..tiles import TileRecord, select_split
 from .checkpoints import BEST, LAST, check_config, check_split, load_checkpoint, save_atomic
 from .config import TrainConfig
 from .losses import build_loss
 
-__all__ = ["CONFIG_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "SPLIT_FILE", "TrainResult", "epoch_seed", "train"]
+__all__ = [
+    "CONFIG_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "RUNTIME_FILE", "SPLIT_FILE", "TrainResult", "epoch_seed", "train",
+]
 
 log = logging.getLogger(__name__)
 
 SPLIT_FILE, CONFIG_FILE, HISTORY_FILE = "split.csv", "config.json", "history.csv"
+RUNTIME_FILE = "runtime.json"
+"""Where and how the run trained (device, precision, memory format, compile, processes, versions): written by rank 0
+whenever a call of :func:`train` starts training, so after a resume it describes the latest part."""
 HISTORY_COLUMNS = ("epoch", "train_loss", *(f"val_{c}" for c in SCORE_COLUMNS), "lr", "images_per_s", "seconds")
 """``history.csv``: validation scores in percent (empty where not validated), ``lr`` at the epoch's first step."""
 
@@ -152,8 +161,8 @@ class _Run:
                                           seed=config.seed, drop_last=True)
         # Workers are not persistent: each epoch's workers get the dataset as set_epoch left it.
         self.loader = DataLoader(self.dataset, batch_size=config.batch_size // ses.world_size, sampler=self.sampler,
-                                 num_workers=config.num_workers, pin_memory=runtime.device.type == "cuda",
-                                 drop_last=True)
+                                 num_workers=resolve_num_workers(config.num_workers, runtime.device),
+                                 pin_memory=runtime.device.type == "cuda", drop_last=True)
         self.steps = len(self.loader)
         if self.steps == 0:
             raise ConfigError(f"batch_size {config.batch_size} is larger than the {len(self.dataset)} training tiles "
@@ -161,9 +170,12 @@ class _Run:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay)
         self.scheduler = PolynomialLR(self.optimizer, total_iters=config.epochs * self.steps, power=config.poly_power)
+        self.scaler = runtime.grad_scaler()
         if checkpoint is not None:
             self.optimizer.load_state_dict(checkpoint["optimizer"])
             self.scheduler.load_state_dict(checkpoint["scheduler"])
+            if checkpoint.get("scaler"):  # empty when the scaler was disabled (bf16, fp32)
+                self.scaler.load_state_dict(checkpoint["scaler"])
         forward: nn.Module = self.model
         if ses.distributed:
             device_ids = [runtime.device.index] if runtime.device.type == "cuda" else None
@@ -200,13 +212,15 @@ class _Run:
         with tqdm(total=self.steps * config.batch_size, desc=f"epoch {epoch + 1}/{config.epochs}", unit="img",
                   leave=False, disable=not (self.progress and ses.is_main)) as bar:
             for step, batch in enumerate(self.loader, 1):
-                images, masks = runtime.images(batch["image"]), runtime.masks(batch["mask"])
+                images = self.dataset.normalisation.batch(runtime.images(batch["image"]))  # uint8 copied, then float
+                masks = runtime.masks(batch["mask"])
                 with runtime.autocast():
                     logits = self.forward(images)
                 loss = self.loss(logits, masks)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+                self.scaler.scale(loss).backward()  # fp16: scaled against underflow; otherwise unchanged
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
                 self.scheduler.step()
                 loss_sum += loss.detach()
                 bar.update(config.batch_size)
@@ -241,6 +255,8 @@ class _Run:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "precision": self.runtime.precision,
             "epoch": epoch,
             "history": self.history,
             "best": self.best,
@@ -251,7 +267,8 @@ class _Run:
             "torch": str(torch.__version__),
         }
         if self.best is not None and self.best["epoch"] == epoch:  # weights to evaluate, not to resume: no optimizer
-            save_atomic({k: v for k, v in payload.items() if k not in ("optimizer", "scheduler")}, self.out_dir / BEST)
+            save_atomic({k: v for k, v in payload.items() if k not in ("optimizer", "scheduler", "scaler")},
+                        self.out_dir / BEST)
         save_atomic(payload, self.out_dir / LAST)
         _write_history(self.history, self.out_dir / HISTORY_FILE)
 
@@ -266,8 +283,31 @@ class _Run:
         )
 
 
+def _resumed_runtime(runtime: Runtime, checkpoint: dict[str, Any], path: Path) -> Runtime:
+    """The runtime in the checkpoint's precision: ``auto`` may resolve otherwise on this device than where it began.
+
+    Raises:
+        CheckpointError: This device cannot run the checkpoint's precision.
+    """
+    saved = checkpoint.get("precision")
+    if saved is None or saved == runtime.precision:
+        return runtime
+    try:
+        return runtime.with_precision(saved)
+    except DeviceError as error:
+        raise CheckpointError(path, f"was trained in {saved}, which cannot run here ({error})",
+                              f"resume on a device that runs {saved}, or train into a new output directory "
+                              "(or pass --restart)") from None
+
+
+def _runtime_record(runtime: Runtime, config: TrainConfig, ses: Session) -> dict[str, Any]:
+    """The content of :data:`RUNTIME_FILE`."""
+    return {**runtime.describe(), "device_description": device_description(str(runtime.device)),
+            "compile": config.compile, "world_size": ses.world_size}
+
+
 def _discard(out_dir: Path) -> None:
-    for name in (LAST, BEST, HISTORY_FILE, CONFIG_FILE):
+    for name in (LAST, BEST, HISTORY_FILE, CONFIG_FILE, RUNTIME_FILE):
         (out_dir / name).unlink(missing_ok=True)
 
 
@@ -292,10 +332,12 @@ def train(
 
     Raises:
         ConfigError: ``config.batch_size`` is not a multiple of the number of processes.
+        CheckpointError: ``out_dir/last.pt`` was written with other settings, on another split, or in a precision
+            this device cannot run.
     """
     data_root, out_dir = Path(data_root), Path(out_dir)
     manifest = Path(manifest) if manifest is not None else out_dir / SPLIT_FILE
-    runtime = Runtime.for_device(config.device, amp=config.amp, channels_last=config.channels_last)
+    runtime = Runtime.for_device(config.device, precision=config.precision, channels_last=config.channels_last)
     with session(runtime.device) as ses, algorithm_settings(runtime.device):
         if config.batch_size % ses.world_size:
             raise ConfigError(f"batch_size {config.batch_size} cannot be split over {ses.world_size} processes; "
@@ -308,9 +350,13 @@ def train(
         checkpoint = load_checkpoint(out_dir / LAST) if (out_dir / LAST).exists() else None
         if checkpoint is not None:
             check_config(checkpoint, out_dir / LAST, config)
+            runtime = _resumed_runtime(runtime, checkpoint, out_dir / LAST)
         run = _Run(config, runtime, ses, data_root, out_dir, manifest.resolve(), checkpoint, progress)
         if ses.is_main:
             config.to_json(out_dir / CONFIG_FILE)
+            if run.start_epoch < config.epochs:
+                write_text_atomic(out_dir / RUNTIME_FILE, json.dumps(_runtime_record(runtime, config, ses), indent=2)
+                                  + "\n")
             if checkpoint is not None:
                 done = run.start_epoch >= config.epochs
                 log.info("%s: run already finished (%d epochs)" if done else "%s: resuming from epoch %d",

@@ -151,3 +151,11 @@ def test_sections_are_chosen_by_short_name(book):
     assert select_sections(names, None) == names
     with pytest.raises(LandslideCoreError, match="unknown section.*study_area.*sections in _toc.yml: study_areas, dataset"):
         select_sections(names, ["study_area"])
+
+
+def test_a_kernel_started_by_the_runner_works_in_the_checkout_it_builds(tmp_path, monkeypatch):
+    from landslide_core.book.runner import ROOT_VARIABLE, repository_root
+
+    (tmp_path / "_toc.yml").write_text("root: intro\n")
+    monkeypatch.setenv(ROOT_VARIABLE, str(tmp_path))
+    assert repository_root() == tmp_path  # not the checkout the package was installed from

@@ -9,16 +9,18 @@ import pandas as pd
 import pytest
 
 from landslide_core.book.compare import paper_vs_run
-from landslide_core.errors import ConfigError
+from landslide_core.errors import ConfigError, GridError
 from landslide_core.eval.paper import consistency
-from landslide_core.experiments.table5 import table5
+from landslide_core.experiments.table5 import GridRun, table5
 from landslide_core.scoring import SCORE_COLUMNS
-from landslide_core.sections import benchmarks
 from landslide_core.sections.benchmarks import (
     GridSettings,
     baseline_verdicts,
+    benchmark_cells,
+    checkpoints_note,
     consistency_summary,
     exceptions_note,
+    missing_note,
     not_learned,
     run_benchmarks,
     runs_directory,
@@ -144,16 +146,15 @@ def test_step_times_give_the_measured_speed_and_the_groups_each_model_trained_on
     assert exceptions_note(table, GridSettings(**DEMO)) == ""
 
 
-def test_a_grouped_grid_writes_each_seeds_grouped_manifest_before_training(monkeypatch, tmp_path):
-    """The grid itself is replaced: what matters here is the manifest it is handed."""
+def test_a_grouped_grid_writes_each_seeds_grouped_manifest_before_training(tmp_path):
+    """Collected without training (and refused, as nothing finished): what matters is the manifests it wrote."""
     from tests.conftest import HOKKAIDO
 
     if not HOKKAIDO.is_dir():
         pytest.skip(f"real CAS sample not found at {HOKKAIDO}")
-    seen = {}
-    monkeypatch.setattr(benchmarks, "run_grid", lambda root, runs_dir, **kw: seen.update(runs_dir=runs_dir) or [])
     settings = GridSettings(**{**DEMO, "split": "grouped", "seeds": [0, 1]})
-    run_benchmarks(HOKKAIDO.parent, tmp_path, settings)
+    with pytest.raises(GridError, match="no run of the grid .* has finished"):  # collect only: nothing trains
+        run_benchmarks(HOKKAIDO.parent, tmp_path, settings, train=False)
     from landslide_core.data.splits import read_manifest
 
     for seed in (0, 1):
@@ -161,7 +162,6 @@ def test_a_grouped_grid_writes_each_seeds_grouped_manifest_before_training(monke
         for a, b in (("10301", "10340"), ("10303", "10340"), ("10509", "10555"), ("10784", "10785")):
             assert {split[a], split[b]} != {"train", "val"}  # tiles sharing a quadrant never straddle the split
         assert sum(s == "val" for s in split.values()) == 7
-    assert seen["runs_dir"] == tmp_path
 
 
 def test_a_model_a_hair_above_all_landslide_has_learned_nothing():
@@ -173,3 +173,22 @@ def test_a_model_a_hair_above_all_landslide_has_learned_nothing():
     ])
     assert not_learned(table) == [("FCN", "SAT")]
     assert "Models that beat all landslide's mIoU: U-Net, MFFENet." in baseline_verdicts(table, "group")[0]
+
+
+def test_a_partly_collected_grid_names_its_missing_cells_and_the_command_that_runs_them(tmp_path):
+    settings = GridSettings(**DEMO)
+    cells = benchmark_cells(tmp_path, settings)
+    note = missing_note(cells[1:3], len(cells), profile="paper", data_root=Path("/data/CAS"))
+    assert note.startswith(f"**2 of {len(cells)} runs of the grid have not finished**")
+    assert "cells 1 (U-Net, UAV, seed 0), 2 (FCN, SAT, seed 0)" in note
+    assert "`landslide-core grid --profile paper -p data_root /data/CAS --submit`" in note
+    assert "data_root" not in missing_note(cells[:1], len(cells), profile="demo", data_root=None)
+    assert missing_note([], len(cells), profile="demo", data_root=None) == ""
+
+
+def test_runs_without_checkpoints_say_why_no_predictions_are_drawn(tmp_path):
+    kept = GridRun("unet", "SAT", 0, tmp_path, pd.DataFrame(), pd.DataFrame(), tmp_path / "best.pt")
+    unpacked = GridRun("fcn", "SAT", 0, tmp_path, pd.DataFrame(), pd.DataFrame(), None)
+    assert checkpoints_note([kept]) == ""
+    assert checkpoints_note([kept, unpacked]).startswith("No example predictions: FCN on SAT, seed 0 kept no checkpoint")
+    assert checkpoints_note([]).startswith("No example predictions: no run of this group finished")

@@ -152,6 +152,6 @@ def test_stand_in_in_the_download_format_validates_and_feeds_the_torch_dataset(t
     assert [(type(p), p.path) for p in report.problems] == [(MaskValueError, broken)]
     item = TileDataset(records, source="bijie")[0]
     image, mask = source.read_tile(records[0])
-    assert item["image"].dtype == torch.float32 and item["image"].shape == (3, 512, 512)
-    assert torch.allclose(item["image"], torch.from_numpy(IMAGENET.apply(image)))
+    assert item["image"].dtype == torch.uint8 and torch.equal(item["image"], torch.from_numpy(image))
+    assert torch.equal(IMAGENET.batch(item["image"][None])[0], torch.from_numpy(IMAGENET.apply(image)))
     assert torch.equal(item["mask"], torch.from_numpy(mask[0].astype(np.int64))) and item["mask"].any()

@@ -271,7 +271,7 @@ def test_a_small_unet_learns_the_demo_data_in_a_minute(default_records: list) ->
             data.set_epoch(epoch)
             epoch += 1
             for batch in DataLoader(data, batch_size=batch_size, shuffle=True, generator=order, drop_last=True):
-                loss = loss_fn(model(batch["image"]), batch["mask"].unsqueeze(1).float())
+                loss = loss_fn(model(data.normalisation.batch(batch["image"])), batch["mask"].unsqueeze(1).float())
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -285,7 +285,7 @@ def test_a_small_unet_learns_the_demo_data_in_a_minute(default_records: list) ->
         counts = np.zeros(4, np.int64)  # (truth, prediction): bg/bg, bg/ls, ls/bg, ls/ls
         with torch.no_grad():
             for batch in DataLoader(TileDataset(val), batch_size=4):
-                predicted = (model(batch["image"])[:, 0] > 0).long()
+                predicted = (model(data.normalisation.batch(batch["image"]))[:, 0] > 0).long()
                 counts += np.bincount((batch["mask"] * 2 + predicted).numpy().ravel(), minlength=4)
     finally:
         torch.set_num_threads(threads)

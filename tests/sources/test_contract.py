@@ -62,9 +62,11 @@ def test_the_torch_dataset_reads_and_normalises_with_the_source(patches):
     source, root = patches
     records = source.list_tiles(root)
     item = TileDataset(records, source=source)[0]
-    raw = torch.from_numpy(source.read_tile(records[0])[0].astype(np.float32))
+    raw = source.read_tile(records[0])[0]
     assert item["image"].shape == (4, 128, 128) and item["mask"].shape == (128, 128)
-    torch.testing.assert_close(item["image"], raw / 10000.0)
+    assert item["image"].dtype == torch.uint16 and np.array_equal(item["image"].numpy(), raw)  # as stored
+    network_input = source.normalisation.batch(item["image"][None])[0]
+    torch.testing.assert_close(network_input, torch.from_numpy(raw.astype(np.float32)) / 10000.0)
     assert item["subdataset"] == item["group"] == "fourband-test"
 
 

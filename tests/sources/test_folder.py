@@ -302,6 +302,6 @@ def test_torch_dataset_and_manifest_round_trip_of_windows(tmp_path, folder):
                                                           strict=True))
     item = TileDataset(back, source=get_source(source.spec()))[0]
     image, mask = source.read_tile(back[0])
-    assert item["image"].dtype == torch.float32 and item["image"].shape == (3, 512, 512)
-    assert torch.allclose(item["image"], torch.from_numpy(IMAGENET.apply(image)))
+    assert item["image"].dtype == torch.uint8 and torch.equal(item["image"], torch.from_numpy(image))
+    assert torch.equal(IMAGENET.batch(item["image"][None])[0], torch.from_numpy(IMAGENET.apply(image)))
     assert item["mask"].dtype == torch.int64 and torch.equal(item["mask"], torch.from_numpy(mask[0].astype(np.int64)))

@@ -257,8 +257,8 @@ def test_torch_dataset_manifest_and_pickling(root: Path, tmp_path: Path) -> None
     assert [r.name for r in read_back] == [r.name for r in records]
     item = TileDataset(read_back, source=source)[4]
     image, mask = source.read_tile(records[4])
-    torch.testing.assert_close(item["image"], torch.from_numpy(IMAGENET.apply(image)))
-    assert item["image"].dtype == torch.float32 and item["image"].shape == (3, 512, 512)
+    torch.testing.assert_close(IMAGENET.batch(item["image"][None])[0], torch.from_numpy(IMAGENET.apply(image)))
+    assert item["image"].dtype == torch.uint8 and item["image"].shape == (3, 512, 512)
     assert set(item["mask"].unique().tolist()) == {0, 1} and item["mask"].dtype == torch.int64
 
     payload = pickle.dumps(source)  # as DataLoader workers get it under spawn

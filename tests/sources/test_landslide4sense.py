@@ -200,7 +200,7 @@ def test_spec_round_trip_and_torch_dataset(root: Path) -> None:
     assert sorted(r.split for r in records) == ["train"] * 3 + ["val"] * 2  # no split of its own: drawn
     item = TileDataset(records, source=again)[0]
     image, mask = source.read_tile(records[0])
-    torch.testing.assert_close(item["image"], torch.from_numpy(IMAGENET.apply(image)))
+    torch.testing.assert_close(IMAGENET.batch(item["image"][None])[0], torch.from_numpy(IMAGENET.apply(image)))
     assert item["image"].shape == (3, 512, 512) and item["mask"].dtype == torch.int64
     assert torch.equal(item["mask"], torch.from_numpy(mask[0].astype(np.int64)))
 

@@ -134,8 +134,8 @@ def test_spec_download_validation_and_torch_dataset(stand_in, tmp_path):
     records = source.scan(stand_in).records
     item = TileDataset(records, source="sichuan")[1]
     image, mask = source.read_tile(records[1])
-    assert item["image"].dtype == torch.float32 and item["image"].shape == (3, 512, 512)
-    assert torch.allclose(item["image"], torch.from_numpy(IMAGENET.apply(image)))
+    assert item["image"].dtype == torch.uint8 and torch.equal(item["image"], torch.from_numpy(image))
+    assert torch.equal(IMAGENET.batch(item["image"][None])[0], torch.from_numpy(IMAGENET.apply(image)))
     assert torch.equal(item["mask"], torch.from_numpy(mask[0].astype(np.int64))) and item["mask"].any()
     root = tmp_path / "broken"
     write_pair(root, 1, square(255))

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from landslide_core.errors import CheckpointError, ConfigError, UnknownLossError
+from landslide_core.runtime import workers
 from landslide_core.runtime.distributed import current_session, run_local
 from landslide_core.sources.cas.demo import write_demo_data
 from landslide_core.train.checkpoints import load_checkpoint, save_atomic
@@ -112,7 +113,7 @@ def test_unknown_loss_lists_the_valid_names():
 
 
 def test_config_round_trips_through_json(tmp_path):
-    config = tiny_config(subdatasets=["palu"], amp="auto")
+    config = tiny_config(subdatasets=["palu"], precision="auto")
     assert TrainConfig.from_json(config.to_json(tmp_path / "config.json")) == TrainConfig.from_dict(config.to_dict())
     assert TrainConfig.from_dict(config.to_dict()).subdatasets == ("palu",)
 
@@ -133,6 +134,22 @@ def _stop_after_first_epoch(row: dict[str, object]) -> None:
 
 
 @pytest.mark.slow
+def test_auto_workers_train_exactly_as_in_process_loading(demo_root, tmp_path, caplog, monkeypatch):
+    """``num_workers="auto"`` (one loader process on a 2-core CPU) is resolved, logged and changes no number."""
+    monkeypatch.setattr(workers, "available_cores", lambda: 2)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    workers._log_once.cache_clear()  # said once per setting: forget what other tests made it say
+    in_process = train(tiny_config(epochs=1), demo_root, tmp_path / "in-process", progress=False)
+    with caplog.at_level(logging.INFO, logger="landslide_core.runtime.workers"):
+        auto = train(tiny_config(epochs=1, num_workers="auto"), demo_root, tmp_path / "auto", progress=False)
+    assert TrainConfig().num_workers == "auto" and auto.config.num_workers == "auto"
+    assert "num_workers auto → 1 data-loader process(es) (2 core(s) available, 1 process(es) on this node, cpu)" \
+        in caplog.text
+    assert in_process.history[METRIC_COLUMNS].equals(auto.history[METRIC_COLUMNS])
+    weights = load_checkpoint(in_process.last_checkpoint)["model"], load_checkpoint(auto.last_checkpoint)["model"]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
 def test_interrupted_run_resumes_to_a_bit_identical_result(demo_root, tmp_path, caplog):
     config = tiny_config(epochs=3)
     full = train(config, demo_root, tmp_path / "full", progress=False)

@@ -1,0 +1,53 @@
+"""The built demo results, packed, travel to a checkout without results and rebuild Table 5 there without training.
+
+Runs after `make book` (``make test`` orders it so). The other checkout is a copy of this working tree's files
+(tracked and not ignored: what a fresh clone of it holds) in a temporary folder; it gets the archive and executes
+the benchmarks section with ``-p train false``, so a run that were missing would be listed, never trained.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from landslide_core.book.archive import pack
+from landslide_core.book.page import results_folder
+from landslide_core.book.runner import repository_root
+
+
+def working_tree_copy(target: Path) -> Path:
+    root = repository_root()
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root, check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (root / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, target / name)
+    return target
+
+
+@pytest.mark.slow
+def test_an_unpacked_archive_rebuilds_table5_without_training(tmp_path):
+    table = results_folder("demo", "benchmarks") / "table5_run.csv"
+    if not table.is_file():
+        pytest.fail(f"{table} is missing: build the demo book first (make book)")
+    archive = pack("demo", tmp_path / "results-demo.tar.gz")
+    laptop = working_tree_copy(tmp_path / "laptop")
+    assert not (laptop / "results").exists()
+    command = [sys.executable, "-m", "landslide_core"]
+    subprocess.run([*command, "results", "unpack", str(archive)], cwd=laptop, check=True)
+    assert not list((laptop / "results").rglob("*.pt"))
+    rebuilt = laptop / table.relative_to(repository_root())
+    rebuilt.unlink()  # unpacked with the rest: the section run there must write it again, in that checkout
+    run = subprocess.run([*command, "book", "--section", "benchmarks", "--execute-only", "-p", "train", "false"],
+                         cwd=laptop, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not list((laptop / "results").rglob("*.pt")), "a run was trained instead of read back"
+    pd.testing.assert_frame_equal(pd.read_csv(rebuilt), pd.read_csv(table))
+    page = (laptop / "book" / "sections" / "05_benchmarks.ipynb").read_text(encoding="utf-8")
+    assert "runs of the grid have not finished" not in page and "No example predictions" in page
