@@ -84,6 +84,7 @@ from landslide_core.sections.building import (
 from landslide_core.sections.validation import (
     QCSettings,
     arms_for,
+    no_common_scores_note,
     summary,
 )
 
@@ -172,8 +173,7 @@ if len(common):
     run.show(shown.rename(columns=shown_names), "table6_common_validation",
              caption="Both models on the kept tiles' validation set (%)")
 else:
-    display(Markdown("Only filtered tiles were given, so there is no "
-                     "unfiltered model to compare."))
+    display(Markdown(no_common_scores_note(runs)))
 
 # %% [markdown]
 # ## Best epoch against last epoch

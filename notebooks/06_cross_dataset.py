@@ -89,6 +89,7 @@ from landslide_core.sections.cross_dataset import (
     CrossSettings,
     data_table,
     example_figure,
+    examples_note,
     public_roots,
     roots_note,
     short_label,
@@ -196,9 +197,13 @@ figure = paper_vs_run_figure(comparison.rename(index=short_label),
 # sub-datasets, shown as the models were scored (central crops where `val_crop_size` is set).
 
 # %%
-held = select_split(first[-1].listed(), "val")
-figure = example_figure(first, runs_dir, held, seed=seeds[0],
-                        device=device, crop_size=val_crop_size)
+note = examples_note(first, runs_dir, seed=seeds[0])
+if note:
+    display(Markdown(note))
+else:
+    held = select_split(first[-1].listed(), "val")
+    figure = example_figure(first, runs_dir, held, seed=seeds[0],
+                            device=device, crop_size=val_crop_size)
 
 # %% [markdown]
 # ## Beyond the paper: which datasets transfer to which

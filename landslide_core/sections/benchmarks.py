@@ -43,7 +43,7 @@ from ..train.config import TrainConfig
 __all__ = [
     "ERROR_COLOURS", "GridSettings", "SPLIT_KINDS", "baseline_verdicts", "benchmark_cells", "checkpoints_note",
     "consistency_summary", "epoch_table", "error_examples", "error_map", "example_tiles", "exceptions_note",
-    "grid_configs", "grid_runs_dir", "initialisation", "missing_note", "not_learned", "prediction_examples",
+    "grid_configs", "grid_runs_dir", "initialisation", "missing_note", "no_checkpoints_note", "not_learned", "prediction_examples",
     "prepare_splits", "run_benchmarks", "runs_directory", "shown_validation_tiles", "step_times", "summary",
     "training_curves",
 ]
@@ -500,15 +500,28 @@ def prediction_examples(runs: Sequence[GridRun], tiles: Sequence[TileRecord], *,
                           device=device, crop_size=crop_size)
 
 
-def checkpoints_note(runs: Sequence[GridRun]) -> str:
-    """Why no predictions are drawn, in Markdown, when a shown run kept no checkpoint; empty when all did."""
-    without = [f"{paper_name(r.model)} on {r.group}, seed {r.seed}" for r in runs if r.checkpoint is None]
-    if runs and not without:
+def no_checkpoints_note(without: Sequence[str], *, left_out: str = "No example predictions") -> str:
+    """Why ``left_out`` (something computed from checkpoints), in Markdown, naming the runs that kept none here.
+
+    Empty when ``without`` is: every run needed kept its checkpoint.
+    """
+    if not without:
         return ""
-    return ("No example predictions: " + ("no run of this group finished" if not runs else
-            f"{', '.join(without)} kept no checkpoint here") + ". Scores and histories travel without checkpoints "
-            "(`landslide-core results pack`), and `keep_checkpoints` false keeps only those of the shown group; "
-            "train the runs here (or copy their `best.pt`) to see predictions.")
+    return (f"{left_out}: {', '.join(without)} kept no checkpoint here. Scores and histories travel "
+            "without checkpoints (`landslide-core results pack`); train the runs here, or copy their checkpoints "
+            "into their run folders, to see predictions.")
+
+
+def checkpoints_note(runs: Sequence[GridRun]) -> str:
+    """:func:`no_checkpoints_note` for the runs the example figure shows; empty when all kept their checkpoint.
+
+    A run without one is either unpacked from a results archive or, with ``keep_checkpoints`` false, outside the
+    shown group.
+    """
+    if not runs:
+        return "No example predictions: no run of this group finished."
+    return no_checkpoints_note([f"{paper_name(r.model)} on {r.group}, seed {r.seed}" for r in runs
+                                if r.checkpoint is None])
 
 
 def error_examples(models: Sequence[tuple[str, Path]], tiles: Sequence[TileRecord], *, device: str = "cpu",

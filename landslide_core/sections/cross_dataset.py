@@ -27,11 +27,11 @@ from ..sources.stand_in_marker import is_stand_in
 from ..tiles import TileRecord
 from ..train.checkpoints import LAST
 from ..train.config import TrainConfig
-from .benchmarks import error_examples, example_tiles, initialisation
+from .benchmarks import error_examples, example_tiles, initialisation, no_checkpoints_note
 
 __all__ = [
-    "PUBLIC_DATASETS", "CrossSettings", "data_table", "roots_note", "short_label", "example_figure", "public_roots", "stand_in_note",
-    "stand_in_roots", "summary", "transfer_heatmap",
+    "PUBLIC_DATASETS", "CrossSettings", "data_table", "example_checkpoints", "example_figure", "examples_note",
+    "public_roots", "roots_note", "short_label", "stand_in_note", "stand_in_roots", "summary", "transfer_heatmap",
 ]
 
 STAND_IN_WRITERS: dict[str, Callable[..., Path]] = {
@@ -154,10 +154,21 @@ def short_label(label: str) -> str:
     return label.replace("Sichuan and Surrounding Areas Landslide Dataset", "Sichuan")
 
 
+def example_checkpoints(sets: Sequence[TrainingSet], runs_dir: Path, *, seed: int) -> list[tuple[str, Path]]:
+    """(row label, last checkpoint) of every model the example figure shows."""
+    return [(short_label(s.label), run_folder(runs_dir, s, seed) / LAST) for s in sets]
+
+
+def examples_note(sets: Sequence[TrainingSet], runs_dir: Path, *, seed: int) -> str:
+    """Why the example figure is left out (models without their checkpoint here, e.g. unpacked results); or empty."""
+    return no_checkpoints_note([label for label, path in example_checkpoints(sets, runs_dir, seed=seed)
+                                if not path.is_file()])
+
+
 def example_figure(sets: Sequence[TrainingSet], runs_dir: Path, records: Sequence[TileRecord], *, seed: int,
                    device: str, crop_size: int | None, count: int = 3) -> Figure:
     """Every model's errors on the same CAS held-out tiles (the most landslide pixels in ``count`` sub-datasets)."""
-    models = [(short_label(s.label), run_folder(runs_dir, s, seed) / LAST) for s in sets]
+    models = example_checkpoints(sets, runs_dir, seed=seed)
     return error_examples(models, example_tiles(records, count=count), device=device, crop_size=crop_size, source=CAS)
 
 

@@ -8,6 +8,7 @@ quality control. The summary under the tables is derived from the run's numbers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,13 @@ import pandas as pd
 
 from ..building.leakage_split import grouped_split
 from ..eval.baselines import ALL_BACKGROUND, ALL_LANDSLIDE, beats, is_baseline
+from ..experiments.table5 import GridRun
 from ..experiments.table6 import ARMS, QCArm, qc_arms
 from ..sources import get_source
 from ..train.config import TrainConfig
-from .benchmarks import baseline_verdicts, initialisation
+from .benchmarks import baseline_verdicts, initialisation, no_checkpoints_note
 
-__all__ = ["QCSettings", "arms_for", "summary"]
+__all__ = ["QCSettings", "arms_for", "no_common_scores_note", "summary"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +120,12 @@ def summary(table: pd.DataFrame, common: pd.DataFrame, epochs: pd.DataFrame, *, 
     verdict = (f"Trained on synthetic tiles ({how}): the numbers show that the experiment runs end to end, not how "
                "quality control or leakage affect models of real landslides." if synthetic else f"Trained with {how}.")
     return "\n".join(lines) + "\n\n" + verdict
+
+
+def no_common_scores_note(runs: Mapping[str, GridRun]) -> str:
+    """Why the two models were not scored on the same tiles: no unfiltered model, or no checkpoint to score."""
+    if "unfiltered" not in runs:
+        return "Only filtered tiles were given, so there is no unfiltered model to compare."
+    return no_checkpoints_note([ARMS[key] for key in ("unfiltered", "filtered")
+                                if key in runs and runs[key].checkpoint is None],
+                               left_out="The two models are not scored on the same tiles")

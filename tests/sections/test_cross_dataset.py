@@ -76,3 +76,16 @@ def test_the_training_is_described_from_the_settings(pretrained, words):
     assert settings.describe().startswith(f"deeplabv3plus, {words}; 3 epoch(s) of batch 8 on full 512×512 tiles, "
                                           "learning rate 0.01, scored")
     assert settings.train_config().val_crop_size == 128
+
+
+def test_the_example_figure_is_left_out_with_a_reason_where_checkpoints_are_not_kept(tmp_path):
+    from landslide_core.experiments.table7 import HeldOut, TrainingSet
+    from landslide_core.sections.cross_dataset import example_checkpoints, examples_note
+
+    held_out = HeldOut("Sichuan", {}, tmp_path, tmp_path / "split.csv")
+    sets = [TrainingSet("sichuan", "Sichuan and Surrounding Areas Landslide Dataset", "all", held_out)]
+    (label, checkpoint), = example_checkpoints(sets, tmp_path, seed=0)
+    assert label == "Sichuan" and examples_note(sets, tmp_path, seed=0).startswith("No example predictions: Sichuan")
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"")
+    assert examples_note(sets, tmp_path, seed=0) == ""

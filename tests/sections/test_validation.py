@@ -39,3 +39,17 @@ def test_summary_says_when_a_model_is_no_better_than_a_constant() -> None:
     text = summary(_table([14.0, 14.0, 14.0], [7.0, 80.0, 7.0]), COMMON, EPOCHS, synthetic=True, settings=SETTINGS)
     assert 'the models of "Original SAT" and "SAT, grouped split" score an mIoU at or below' in text
     assert "synthetic tiles" in text
+
+
+def test_without_common_scores_the_page_says_why(tmp_path):
+    import pandas as pd
+
+    from landslide_core.experiments.table5 import GridRun
+    from landslide_core.sections.validation import no_common_scores_note
+
+    def run(checkpoint):
+        return GridRun("deeplabv3plus", "UAV&SAT", 0, tmp_path, pd.DataFrame(), pd.DataFrame(), checkpoint)
+
+    assert no_common_scores_note({"filtered": run(None)}).startswith("Only filtered tiles were given")
+    note = no_common_scores_note({"unfiltered": run(None), "filtered": run(tmp_path / "best.pt")})
+    assert note.startswith("The two models are not scored on the same tiles: ") and "kept no checkpoint" in note
