@@ -124,3 +124,24 @@ def test_a_scheduler_with_impossible_settings_is_refused():
         Scheduler(executor="pbs")
     with pytest.raises(GridError, match="time limit"):
         Scheduler(time_min=0)
+
+
+@pytest.mark.slow
+def test_a_preempted_job_is_requeued_by_submitit_and_resumes(root, serial, tmp_path):
+    """SIGUSR2 is what Slurm (and submitit's local controller) send before preempting or timing out a job."""
+    cell = cells(tmp_path / "runs", root, epochs=4)[1]
+    lines: list[str] = []
+    job = threading.Thread(target=lambda: lines.extend(submit([cell], root, tmp_path / "runs" / "jobs", LOCAL,
+                                                              poll_s=0.1, echo=lambda line: None)))
+    job.start()
+    deadline = time.monotonic() + 120
+    while not (cell.folder / "history.csv").is_file() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    controller = int(grid_table([cell])["job"].iloc[0].split()[1])
+    for pid in _task_pids(controller):
+        os.kill(pid, signal.SIGUSR2)
+    job.join(timeout=180)
+    assert lines == [f"cell 1 ({cell.label}) done"]  # the same job, requeued: never reported as failed
+    first_try, second_try = attempts(cell.folder)
+    assert first_try["job"] == second_try["job"] and 1 <= second_try["epochs_done_at_start"] < 4
+    pd.testing.assert_frame_equal(scores(cell), scores(serial[1]))
