@@ -137,8 +137,10 @@ display(Markdown(f"Training: {settings.describe()}. Runs are kept in "
 runs, missing = run_benchmarks(run.data_root, runs_dir, settings,
                                train=train)
 shown_root = None if run.synthetic else run.data_root
-display(Markdown(missing_note(missing, len(runs) + len(missing),
-                              profile=profile, data_root=shown_root)))
+not_run = missing_note(missing, len(runs) + len(missing), profile=profile,
+                       data_root=shown_root)
+if not_run:
+    display(Markdown(not_run))
 baselines, rules = baseline_frame(
     run.data_root, runs_dir, base=settings.train_config(), groups=groups,
     seeds=seeds)
@@ -241,7 +243,9 @@ run.record(histories, "histories",
 # %%
 times = step_times(histories, settings)
 run.show(times, "step_times", caption="Measured training speed per model")
-display(Markdown(exceptions_note(times, settings)))
+exceptions = exceptions_note(times, settings)
+if exceptions:
+    display(Markdown(exceptions))
 
 # %% [markdown]
 # ## Best epoch against last epoch

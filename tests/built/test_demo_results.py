@@ -52,3 +52,12 @@ def test_tables_6_and_7_carry_the_baselines_on_every_row(section, name):
     table = _record(section, name)
     for dataset, rows in table.groupby("dataset"):
         assert set(BASELINES) <= set(rows["model"]), f"{name}, {dataset}: baselines missing"
+
+
+def test_no_page_shows_an_empty_note_as_an_object():
+    """``display(Markdown(""))`` renders as ``<IPython.core.display.Markdown object>`` on the page."""
+    for path in sorted((repository_root() / SECTIONS_DIR).glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        empty = [index for index, cell in enumerate(notebook.cells) for output in cell.get("outputs", [])
+                 if output.get("data", {}).get("text/markdown", None) == ""]
+        assert not empty, f"{path.name}: cells {empty} display an empty Markdown note"
