@@ -33,6 +33,7 @@ import torch
 
 from ..errors import GridError
 from ..io.atomic import write_text_atomic
+from ..runtime.workers import available_cores
 from ..train.config import TrainConfig
 from ..train.loop import HISTORY_FILE
 from .runs import SCORES_FILE, train_and_evaluate
@@ -318,8 +319,7 @@ def _run_locally(executor: submitit.Executor, pending: list[Cell], data_root: Pa
         raise GridError(f"{scheduler.gpus_per_job} GPU(s) per job asked for, but this machine shows "
                         f"{torch.cuda.device_count()} usable GPU(s); use --gpus-per-job 0 for CPU jobs")
     slots: list[list[int]] = gpus[:scheduler.parallel] if gpus else [[] for _ in range(scheduler.parallel or 1)]
-    threads = scheduler.threads or max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                           else os.cpu_count() or 1) // len(slots))
+    threads = scheduler.threads or max(1, available_cores() // len(slots))
     free, running, lines = list(slots), [], []
     queue = list(pending)
     echo(f"running {len(queue)} cell(s) here, {len(slots)} at a time"
