@@ -3,10 +3,11 @@
 #   1. do the CUDA tests pass (pytest -m cuda: bf16/fp16 steps, channels_last, compile, NCCL DDP, resume),
 #   2. how fast does each model train and predict at 512x512 (the project's bf16/fp16 path vs the plain fp32 loop),
 #   3. what training batch fits per model at 512x512,
-#   4. does the Table 5 section run on CUDA at full tiles (one model, one group, one epoch).
+#   4. does the Table 5 section run on CUDA at full tiles (one model, one group, one epoch),
+#   5. how fast, and in how much host memory, does an untrained U-Net predict whole scenes of 2048 and 8192 px.
 # Each step runs under its own time limit; a failed step does not stop the others. Results go to
 # benchmarks/results/ (or --out), named by device: pytest-<device>.xml, throughput-, pipeline-, targets-,
-# batch-fit-<device>.{csv,json}, a log per step, and the summary gpu-check-<device>.md.
+# batch-fit-, scene-scale-<device>.{csv,json}, a log per step, and the summary gpu-check-<device>.md.
 #
 #   bash benchmarks/gpu_check.sh [--data-root DIR] [--python PATH] [--out DIR] [--dry-run]
 set -u
@@ -87,8 +88,8 @@ table5=$(q "$python" -m landslide_core book --profile paper --section benchmarks
     -p groups '[SAT]' -p seeds '[0]' -p pretrained false -p train true -p runs_dir "$table5_runs")
 if [ -z "$data_root" ]; then table5="$(q "$python" -m landslide_core demo-data data/demo -q)&& $table5"; fi
 
-names=(cuda-tests throughput batch-fit table5)
-limits=(120 140 100 90)
+names=(cuda-tests throughput batch-fit table5 scene-scale)
+limits=(120 80 100 90 60)
 commands=(
     "$(q "$python" -m pytest -m cuda tests -q -p no:cacheprovider --continue-on-collection-errors \
         --junitxml "$out/pytest-$slug.xml")"
@@ -96,6 +97,7 @@ commands=(
         --out "$out" "${data_args[@]}")"
     "$(q "$python" benchmarks/batch_fit.py --device cuda --cap 256 --out "$out")"
     "$table5"
+    "$(q "$python" benchmarks/scene_scale.py --device cuda --model unet --sizes 2048 8192 --out-dir "$out")"
 )
 total=0
 for limit in "${limits[@]}"; do total=$((total + limit)); done
@@ -156,7 +158,7 @@ EOF
     printf '%s\n' "${rows[@]}"
     echo
     echo "Time limits sum to ${total} s. Results: \`pytest-$slug.xml\`, \`throughput-$slug\`, \`pipeline-$slug\`,"
-    echo "\`targets-$slug\` and \`batch-fit-$slug\` (\`.csv\` and \`.json\` with provenance)."
+    echo "\`targets-$slug\`, \`batch-fit-$slug\` and \`scene-scale-$slug\` (\`.csv\` and \`.json\` with provenance)."
     for table in targets batch-fit; do
         if [ -f "$out/$table-$slug.csv" ]; then
             echo

@@ -195,10 +195,45 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scheduler(args: argparse.Namespace) -> object:
+    """The :class:`~landslide_core.experiments.jobs.Scheduler` the scheduler flags describe."""
+    import torch
+
+    from .experiments.jobs import Scheduler
+
+    gpus = args.gpus_per_job
+    if gpus is None:
+        gpus = 1 if args.executor == "slurm" or torch.cuda.is_available() else 0
+    return Scheduler(executor=args.executor, partition=args.partition, account=args.account, gpus_per_job=gpus,
+                     time_min=args.time, cpus_per_job=args.cpus_per_job, parallel=args.parallel,
+                     threads=args.threads,
+                     slurm_options={key: yaml.safe_load(value) for key, value in args.slurm_option})
+
+
+def _add_scheduler_arguments(p: argparse.ArgumentParser, unit: str, gpus_help: str) -> None:
+    """The flags that say where ``--submit`` sends each ``unit`` (a cell, a scene) as a job."""
+    g = p.add_argument_group("jobs", f"with --submit: where each {unit} runs as a job (through submitit)")
+    g.add_argument("--executor", choices=("slurm", "local"), default="slurm",
+                   help=f"slurm (default), or local: processes on this machine, one {unit} per visible GPU at a time")
+    g.add_argument("--partition", help="Slurm partition")
+    g.add_argument("--account", help="Slurm account")
+    g.add_argument("--gpus-per-job", type=int, help=gpus_help)
+    g.add_argument("--time", type=int, default=24 * 60,
+                   help="time limit per job in minutes (default: %(default)s); a job that reaches it is requeued "
+                        "and resumes")
+    g.add_argument("--cpus-per-job", type=int, help="Slurm: CPUs per task (data-loading workers follow them)")
+    g.add_argument("--parallel", type=int,
+                   help=f"local: {unit}s at once (default: visible GPUs ÷ GPUs per job, or 1)")
+    g.add_argument("--threads", type=int, help="CPU threads per job (default: the cores shared between jobs)")
+    g.add_argument("--slurm-option", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                   help="another sbatch option, e.g. --slurm-option qos high")
+    g.add_argument("--wait", action="store_true", help=f"Slurm: wait until every submitted {unit} has ended")
+
+
 def _grid(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .experiments.grid import Scheduler, grid_table, run_cell, submit
+    from .experiments.grid import grid_table, run_cell, submit
     from .sections.grid import plan_grid
 
     plan = plan_grid(args.profile, {key: yaml.safe_load(value) for key, value in args.parameter})
@@ -210,17 +245,8 @@ def _grid(args: argparse.Namespace) -> int:
             print(f"cell {cell.index} ({cell.label}) done: {cell.folder}")
         return 0
     if args.submit:
-        import torch
-
-        gpus = args.gpus_per_job
-        if gpus is None:
-            gpus = 1 if args.executor == "slurm" or torch.cuda.is_available() else 0
-        scheduler = Scheduler(executor=args.executor, partition=args.partition, account=args.account,
-                              gpus_per_job=gpus, time_min=args.time, cpus_per_job=args.cpus_per_job,
-                              parallel=args.parallel, threads=args.threads,
-                              slurm_options={key: yaml.safe_load(value) for key, value in args.slurm_option})
         plan.prepare(fetch_weights=True)
-        submit(plan.cells, plan.data_root, plan.runs_dir / "jobs", scheduler, wait=args.wait)
+        submit(plan.cells, plan.data_root, plan.runs_dir / "jobs", _scheduler(args), wait=args.wait)
     table = grid_table(plan.cells)
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_colwidth", 80):
         print(table.drop(columns="folder").to_string())
@@ -314,24 +340,99 @@ def _add_grid_command(commands: argparse._SubParsersAction) -> None:
     what = p.add_mutually_exclusive_group()
     what.add_argument("--submit", action="store_true", help="submit every cell that is not done")
     what.add_argument("--cell", type=int, metavar="N", help="run cell N here, in the foreground")
-    p.add_argument("--executor", choices=("slurm", "local"), default="slurm",
-                   help="slurm (default), or local: processes on this machine, one cell per visible GPU at a time")
-    p.add_argument("--partition", help="Slurm partition")
-    p.add_argument("--account", help="Slurm account")
-    p.add_argument("--gpus-per-job", type=int,
-                   help="GPUs per cell; more than one runs the cell as DDP with one task per GPU (default: 1; "
-                        "local without CUDA: 0)")
-    p.add_argument("--time", type=int, default=24 * 60,
-                   help="time limit per job in minutes (default: %(default)s); a job that reaches it is requeued "
-                        "and resumes from its checkpoint")
-    p.add_argument("--cpus-per-job", type=int, help="Slurm: CPUs per task (data-loading workers follow them)")
-    p.add_argument("--parallel", type=int, help="local: cells at once (default: visible GPUs ÷ GPUs per job, or 1)")
-    p.add_argument("--threads", type=int, help="CPU threads per job (default: the cores shared between jobs)")
-    p.add_argument("--slurm-option", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                   help="another sbatch option, e.g. --slurm-option qos high")
-    p.add_argument("--wait", action="store_true", help="Slurm: wait until every submitted cell has ended")
+    _add_scheduler_arguments(p, "cell", "GPUs per cell; more than one runs the cell as DDP with one task per GPU "
+                                        "(default: 1; local without CUDA: 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (--cell)")
     p.set_defaults(func=_grid)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .predict.jobs import find_scenes, scene_works, submit_scenes
+    from .predict.scene import Predictor, predict_scene
+
+    scenes = find_scenes(args.scenes)
+    options = {"tile": args.tile, "overlap": args.overlap, "batch_size": args.batch, "threshold": args.threshold,
+               "min_area": args.min_area, "fill": args.fill, "bands": tuple(args.bands), "chunk": args.chunk,
+               "cache_tiles": args.cache_tiles}
+    if args.reference is not None and len(scenes) != 1:
+        raise LandslideCoreError(f"--reference judges one scene, but {len(scenes)} were given: predict them one by "
+                                 "one to judge each against its own inventory")
+    if args.submit:
+        works = scene_works(scenes, args.checkpoint, args.out, device=args.device, **options)
+        submit_scenes(works, _scheduler(args), wait=args.wait)
+        return 0
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, precision=args.precision)
+    for scene in scenes:
+        report = predict_scene(scene, predictor, args.out, progress=not args.quiet, **options)
+        print(f"{scene.name}: {report.polygons} landslide polygon(s), {report.landslide_pixels:,} landslide pixels "
+              f"of {report.valid_pixels:,} with data; {report.megapixels_per_second:.2f} Mpx/s, peak "
+              f"{report.peak_rss_mib:.0f} MiB resident; {', '.join(report.outputs.values())}")
+    if args.reference is not None:
+        _print_assessment(report.outputs, args)
+    return 0
+
+
+def _print_assessment(outputs: dict[str, str], args: argparse.Namespace) -> None:
+    from .predict.assess import object_scores, object_table, pixel_scores
+
+    scores, counts = pixel_scores(outputs["mask"], args.reference, layer=args.reference_layer,
+                                  progress=not args.quiet)
+    print("pixels (the paper's metrics, in %): " + ", ".join(f"{k} {v:.2f}" for k, v in scores.as_percent().items())
+          + f" over {counts['pixels']:,} pixels")
+    if args.reference.suffix.lower() in (".tif", ".tiff"):
+        print("objects: the reference is a raster; give a vector inventory (.gpkg, .shp, …) for object counts")
+        return
+    table = object_table([object_scores(outputs["polygons"], args.reference, rule=rule, iou_threshold=args.iou,
+                                        reference_layer=args.reference_layer) for rule in ("iou", "centroid")])
+    print(table.drop(columns="description").to_string(index=False))
+    for line in table["description"]:
+        print(f"  {line}")
+
+
+def _add_predict_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "predict", help="run a trained model over whole scenes: probability and mask COGs and landslide polygons",
+        description="Read each scene window by window, predict overlapping tiles in batches and blend them with a "
+                    "smooth weight window, then write OUT/<scene>.probability.tif (landslide probability in percent, "
+                    "uint8, 255 = no data) and OUT/<scene>.mask.tif (1 landslide, 0 background, 255 = no data) as "
+                    "Cloud-Optimized GeoTIFFs with the scene's CRS and transform, OUT/<scene>.landslides.gpkg "
+                    "(polygons with area, perimeter and mean probability) and OUT/<scene>.prediction.json. "
+                    "Memory stays bounded whatever the scene's size; running the same command again resumes an "
+                    "interrupted scene and skips finished ones.",
+        epilog="examples: landslide-core predict scene.tif --checkpoint runs/unet/best.pt --out maps | "
+               "landslide-core predict scenes/ --checkpoint best.pt --out maps --submit --partition gpu")
+    p.add_argument("scenes", nargs="+", type=Path, metavar="SCENE", help="scene rasters, or folders of them")
+    p.add_argument("--checkpoint", type=Path, required=True, help="best.pt or last.pt of a training run")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--tile", type=int, default=512, help="tile side fed to the model, a multiple of 32 "
+                                                         "(default: %(default)s)")
+    p.add_argument("--overlap", type=int, default=128, help="pixels neighbouring tiles share (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=8, help="tiles per forward pass (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, …")
+    p.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"),
+                   help="autocast precision (default: bf16 or fp16 on a GPU, fp32 on the CPU)")
+    p.add_argument("--threshold", type=float, default=0.5, help="landslide where the probability is at least "
+                                                                "this (default: %(default)s)")
+    p.add_argument("--min-area", type=float, default=0.0,
+                   help="drop polygons smaller than this, in m² (pixels without georeferencing; default: keep all)")
+    p.add_argument("--fill", type=int, help="a value that marks no data where every band holds it (e.g. 255 for "
+                                            "a white collar), besides the scene's own nodata")
+    p.add_argument("--bands", type=int, nargs=3, default=[1, 2, 3], metavar=("R", "G", "B"),
+                   help="the scene's red, green and blue bands (default: 1 2 3)")
+    p.add_argument("--chunk", type=int, default=2048, help="side of the chunks the scene is walked in "
+                                                           "(default: %(default)s)")
+    p.add_argument("--cache-tiles", type=int, default=64,
+                   help="tile predictions kept for neighbouring chunks (default: %(default)s)")
+    p.add_argument("--reference", type=Path,
+                   help="judge the map against this inventory: polygons (.gpkg, .shp, …) or a raster on the "
+                        "scene's grid (1 = landslide)")
+    p.add_argument("--reference-layer", help="the reference's layer, when its file holds several")
+    p.add_argument("--iou", type=float, default=0.5, help="IoU a predicted polygon needs to detect a reference "
+                                                          "landslide, for the iou rule (default: %(default)s)")
+    p.add_argument("--submit", action="store_true", help="predict each scene as a job (see the jobs flags)")
+    _add_scheduler_arguments(p, "scene", "GPUs per scene (default: 1; local without CUDA: 0)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_predict)
 
 
 def _add_qc_command(commands: argparse._SubParsersAction) -> None:
@@ -617,6 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_tile)
 
     _add_grid_command(commands)
+    _add_predict_command(commands)
     _add_results_command(commands)
     _add_qc_command(commands)
     _add_training_commands(commands)

@@ -13,7 +13,7 @@ __all__ = [
     "ArchiveError", "CheckpointError", "ChecksumMismatchError", "ConfigError", "DatasetNotFoundError", "DecisionsError", "DeviceError",
     "DownloadError", "GridError",
     "ImageFormatError", "LandslideCoreError", "ManifestError", "MaskValueError", "MissingPartnerError", "NoDirectDownloadError",
-    "NothingToEvaluateError", "PathProblemError", "ProfileError", "RankFailedError", "SceneError", "SectionFailedError",
+    "NothingToEvaluateError", "PathProblemError", "PredictionError", "ProfileError", "RankFailedError", "SceneError", "SectionFailedError",
     "SubDatasetFolderError", "ThroughputError", "TileError", "TileSizeError", "TrainingDataError", "UnknownLossError",
     "UnknownModelError", "UnknownSourceError", "UnknownSubDatasetError", "UnreadableTileError"
 ]
@@ -148,3 +148,7 @@ class GridError(LandslideCoreError):
 
 class ArchiveError(PathProblemError):
     """A results archive that cannot be packed or installed: tampered, incomplete, or from other code."""
+
+
+class PredictionError(PathProblemError):
+    """A scene, checkpoint, reference inventory or output folder that scene prediction cannot use as it is."""

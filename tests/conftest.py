@@ -76,3 +76,28 @@ def paper_text() -> str:
     if not PAPER.is_file():
         pytest.skip(f"paper text not found at {PAPER}")
     return PAPER.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def unet_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `landslide-core train` writes, for a U-Net that has not trained (weights seeded)."""
+    import torch
+
+    from landslide_core.models import build_model
+    from landslide_core.train.config import TrainConfig
+
+    torch.manual_seed(0)
+    config = TrainConfig(model="unet", pretrained=False, group="SAT")
+    model = build_model("unet", pretrained=False)
+    path = tmp_path_factory.mktemp("run") / "best.pt"
+    torch.save({"model": model.state_dict(), "config": config.to_dict(), "epoch": 0}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_scene(tmp_path_factory: pytest.TempPathFactory):
+    """The building page's synthetic Hokkaido scene, drawn at 384 px (a DemoScene)."""
+    from landslide_core.sources.cas.demo_scenes import write_demo_scenes
+
+    return write_demo_scenes(tmp_path_factory.mktemp("scenes"), subdatasets=("hokkaido",), size=384,
+                             progress=False)[0]

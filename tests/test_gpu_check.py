@@ -22,9 +22,11 @@ def test_dry_run_lists_each_step_with_its_time_limit_within_eight_minutes(tmp_pa
     done = _run("--dry-run", "--out", "results-here", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     steps = [STEP.match(line).groups() for line in done.stdout.splitlines() if STEP.match(line)]
-    assert [name for _, name, _, _ in steps] == ["cuda-tests", "throughput", "batch-fit", "table5"]
-    total = sum(int(limit) for _, _, limit, _ in steps)
-    assert total <= 8 * 60 and f"time limits summing to {total} s" in done.stdout
+    assert [name for _, name, _, _ in steps] == ["cuda-tests", "throughput", "batch-fit", "table5", "scene-scale"]
+    limits = {name: int(limit) for _, name, limit, _ in steps}
+    total = sum(limits.values())
+    assert total == 450 and f"time limits summing to {total} s" in done.stdout
+    assert limits["scene-scale"] == 60
     commands = {name: command for _, name, _, command in steps}
     out = tmp_path / "results-here"  # relative to where the script was called from
     assert "-m pytest -m cuda tests" in commands["cuda-tests"]
@@ -36,6 +38,9 @@ def test_dry_run_lists_each_step_with_its_time_limit_within_eight_minutes(tmp_pa
     assert "book --profile paper --section benchmarks" in table5
     for parameter in ("device cuda", "epochs 1", "crop_size null", "train true", "data_root data/demo"):
         assert f"-p {parameter}" in table5
+    scale = commands["scene-scale"]
+    assert "benchmarks/scene_scale.py --device cuda --model unet --sizes 2048 8192" in scale
+    assert f"--out-dir {out}" in scale
     assert not (tmp_path / "results-here").exists()  # a dry run writes nothing
 
 

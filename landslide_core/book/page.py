@@ -163,6 +163,7 @@ def open_section(
     scan: bool = True,
     device: str | None = None,
     source: str | TileSource = "cas",
+    banner: bool = True,
 ) -> SectionRun:
     """The preamble of a section page in one call: find the data, start the run, say which data it is.
 
@@ -176,6 +177,8 @@ def open_section(
             themselves pass ``False``.
         device: The device the section computes on, for the provenance.
         source: The tile source the data root is read with.
+        banner: Say which data the page describes (demo or CAS); a page given data of its own (a scene, a
+            checkpoint) passes False and says so itself.
 
     Raises:
         PathProblemError: The first layout problem of the data root (the message says how to list them all).
@@ -189,5 +192,6 @@ def open_section(
     run = SectionRun.start(section, profile=profile, parameters=parameters, data_root=root,
                            records=None if found is None else found.records, device=device, source=source)
     run.found = found
-    run.banner()
+    if banner:
+        run.banner()
     return run

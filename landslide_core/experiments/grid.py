@@ -20,10 +20,8 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +29,9 @@ import pandas as pd
 import submitit
 import torch
 
-from ..errors import GridError
-from ..io.atomic import write_text_atomic
-from ..runtime.workers import available_cores
 from ..train.config import TrainConfig
 from ..train.loop import HISTORY_FILE
+from .jobs import Scheduler, now_utc, submit_work
 from .runs import SCORES_FILE, train_and_evaluate
 from .table5 import prune_checkpoints, run_folder
 
@@ -141,10 +137,6 @@ def attempts(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
@@ -159,7 +151,7 @@ def run_cell(cell: Cell, data_root: str | Path, *, progress: bool = True, job_id
         return
     if _rank() == 0:
         cell.folder.mkdir(parents=True, exist_ok=True)
-        line = {"job": job_id or "foreground", "host": socket.gethostname(), "started_utc": _now(),
+        line = {"job": job_id or "foreground", "host": socket.gethostname(), "started_utc": now_utc(),
                 "epochs_done_at_start": _epochs_done(cell.folder),
                 "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
         with (cell.folder / ATTEMPTS_FILE).open("a", encoding="utf-8") as log:
@@ -187,155 +179,39 @@ class CellJob(submitit.helpers.Checkpointable):
         return str(self.cell.folder)
 
 
-@dataclass(frozen=True)
-class Scheduler:
-    """Where and how cells run as jobs."""
-
-    executor: str = "slurm"
-    """``slurm`` or ``local`` (submitit's local executor: processes on this machine)."""
-    partition: str | None = None
-    account: str | None = None
-    gpus_per_job: int = 1
-    """GPUs per cell; more than one makes the cell one DDP run with a task per GPU. 0: CPU jobs."""
-    time_min: int = 24 * 60
-    """Time limit of each job in minutes; a job that reaches it is requeued and resumes."""
-    cpus_per_job: int | None = None
-    parallel: int | None = None
-    """Local executor: cells running at once (default: visible GPUs ÷ GPUs per job, or 1 without GPUs)."""
-    threads: int | None = None
-    """CPU threads per job (default: the cores shared evenly between the parallel local jobs)."""
-    slurm_options: dict[str, Any] = field(default_factory=dict)
-    """Further ``sbatch`` options, e.g. ``{"qos": "high", "constraint": "h100"}``."""
-
-    def __post_init__(self) -> None:
-        if self.executor not in ("slurm", "local"):
-            raise GridError(f"executor must be 'slurm' or 'local', not {self.executor!r}")
-        if self.gpus_per_job < 0 or self.time_min < 1 or (self.parallel is not None and self.parallel < 1):
-            raise GridError(f"GPUs per job must be 0 or more, the time limit 1 minute or more and parallel 1 or "
-                            f"more; got {self.gpus_per_job} GPU(s), {self.time_min} min, parallel {self.parallel}")
-
-    @property
-    def tasks(self) -> int:
-        """Processes per job: one per GPU (at least one)."""
-        return max(self.gpus_per_job, 1)
-
-
-def _executor(scheduler: Scheduler, jobs_dir: Path) -> submitit.Executor:
-    common = {"timeout_min": scheduler.time_min, "tasks_per_node": scheduler.tasks, "nodes": 1,
-              "gpus_per_node": scheduler.gpus_per_job}
-    if scheduler.executor == "local":
-        executor = submitit.LocalExecutor(folder=jobs_dir / "%j")
-        executor.update_parameters(**common)
-        return executor
-    try:
-        executor = submitit.SlurmExecutor(folder=jobs_dir / "%j")
-    except RuntimeError as error:
-        raise GridError(f"cannot use Slurm here ({error}); run on a Slurm login node, or use --executor local") from None
-    slurm = {"time": scheduler.time_min, "ntasks_per_node": scheduler.tasks, "nodes": 1, "job_name": "landslide-grid"}
-    if scheduler.gpus_per_job:
-        slurm["gpus_per_node"] = scheduler.gpus_per_job
-    for key, value in (("partition", scheduler.partition), ("account", scheduler.account),
-                       ("cpus_per_task", scheduler.cpus_per_job)):
-        if value is not None:
-            slurm[key] = value
-    executor.update_parameters(**slurm, **scheduler.slurm_options)
-    return executor
-
-
-def _write_job(cell: Cell, scheduler: Scheduler, job: submitit.Job, jobs_dir: Path) -> None:
-    cell.folder.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(cell.folder / JOB_FILE, json.dumps(
-        {"executor": scheduler.executor, "job_id": str(job.job_id), "jobs_folder": str(jobs_dir / str(job.job_id)),
-         "submitted_utc": _now()}, indent=2) + "\n")
-
-
-def _gpu_slots(scheduler: Scheduler) -> list[list[int]]:
-    """Groups of visible GPU ids, one group per local job; ids as this process's ``CUDA_VISIBLE_DEVICES`` names them."""
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    ids = [int(i) for i in visible.split(",") if i.strip().isdigit()][:count] if visible else list(range(count))
-    size = scheduler.gpus_per_job
-    return [ids[i:i + size] for i in range(0, len(ids) - size + 1, size)] if size else []
-
-
-def _finished(job: submitit.Job, cell: Cell) -> str:
-    """A line saying how a finished job ended."""
-    try:
-        job.result()
-    except Exception as error:  # a failed job's error, reported as text: the other cells go on  # noqa: BLE001
-        log = (job.stderr() or "").strip().splitlines()
-        last = log[-1] if log else type(error).__name__
-        return (f"cell {cell.index} ({cell.label}) FAILED: {last} (log: {job.paths.stderr}); submit again to "
-                "resume it")
-    return f"cell {cell.index} ({cell.label}) done"
-
-
 def submit(cells: Sequence[Cell], data_root: str | Path, jobs_dir: str | Path, scheduler: Scheduler, *,
            wait: bool = False, poll_s: float = 2.0, echo: Callable[[str], None] = print) -> list[str]:
-    """Send the cells that are not done to the scheduler; return one line per cell sent (its job, or its end).
-
-    Slurm: every cell is submitted at once (as a job array) and the call returns unless ``wait``. Local: at most
-    one cell per slot runs at a time and the call returns when all have ended (a local job lives as long as this
-    process supervises it).
+    """Send the cells that are not done to the scheduler (:func:`~.jobs.submit_work`); one line per cell sent.
 
     Raises:
-        GridError: A local run asks for more GPUs per job than are visible.
+        GridError: Slurm is not reachable, or a local run asks for more GPUs per job than are visible.
     """
-    jobs_dir = Path(jobs_dir)
-    pending = [cell for cell in cells if not (cell.folder / SCORES_FILE).is_file()]
-    if not pending:
-        echo("every cell is done; nothing to submit")
-        return []
-    executor = _executor(scheduler, jobs_dir)
-    if scheduler.executor == "slurm":
-        with executor.batch():
-            jobs = [executor.submit(CellJob(cell, Path(data_root), scheduler.threads)) for cell in pending]
-        lines = []
-        for cell, job in zip(pending, jobs, strict=True):
-            _write_job(cell, scheduler, job, jobs_dir)
-            lines.append(f"cell {cell.index} ({cell.label}): Slurm job {job.job_id}")
-            echo(lines[-1])
-        if wait:
-            lines = _wait([(cell, job) for cell, job in zip(pending, jobs, strict=True)], poll_s, echo)
-        return lines
-    return _run_locally(executor, pending, Path(data_root), jobs_dir, scheduler, poll_s, echo)
+    return submit_work([_CellWork(cell, Path(data_root)) for cell in cells], jobs_dir, scheduler,
+                       name="landslide-grid", wait=wait, poll_s=poll_s, echo=echo)
 
 
-def _wait(running: list[tuple[Cell, submitit.Job]], poll_s: float, echo: Callable[[str], None]) -> list[str]:
-    lines = []
-    while running:
-        time.sleep(poll_s)
-        for cell, job in [pair for pair in running if pair[1].done()]:
-            running.remove((cell, job))
-            lines.append(_finished(job, cell))
-            echo(lines[-1])
-    return lines
+@dataclass(frozen=True)
+class _CellWork:
+    """A cell as a piece of :mod:`.jobs` work."""
 
+    cell: Cell
+    data_root: Path
+    kind: str = "cell"
 
-def _run_locally(executor: submitit.Executor, pending: list[Cell], data_root: Path, jobs_dir: Path,
-                 scheduler: Scheduler, poll_s: float, echo: Callable[[str], None]) -> list[str]:
-    gpus = _gpu_slots(scheduler)
-    if scheduler.gpus_per_job and not gpus:
-        raise GridError(f"{scheduler.gpus_per_job} GPU(s) per job asked for, but this machine shows "
-                        f"{torch.cuda.device_count()} usable GPU(s); use --gpus-per-job 0 for CPU jobs")
-    slots: list[list[int]] = gpus[:scheduler.parallel] if gpus else [[] for _ in range(scheduler.parallel or 1)]
-    threads = scheduler.threads or max(1, available_cores() // len(slots))
-    free, running, lines = list(slots), [], []
-    queue = list(pending)
-    echo(f"running {len(queue)} cell(s) here, {len(slots)} at a time"
-         + (f" (GPUs {', '.join(','.join(map(str, s)) for s in slots)})" if gpus else f" ({threads} thread(s) each)"))
-    while queue or running:
-        while queue and free:
-            cell, slot = queue.pop(0), free.pop(0)
-            executor.update_parameters(visible_gpus=slot)
-            job = executor.submit(CellJob(cell, data_root, threads))
-            _write_job(cell, scheduler, job, jobs_dir)
-            running.append((cell, job, slot))
-            echo(f"cell {cell.index} ({cell.label}): started as local job {job.job_id}")
-        time.sleep(poll_s)
-        for entry in [entry for entry in running if entry[1].done()]:
-            running.remove(entry)
-            free.append(entry[2])
-            lines.append(_finished(entry[1], entry[0]))
-            echo(lines[-1])
-    return lines
+    @property
+    def index(self) -> int:
+        return self.cell.index
+
+    @property
+    def label(self) -> str:
+        return self.cell.label
+
+    @property
+    def job_file(self) -> Path:
+        return self.cell.folder / JOB_FILE
+
+    def done(self) -> bool:
+        return (self.cell.folder / SCORES_FILE).is_file()
+
+    def job(self, threads: int | None) -> CellJob:
+        return CellJob(self.cell, self.data_root, threads)

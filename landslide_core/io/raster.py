@@ -23,7 +23,7 @@ from rasterio.windows import Window
 from ..errors import UnreadableTileError
 from .atomic import atomic_path
 
-__all__ = ["UNREADABLE_FIX", "RasterInfo", "open_raster", "pixel_reads", "read_info", "read_raster", "write_raster"]
+__all__ = ["UNREADABLE_FIX", "RasterInfo", "no_georeferencing_warnings", "open_raster", "pixel_reads", "read_info", "read_raster", "write_raster"]
 
 UNREADABLE_FIX = "re-extract the file from its sub-dataset zip (or re-download it with `landslide-core download`)"
 
@@ -46,7 +46,7 @@ _quiet: warnings.catch_warnings | None = None
 
 
 @contextmanager
-def _no_georeferencing_warnings() -> Iterator[None]:
+def no_georeferencing_warnings() -> Iterator[None]:
     """Silence rasterio's NotGeoreferencedWarning, safely when several threads read at once.
 
     ``warnings.catch_warnings`` is not thread-safe: a thread leaving it restores the filters it saved while another
@@ -79,7 +79,7 @@ def open_raster(path: str | Path) -> Iterator[rasterio.io.DatasetReader]:
     """
     path = Path(path)
     try:
-        with _no_georeferencing_warnings(), rasterio.open(path) as src:
+        with no_georeferencing_warnings(), rasterio.open(path) as src:
             yield src
     except RasterioError as exc:
         raise UnreadableTileError(path, f"GDAL cannot read this raster ({exc})", UNREADABLE_FIX) from exc
@@ -125,7 +125,7 @@ def read_raster(path: str | Path, window: Window | None = None) -> np.ndarray:
     """
     with open_raster(path) as src:
         try:
-            with _no_georeferencing_warnings():
+            with no_georeferencing_warnings():
                 return src.read(window=window)
         except RasterioError as exc:
             detail = exc.__cause__ or exc  # rasterio puts GDAL's own message on the cause
@@ -154,7 +154,7 @@ def write_raster(path: str | Path, array: np.ndarray, *, compress: str | None = 
     }
     if compress:
         options["compress"] = compress
-    with atomic_path(path, suffix=".tmp.tif") as tmp, _no_georeferencing_warnings():
+    with atomic_path(path, suffix=".tmp.tif") as tmp, no_georeferencing_warnings():
         with rasterio.open(tmp, "w", **options) as dst:
             dst.write(data)
     return path

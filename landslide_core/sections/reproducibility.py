@@ -1,7 +1,8 @@
 """What the reproducibility appendix shows: the build's environment and the saved throughput records.
 
 The records are shown as they were written, laid out to fit the book's text column (:func:`record_view`); the
-data pipeline's rate is also said in one sentence computed from its record (:func:`pipeline_rate_summary`).
+data pipeline's rate is also said in one sentence computed from its record (:func:`pipeline_rate_summary`), and so
+is scene prediction at scale (:func:`scene_scale_summary`), which the appendix shows in its own subsection.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 import pandas as pd
 
 from ..experiments.pipeline_rate import PIL_DECODE, RECORD_PREFIX, TRAINING_ITEM
+from ..predict import scale
 from ..provenance import Provenance, device_description, git_state, library_versions, read_record
 
 __all__ = [
-    "MAX_COLUMNS", "RecordView", "ThroughputRecord", "environment_table", "pipeline_rate_summary", "record_view",
-    "throughput_records",
+    "MAX_COLUMNS", "RecordView", "ThroughputRecord", "environment_table", "is_scene_scale", "pipeline_rate_summary",
+    "record_view", "scene_scale_summary", "throughput_records",
 ]
 
 MAX_COLUMNS = 6
@@ -132,3 +134,24 @@ def pipeline_rate_summary(record: ThroughputRecord) -> str | None:
             f"tiles of `{Path(provenance.data_root).name}` ({provenance.data_kind}): decoding image and mask with "
             f"PIL ran at {rates[PIL_DECODE]:.0f} tiles/s and making a training item at {rates[TRAINING_ITEM]:.0f} "
             f"tiles/s, {ratio:.0%} of the decode rate; the target of at least {target:.0%} is {verdict}.")
+
+
+def is_scene_scale(record: ThroughputRecord) -> bool:
+    """Whether ``record`` is one of ``benchmarks/scene_scale.py``'s (``scene-scale-<device>``)."""
+    return record.path.stem.startswith(f"{scale.RECORD_PREFIX}-")
+
+
+def scene_scale_summary(record: ThroughputRecord) -> str | None:
+    """Scene prediction at scale in words, from a ``scene-scale-*`` record; ``None`` for any other record.
+
+    It names the device and the torch threads the predicting processes used, then per model says the megapixels
+    per second at each scene size, how far from linear the time per megapixel was, the peak resident memory, and
+    the largest scene's peak against its size as one array (:func:`landslide_core.predict.scale.summary`), all
+    read from the record.
+    """
+    if not is_scene_scale(record):
+        return None
+    threads = " or ".join(map(str, record.provenance.extra.get("torch_threads", [])))
+    device = record.provenance.device.removeprefix("CPU: ").removeprefix("GPU: ")
+    return (f"Measured on the {device} with {threads} torch threads; data: {record.provenance.data_kind}. "
+            f"{scale.summary(record.rows)}")

@@ -54,6 +54,19 @@ def test_tables_6_and_7_carry_the_baselines_on_every_row(section, name):
         assert set(BASELINES) <= set(rows["model"]), f"{name}, {dataset}: baselines missing"
 
 
+def test_the_inventory_page_maps_the_demo_scene_and_its_numbers_are_the_records():
+    objects = _record("inventory", "object_scores").set_index("rule")
+    pixels = _record("inventory", "pixel_scores").set_index("result")
+    page = _page_text("08_inventory")
+    assert "No inventory map" not in page and "The scene is **synthetic**" in page
+    iou, centroid = objects.loc["iou"], objects.loc["centroid"]
+    assert (f"the IoU rule finds {iou['detected']}, misses {iou['missed']} and counts {iou['false']} false" in page
+            and f"the centroid rule finds {centroid['detected']}" in page)
+    model = next(row for row in pixels.index if row.endswith("this scene") and not row.startswith("all landslide"))
+    assert f"landslide IoU is {pixels.loc[model, 'IoU']:.1f} %" in page
+    assert any(row.endswith("validation tiles (hokkaido)") for row in pixels.index), "tile scores beside the scene's"
+
+
 def test_no_page_shows_an_empty_note_as_an_object():
     """``display(Markdown(""))`` renders as ``<IPython.core.display.Markdown object>`` on the page."""
     for path in sorted((repository_root() / SECTIONS_DIR).glob("*.ipynb")):

@@ -55,3 +55,5 @@ def test_an_unpacked_archive_rebuilds_the_book_and_table5_without_training(tmp_p
         pd.testing.assert_frame_equal(pd.read_csv(laptop / ours.relative_to(repository_root())), pd.read_csv(ours))
     page = (laptop / "book" / "sections" / "05_benchmarks.ipynb").read_text(encoding="utf-8")
     assert "runs of the grid have not finished" not in page and "No example predictions" in page
+    inventory = (laptop / "book" / "sections" / "08_inventory.ipynb").read_text(encoding="utf-8")
+    assert "No inventory map" in inventory, "without checkpoints the inventory page says why it maps nothing"

@@ -1,0 +1,1 @@
+"""Prediction over whole scenes of any size, into probability and mask rasters and landslide polygons."""

@@ -1,0 +1,117 @@
+"""Many scenes, one job each, on the scheduler the Table 5 grid uses (:mod:`landslide_core.experiments.jobs`).
+
+A scene job loads the checkpoint on its own device and runs :func:`.scene.predict_scene`;
+requeued after preemption or a time limit, it resumes from the scene's last
+finished chunk. A scene whose report already holds the same settings is done and
+is not sent again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import submitit
+import torch
+
+from ..errors import PredictionError
+from ..experiments.jobs import Scheduler, submit_work
+from .formats import output_paths
+from .scene import Predictor, predict_scene
+
+__all__ = ["SCENE_SUFFIXES", "SceneJob", "SceneWork", "find_scenes", "scene_works", "submit_scenes"]
+
+SCENE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".jp2", ".img", ".vrt")
+_OUTPUT_SUFFIXES = (".probability.tif", ".mask.tif")
+
+
+def find_scenes(paths: Sequence[str | Path]) -> list[Path]:
+    """The scenes named: files as given, and each folder's rasters (by suffix, not our own outputs), sorted.
+
+    Raises:
+        PredictionError: A path does not exist, or a folder holds no raster.
+    """
+    scenes: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SCENE_SUFFIXES
+                           and not p.name.endswith(_OUTPUT_SUFFIXES))
+            if not found:
+                raise PredictionError(path, f"holds no scene ({', '.join(SCENE_SUFFIXES)})",
+                                      "pass the scene files, or the folder that holds them")
+            scenes.extend(found)
+        elif path.is_file():
+            scenes.append(path)
+        else:
+            raise PredictionError(path, "scene not found", "pass the path of a GeoTIFF (or a folder of them)")
+    return scenes
+
+
+@dataclass(frozen=True)
+class SceneWork:
+    """One scene to predict as a piece of scheduler work."""
+
+    index: int
+    scene: Path
+    out: Path
+    checkpoint: Path
+    options: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for :func:`.scene.predict_scene` (tile, overlap, threshold, …)."""
+    device: str = "auto"
+    kind: str = "scene"
+
+    @property
+    def label(self) -> str:
+        """The scene's file name."""
+        return self.scene.name
+
+    @property
+    def job_file(self) -> Path:
+        """``<scene>.job.json`` beside its outputs."""
+        return self.out / f"{self.scene.stem}.job.json"
+
+    def done(self) -> bool:
+        """Whether the scene's report exists with these settings (a changed setting predicts it again)."""
+        report = output_paths(self.scene, self.out)["report"]
+        if not report.is_file():
+            return False
+        saved = json.loads(report.read_text("utf-8")).get("settings", {})
+        return all(saved.get(key) == (list(value) if isinstance(value, tuple) else value)
+                   for key, value in self.options.items() if key in saved)
+
+    def job(self, threads: int | None) -> SceneJob:
+        """The callable a job runs."""
+        return SceneJob(self, threads)
+
+
+class SceneJob(submitit.helpers.Checkpointable):
+    """What a submitit job runs: one scene. Requeued on preemption or timeout, it resumes from its last chunk."""
+
+    def __init__(self, work: SceneWork, threads: int | None = None) -> None:
+        self.work, self.threads = work, threads
+
+    def __call__(self) -> str:
+        """Predict the scene; return its report's path."""
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        predictor = Predictor.from_checkpoint(self.work.checkpoint, device=self.work.device)
+        predict_scene(self.work.scene, predictor, self.work.out, progress=False, **self.work.options)
+        return str(output_paths(self.work.scene, self.work.out)["report"])
+
+
+def scene_works(scenes: Sequence[Path], checkpoint: Path, out: Path, *, device: str = "auto",
+                **options: Any) -> list[SceneWork]:
+    """One piece of work per scene, numbered from 0."""
+    return [SceneWork(i, Path(scene), Path(out), Path(checkpoint), dict(options), device)
+            for i, scene in enumerate(scenes)]
+
+
+def submit_scenes(works: Sequence[SceneWork], scheduler: Scheduler, *, wait: bool = False,
+                  echo: Any = print) -> list[str]:
+    """Send the scenes not yet predicted as jobs (job folders under ``<out>/jobs``); one line per scene sent."""
+    if not works:
+        return []
+    return submit_work(works, works[0].out / "jobs", scheduler, name="landslide-predict", wait=wait, echo=echo)
