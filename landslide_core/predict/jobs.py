@@ -20,7 +20,7 @@ import torch
 from ..errors import PredictionError
 from ..experiments.jobs import Scheduler, submit_work
 from .formats import output_paths
-from .scene import Predictor, predict_scene
+from .scene import Predictor, file_sha256, predict_scene
 
 __all__ = ["SCENE_SUFFIXES", "SceneJob", "SceneWork", "find_scenes", "scene_works", "submit_scenes"]
 
@@ -61,6 +61,8 @@ class SceneWork:
     options: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for :func:`.scene.predict_scene` (tile, overlap, threshold, …)."""
     device: str = "auto"
+    checkpoint_sha256: str = ""
+    """The checkpoint's SHA-256 (:func:`.scene.file_sha256`): a map made with another checkpoint is not done."""
     kind: str = "scene"
 
     @property
@@ -74,13 +76,14 @@ class SceneWork:
         return self.out / f"{self.scene.stem}.job.json"
 
     def done(self) -> bool:
-        """Whether the scene's report exists with these settings (a changed setting predicts it again)."""
+        """Whether the scene's report exists with this checkpoint and these settings (else it is predicted again)."""
         report = output_paths(self.scene, self.out)["report"]
         if not report.is_file():
             return False
         saved = json.loads(report.read_text("utf-8")).get("settings", {})
-        return all(saved.get(key) == (list(value) if isinstance(value, tuple) else value)
-                   for key, value in self.options.items() if key in saved)
+        return saved.get("model") == self.checkpoint_sha256 and all(
+            saved.get(key) == (list(value) if isinstance(value, tuple) else value)
+            for key, value in self.options.items() if key in saved)
 
     def job(self, threads: int | None) -> SceneJob:
         """The callable a job runs."""
@@ -104,8 +107,16 @@ class SceneJob(submitit.helpers.Checkpointable):
 
 def scene_works(scenes: Sequence[Path], checkpoint: Path, out: Path, *, device: str = "auto",
                 **options: Any) -> list[SceneWork]:
-    """One piece of work per scene, numbered from 0."""
-    return [SceneWork(i, Path(scene), Path(out), Path(checkpoint), dict(options), device)
+    """One piece of work per scene, numbered from 0.
+
+    Raises:
+        PredictionError: The checkpoint does not exist.
+    """
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise PredictionError(checkpoint, "checkpoint not found", "pass the last.pt or best.pt of a training run")
+    digest = file_sha256(checkpoint)
+    return [SceneWork(i, Path(scene), Path(out), checkpoint, dict(options), device, digest)
             for i, scene in enumerate(scenes)]
 
 

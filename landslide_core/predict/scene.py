@@ -47,7 +47,7 @@ from .blend import TileCache, TileGrid, computed_tiles
 from .formats import MASK_NODATA, PERCENT, PROBABILITY_NODATA, chunk_windows, output_paths
 from .polygons import write_landslides
 
-__all__ = ["BLOCK", "PROGRESS_FILE", "Predictor", "SceneReport", "blended_chunks", "predict_scene"]
+__all__ = ["BLOCK", "PROGRESS_FILE", "Predictor", "SceneReport", "blended_chunks", "file_sha256", "predict_scene"]
 
 GDAL_CACHE_MB = 32
 """GDAL's block cache while predicting (its default, 5 % of RAM, would grow with the scene up to gigabytes)."""
@@ -55,6 +55,15 @@ BLOCK = 512
 """Block side of the written GeoTIFFs; chunks are a multiple of it, so each block is written once."""
 PROGRESS_FILE = "progress.json"
 UNGEOREFERENCED = "has no georeferencing (no CRS): outputs are in pixel coordinates and polygon areas in pixels"
+
+
+def file_sha256(path: Path) -> str:
+    """A file's SHA-256, read a MiB at a time: what identifies a checkpoint's predictions."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -80,14 +89,10 @@ class Predictor:
         """
         path = Path(path)
         model, config = trained_model(load_checkpoint(path))
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
         runtime = Runtime.for_device(device, precision=precision)
         runtime.prepare_model(model)
         return cls(model, config.tile_source().normalisation, runtime, f"{config.model} ({path.name})",
-                   digest.hexdigest(), int(config.model_options.get("in_channels", 3)))
+                   file_sha256(path), int(config.model_options.get("in_channels", 3)))
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Probabilities ``(n, h, w)`` float32 for raw images ``(n, bands, h, w)``."""

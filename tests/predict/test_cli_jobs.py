@@ -83,3 +83,7 @@ def test_scenes_run_as_local_jobs_one_per_scene_and_done_ones_are_not_sent_again
     changed = scene_works(scenes[:1], unet_checkpoint, tmp_path / "maps", device="cpu", tile=128, overlap=64,
                           batch_size=4)
     assert not changed[0].done(), "another overlap is another map"
+    other = tmp_path / "other.pt"
+    other.write_bytes(unet_checkpoint.read_bytes() + b"\0")
+    assert not scene_works(scenes[:1], other, tmp_path / "maps", device="cpu", tile=128, overlap=32,
+                           batch_size=4)[0].done(), "another checkpoint is another map"
