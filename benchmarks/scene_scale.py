@@ -64,20 +64,13 @@ def plan(args: argparse.Namespace) -> list[tuple[str, int]]:
     return sorted(dict.fromkeys(runs), key=lambda run: (run[1], models.index(run[0])))
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run(args: argparse.Namespace, work: Path, written: list[Path]) -> None:
     """Measure every planned run; write the record unless --quick. Adds what it writes under ``work`` to ``written``."""
     import torch
     from tqdm import tqdm
 
     from landslide_core.experiments.throughput import device_slug
+    from landslide_core.io.checksums import file_sha256
     from landslide_core.predict.scale import (
         RECORD_PREFIX,
         UNTRAINED_NOTE,
@@ -114,7 +107,7 @@ def run(args: argparse.Namespace, work: Path, written: list[Path]) -> None:
     device = torch.device(args.device)
     if device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device() if device.index is None else device.index)
-    checksums = {side: sha256(path) for side, path in scenes.items()}
+    checksums = {side: file_sha256(path) for side, path in scenes.items()}
     parameters = {"runs": [f"{m} {s}" for m, s in runs], "tile": args.tile, "overlap": args.overlap,
                   "chunk": args.chunk, "cache_tiles": args.cache_tiles, "batch_size": args.batch_size,
                   "seed": args.seed, "threshold": 0.5}

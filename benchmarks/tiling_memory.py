@@ -15,7 +15,6 @@ as a growth over the one-tile baseline far below the scene's size.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -87,14 +86,6 @@ def measure(mode: str, scene: Path, labels: Path, out: Path, cache_mb: int) -> d
     return json.loads(done.stdout)
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--side", type=int, default=8192, help="scene side in pixels (default 8192: 192 MiB of RGB)")
@@ -112,6 +103,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     import torch
 
     from landslide_core.experiments.throughput import device_slug
+    from landslide_core.io.checksums import file_sha256
     from landslide_core.provenance import collect_provenance, write_record
 
     started = time.time()
@@ -144,7 +136,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     provenance = replace(
         collect_provenance(parameters=parameters, data_root=work, device="cpu", started=started,
                            section="tiling-memory", extra=extra),
-        data_kind="synthetic scene: seeded random pixels and discs, not CAS imagery", data_checksum=sha256(scene))
+        data_kind="synthetic scene: seeded random pixels and discs, not CAS imagery", data_checksum=file_sha256(scene))
     stem = args.out / f"tiling-memory-{device_slug(torch.device('cpu'))}"
     write_record(table, stem, provenance,
                  caption=f"Peak RSS and tiles/s of tile_scene on a {args.side}×{args.side}×3 scene "

@@ -31,7 +31,8 @@ profile = "demo"
 model = "unet"
 group = "SAT"
 seed = 0
-# Any training checkpoint instead (best.pt or last.pt). None: the run above.
+# Any training checkpoint instead (best.pt or last.pt). None: the run
+# above.
 checkpoint = None
 # A scene (GeoTIFF or any raster GDAL reads) and its inventory (polygons).
 # None: the building page's synthetic scene of `scene_subdataset` and its

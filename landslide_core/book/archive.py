@@ -14,7 +14,6 @@ results behind a DOI).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -28,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import ArchiveError
+from ..io.checksums import file_sha256
 from ..provenance import git_state, library_versions
 from .fingerprint import package_digest
 from .runner import RESULTS_DIR, repository_root
@@ -42,17 +42,9 @@ LEFT_OUT_FOLDERS = {"jobs", "work", "stand-ins"}
 """Scheduler job folders and data the pages regenerate from their seeds."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def archive_sha256(path: str | Path) -> str:
     """The SHA-256 of a whole archive: the value to publish beside it (and to pass to ``unpack --sha256``)."""
-    return _sha256(Path(path))
+    return file_sha256(Path(path))
 
 
 def packed_files(profile: str) -> Iterator[Path]:
@@ -91,7 +83,7 @@ def pack(profile: str, out: str | Path | None = None) -> Path:
         "format": FORMAT, "profile": profile, "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "package_digest": package_digest(), "commit": commit, "uncommitted_changes": dirty,
         "libraries": library_versions(),
-        "files": {path.as_posix(): {"sha256": _sha256(root / path), "bytes": (root / path).stat().st_size}
+        "files": {path.as_posix(): {"sha256": file_sha256(root / path), "bytes": (root / path).stat().st_size}
                   for path in files},
     }
     out = Path(out) if out else root / f"results-{profile}-{package_digest()[:12]}.tar.gz"
@@ -162,7 +154,7 @@ def _verified(tar: tarfile.TarFile, archive: Path, manifest: dict[str, Any], sta
         with tar.extractfile(member) as source, target.open("wb") as sink:  # type: ignore[union-attr]
             shutil.copyfileobj(source, sink)
         expected = manifest["files"][member.name]["sha256"]
-        if _sha256(target) != expected:
+        if file_sha256(target) != expected:
             raise ArchiveError(f"{archive}: {member.name}", "does not match the SHA-256 its manifest lists: the "
                                "file was changed or damaged after packing, so nothing was installed",
                                "get the archive again from its source (or pack it again)")
@@ -216,7 +208,7 @@ def unpack(archive: str | Path, *, force: bool = False, sha256: str | None = Non
         for name in names:
             target = root / name
             if target.is_file():
-                same = _sha256(target) == manifest["files"][name.as_posix()]["sha256"]
+                same = file_sha256(target) == manifest["files"][name.as_posix()]["sha256"]
                 (unchanged if same else conflicts).append(target)
         if conflicts and not force:
             raise ArchiveError(conflicts[0], f"differs from the archive's copy ({len(conflicts)} file(s) would be "

@@ -19,8 +19,9 @@ import torch
 
 from ..errors import PredictionError
 from ..experiments.jobs import Scheduler, submit_work
+from ..io.checksums import file_sha256
 from .formats import output_paths
-from .scene import Predictor, file_sha256, predict_scene
+from .scene import Predictor, predict_scene
 
 __all__ = ["SCENE_SUFFIXES", "SceneJob", "SceneWork", "find_scenes", "scene_works", "submit_scenes"]
 
@@ -62,7 +63,7 @@ class SceneWork:
     """Keyword arguments for :func:`.scene.predict_scene` (tile, overlap, threshold, …)."""
     device: str = "auto"
     checkpoint_sha256: str = ""
-    """The checkpoint's SHA-256 (:func:`.scene.file_sha256`): a map made with another checkpoint is not done."""
+    """The checkpoint's SHA-256 (:func:`landslide_core.io.checksums.file_sha256`): a map made with another checkpoint is not done."""
     kind: str = "scene"
 
     @property

@@ -16,7 +16,6 @@ unfinished chunk. At the end the working rasters become Cloud-Optimized GeoTIFFs
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -38,6 +37,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError, PredictionError
 from ..io.atomic import atomic_path, write_text_atomic
+from ..io.checksums import file_sha256
 from ..io.raster import no_georeferencing_warnings, open_raster
 from ..runtime.device import Runtime
 from ..runtime.memory import PeakMemory
@@ -47,7 +47,7 @@ from .blend import TileCache, TileGrid, computed_tiles
 from .formats import MASK_NODATA, PERCENT, PROBABILITY_NODATA, chunk_windows, output_paths
 from .polygons import write_landslides
 
-__all__ = ["BLOCK", "PROGRESS_FILE", "Predictor", "SceneReport", "blended_chunks", "file_sha256", "predict_scene"]
+__all__ = ["BLOCK", "PROGRESS_FILE", "Predictor", "SceneReport", "blended_chunks", "predict_scene"]
 
 GDAL_CACHE_MB = 32
 """GDAL's block cache while predicting (its default, 5 % of RAM, would grow with the scene up to gigabytes)."""
@@ -55,15 +55,6 @@ BLOCK = 512
 """Block side of the written GeoTIFFs; chunks are a multiple of it, so each block is written once."""
 PROGRESS_FILE = "progress.json"
 UNGEOREFERENCED = "has no georeferencing (no CRS): outputs are in pixel coordinates and polygon areas in pixels"
-
-
-def file_sha256(path: Path) -> str:
-    """A file's SHA-256, read a MiB at a time: what identifies a checkpoint's predictions."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass

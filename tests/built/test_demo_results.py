@@ -59,7 +59,7 @@ def test_the_inventory_page_maps_the_demo_scene_and_its_numbers_are_the_records(
     pixels = _record("inventory", "pixel_scores").set_index("result")
     page = _page_text("08_inventory")
     assert "No inventory map" not in page and "The scene is **synthetic**" in page
-    iou, centroid = objects.loc["iou"], objects.loc["centroid"]
+    iou, centroid = (objects.loc[rule, ["detected", "missed", "false"]].astype(int) for rule in ("iou", "centroid"))
     assert (f"the IoU rule finds {iou['detected']}, misses {iou['missed']} and counts {iou['false']} false" in page
             and f"the centroid rule finds {centroid['detected']}" in page)
     model = next(row for row in pixels.index if row.endswith("this scene") and not row.startswith("all landslide"))
