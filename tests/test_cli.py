@@ -14,7 +14,8 @@ COMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)  # noqa:
 
 
 def test_every_command_is_listed():
-    assert COMMANDS == ["book", "demo-data", "download", "evaluate", "grid", "leakage", "qc", "results", "split", "tile", "train",
+    assert COMMANDS == ["book", "demo-data", "download", "evaluate", "grid", "leakage", "predict", "qc", "results", "split", "tile",
+                        "train",
                         "validate"]
 
 

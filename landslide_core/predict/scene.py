@@ -3,9 +3,10 @@
 The scene is walked in chunks (``chunk`` × ``chunk`` pixels, aligned with the
 output's 512-px blocks). For each chunk, the tiles of the :class:`TileGrid` that
 cover it are read window by window, predicted in batches and blended
-(:mod:`.blend`); a :class:`TileCache` keeps recent tile predictions so a tile shared
-with the next chunk is not predicted again. Memory is therefore bounded by one
-chunk, one batch and the cache, whatever the scene's size.
+(:mod:`.blend`); a :class:`TileCache` keeps the last ``cache_tiles`` tile predictions,
+so a tile shared with the next chunk of the row is not predicted again (one shared
+with the next row of chunks is, unless the cache holds a whole row). Memory is
+therefore bounded by one chunk, one batch and the cache, whatever the scene's size.
 
 Each finished chunk is written to working GeoTIFFs in ``<scene>.work/`` and
 recorded in its ``progress.json``, so an interrupted scene resumes from the first
