@@ -30,6 +30,7 @@ import pandas as pd
 
 from landslide_core.building.leakage import audit_arrays
 from landslide_core.building.leakage_keys import orient
+from landslide_core.runtime.memory import process_status_mib
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SUBDATASET = "planted"
@@ -124,14 +125,9 @@ def compare(audit, planted: Planted) -> dict[str, object]:
     }
 
 
-def _status_mib(field: str) -> float:
-    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith(f"{field}:"))
-    return int(line.split()[1]) / 1024
-
-
 def run_core(n_tiles: int, *, seed: int = 0, size: int = 512) -> dict[str, object]:
     """Generate, audit and compare; one row of measurements (peak RSS of this process)."""
-    rss_before = _status_mib("VmRSS")
+    rss_before = process_status_mib("VmRSS")
     planted = Planted()
     audit = audit_arrays(planted_tiles(n_tiles, planted, seed=seed, size=size), progress=sys.stderr.isatty())
     audit_seconds = audit.seconds - planted.seconds
@@ -146,7 +142,7 @@ def run_core(n_tiles: int, *, seed: int = 0, size: int = 512) -> dict[str, objec
         "audit_seconds": round(audit_seconds, 2),
         "tiles_per_s": round(len(audit.tiles) / audit_seconds, 1),
         "rss_before_mib": round(rss_before, 1),
-        "peak_rss_mib": round(_status_mib("VmHWM"), 1),
+        "peak_rss_mib": round(process_status_mib("VmHWM"), 1),
     }
 
 

@@ -53,6 +53,7 @@ from ..io.raster import open_raster
 from ..models import MODEL_NAMES, build_model, describe_model
 from ..provenance import collect_provenance, device_description, write_record
 from ..runtime.device import Runtime, algorithm_settings, resolve_device, resolve_precision
+from ..runtime.memory import process_status_mib
 from ..sources import CAS
 from ..sources.cas.demo import ensure_demo_data
 from ..tiles import TileRecord
@@ -199,17 +200,8 @@ def check_settings(models: Sequence[str], batch_size: int, image_size: int, thre
                              "use e.g. --image-size 512")
 
 
-def _process_status_mib(field: str) -> float | None:
-    """A memory field (``VmHWM``, ``VmRSS``) of ``/proc/self/status`` in MiB; ``None`` without ``/proc``."""
-    status = Path("/proc/self/status")
-    if not status.is_file():
-        return None
-    line = next(line for line in status.read_text().splitlines() if line.startswith(f"{field}:"))
-    return int(line.split()[1]) / 1024  # the file gives kB
-
-
 def _peak_rss_mib() -> float:
-    peak = _process_status_mib("VmHWM")
+    peak = process_status_mib("VmHWM")
     if peak is not None:
         return peak
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
@@ -240,7 +232,7 @@ def measure_model(model_name: str, mode: Mode, setup: Setup, seed: int = 0) -> l
     if setup.threads is not None:
         torch.set_num_threads(setup.threads)
     batch_size, image_size = setup.batch_size, setup.image_size
-    rss = None if on_cuda else _process_status_mib("VmRSS")
+    rss = None if on_cuda else process_status_mib("VmRSS")
     rss_before = math.nan if rss is None else rss
     runtime = mode.runtime(resolved)
     torch.manual_seed(seed)

@@ -39,6 +39,7 @@ from ..errors import ConfigError, LandslideCoreError, PredictionError
 from ..io.atomic import atomic_path, write_text_atomic
 from ..models import MODEL_NAMES, build_model
 from ..runtime.device import Runtime
+from ..runtime.memory import process_status_mib
 from ..sources import get_source
 from ..sources.base import Normalisation
 from ..sources.cas.demo_scenes import render_scene
@@ -198,23 +199,17 @@ def scale_predictor(model: str, device: str = "cpu") -> Predictor:
     return Predictor(network, normalisation, runtime, label, f"{label}, torch seed {MODEL_SEED}")
 
 
-def _status_mib(field: str) -> float:
-    """A memory line of this process's /proc/self/status (``VmRSS``, ``VmHWM``), in MiB."""
-    status = Path("/proc/self/status").read_text().splitlines()
-    return int(next(line for line in status if line.startswith(f"{field}:")).split()[1]) / 1024
-
-
 def _measured(arguments: dict[str, Any]) -> dict[str, Any]:
     """In the measured process: build the model, note the resident set, predict, note the peak."""
     predictor = scale_predictor(arguments["model"], arguments["device"])
     cuda = predictor.runtime.device.type == "cuda"
-    baseline = _status_mib("VmRSS")
+    baseline = process_status_mib("VmRSS")
     report = predict_scene(arguments["scene"], predictor, arguments["out"], tile=arguments["tile"],
                            overlap=arguments["overlap"], batch_size=arguments["batch_size"],
                            chunk=arguments["chunk"], cache_tiles=arguments["cache_tiles"],
                            progress=arguments["progress"])
     return {**report.to_dict(), "model": arguments["model"], "model_label": predictor.label,
-            "baseline_rss_mib": round(baseline, 1), "process_peak_rss_mib": round(_status_mib("VmHWM"), 1),
+            "baseline_rss_mib": round(baseline, 1), "process_peak_rss_mib": round(process_status_mib("VmHWM"), 1),
             "gpu_peak_mib": round(torch.cuda.max_memory_allocated() / MIB, 1) if cuda else None,
             "torch_threads": torch.get_num_threads()}
 

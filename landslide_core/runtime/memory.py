@@ -9,13 +9,27 @@ lower bound, close for work that holds its buffers for longer than an interval.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from types import TracebackType
 
 import psutil
 
-__all__ = ["PeakMemory"]
+__all__ = ["PeakMemory", "process_status_mib"]
 
 MIB = 1024 * 1024
+
+
+def process_status_mib(field: str) -> float | None:
+    """A memory field of ``/proc/self/status`` (``VmHWM``: the peak resident set, ``VmRSS``) in MiB.
+
+    ``None`` where there is no ``/proc`` (macOS). Unlike ``ru_maxrss``, ``VmHWM`` belongs to this process alone,
+    not to the parent it was forked from.
+    """
+    status = Path("/proc/self/status")
+    if not status.is_file():
+        return None
+    line = next(line for line in status.read_text().splitlines() if line.startswith(f"{field}:"))
+    return int(line.split()[1]) / 1024  # the file gives kB
 
 
 class PeakMemory:
