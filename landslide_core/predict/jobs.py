@@ -8,7 +8,6 @@ is not sent again.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from ..errors import PredictionError
 from ..experiments.jobs import Scheduler, submit_work
 from ..io.checksums import file_sha256
 from .formats import output_paths
-from .scene import Predictor, predict_scene
+from .scene import SETTINGS, Predictor, finished_report, predict_scene, prediction_settings
 
 __all__ = ["SCENE_SUFFIXES", "SceneJob", "SceneWork", "find_scenes", "scene_works", "submit_scenes"]
 
@@ -77,14 +76,10 @@ class SceneWork:
         return self.out / f"{self.scene.stem}.job.json"
 
     def done(self) -> bool:
-        """Whether the scene's report exists with this checkpoint and these settings (else it is predicted again)."""
-        report = output_paths(self.scene, self.out)["report"]
-        if not report.is_file():
-            return False
-        saved = json.loads(report.read_text("utf-8")).get("settings", {})
-        return saved.get("model") == self.checkpoint_sha256 and all(
-            saved.get(key) == (list(value) if isinstance(value, tuple) else value)
-            for key, value in self.options.items() if key in saved)
+        """Whether the scene's outputs exist, made from this scene file with this checkpoint and these settings."""
+        settings = prediction_settings(self.scene, self.checkpoint_sha256,
+                                       **{k: v for k, v in self.options.items() if k in SETTINGS})
+        return finished_report(output_paths(self.scene, self.out), settings) is not None
 
     def job(self, threads: int | None) -> SceneJob:
         """The callable a job runs."""

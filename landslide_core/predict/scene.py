@@ -48,7 +48,10 @@ from .blend import TileCache, TileGrid, computed_tiles
 from .formats import MASK_NODATA, PERCENT, PROBABILITY_NODATA, chunk_windows, output_paths
 from .polygons import write_landslides
 
-__all__ = ["BLOCK", "PROGRESS_FILE", "Predictor", "SceneReport", "blended_chunks", "predict_scene"]
+__all__ = [
+    "BLOCK", "PROGRESS_FILE", "SETTINGS", "Predictor", "SceneReport", "blended_chunks", "finished_report", "predict_scene",
+    "prediction_settings",
+]
 
 GDAL_CACHE_MB = 32
 """GDAL's block cache while predicting (its default, 5 % of RAM, would grow with the scene up to gigabytes)."""
@@ -203,6 +206,32 @@ def _to_cog(work_file: Path, final: Path, resampling: str) -> None:
                              OVERVIEW_RESAMPLING=resampling)
 
 
+SETTINGS = ("tile", "overlap", "threshold", "min_area", "fill", "bands", "chunk")
+"""The keyword arguments of :func:`predict_scene` that decide its outputs (with the scene and the model)."""
+
+
+def prediction_settings(scene: Path, identity: str, *, tile: int = 512, overlap: int = 128, threshold: float = 0.5,
+                        min_area: float = 0.0, fill: int | None = None, bands: tuple[int, ...] = (1, 2, 3),
+                        chunk: int = 2048) -> dict[str, Any]:
+    """Everything that decides a scene's outputs, as its report and work folder record it.
+
+    The scene file (path, size, modification time), the model's identity, and :data:`SETTINGS`, with ``chunk``
+    rounded as prediction uses it: up to a multiple of :data:`BLOCK` and at least ``tile``.
+    """
+    stat = scene.stat()
+    return {"scene": str(scene.resolve()), "scene_bytes": stat.st_size, "scene_mtime": stat.st_mtime,
+            "model": identity, "tile": tile, "overlap": overlap, "threshold": threshold, "min_area": min_area,
+            "fill": fill, "bands": list(bands), "chunk": max(-(-chunk // BLOCK) * BLOCK, -(-tile // BLOCK) * BLOCK)}
+
+
+def finished_report(paths: dict[str, Path], settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved report of a scene whose outputs all exist and were made with exactly ``settings``; else None."""
+    if not paths["report"].is_file() or not all(paths[k].is_file() for k in ("probability", "mask", "polygons")):
+        return None
+    saved = json.loads(paths["report"].read_text("utf-8"))
+    return saved if saved.get("settings") == settings else None
+
+
 def predict_scene(scene: str | Path, predictor: Predictor, out: str | Path, *, tile: int = 512, overlap: int = 128,
                   batch_size: int = 8, threshold: float = 0.5, min_area: float = 0.0, fill: int | None = None,
                   bands: tuple[int, ...] = (1, 2, 3), chunk: int = 2048, cache_tiles: int = 64,
@@ -239,35 +268,30 @@ def predict_scene(scene: str | Path, predictor: Predictor, out: str | Path, *, t
     if not scene.is_file():
         raise PredictionError(scene, "scene not found", "pass the path of a GeoTIFF (or any raster GDAL reads)")
     paths = output_paths(scene, out)
-    chunk = max(-(-chunk // BLOCK) * BLOCK, -(-tile // BLOCK) * BLOCK)
+    settings = prediction_settings(scene, predictor.identity, tile=tile, overlap=overlap, threshold=threshold,
+                                   min_area=min_area, fill=fill, bands=bands, chunk=chunk)
     try:
         with (rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024), open_raster(scene) as src,
               no_georeferencing_warnings()):
-            return _predict(scene, src, predictor, paths, tile=tile, overlap=overlap, batch_size=batch_size,
-                            threshold=threshold, min_area=min_area, fill=fill, bands=tuple(bands), chunk=chunk,
-                            cache_tiles=cache_tiles, progress=progress)
+            return _predict(scene, src, predictor, paths, settings, batch_size=batch_size, cache_tiles=cache_tiles,
+                            progress=progress)
     except RasterioError as error:
         raise PredictionError(scene, f"GDAL failed while predicting it ({error})",
                               "check the scene opens in QGIS or gdalinfo; rerun to resume") from error
 
 
-def _predict(scene: Path, src: DatasetReader, predictor: Predictor, paths: dict[str, Path], *, tile: int,
-             overlap: int, batch_size: int, threshold: float, min_area: float, fill: int | None,
-             bands: tuple[int, ...], chunk: int, cache_tiles: int, progress: bool) -> SceneReport:
+def _predict(scene: Path, src: DatasetReader, predictor: Predictor, paths: dict[str, Path], settings: dict[str, Any],
+             *, batch_size: int, cache_tiles: int, progress: bool) -> SceneReport:
+    bands, chunk = tuple(settings["bands"]), settings["chunk"]
+    threshold, fill = settings["threshold"], settings["fill"]
     _check_scene(scene, src, bands)
-    grid = TileGrid.build(src.width, src.height, tile, overlap)
+    grid = TileGrid.build(src.width, src.height, settings["tile"], settings["overlap"])
     georeferenced = src.crs is not None
     if not georeferenced:  # said once here; rasterio's own warnings on the outputs are silenced
         warnings.warn(f"{scene} {UNGEOREFERENCED}", UserWarning, stacklevel=3)
-    stat = scene.stat()
-    settings = {"scene": str(scene.resolve()), "scene_bytes": stat.st_size, "scene_mtime": stat.st_mtime,
-                "model": predictor.identity, "tile": tile, "overlap": overlap, "threshold": threshold,
-                "min_area": min_area, "fill": fill, "bands": list(bands), "chunk": chunk}
-    report_path = paths["report"]
-    if report_path.is_file() and all(paths[k].is_file() for k in ("probability", "mask", "polygons")):
-        saved = json.loads(report_path.read_text("utf-8"))
-        if saved.get("settings") == settings:
-            return SceneReport(**{k: v for k, v in saved.items() if k != "megapixels_per_second"})
+    saved = finished_report(paths, settings)
+    if saved is not None:
+        return SceneReport(**{k: v for k, v in saved.items() if k != "megapixels_per_second"})
     report = SceneReport(scene=str(scene), model=predictor.label, checkpoint_sha256=predictor.identity,
                          width=src.width, height=src.height, georeferenced=georeferenced,
                          crs=src.crs.to_string() if georeferenced else None, settings=settings, tiles=grid.count,
@@ -298,13 +322,13 @@ def _predict(scene: Path, src: DatasetReader, predictor: Predictor, paths: dict[
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # the no-georeferencing warning was given above
             report.polygons = write_landslides(paths["mask"], paths["polygons"], paths["probability"],
-                                               min_area=min_area, chunk=chunk, progress=False)
+                                               min_area=settings["min_area"], chunk=chunk, progress=False)
         report.seconds["vectorize"] = time.perf_counter() - started
     report.peak_rss_mib, report.added_rss_mib = round(memory.peak_mib, 1), round(memory.added_mib, 1)
     report.landslide_pixels, report.valid_pixels = _mask_counts(paths["mask"], chunk)
     report.seconds = {k: round(v, 3) for k, v in report.seconds.items()}
     report.outputs = {k: str(paths[k]) for k in ("probability", "mask", "polygons")}
-    write_text_atomic(report_path, json.dumps(report.to_dict(), indent=2) + "\n")
+    write_text_atomic(paths["report"], json.dumps(report.to_dict(), indent=2) + "\n")
     shutil.rmtree(work, ignore_errors=True)
     return report
 
