@@ -239,14 +239,13 @@ def _grid(args: argparse.Namespace) -> int:
     plan = plan_grid(args.profile, {key: yaml.safe_load(value) for key, value in args.parameter})
     if args.cell is not None:
         cell = plan.cell(args.cell)
-        plan.prepare()
-        run_cell(cell, plan.data_root, progress=not args.quiet and _is_main_process())
+        run_cell(cell, progress=not args.quiet and _is_main_process())
         if _is_main_process():
             print(f"cell {cell.index} ({cell.label}) done: {cell.folder}")
         return 0
     if args.submit:
-        plan.prepare(fetch_weights=True)
-        submit(plan.cells, plan.data_root, plan.runs_dir / "jobs", _scheduler(args), wait=args.wait)
+        plan.fetch_weights()
+        submit(plan.cells, plan.runs_dir / "jobs", _scheduler(args), wait=args.wait)
     table = grid_table(plan.cells)
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_colwidth", 80):
         print(table.drop(columns="folder").to_string())
@@ -256,9 +255,38 @@ def _grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prune(args: argparse.Namespace) -> int:
+    from .book.prune import prunable, remove
+    from .book.runner import shown_path
+    from .errors import LandslideCoreError
+    from .sections.grid import plan_grid
+
+    try:
+        cells = [cell.folder for cell in plan_grid(args.profile, {}).cells]
+    except LandslideCoreError as error:  # e.g. the paper profile needs data_root: its grid cannot be planned here
+        print(f"note: the benchmarks grid of profile '{args.profile}' could not be planned ({error}); only the "
+              "run folders its page read in its last build are kept", file=sys.stderr)
+        cells = []
+    found = prunable(args.profile, kept=cells)
+    for folder in found:
+        print(f"{folder.bytes / 2**20:9.1f} MiB  {shown_path(folder.path)}  ({folder.reason})")
+    total = sum(f.bytes for f in found) / 2**20
+    if not found:
+        print(f"nothing to prune: every run folder of profile '{args.profile}' is read by a page of this checkout")
+    elif args.yes:
+        remove(found)
+        print(f"removed {len(found)} folder(s), {total:.1f} MiB")
+    else:
+        print(f"{len(found)} folder(s), {total:.1f} MiB, that no page of this checkout reads; remove them with "
+              f"`landslide-core results prune --profile {args.profile} --yes`")
+    return 0
+
+
 def _results(args: argparse.Namespace) -> int:
     from .book.archive import archive_sha256, pack, unpack
 
+    if args.action == "prune":
+        return _prune(args)
     if args.action == "pack":
         out = pack(args.profile, args.out)
         print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB); SHA-256 {archive_sha256(out)}\n"
@@ -269,6 +297,9 @@ def _results(args: argparse.Namespace) -> int:
           f"{installed.manifest['commit']}); installed {len(installed.written)}, {len(installed.unchanged)} already "
           f"here.\nBuild the book from them: landslide-core book --profile {installed.profile} (finished runs are "
           "read back, not trained)")
+    print("It is the archive with the SHA-256 given." if args.sha256 else
+          "The archive agrees with its own manifest, but was not checked against a published SHA-256: anyone can "
+          "write such an archive. Pass --sha256 taken from where it was published to know it is that one.")
     return 0
 
 
@@ -310,8 +341,11 @@ def _add_results_command(commands: argparse._SubParsersAction) -> None:
                                             "archive, or verify and install one",
                             description="pack: write results/<profile>/ without checkpoints, job folders and "
                                         "regenerable working data into one .tar.gz with a SHA-256 per file and the "
-                                        "provenance of the code. unpack: verify every file, then install them, so "
-                                        "that `landslide-core book` builds from them without training.")
+                                        "provenance of the code. unpack: check every file's size and SHA-256 "
+                                        "against the archive's manifest (at most 256 MiB of files, a 16 MiB "
+                                        "manifest), then install them, so that `landslide-core book` builds from "
+                                        "them without training. Only --sha256 taken from where the archive was "
+                                        "published shows it is that archive.")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     packing = actions.add_parser("pack", help="write one archive of a profile's results")
     packing.add_argument("--profile", default="demo", help="profile whose results to pack (default: %(default)s)")
@@ -319,8 +353,16 @@ def _add_results_command(commands: argparse._SubParsersAction) -> None:
                          help="archive path (default: results-<profile>-<code version>.tar.gz in the repository)")
     unpacking = actions.add_parser("unpack", help="verify an archive and install its results")
     unpacking.add_argument("archive", type=Path, help="a .tar.gz written by `landslide-core results pack`")
-    unpacking.add_argument("--sha256", help="the archive's published SHA-256, checked first")
+    unpacking.add_argument("--sha256", help="the archive's SHA-256 as published, checked first; without it unpack "
+                                              "shows only that the archive agrees with its own manifest")
     unpacking.add_argument("--force", action="store_true", help="replace results on disk that differ from the archive's")
+    pruning = actions.add_parser("prune", help="list (and with --yes remove) run folders no page of this checkout reads",
+                                 description="Run folders pile up, one per code version and configuration. List "
+                                             "those under results/<profile>/ that no page of this checkout reads: "
+                                             "other code versions' folders, and runs the pages' last builds did not "
+                                             "read (the benchmarks grid's cells and locked runs are kept).")
+    pruning.add_argument("--profile", default="demo", help="profile whose runs to look at (default: %(default)s)")
+    pruning.add_argument("--yes", action="store_true", help="remove the listed folders")
     p.set_defaults(func=_results)
 
 
@@ -584,7 +626,9 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
                             description="Evaluate a checkpoint on 512×512 tiles and print the paper's six scores per "
                                         "group and sub-dataset: by default on the validation tiles of its own split; "
                                         "with --source (or --images/--masks) on every tile of other data, without a "
-                                        "split manifest.")
+                                        "split manifest. When no image of --images finds its mask but other stem "
+                                        "patterns pair them all, the error names the --image-pattern and "
+                                        "--mask-pattern to pass.")
     p.add_argument("checkpoint", type=Path, help="last.pt or best.pt of a training run")
     p.add_argument("root", nargs="?", help="data root (a folder source may give --images and --masks instead)")
     p.add_argument("--split", choices=("train", "val", "all"),

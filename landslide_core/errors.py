@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "ArchiveError", "CheckpointError", "ChecksumMismatchError", "ConfigError", "DatasetNotFoundError", "DecisionsError", "DeviceError",
+    "ArchiveError", "BaselineError", "CheckpointError", "ChecksumMismatchError", "ConfigError", "DatasetNotFoundError", "DecisionsError", "DeviceError",
     "DownloadError", "GridError",
+    "LockHeldError",
     "ImageFormatError", "LandslideCoreError", "ManifestError", "MaskValueError", "MissingPartnerError", "NoDirectDownloadError",
-    "NothingToEvaluateError", "PathProblemError", "PredictionError", "ProfileError", "RankFailedError", "SceneError", "SectionFailedError",
+    "NothingToEvaluateError", "PathProblemError", "PredictionError", "ProfileError", "RankFailedError", "RunMismatchError", "SceneError", "SectionFailedError",
     "SubDatasetFolderError", "ThroughputError", "TileError", "TileSizeError", "TrainingDataError", "UnknownLossError",
     "UnknownModelError", "UnknownSourceError", "UnknownSubDatasetError", "UnreadableTileError"
 ]
@@ -122,6 +123,10 @@ class NothingToEvaluateError(LandslideCoreError):
     """Evaluation was asked for on an empty set of tiles."""
 
 
+class BaselineError(LandslideCoreError):
+    """A results table whose models cannot be judged: the baselines of their pixels are missing."""
+
+
 class ThroughputError(LandslideCoreError):
     """Throughput settings that cannot be measured, or a measurement that could not finish."""
 
@@ -144,6 +149,14 @@ class DecisionsError(PathProblemError):
 
 class GridError(LandslideCoreError):
     """A grid of training runs that cannot be listed, submitted or run as asked (bad cell number, scheduler)."""
+
+
+class RunMismatchError(PathProblemError):
+    """A finished run's ``config.json`` does not hold the configuration it is read back for."""
+
+
+class LockHeldError(PathProblemError):
+    """Work another live process holds the lock of (a run being trained, a scene being predicted); names the holder."""
 
 
 class ArchiveError(PathProblemError):

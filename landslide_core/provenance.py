@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,25 @@ from .sources import TileSource, get_source
 from .tiles import TileRecord
 
 __all__ = [
-    "Provenance", "collect_provenance", "device_description", "git_state", "library_versions", "listing_checksum",
-    "read_record", "write_record",
+    "PACKAGE", "Provenance", "collect_provenance", "device_description", "git_state", "library_versions",
+    "listing_checksum", "package_digest", "read_record", "write_record",
 ]
 
 RECORD_VERSION = 1
 _PACKAGES = ("landslide-core", "torch", "torchvision", "segmentation-models-pytorch", "numpy", "pandas", "rasterio",
              "geopandas")
-_SOURCE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent
+"""The ``landslide_core`` folder whose files :func:`package_digest` hashes."""
+
+
+@cache
+def package_digest() -> str:
+    """SHA-256 over the contents of every source and data file of ``landslide_core``: the code version of a result."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".csv", ".yaml", ".json"} and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,7 @@ def _is_sha256(text: str) -> bool:
 
 def _git(*args: str) -> str | None:
     try:
-        result = subprocess.run(["git", *args], cwd=_SOURCE, capture_output=True, text=True, timeout=10)
+        result = subprocess.run(["git", *args], cwd=PACKAGE, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return result.stdout.strip() if result.returncode == 0 else None

@@ -65,6 +65,7 @@ from landslide_core.book.compare import (
     paper_vs_run_figure,
 )
 from landslide_core.book.page import results_folder
+from landslide_core.book.runner import shown_path
 from landslide_core.eval.baselines import BASELINES
 from landslide_core.experiments.runs import epoch_choice
 from landslide_core.experiments.table6 import (
@@ -81,6 +82,7 @@ from landslide_core.sections.building import (
     published_root,
     thresholds_from,
 )
+from landslide_core.sections.training_text import describe_training
 from landslide_core.sections.validation import (
     QCSettings,
     arms_for,
@@ -112,8 +114,8 @@ runs_dir = runs_directory(run.results_dir, runs_dir)
 arms = arms_for(filtered_root, runs_dir, unfiltered_root=unfiltered_root,
                 seed=seed)
 run.manifest = arms[0].manifest
-display(Markdown(f"Training: {settings.describe()}. Runs are kept in "
-                 f"`{runs_dir}`; an interrupted build resumes them."))
+display(Markdown(f"Runs are kept in `{shown_path(runs_dir)}`, one folder "
+                 "per configuration; an interrupted build resumes them."))
 
 # %% [markdown]
 # ## Training the arms, and the baselines
@@ -123,6 +125,10 @@ display(Markdown(f"Training: {settings.describe()}. Runs are kept in "
 
 # %%
 runs = run_table6(arms, runs_dir, settings.train_config())
+run.note_runs_read([r.folder for r in runs.values()])
+configs = [r.config for r in runs.values()]
+display(Markdown("Training, as each run's own `config.json` records it: "
+                 f"{describe_training(configs)}."))
 baselines = table6_baselines(arms, settings.train_config())
 table = pd.concat([table6(runs, arms), baselines], ignore_index=True)
 
@@ -191,5 +197,5 @@ run.show(epochs_table.set_index("run"), "epoch_choice",
 
 # %%
 text = summary(table, common, epochs_table, synthetic=run.synthetic,
-               settings=settings)
+               runs=runs)
 display(Markdown(text))

@@ -80,6 +80,7 @@ from landslide_core.book.compare import (
     paper_vs_run_figure,
     side_by_side,
 )
+from landslide_core.book.runner import shown_path
 from landslide_core.eval.baselines import BASELINES
 from landslide_core.eval.paper import consistency
 from landslide_core.experiments.table5 import (
@@ -107,6 +108,7 @@ from landslide_core.sections.benchmarks import (
     summary,
     training_curves,
 )
+from landslide_core.sections.training_text import describe_training
 
 settings = GridSettings(
     models=models, groups=groups, epochs=epochs, batch_size=batch_size,
@@ -122,8 +124,8 @@ run = open_section(
 )
 runs_dir = grid_runs_dir(run.results_dir, runs_dir, split)
 run.manifest = runs_dir / f"split-seed{seeds[0]}.csv"
-display(Markdown(f"Training: {settings.describe()}. Runs are kept in "
-                 f"`{runs_dir}`; an interrupted build resumes them."))
+display(Markdown(f"Runs are kept in `{shown_path(runs_dir)}`, one folder "
+                 "per configuration; an interrupted build resumes them."))
 
 # %% [markdown]
 # ## Training the grid, and the baselines
@@ -136,6 +138,9 @@ display(Markdown(f"Training: {settings.describe()}. Runs are kept in "
 # %%
 runs, missing = run_benchmarks(run.data_root, runs_dir, settings,
                                train=train)
+run.note_runs_read([r.folder for r in runs])
+display(Markdown("Training, as each run's own `config.json` records it: "
+                 f"{describe_training([r.config for r in runs])}."))
 shown_root = None if run.synthetic else run.data_root
 not_run = missing_note(missing, len(runs) + len(missing), profile=profile,
                        data_root=shown_root)
@@ -241,9 +246,9 @@ run.record(histories, "histories",
            caption="Per-epoch training loss and validation scores")
 
 # %%
-times = step_times(histories, settings)
+times = step_times(histories, runs)
 run.show(times, "step_times", caption="Measured training speed per model")
-exceptions = exceptions_note(times, settings)
+exceptions = exceptions_note(times)
 if exceptions:
     display(Markdown(exceptions))
 
@@ -279,6 +284,7 @@ else:
 # ## What this shows
 
 # %%
-text = summary(scores, comparison, settings, synthetic=run.synthetic,
-               data_root=run.data_root, times=times)
+text = summary(scores, comparison, settings, runs,
+               synthetic=run.synthetic, data_root=run.data_root,
+               times=times)
 display(Markdown(text))

@@ -74,6 +74,7 @@ from landslide_core.book.compare import (
     metric_tables_html,
     paper_vs_run_figure,
 )
+from landslide_core.book.runner import shown_path
 from landslide_core.eval.baselines import BASELINES
 from landslide_core.experiments.table7 import (
     run_table7,
@@ -92,11 +93,13 @@ from landslide_core.sections.cross_dataset import (
     examples_note,
     public_roots,
     roots_note,
+    run_configs,
     short_label,
     stand_in_note,
     summary,
     transfer_heatmap,
 )
+from landslide_core.sections.training_text import describe_training
 from landslide_core.tiles import select_split
 
 settings = CrossSettings(
@@ -129,8 +132,8 @@ run.show(data[["source", "data"]], "datasets",
          caption="The data behind each row")
 display(Markdown(roots_note(data)))
 display(Markdown(stand_in_note(first)))
-display(Markdown(f"Training: {settings.describe()}. Runs are kept in "
-                 f"`{runs_dir}`; an interrupted build resumes them."))
+display(Markdown(f"Runs are kept in `{shown_path(runs_dir)}`, one folder "
+                 "per configuration; an interrupted build resumes them."))
 
 # %% [markdown]
 # ## Training sets: what was found beside the paper's
@@ -152,6 +155,10 @@ run.show(training_sizes(first).set_index("dataset"), "training_sizes",
 
 # %%
 transfer = run_table7(sets, runs_dir, settings.train_config())
+run.note_runs_read([runs_dir / name for name in transfer["run"].unique()])
+configs = run_configs(runs_dir, transfer)
+display(Markdown("Training, as each run's own `config.json` records it: "
+                 f"{describe_training(configs)}."))
 table = table7(transfer, first)
 baselines = table7_baselines(first, settings.train_config())
 column = first[-1].held_out.dataset
@@ -197,12 +204,12 @@ figure = paper_vs_run_figure(comparison.rename(index=short_label),
 # sub-datasets, shown as the models were scored (central crops where `val_crop_size` is set).
 
 # %%
-note = examples_note(first, runs_dir, seed=seeds[0])
+note = examples_note(first, runs_dir, transfer, seed=seeds[0])
 if note:
     display(Markdown(note))
 else:
     held = select_split(first[-1].listed(), "val")
-    figure = example_figure(first, runs_dir, held, seed=seeds[0],
+    figure = example_figure(first, runs_dir, transfer, held, seed=seeds[0],
                             device=device, crop_size=val_crop_size)
 
 # %% [markdown]
@@ -227,4 +234,4 @@ run.record(matrix, "transfer_iou",
 synthetic = run.synthetic or any(s.source.is_synthetic(s.held_out.root)
                                  for s in first)
 display(Markdown(summary(table, baselines, matrix, synthetic=synthetic,
-                         settings=settings, column=column)))
+                         configs=configs, column=column)))

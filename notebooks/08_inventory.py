@@ -57,6 +57,7 @@ device = "cpu"
 from IPython.display import Markdown, display
 
 from landslide_core.book import open_section
+from landslide_core.book.runner import shown_path
 from landslide_core.predict.assess import describe
 from landslide_core.sections.benchmarks import no_checkpoints_note
 from landslide_core.sections.inventory import (
@@ -100,8 +101,9 @@ if scene is None:
         "the reference inventory. Numbers below describe the synthetic "
         "scene, not real imagery."))
 if own:
-    display(Markdown(f"The scene `{scene}`, judged against `{reference}`, "
-                     f"predicted with the checkpoint `{checkpoint}`."))
+    display(Markdown(f"The scene `{shown_path(scene)}`, judged against "
+                     f"`{reference and shown_path(reference)}`, predicted with "
+                     f"the checkpoint `{shown_path(checkpoint)}`."))
 label = (model_label(model, group, seed) if checkpoint is None
          else checkpoint_label(checkpoint))
 judged = checkpoint is not None and reference is not None
@@ -175,4 +177,4 @@ if checkpoint is not None:
     display(Markdown(
         "Outputs: " + ", ".join(f"`{p.name}`" for key, p in
                                 result.outputs.items() if key != "work")
-        + f" in `{run.results_dir / 'maps'}`."))
+        + f" in `{shown_path(run.results_dir / 'maps')}`."))

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..errors import LandslideCoreError
+from ..eval.baselines import MARGIN
 from ..eval.paper import METRICS, paper_values
 from ..scoring.metrics import PAPER_COLUMNS
 
@@ -119,14 +120,15 @@ def metric_tables_html(comparison: pd.DataFrame, *, rows: str, columns: str, cap
                        flagged: Sequence[tuple[str, str]] = ()) -> str:
     """:func:`by_metric`'s tables as HTML, side by side where the page is wide enough and wrapping where not.
 
-    ``flagged`` (row, column) pairs are marked "†": no better than predicting landslide everywhere, no result.
+    ``flagged`` (row, column) pairs are marked "†": no result
+    (:func:`~landslide_core.eval.baselines.no_result`).
     """
     run_label = next(c for c in comparison.columns.get_level_values("source") if c not in (PAPER, DIFFERENCE))
     parts = [f'<p class="metric-tables-caption"><strong>{html.escape(caption)}</strong>. Each cell: paper / '
              f"{html.escape(run_label)} / difference (points); a baseline's cell holds this run's value alone, and — "
              "stands where a side has no value."
-             + (" † marks a model no better than predicting landslide everywhere (its mIoU not more than 1 point "
-                "above): no result." if flagged else "")
+             + (f" † marks a model whose mIoU is not more than {MARGIN:g} point above that of the better constant "
+                "(all landslide or all background): no result." if flagged else "")
              + "</p>"]
     return parts[0] + side_by_side(by_metric(comparison, rows=rows, columns=columns, flagged=flagged))
 

@@ -13,26 +13,16 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..provenance import PACKAGE, package_digest
+
 __all__ = ["IGNORED_DATA_FOLDERS", "METADATA_KEY", "PACKAGE", "data_digest", "package_digest", "section_fingerprint"]
 
-PACKAGE = Path(__file__).resolve().parents[1]
 METADATA_KEY = "landslide_core"
 IGNORED_DATA_FOLDERS = {"splits"}
 """Folders under a data root that runs write to (split manifests); they are not inputs."""
-
-
-@cache
-def package_digest() -> str:
-    """SHA-256 over the contents of every source and data file of ``landslide_core``."""
-    digest = hashlib.sha256()
-    for path in sorted(PACKAGE.rglob("*")):
-        if path.is_file() and path.suffix in {".py", ".csv", ".yaml", ".json"} and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def data_digest(root: str | Path) -> str:

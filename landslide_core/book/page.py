@@ -27,6 +27,7 @@ from ..sources import Scan, TileSource, get_source, raise_first
 from ..sources.cas import synthetic_info
 from ..sources.cas.demo_scenes import GENERATOR as SCENES_GENERATOR
 from ..tiles import TileRecord
+from .prune import write_reads
 from .runner import RECORD_SUFFIXES, RESULTS_DIR, record_href, repository_root, resolve_data_root
 
 __all__ = ["RESULTS_DIR", "SectionRun", "open_section", "record_links", "results_folder"]
@@ -120,6 +121,10 @@ class SectionRun:
             ))
         else:
             display(Markdown(f"**{self.data_label}** read from `{self.data_root}` (profile `{self.profile}`)."))
+
+    def note_runs_read(self, folders: Iterable[Path]) -> None:
+        """Record which run folders this page read (``runs_read.json``), so ``results prune`` keeps them."""
+        write_reads(self.results_dir, folders)
 
     def provenance(self, extra: Mapping[str, Any] | None = None) -> Provenance:
         """The provenance of this run now (its wall time runs from :meth:`start`)."""

@@ -46,7 +46,8 @@ __all__ = [
     "CODE_WIDTH", "DEMO_ROOT", "KERNEL_NAME", "RECORD_SUFFIXES", "RESULTS_DIR", "ROOT_VARIABLE", "SECTIONS_DIR", "SOURCES_DIR", "STATUS_FILE",
     "build_book", "build_html", "copy_records", "declared_parameters", "ensure_kernel", "execute_section",
     "executed_fingerprint", "fold_injected_parameters", "record_href", "remove_stale_notebooks", "repository_root",
-    "resolve_data_root", "section_source", "sections", "select_sections", "stage_notebook", "toc_pages", "write_status",
+    "resolve_data_root", "section_source", "sections", "select_sections", "shown_path", "stage_notebook", "toc_pages",
+    "write_status",
 ]
 
 KERNEL_NAME = "landslide-core"
@@ -84,6 +85,15 @@ def repository_root() -> Path:
     raise PathProblemError(
         Path.cwd() / "_toc.yml", "no book found here", "run the command from the repository root (where _toc.yml is)"
     )
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` relative to the repository where it lies inside it, else as given.
+
+    So pages never show the builder's own folders (results, runs and the demo data all lie inside).
+    """
+    path, root = Path(path), repository_root().resolve()
+    return (path.resolve().relative_to(root) if path.resolve().is_relative_to(root) else path).as_posix()
 
 
 def resolve_data_root(data_root: str | Path | None, *, seed: int = 0) -> Path:

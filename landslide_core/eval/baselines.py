@@ -9,6 +9,14 @@ exactly as the models are (same tiles, same central crops, same confusion matric
 - **threshold rule**: one colour feature of a pixel and one threshold (:class:`ThresholdRule`), the pair with the
   best landslide IoU on the pixels of the *training* tiles, so it sees no validation pixel. Bare-soil scars are
   brighter and redder than vegetation; a model that does not beat this rule has learned less than a pixel's colour.
+
+One rule judges a model against them on every results page, from the landslide IoU and mIoU of the same pixels
+(:func:`beats_baseline`, :func:`no_result`, and :data:`RULE` in words): a model **beats** a baseline when its mIoU
+is higher by more than :data:`MARGIN` points and its landslide IoU is higher; it is **no result** when its mIoU is
+not more than :data:`MARGIN` points above that of the better constant (all landslide or all background, whichever
+has the higher mIoU). Neither score alone will do: a model that finds no landslide can exceed all landslide's mIoU
+(all background itself does wherever landslides cover less than half the pixels), and one that calls almost every
+pixel landslide comes close to all landslide's landslide IoU.
 """
 
 from __future__ import annotations
@@ -22,14 +30,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..errors import NothingToEvaluateError
+from ..errors import BaselineError, NothingToEvaluateError
 from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
 from .evaluation import evaluate
 
 __all__ = [
-    "ALL_BACKGROUND", "ALL_LANDSLIDE", "BASELINES", "FEATURES", "MARGIN", "THRESHOLD_RULE", "ConstantPrediction",
-    "RulePrediction", "ThresholdRule", "baseline_scores", "beats", "fit_threshold_rule", "is_baseline",
+    "ALL_BACKGROUND", "ALL_LANDSLIDE", "BASELINES", "CONSTANTS", "FEATURES", "MARGIN", "RULE", "THRESHOLD_RULE",
+    "ConstantPrediction", "RulePrediction", "ThresholdRule", "baseline_scores", "beats_baseline", "better_constant",
+    "fit_threshold_rule", "is_baseline", "no_result",
 ]
 
 ALL_LANDSLIDE = "all landslide"
@@ -37,14 +46,58 @@ ALL_BACKGROUND = "all background"
 THRESHOLD_RULE = "threshold rule"
 BASELINES = (ALL_LANDSLIDE, ALL_BACKGROUND, THRESHOLD_RULE)
 """The baselines' row labels, in the order tables list them."""
+CONSTANTS = (ALL_LANDSLIDE, ALL_BACKGROUND)
+"""The baselines that predict one class everywhere."""
 MARGIN = 1.0
 """mIoU points by which a model must exceed a baseline to beat it: a model that predicts landslide almost everywhere
 scores a few hundredths of a point above all landslide, which is no result."""
+_POINTS = f"{MARGIN:g} point{'' if MARGIN == 1 else 's'}"
+RULE = (f"a model beats a baseline when its mIoU is more than {_POINTS} higher and its landslide IoU is higher; "
+        f"it is no result when its mIoU is not more than {_POINTS} above that of the better constant (all landslide "
+        "or all background, whichever has the higher mIoU on the same pixels)")
+"""The rule of :func:`beats_baseline` and :func:`no_result` in words, for the pages that apply it."""
 
 
-def beats(miou: float | pd.Series, baseline: float | pd.Series) -> bool | pd.Series:
-    """Whether a model's mIoU beats a baseline's: higher by more than :data:`MARGIN` points."""
-    return miou > baseline + MARGIN
+def beats_baseline(models: pd.DataFrame, baseline: pd.Series | pd.DataFrame) -> pd.Series:
+    """Which rows of ``models`` beat ``baseline``: mIoU higher by more than :data:`MARGIN` points and landslide IoU higher.
+
+    Args:
+        models: Rows with ``iou`` and ``miou`` (percent).
+        baseline: One baseline's row, compared with every model, or rows with the same index as ``models``.
+    """
+    return (models["miou"] > baseline["miou"] + MARGIN) & (models["iou"] > baseline["iou"])
+
+
+def better_constant(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """For each value of ``key``, the row of the constant with the higher mIoU, indexed by that value.
+
+    ``table`` holds rows with ``model``, ``key`` and ``miou`` columns; only those of :data:`CONSTANTS` are read.
+    """
+    constants = table[table["model"].isin(CONSTANTS)].reset_index(drop=True)
+    return constants.loc[constants.groupby(key, sort=False)["miou"].idxmax()].set_index(key)
+
+
+def no_result(table: pd.DataFrame, key: str) -> pd.Series:
+    """Which model rows are no result: mIoU not more than :data:`MARGIN` points above the better constant's.
+
+    Args:
+        table: Rows of models and of the baselines (:data:`BASELINES`) with ``model``, ``key``, ``iou`` and
+            ``miou`` columns; a model is judged against the constants of its own ``key`` value (its pixels).
+        key: The column naming the pixels a row was scored on, e.g. ``group`` or ``dataset``.
+
+    Returns:
+        A boolean per model row (baseline rows left out), with the table's index.
+
+    Raises:
+        BaselineError: A model's ``key`` value has no constant's row to judge it against.
+    """
+    models = table[~is_baseline(table["model"])]
+    floor = better_constant(table, key)
+    missing = sorted(set(models[key]) - set(floor.index), key=str)
+    if missing:
+        raise BaselineError(f"no all landslide or all background row for {key} {', '.join(map(str, missing))}: "
+                            "add the baselines' rows scored on the same pixels to the table before judging its models")
+    return ~(models["miou"] > models[key].map(floor["miou"]) + MARGIN)
 
 
 def is_baseline(model: str | pd.Series) -> bool | pd.Series:

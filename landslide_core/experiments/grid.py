@@ -1,8 +1,9 @@
 """A grid of training runs as independent jobs: one (model, group, seed) cell per job, on a scheduler or this machine.
 
-A cell trains and evaluates in the folder :func:`~.table5.run_folder` names, with
-the split manifest :func:`~.table5.run_grid` uses, so the benchmarks page reads
-back what the jobs wrote as if it had trained them itself. Jobs go through
+A cell trains and evaluates in the folder its :class:`~.runs.RunSpec` names
+(:func:`~.table5.run_stem` and the digest of everything that decides its result), on its seed's split manifest,
+so the benchmarks page reads back what the jobs wrote as if it had trained them
+itself, and only under the same configuration. Jobs go through
 ``submitit``: to Slurm (one job per cell; with several GPUs, one task per GPU
 joined as a DDP run), or to its local executor, which starts processes on this
 machine and of which :func:`submit` keeps at most one cell per slot (a GPU, or a
@@ -30,10 +31,10 @@ import submitit
 import torch
 
 from ..train.config import TrainConfig
-from ..train.loop import HISTORY_FILE
-from .jobs import Scheduler, now_utc, submit_work
-from .runs import SCORES_FILE, train_and_evaluate
-from .table5 import prune_checkpoints, run_folder
+from ..train.loop import HISTORY_FILE, run_lock
+from .jobs import QUEUED, RUNNING, Scheduler, job_state, now_utc, read_job, submit_work
+from .runs import SCORES_FILE, RunSpec, train_and_evaluate
+from .table5 import prune_checkpoints, run_stem
 
 __all__ = [
     "ATTEMPTS_FILE", "DONE", "JOB_FILE", "MISSING", "QUEUED", "RUNNING", "Cell", "CellJob", "Scheduler", "attempts",
@@ -41,21 +42,25 @@ __all__ = [
 ]
 
 JOB_FILE, ATTEMPTS_FILE = "job.json", "attempts.jsonl"
-DONE, RUNNING, QUEUED, MISSING = "done", "running", "queued", "missing"
-_SLURM_ACTIVE = {"RUNNING", "COMPLETING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED", "STAGE_OUT"}
+DONE, MISSING = "done", "missing"
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One (model, group, seed) of a grid: its full training configuration and where it trains."""
+    """One (model, group, seed) of a grid: what decides its result and where it trains."""
 
     index: int
-    config: TrainConfig
+    spec: RunSpec
+    """Its training configuration, data, and split manifest (shared by every cell of that seed, written before any
+    cell runs)."""
     folder: Path
-    manifest: Path
-    """The seed's split manifest, shared by every cell of that seed (written before any cell runs)."""
     keep_checkpoint: bool = True
     """Keep ``best.pt`` once evaluated (the page shows this cell's predictions); else only scores and history."""
+
+    @property
+    def config(self) -> TrainConfig:
+        """The cell's training configuration."""
+        return self.spec.config
 
     @property
     def label(self) -> str:
@@ -63,19 +68,24 @@ class Cell:
         return f"{self.config.model} on {self.config.group}, seed {self.config.seed}"
 
 
-def grid_cells(runs_dir: Path, configs: Sequence[TrainConfig],
+def grid_cells(runs_dir: Path, configs: Sequence[TrainConfig], data_root: Path, *, split: str,
                keep: Callable[[str, str, int], bool] | None = None) -> list[Cell]:
     """The cells of a grid, numbered from 0 in the order of ``configs``.
 
     Args:
-        runs_dir: The folder that holds every cell's run folder and the per-seed manifests ``split-seed<N>.csv``.
+        runs_dir: The folder that holds every cell's run folder and the per-seed manifests ``split-seed<N>.csv``
+            (which must exist: a cell's folder is named by its manifest's checksum among the rest).
         configs: One training configuration per cell (model, group and seed set).
+        data_root: The tiles the cells train on.
+        split: The kind of split the manifests hold (``random``, ``grouped``).
         keep: ``keep(model, group, seed)``: whether a cell keeps its best checkpoint; ``None`` keeps every one.
     """
-    return [Cell(i, config, run_folder(runs_dir, config.model, config.group, config.seed),
-                 runs_dir / f"split-seed{config.seed}.csv",
-                 True if keep is None else keep(config.model, config.group, config.seed))
-            for i, config in enumerate(configs)]
+    cells = []
+    for i, config in enumerate(configs):
+        spec = RunSpec(config, Path(data_root), runs_dir / f"split-seed{config.seed}.csv", split)
+        cells.append(Cell(i, spec, spec.folder(runs_dir, run_stem(config.model, config.group, config.seed)),
+                          True if keep is None else keep(config.model, config.group, config.seed)))
+    return cells
 
 
 def _epochs_done(folder: Path) -> int:
@@ -83,44 +93,16 @@ def _epochs_done(folder: Path) -> int:
     return len(pd.read_csv(history)) if history.is_file() else 0
 
 
-def _local_job_alive(job_id: str) -> bool:
-    """Whether the local submitit controller with this process id still runs (and is one: pids are reused)."""
-    cmdline = Path("/proc", job_id, "cmdline")
-    if cmdline.parent.is_dir():
-        return b"submitit" in cmdline.read_bytes()
-    try:
-        os.kill(int(job_id), 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _job_state(job: dict[str, Any]) -> str | None:
-    """``running`` or ``queued`` while the cell's last job is alive; ``None`` once it has ended."""
-    if job.get("executor") == "local":
-        return RUNNING if _local_job_alive(str(job["job_id"])) else None
-    try:
-        state = submitit.SlurmJob(folder=job["jobs_folder"], job_id=str(job["job_id"])).state
-    except Exception as error:  # sacct missing or failing: say so rather than guess  # noqa: BLE001
-        return f"{RUNNING}? (Slurm job {job['job_id']}: state unknown, {type(error).__name__})"
-    if state == "PENDING":
-        return QUEUED
-    return RUNNING if state in _SLURM_ACTIVE else None
-
-
 def cell_state(cell: Cell) -> dict[str, Any]:
     """The cell's state (``done``, ``running``, ``queued`` or ``missing``), its epochs done and its last job."""
     epochs = f"{_epochs_done(cell.folder)}/{cell.config.epochs}"
-    job_file = cell.folder / JOB_FILE
-    job = json.loads(job_file.read_text(encoding="utf-8")) if job_file.is_file() else {}
+    job = read_job(cell.folder / JOB_FILE)
     if (cell.folder / SCORES_FILE).is_file():
         state = DONE
     else:
-        state = (_job_state(job) if job else None) or MISSING
+        state = (job_state(job) if job else None) or MISSING
     return {"cell": cell.index, "model": cell.config.model, "group": cell.config.group, "seed": cell.config.seed,
-            "state": state, "epochs": epochs, "job": f"{job['executor']} {job['job_id']}" if job else "",
+            "config": cell.folder.name.rsplit("-", 1)[-1], "state": state, "epochs": epochs, "job": f"{job['executor']} {job['job_id']}" if job else "",
             "folder": str(cell.folder)}
 
 
@@ -141,31 +123,37 @@ def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-def run_cell(cell: Cell, data_root: str | Path, *, progress: bool = True, job_id: str = "") -> None:
+def run_cell(cell: Cell, *, progress: bool = True, job_id: str = "") -> None:
     """Train and evaluate one cell in its folder; a finished cell is left alone, an interrupted one resumes.
 
     Under several processes (torchrun, or a submitit job with one task per GPU) every process trains; only
-    rank 0 records the attempt, evaluates and prunes checkpoints.
+    rank 0 records the attempt, evaluates and prunes checkpoints. Rank 0 holds the run folder's lock throughout, so
+    a second process is refused before it records an attempt.
+
+    Raises:
+        LockHeldError: Another process is running this cell.
     """
     if (cell.folder / SCORES_FILE).is_file():
         return
-    if _rank() == 0:
-        cell.folder.mkdir(parents=True, exist_ok=True)
-        line = {"job": job_id or "foreground", "host": socket.gethostname(), "started_utc": now_utc(),
-                "epochs_done_at_start": _epochs_done(cell.folder),
-                "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
-        with (cell.folder / ATTEMPTS_FILE).open("a", encoding="utf-8") as log:
-            log.write(json.dumps(line) + "\n")
-    train_and_evaluate(cell.config, data_root, cell.folder, cell.manifest, progress and _rank() == 0)
-    if _rank() == 0:
-        prune_checkpoints(cell.folder, cell.keep_checkpoint)
+    with run_lock(cell.folder, "training and evaluating"):
+        if (cell.folder / SCORES_FILE).is_file():  # finished while this process waited to start
+            return
+        if _rank() == 0:
+            line = {"job": job_id or "foreground", "host": socket.gethostname(), "started_utc": now_utc(),
+                    "epochs_done_at_start": _epochs_done(cell.folder),
+                    "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
+            with (cell.folder / ATTEMPTS_FILE).open("a", encoding="utf-8") as log:
+                log.write(json.dumps(line) + "\n")
+        train_and_evaluate(cell.spec, cell.folder, progress and _rank() == 0)
+        if _rank() == 0:
+            prune_checkpoints(cell.folder, cell.keep_checkpoint)
 
 
 class CellJob(submitit.helpers.Checkpointable):
     """What a submitit job runs: one cell. Requeued on preemption or timeout, it resumes from ``last.pt``."""
 
-    def __init__(self, cell: Cell, data_root: Path, threads: int | None = None) -> None:
-        self.cell, self.data_root, self.threads = cell, Path(data_root), threads
+    def __init__(self, cell: Cell, threads: int | None = None) -> None:
+        self.cell, self.threads = cell, threads
 
     def __call__(self) -> str:
         """Run the cell (joining the job's tasks as one DDP run when there are several); return its folder."""
@@ -175,18 +163,21 @@ class CellJob(submitit.helpers.Checkpointable):
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         if self.threads is not None:
             torch.set_num_threads(self.threads)
-        run_cell(self.cell, self.data_root, progress=False, job_id=environment.job_id)
+        run_cell(self.cell, progress=False, job_id=environment.job_id)
         return str(self.cell.folder)
 
 
-def submit(cells: Sequence[Cell], data_root: str | Path, jobs_dir: str | Path, scheduler: Scheduler, *,
+def submit(cells: Sequence[Cell], jobs_dir: str | Path, scheduler: Scheduler, *,
            wait: bool = False, poll_s: float = 2.0, echo: Callable[[str], None] = print) -> list[str]:
     """Send the cells that are not done to the scheduler (:func:`~.jobs.submit_work`); one line per cell sent.
+
+    A cell whose last job is still running or queued is not sent again (one line says so); should a second process
+    start on a cell anyway, the run folder's lock (:func:`~landslide_core.train.loop.run_lock`) refuses it.
 
     Raises:
         GridError: Slurm is not reachable, or a local run asks for more GPUs per job than are visible.
     """
-    return submit_work([_CellWork(cell, Path(data_root)) for cell in cells], jobs_dir, scheduler,
+    return submit_work([_CellWork(cell) for cell in cells], jobs_dir, scheduler,
                        name="landslide-grid", wait=wait, poll_s=poll_s, echo=echo)
 
 
@@ -195,7 +186,6 @@ class _CellWork:
     """A cell as a piece of :mod:`.jobs` work."""
 
     cell: Cell
-    data_root: Path
     kind: str = "cell"
 
     @property
@@ -214,4 +204,4 @@ class _CellWork:
         return (self.cell.folder / SCORES_FILE).is_file()
 
     def job(self, threads: int | None) -> CellJob:
-        return CellJob(self.cell, self.data_root, threads)
+        return CellJob(self.cell, threads)

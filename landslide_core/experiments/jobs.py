@@ -6,7 +6,8 @@ Table 5 grid (:mod:`.grid`) or a scene to predict
 (:mod:`landslide_core.predict.jobs`). :func:`submit_work` sends the unfinished ones
 to Slurm as one job array, or runs them locally with at most one per slot (a GPU,
 or a share of the CPU cores) at a time. Each sent piece gets a ``job.json`` record
-of the job that took it, which listings read back.
+of the job that took it, which listings read back and which keeps a piece whose
+job still runs or waits in the queue from being sent a second time.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from ..errors import GridError
 from ..io.atomic import write_text_atomic
 from ..runtime.workers import available_cores
 
-__all__ = ["Scheduler", "Work", "now_utc", "submit_work"]
+__all__ = ["QUEUED", "RUNNING", "Scheduler", "Work", "job_state", "now_utc", "read_job", "submit_work"]
+
+RUNNING, QUEUED = "running", "queued"
+_SLURM_ACTIVE = {"RUNNING", "COMPLETING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED", "STAGE_OUT"}
 
 
 class Work(Protocol):
@@ -121,6 +125,41 @@ def _write_job(work: Work, scheduler: Scheduler, job: submitit.Job, jobs_dir: Pa
          "submitted_utc": now_utc()}, indent=2) + "\n")
 
 
+def read_job(job_file: Path) -> dict[str, Any]:
+    """The record of the last job sent for a piece of work (``executor``, ``job_id``, ...); empty if none was."""
+    return json.loads(job_file.read_text(encoding="utf-8")) if job_file.is_file() else {}
+
+
+def _local_job_alive(job_id: str) -> bool:
+    """Whether the local submitit controller with this process id still runs (and is one: pids are reused)."""
+    cmdline = Path("/proc", job_id, "cmdline")
+    if cmdline.parent.is_dir():
+        return b"submitit" in cmdline.read_bytes()
+    try:
+        os.kill(int(job_id), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def job_state(job: dict[str, Any]) -> str | None:
+    """``running`` or ``queued`` while the job of a :func:`read_job` record is alive; ``None`` once it has ended.
+
+    Where Slurm cannot say (``sacct`` missing or failing), ``running? (...)`` with the reason, never a guess.
+    """
+    if job.get("executor") == "local":
+        return RUNNING if _local_job_alive(str(job["job_id"])) else None
+    try:
+        state = submitit.SlurmJob(folder=job["jobs_folder"], job_id=str(job["job_id"])).state
+    except Exception as error:  # sacct missing or failing: say so rather than guess  # noqa: BLE001
+        return f"{RUNNING}? (Slurm job {job['job_id']}: state unknown, {type(error).__name__})"
+    if state == "PENDING":
+        return QUEUED
+    return RUNNING if state in _SLURM_ACTIVE else None
+
+
 def _gpu_slots(scheduler: Scheduler) -> list[list[int]]:
     """Groups of visible GPU ids, one group per local job; ids as this process's ``CUDA_VISIBLE_DEVICES`` names them."""
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -146,6 +185,7 @@ def submit_work(works: Sequence[Work], jobs_dir: str | Path, scheduler: Schedule
                 wait: bool = False, poll_s: float = 2.0, echo: Callable[[str], None] = print) -> list[str]:
     """Send the pieces that are not done to the scheduler; return one line per piece sent (its job, or its end).
 
+    A piece whose last job (:func:`read_job`) is still running or queued is not sent again: it gets a line saying so.
     Slurm: every piece is submitted at once (as a job array named ``name``) and the call returns unless ``wait``.
     Local: at most one piece per slot runs at a time and the call returns when all have ended (a local job lives as
     long as this process supervises it).
@@ -158,6 +198,9 @@ def submit_work(works: Sequence[Work], jobs_dir: str | Path, scheduler: Schedule
     if not pending:
         echo(f"every {works[0].kind if works else 'piece'} is done; nothing to submit")
         return []
+    pending, skipped = _not_in_flight(pending, echo)
+    if not pending:
+        return skipped
     executor = _executor(scheduler, jobs_dir, name)
     if scheduler.executor == "slurm":
         with executor.batch():
@@ -169,8 +212,23 @@ def submit_work(works: Sequence[Work], jobs_dir: str | Path, scheduler: Schedule
             echo(lines[-1])
         if wait:
             lines = _wait(list(zip(pending, jobs, strict=True)), poll_s, echo)
-        return lines
-    return _run_locally(executor, pending, jobs_dir, scheduler, poll_s, echo)
+        return skipped + lines
+    return skipped + _run_locally(executor, pending, jobs_dir, scheduler, poll_s, echo)
+
+
+def _not_in_flight(pending: list[Work], echo: Callable[[str], None]) -> tuple[list[Work], list[str]]:
+    """The pieces without a live job, and a line for each one left out because its last job runs or waits."""
+    left, skipped = [], []
+    for work in pending:
+        job = read_job(work.job_file)
+        state = job_state(job) if job else None
+        if state in (RUNNING, QUEUED):
+            skipped.append(f"{work.kind} {work.index} ({work.label}): not sent again, its {job['executor']} job "
+                           f"{job['job_id']} is {state}")
+            echo(skipped[-1])
+        else:
+            left.append(work)
+    return left, skipped
 
 
 def _wait(running: list[tuple[Work, submitit.Job]], poll_s: float, echo: Callable[[str], None]) -> list[str]:

@@ -1,26 +1,110 @@
-"""One training run of an experiment: trained, evaluated and read back from its own folder.
+"""One training run of an experiment: named by everything that decides its result, trained, evaluated, read back.
 
-A run's folder holds ``history.csv``, its checkpoints and, written last,
-``scores.csv``: a folder with scores is a finished run and is never trained again.
+A run's identity (:meth:`RunSpec.identity`) is its full training configuration
+(:class:`~landslide_core.train.config.TrainConfig`, less the settings that cannot
+change its numbers) with what else decides them: the code version
+(:func:`~landslide_core.provenance.package_digest`), the kind of split, the split
+manifest's SHA-256, the checksum of the tiles the manifest lists (names, paths and
+sizes) and, where a run is scored beyond its own validation tiles, what it is
+scored on. Its folder is named ``<stem>-<digest>`` (the first 12 hex digits of the
+identity's SHA-256), so a rerun under any other setting trains a new run instead of
+reading an old one back, and ``config.json`` in the folder holds the identity:
+reading a finished run back compares it with the identity asked for and refuses a
+mismatch, naming the fields.
+
+A run's folder holds ``config.json``, ``history.csv``, its checkpoints and, written
+last, ``scores.csv``: a folder with scores is a finished run and is never trained again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from ..data.splits import manifest_checksum, read_manifest
+from ..errors import RunMismatchError
 from ..eval.evaluation import evaluate_checkpoint
 from ..io.atomic import write_text_atomic
+from ..provenance import listing_checksum, package_digest
 from ..train.checkpoints import BEST, LAST
-from ..train.config import TrainConfig
-from ..train.loop import HISTORY_FILE, train
+from ..train.config import RESULT_NEUTRAL, TrainConfig
+from ..train.loop import CONFIG_FILE, HISTORY_FILE, run_lock, train
 
-__all__ = ["SCORES_FILE", "GridRun", "epoch_choice", "read_run", "train_and_evaluate"]
+__all__ = [
+    "DIGEST_LENGTH", "SCORES_FILE", "GridRun", "RunSpec", "check_identity", "epoch_choice", "read_config", "read_run",
+    "train_and_evaluate",
+]
 
 SCORES_FILE = "scores.csv"
+DIGEST_LENGTH = 12
+"""Hex digits of the identity's SHA-256 in a run folder's name."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What one run trains and is scored on: everything its result depends on."""
+
+    config: TrainConfig
+    data_root: Path
+    manifest: Path
+    """The split manifest the run trains and validates on; it must exist before :meth:`identity` is asked."""
+    split: str
+    """The kind of split the manifest holds, in words (``random``, ``grouped``, ``held-out region``, ...)."""
+    scored_on: tuple[str, ...] = field(default=())
+    """What the run is scored on beyond its own validation tiles (e.g. other datasets' manifests' checksums)."""
+
+    @cached_property
+    def _identity(self) -> str:
+        settings = {k: v for k, v in self.config.to_dict().items() if k not in RESULT_NEUTRAL}
+        manifest, root = Path(self.manifest).resolve(), Path(self.data_root).resolve()
+        return json.dumps({**settings, "split": self.split, "split_manifest_sha256": manifest_checksum(manifest),
+                           "data_listing_sha256": listing_checksum(read_manifest(manifest, root), root),
+                           "scored_on": list(self.scored_on), "code_version": package_digest()}, sort_keys=True)
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that decide the result (:data:`RESULT_NEUTRAL` left out) and the data, split and code.
+
+        Computed once per spec, when first asked (the data listing stats every tile the manifest names).
+        """
+        return json.loads(self._identity)
+
+    def digest(self) -> str:
+        """SHA-256 of :meth:`identity` (sorted keys)."""
+        return hashlib.sha256(self._identity.encode()).hexdigest()
+
+    def folder(self, runs_dir: str | Path, stem: str) -> Path:
+        """``runs_dir/<stem>-<digest>``: the folder this run trains in and is read back from."""
+        return Path(runs_dir) / f"{stem}-{self.digest()[:DIGEST_LENGTH]}"
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """A run's own ``config.json``: its settings and identity as it trained (empty where it has none yet)."""
+    path = folder / CONFIG_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def check_identity(folder: Path, spec: RunSpec) -> dict[str, Any]:
+    """The run's ``config.json``, checked against ``spec``'s identity.
+
+    Raises:
+        RunMismatchError: The saved configuration is missing or differs from the one asked for in any field.
+    """
+    saved, wanted = read_config(folder), spec.identity()
+    differing = [f"{key}: {saved.get(key, '(missing)')!r} here, {value!r} asked for"
+                 for key, value in wanted.items() if saved.get(key, "(missing)") != value]
+    if differing:
+        raise RunMismatchError(folder / CONFIG_FILE, "this run was made under another configuration than the one "
+                               f"read back for ({'; '.join(differing)})",
+                               "delete the run folder to train it again under this configuration, or give the "
+                               "settings it was made with")
+    return saved
 
 
 @dataclass(frozen=True)
@@ -37,24 +121,39 @@ class GridRun:
     """Evaluation of the best checkpoint on the group's validation tiles: group rows and sub-dataset rows."""
     checkpoint: Path | None
     """The best checkpoint, or ``None`` where it was not kept."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """The run's own ``config.json``: its settings and identity as it trained."""
 
 
-def train_and_evaluate(config: TrainConfig, data_root: str | Path, folder: Path, manifest: Path,
-                       progress: bool) -> None:
-    """Train one run in ``folder`` on ``manifest``'s split and score its best checkpoint on its validation tiles."""
-    result = train(config, data_root, folder, manifest=manifest, progress=progress)
-    checkpoint = result.best_checkpoint or result.last_checkpoint
-    scores = evaluate_checkpoint(checkpoint, data_root, manifest=manifest, batch_size=config.batch_size,
-                                 device=config.device, num_workers=config.num_workers, progress=False)
-    write_text_atomic(folder / SCORES_FILE, scores.to_csv(index=False))  # written last: a run with scores is finished
+def train_and_evaluate(spec: RunSpec, folder: Path, progress: bool) -> None:
+    """Train ``spec`` in ``folder`` and score its best checkpoint on its validation tiles.
+
+    ``config.json`` gets the run's identity when training starts; ``scores.csv`` is written last.
+    """
+    with run_lock(folder, "training and evaluating"):  # a second process is refused, naming this one
+        if (folder / SCORES_FILE).is_file():  # finished by another process since the caller looked
+            return
+        config = spec.config
+        result = train(config, spec.data_root, folder, manifest=spec.manifest, progress=progress,
+                       identity=spec.identity())
+        checkpoint = result.best_checkpoint or result.last_checkpoint
+        scores = evaluate_checkpoint(checkpoint, spec.data_root, manifest=spec.manifest, batch_size=config.batch_size,
+                                     device=config.device, num_workers=config.num_workers, progress=False)
+        write_text_atomic(folder / SCORES_FILE, scores.to_csv(index=False))  # written last: a finished run
 
 
-def read_run(model: str, group: str, seed: int, folder: Path) -> GridRun:
-    """A finished run read back from its folder: history, scores and the checkpoint it kept."""
+def read_run(spec: RunSpec, folder: Path) -> GridRun:
+    """A finished run read back from its folder: history, scores, the checkpoint it kept and its own configuration.
+
+    Raises:
+        RunMismatchError: The run's ``config.json`` does not hold ``spec``'s identity.
+    """
+    saved = check_identity(folder, spec)
     scores = pd.read_csv(folder / SCORES_FILE, keep_default_na=False)
     history = pd.read_csv(folder / HISTORY_FILE)
     kept = [path for path in (folder / BEST, folder / LAST) if path.is_file()]
-    return GridRun(model, group, seed, folder, history, scores, kept[0] if kept else None)
+    config = spec.config
+    return GridRun(config.model, config.group, config.seed, folder, history, scores, kept[0] if kept else None, saved)
 
 
 def epoch_choice(runs: Mapping[str, GridRun]) -> pd.DataFrame:

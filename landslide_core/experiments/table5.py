@@ -1,7 +1,8 @@
 """Paper Table 5 as an experiment: every model trained and validated on every sensor group, for several seeds.
 
 Each (model, group, seed) is one training run in its own folder under
-``runs_dir``, so an interrupted grid resumes where it stopped and a finished run
+``runs_dir``, named by everything that decides its result (:class:`~.runs.RunSpec`),
+so a changed setting trains anew, an interrupted grid resumes where it stopped and a finished run
 is not repeated: its evaluation (``scores.csv``) and ``history.csv`` are read
 back. Checkpoints are large (FCN-8s: 0.5 GB of weights, twice that with its
 optimizer state), so ``keep_checkpoints`` can say which runs keep theirs
@@ -19,16 +20,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data.splits import split_records
+from ..data.splits import load_or_make_split, split_records
 from ..eval.baselines import ALL_BACKGROUND, baseline_scores
 from ..models import describe_model
 from ..scoring.confusion import SCORE_COLUMNS
 from ..train.checkpoints import BEST, LAST
 from ..train.config import TrainConfig
-from .runs import SCORES_FILE, GridRun, read_run, train_and_evaluate
+from .runs import SCORES_FILE, GridRun, RunSpec, read_run, train_and_evaluate
 
 __all__ = [
-    "SCORES_FILE", "GridRun", "KeepRule", "baseline_frame", "histories_frame", "mean_std_table", "paper_name", "prune_checkpoints", "run_folder", "run_grid",
+    "SCORES_FILE", "GridRun", "KeepRule", "baseline_frame", "histories_frame", "mean_std_table", "paper_name", "prune_checkpoints", "run_grid", "run_stem",
     "scores_frame", "subdataset_breakdown", "subdataset_views", "table5",
 ]
 
@@ -36,13 +37,13 @@ __all__ = [
 KeepRule = Callable[[str, str, int], bool]
 
 
-def run_folder(runs_dir: Path, model: str, group: str, seed: int) -> Path:
-    """The folder under ``runs_dir`` that one (model, group, seed) run trains in and is read back from.
+def run_stem(model: str, group: str, seed: int) -> str:
+    """The readable part of one (model, group, seed) run's folder name (:meth:`~.runs.RunSpec.folder` adds the digest).
 
     ``:`` and ``/`` in the model name become ``-`` and ``&`` in the group becomes ``+``.
     """
     safe_model = model.replace(":", "-").replace("/", "-")
-    return runs_dir / f"{safe_model}_{group.replace('&', '+')}_seed{seed}"
+    return f"{safe_model}_{group.replace('&', '+')}_seed{seed}"
 
 
 def run_grid(
@@ -57,10 +58,10 @@ def run_grid(
     echo: Callable[[str], None] = print,
     keep_checkpoints: KeepRule | None = None,
 ) -> list[GridRun]:
-    """Train and evaluate every (model, group, seed); finished runs are read back, interrupted ones resumed.
+    """Train and evaluate every (model, group, seed) on a random 7:3 split per seed; finished runs are read back.
 
-    ``keep_checkpoints(model, group, seed)`` says whether a run keeps its best checkpoint after evaluation
-    (``None``: every run keeps ``last.pt`` and ``best.pt``).
+    Interrupted runs resume. ``keep_checkpoints(model, group, seed)`` says whether a run keeps its best checkpoint
+    after evaluation (``None``: every run keeps ``last.pt`` and ``best.pt``).
     """
     runs_dir = Path(runs_dir)
     for group in groups:
@@ -68,16 +69,17 @@ def run_grid(
     runs = []
     for seed in seeds:
         manifest = runs_dir / f"split-seed{seed}.csv"
+        load_or_make_split(data_root, manifest, seed=seed, val_fraction=base.val_fraction, source=base.tile_source())
         for group in groups:
             for model in models:
-                folder = run_folder(runs_dir, model, group, seed)
+                spec = RunSpec(replace(base, model=model, group=group, seed=seed), Path(data_root), manifest, "random")
+                folder = spec.folder(runs_dir, run_stem(model, group, seed))
                 echo(f"{model} on {group}, seed {seed}: {folder}")
                 if not (folder / SCORES_FILE).is_file():
-                    train_and_evaluate(replace(base, model=model, group=group, seed=seed), data_root, folder,
-                                        manifest, progress)
+                    train_and_evaluate(spec, folder, progress)
                     if keep_checkpoints is not None:
                         prune_checkpoints(folder, keep_checkpoints(model, group, seed))
-                runs.append(read_run(model, group, seed, folder))
+                runs.append(read_run(spec, folder))
     return runs
 
 

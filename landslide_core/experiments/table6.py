@@ -24,11 +24,11 @@ from ..data.splits import load_or_make_split, make_split, split_records, write_m
 from ..eval.baselines import baseline_scores
 from ..eval.evaluation import evaluate_checkpoint
 from ..scoring.confusion import SCORE_COLUMNS
-from ..sources import get_source
+from ..sources import TileSource, get_source
 from ..tiles import TileRecord
 from ..train.config import TrainConfig
-from .runs import SCORES_FILE, GridRun, read_run, train_and_evaluate
-from .table5 import paper_name
+from .runs import SCORES_FILE, GridRun, RunSpec, read_run, train_and_evaluate
+from .table5 import paper_name, run_stem
 
 __all__ = ["ARMS", "QCArm", "common_validation_scores", "qc_arms", "run_table6", "table6", "table6_baselines"]
 
@@ -44,6 +44,10 @@ class QCArm:
     dataset: str
     data_root: Path
     manifest: Path
+
+    def spec(self, base: TrainConfig) -> RunSpec:
+        """The run of ``base`` on this arm: its tiles, its manifest, and its kind of split."""
+        return RunSpec(base, self.data_root, self.manifest, "grouped" if self.key == "grouped" else "random")
 
 
 def qc_arms(filtered_root: str | Path, runs_dir: str | Path, *, grouped: Sequence[TileRecord],
@@ -84,13 +88,17 @@ def qc_arms(filtered_root: str | Path, runs_dir: str | Path, *, grouped: Sequenc
 
 def run_table6(arms: list[QCArm], runs_dir: str | Path, base: TrainConfig, *,
                progress: bool = False) -> dict[str, GridRun]:
-    """Train and evaluate ``base`` on each arm; finished arms are read back, interrupted ones resumed."""
+    """Train and evaluate ``base`` on each arm; finished arms are read back, interrupted ones resumed.
+
+    Each arm's run folder is named by its identity (:class:`~.runs.RunSpec`), so other settings train anew.
+    """
     runs = {}
     for arm in arms:
-        folder = Path(runs_dir) / f"{arm.key}_{base.model.replace(':', '-').replace('/', '-')}_seed{base.seed}"
+        spec = arm.spec(base)
+        folder = spec.folder(runs_dir, f"{arm.key}_{run_stem(base.model, base.group, base.seed)}")
         if not (folder / SCORES_FILE).is_file():
-            train_and_evaluate(base, arm.data_root, folder, arm.manifest, progress)
-        runs[arm.key] = read_run(base.model, base.group, base.seed, folder)
+            train_and_evaluate(spec, folder, progress)
+        runs[arm.key] = read_run(spec, folder)
     return runs
 
 
@@ -98,22 +106,28 @@ def _group_row(scores: pd.DataFrame, group: str) -> pd.Series:
     return scores[(scores["group"] == group) & (scores["subdataset"] == "")].iloc[0]
 
 
-def _sides(manifest: Path) -> pd.Series:
-    """Tiles per split value (``train``, ``val``, ``buffer``) in a manifest."""
-    return pd.read_csv(manifest, comment="#")["split"].value_counts()
+def _sides(manifest: Path, group: str, source: str | TileSource) -> pd.Series:
+    """Tiles of ``group`` per split value (``train``, ``val``, ``buffer``) in a manifest.
+
+    A manifest lists every tile of its root (on the real data UAV tiles beside SAT); only the group's count.
+    """
+    source = get_source(source)
+    listed = pd.read_csv(manifest, comment="#")
+    return listed.loc[listed["group"].isin(source.groups[source.check_group(group)]), "split"].value_counts()
 
 
-def table6(runs: Mapping[str, GridRun], arms: list[QCArm]) -> pd.DataFrame:
+def table6(runs: Mapping[str, GridRun], arms: list[QCArm], *, source: str | TileSource = "cas") -> pd.DataFrame:
     """Table 6 rows on each arm's own validation set: model, dataset, tiles and the six scores (%).
 
-    ``number`` counts the tiles trained and validated on (the paper's "Number"); ``left out`` the tiles a grouped
-    split keeps out of both sides because they share pixels with validation tiles.
+    ``number`` counts the tiles of the run's group trained and validated on (the paper's "Number"); ``left out``
+    the tiles of that group a grouped split keeps out of both sides because they share pixels with validation
+    tiles. ``source`` names the group's members.
     """
     rows = []
     for arm in arms:
         run = runs[arm.key]
         row = _group_row(run.scores, run.group)
-        sides = _sides(arm.manifest)
+        sides = _sides(arm.manifest, run.group, source)
         rows.append({"model": paper_name(run.model), "dataset": arm.dataset,
                      "number": int(sides.get("train", 0) + sides.get("val", 0)), "left out": int(sides.get("buffer", 0)),
                      "val tiles": int(row["tiles"]), **{m: float(row[m]) for m in SCORE_COLUMNS}})
@@ -123,8 +137,8 @@ def table6(runs: Mapping[str, GridRun], arms: list[QCArm]) -> pd.DataFrame:
 def table6_baselines(arms: list[QCArm], base: TrainConfig) -> pd.DataFrame:
     """The baselines' rows for each arm, with :func:`table6`'s columns.
 
-    The threshold rule is fitted on the arm's training tiles; every baseline is scored on its validation tiles as
-    the model was (``base.val_crop_size``).
+    The threshold rule is fitted on the arm's training tiles of ``base.group``; every baseline is scored on its
+    validation tiles of that group as the model was (``base.val_crop_size``). Tiles are counted as :func:`table6`'s.
     """
     rows = []
     source = base.tile_source()
@@ -132,7 +146,7 @@ def table6_baselines(arms: list[QCArm], base: TrainConfig) -> pd.DataFrame:
         sides = [split_records(arm.data_root, arm.manifest, seed=base.seed, val_fraction=base.val_fraction,
                                group=base.group, split=side, source=source) for side in ("train", "val")]
         scores, _ = baseline_scores(*sides, source=source, crop_size=base.val_crop_size, device="cpu")
-        manifest_sides = _sides(arm.manifest)
+        manifest_sides = _sides(arm.manifest, base.group, source)
         for _, row in scores[(scores["group"] == base.group) & (scores["subdataset"] == "")].iterrows():
             rows.append({"model": row["model"], "dataset": arm.dataset,
                          "number": int(manifest_sides.get("train", 0) + manifest_sides.get("val", 0)),

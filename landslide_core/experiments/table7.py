@@ -14,7 +14,8 @@ shows which datasets transfer to which.
   models train on 70 % of what the paper trained on (it used every sample and had no held-out part to report).
 
 Every run validates once, after its last epoch, and the last checkpoint is scored: no epoch is chosen on the
-tiles it is reported on. A run's folder with ``transfer.csv`` is finished and is read back, never trained again.
+tiles it is reported on. A run's folder, named by everything that decides its result (:func:`run_spec`), with
+``transfer.csv`` is finished and is read back, never trained again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..data.splits import load_or_make_split, read_manifest, write_manifest
+from ..data.splits import load_or_make_split, manifest_checksum, read_manifest, write_manifest
 from ..errors import ConfigError, ManifestError
 from ..eval.baselines import THRESHOLD_RULE, baseline_scores
 from ..eval.evaluation import evaluate_checkpoint
@@ -38,11 +39,12 @@ from ..tiles import TileRecord
 from ..train.checkpoints import BEST, LAST
 from ..train.config import TrainConfig
 from ..train.loop import train
+from .runs import RunSpec, check_identity
 from .table5 import paper_name
 
 __all__ = [
     "CAS_TRAINING", "MOXITAIDI", "table7_baselines", "PAPER_LABELS", "TRANSFER_FILE", "HeldOut", "TrainingSet", "public_training_set",
-    "cas_training_sets", "run_folder", "run_table7", "table7", "training_sets", "training_sizes", "transfer_matrix",
+    "cas_training_sets", "run_spec", "run_table7", "table7", "training_sets", "training_sizes", "transfer_matrix",
 ]
 
 MOXITAIDI = ("moxitaidi-sat", "moxitaidi-uav-0.6m", "moxitaidi-uav-1m")
@@ -207,12 +209,26 @@ def training_sets(cas_root: str | Path | None, public: Mapping[str, str | Path],
     return sets
 
 
+def run_spec(training_set: TrainingSet, seed: int, base: TrainConfig, parts: Sequence[HeldOut]) -> RunSpec:
+    """What decides one row's run: ``base`` on the training set's source and group, and every part it is scored on.
+
+    The run validates once, after its last epoch (``val_every`` = ``epochs``).
+    """
+    source = training_set.source
+    config = replace(base, source=source.name, source_options=dict(source.options), group=training_set.group,
+                     seed=seed, val_every=base.epochs)
+    scored_on = tuple(f"{part.dataset}: {manifest_checksum(part.manifest)}" for part in parts)
+    return RunSpec(config, training_set.held_out.root, training_set.held_out.manifest, "held-out part",
+                   scored_on=scored_on)
+
+
 def run_table7(sets: Mapping[int, Sequence[TrainingSet]], runs_dir: str | Path, base: TrainConfig, *,
                progress: bool = False) -> pd.DataFrame:
     """Train ``base`` on every training set of every seed; score each last checkpoint on every held-out part.
 
-    Finished runs are read back; interrupted ones resume. Each run validates once, after its last epoch, and keeps
-    only its last checkpoint.
+    Finished runs are read back (their ``config.json`` checked against the identity asked for); interrupted ones
+    resume. Each run validates once, after its last epoch, and keeps only its last checkpoint. A run's folder is
+    named by its identity (:func:`run_spec`), so other settings, or other held-out parts, train anew.
 
     Args:
         sets: Seed → that seed's training sets (:func:`training_sets`): the seed draws the splits and the training.
@@ -221,29 +237,27 @@ def run_table7(sets: Mapping[int, Sequence[TrainingSet]], runs_dir: str | Path, 
         progress: Show progress bars.
 
     Returns:
-        One row per (seed, training set, held-out part): model, tiles, the six scores (%) and the confusion counts.
+        One row per (seed, training set, held-out part): model, tiles, the six scores (%), the confusion counts,
+        and ``run``, the name of the run's folder under ``runs_dir``.
+
+    Raises:
+        RunMismatchError: A finished run's ``config.json`` differs from the identity its folder name stands for.
     """
     runs_dir, frames = Path(runs_dir), []
     for seed, seed_sets in sets.items():
         parts = _held_out_parts(seed_sets)
         for training_set in seed_sets:
-            folder = run_folder(runs_dir, training_set, seed)
+            spec = run_spec(training_set, seed, base, [part for part, _ in parts])
+            folder = spec.folder(runs_dir, f"{training_set.key}_seed{seed}")
             if not (folder / TRANSFER_FILE).is_file():
-                source = training_set.source
-                config = replace(base, source=source.name, source_options=dict(source.options),
-                                 group=training_set.group, seed=seed, val_every=base.epochs)
-                train(config, training_set.held_out.root, folder, manifest=training_set.held_out.manifest,
-                      progress=progress)
+                train(spec.config, spec.data_root, folder, manifest=spec.manifest, progress=progress,
+                      identity=spec.identity())
                 (folder / BEST).unlink(missing_ok=True)  # validated once, after the last epoch: best is last
-                transfer = _transfer(folder / LAST, parts, training_set.label, config)
+                transfer = _transfer(folder / LAST, parts, training_set.label, spec.config)
                 write_text_atomic(folder / TRANSFER_FILE, transfer.to_csv(index=False))  # last: marks it finished
-            frames.append(pd.read_csv(folder / TRANSFER_FILE).assign(seed=seed, key=training_set.key))
+            check_identity(folder, spec)
+            frames.append(pd.read_csv(folder / TRANSFER_FILE).assign(seed=seed, key=training_set.key, run=folder.name))
     return pd.concat(frames, ignore_index=True)
-
-
-def run_folder(runs_dir: Path, training_set: TrainingSet, seed: int) -> Path:
-    """The folder of one training set's run for ``seed``."""
-    return runs_dir / f"{training_set.key}_seed{seed}"
 
 
 def training_sizes(sets: Sequence[TrainingSet]) -> pd.DataFrame:

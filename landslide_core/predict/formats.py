@@ -30,7 +30,11 @@ def chunk_windows(width: int, height: int, chunk: int) -> Iterator[Window]:
 
 
 def output_paths(scene: str | Path, out: str | Path) -> dict[str, Path]:
-    """Where the outputs for ``scene`` go in folder ``out``: probability, mask, polygons, report, work folder."""
+    """Where the outputs for ``scene`` go in folder ``out``: probability, mask, polygons, report, work folder.
+
+    They are named by the scene's stem, so two scenes with one stem cannot share an output folder
+    (:func:`landslide_core.predict.jobs.find_scenes` refuses them).
+    """
     stem, out = Path(scene).stem, Path(out)
     return {"probability": out / f"{stem}.probability.tif", "mask": out / f"{stem}.mask.tif",
             "polygons": out / f"{stem}.landslides.gpkg", "report": out / f"{stem}.prediction.json",

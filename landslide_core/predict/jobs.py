@@ -3,7 +3,8 @@
 A scene job loads the checkpoint on its own device and runs :func:`.scene.predict_scene`;
 requeued after preemption or a time limit, it resumes from the scene's last
 finished chunk. A scene whose report already holds the same settings is done and
-is not sent again.
+is not sent again, nor is one whose last job (``<scene>.job.json``) still runs or
+waits in the queue.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..io.checksums import file_sha256
 from .formats import output_paths
 from .scene import SETTINGS, Predictor, finished_report, predict_scene, prediction_settings
 
-__all__ = ["SCENE_SUFFIXES", "SceneJob", "SceneWork", "find_scenes", "scene_works", "submit_scenes"]
+__all__ = ["SCENE_SUFFIXES", "SceneJob", "SceneWork", "distinct_scenes", "find_scenes", "scene_works", "submit_scenes"]
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".jp2", ".img", ".vrt")
 _OUTPUT_SUFFIXES = (".probability.tif", ".mask.tif")
@@ -31,8 +32,11 @@ _OUTPUT_SUFFIXES = (".probability.tif", ".mask.tif")
 def find_scenes(paths: Sequence[str | Path]) -> list[Path]:
     """The scenes named: files as given, and each folder's rasters (by suffix, not our own outputs), sorted.
 
+    A file named twice (as itself and in its folder) is listed once.
+
     Raises:
-        PredictionError: A path does not exist, or a folder holds no raster.
+        PredictionError: A path does not exist, a folder holds no raster, or two scenes share a stem (their
+            outputs would overwrite each other's).
     """
     scenes: list[Path] = []
     for path in map(Path, paths):
@@ -47,7 +51,25 @@ def find_scenes(paths: Sequence[str | Path]) -> list[Path]:
             scenes.append(path)
         else:
             raise PredictionError(path, "scene not found", "pass the path of a GeoTIFF (or a folder of them)")
-    return scenes
+    return distinct_scenes(scenes)
+
+
+def distinct_scenes(scenes: Sequence[str | Path]) -> list[Path]:
+    """``scenes`` with each file once, checked to write outputs of their own: their stems name the outputs.
+
+    Raises:
+        PredictionError: Two different files share a stem (``x.tif`` and ``x.vrt``, or ``scene.tif`` in two
+            folders): both would write ``<stem>.*`` and share ``<stem>.work/``. Nothing has been written then.
+    """
+    kept: dict[str, Path] = {}
+    for scene in map(Path, scenes):
+        other = kept.setdefault(scene.stem, scene)
+        if other != scene and other.resolve() != scene.resolve():
+            raise PredictionError(scene, f"has the stem {scene.stem!r} of {other} too, so both would write "
+                                  f"{scene.stem}.probability.tif, .mask.tif, .landslides.gpkg and .prediction.json "
+                                  f"and share {scene.stem}.work/ in the output folder",
+                                  "predict them with two commands into different --out folders, or rename one")
+    return list(kept.values())
 
 
 @dataclass(frozen=True)
@@ -106,19 +128,23 @@ def scene_works(scenes: Sequence[Path], checkpoint: Path, out: Path, *, device: 
     """One piece of work per scene, numbered from 0.
 
     Raises:
-        PredictionError: The checkpoint does not exist.
+        PredictionError: The checkpoint does not exist, or two scenes share a stem (:func:`distinct_scenes`).
     """
+    scenes = distinct_scenes(scenes)
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise PredictionError(checkpoint, "checkpoint not found", "pass the last.pt or best.pt of a training run")
     digest = file_sha256(checkpoint)
-    return [SceneWork(i, Path(scene), Path(out), checkpoint, dict(options), device, digest)
+    return [SceneWork(i, scene, Path(out), checkpoint, dict(options), device, digest)
             for i, scene in enumerate(scenes)]
 
 
 def submit_scenes(works: Sequence[SceneWork], scheduler: Scheduler, *, wait: bool = False,
                   echo: Any = print) -> list[str]:
-    """Send the scenes not yet predicted as jobs (job folders under ``<out>/jobs``); one line per scene sent."""
+    """Send the scenes not yet predicted as jobs (job folders under ``<out>/jobs``); one line per scene sent.
+
+    A scene whose last job still runs or is queued is not sent again; its line says so.
+    """
     if not works:
         return []
     return submit_work(works, works[0].out / "jobs", scheduler, name="landslide-predict", wait=wait, echo=echo)

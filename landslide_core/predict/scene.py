@@ -10,7 +10,8 @@ therefore bounded by one chunk, one batch and the cache, whatever the scene's si
 
 Each finished chunk is written to working GeoTIFFs in ``<scene>.work/`` and
 recorded in its ``progress.json``, so an interrupted scene resumes from the first
-unfinished chunk. At the end the working rasters become Cloud-Optimized GeoTIFFs
+unfinished chunk; ``<scene>.lock``, held while a process predicts the scene, refuses
+the same work to a second process. At the end the working rasters become Cloud-Optimized GeoTIFFs
 (tiled, deflate, with overviews), the mask is vectorized, and a report
 (``<scene>.prediction.json``) records the settings, the timings and the peak memory.
 """
@@ -39,6 +40,7 @@ from tqdm import tqdm
 from ..errors import ConfigError, PredictionError
 from ..io.atomic import atomic_path, write_text_atomic
 from ..io.checksums import file_sha256
+from ..io.lock import exclusive_lock
 from ..io.raster import no_georeferencing_warnings, open_raster
 from ..runtime.device import Runtime
 from ..runtime.memory import PeakMemory
@@ -260,6 +262,7 @@ def predict_scene(scene: str | Path, predictor: Predictor, out: str | Path, *, t
     Raises:
         PredictionError: The scene cannot be read or has too few or non-8-bit bands.
         ConfigError: Tile, overlap, threshold or chunk settings that cannot work.
+        LockHeldError: Another live process is predicting this scene into ``out`` (the message names it).
     """
     scene, out = Path(scene), Path(out)
     if not 0.0 < threshold < 1.0 or batch_size < 1 or cache_tiles < 0:
@@ -270,8 +273,10 @@ def predict_scene(scene: str | Path, predictor: Predictor, out: str | Path, *, t
     paths = output_paths(scene, out)
     settings = prediction_settings(scene, predictor.identity, tile=tile, overlap=overlap, threshold=threshold,
                                    min_area=min_area, fill=fill, bands=bands, chunk=chunk)
+    out.mkdir(parents=True, exist_ok=True)
     try:
-        with (rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024), open_raster(scene) as src,
+        with (exclusive_lock(out / f"{scene.stem}.lock", f"predicting {scene}"),
+              rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024), open_raster(scene) as src,
               no_georeferencing_warnings()):
             return _predict(scene, src, predictor, paths, settings, batch_size=batch_size, cache_tiles=cache_tiles,
                             progress=progress)

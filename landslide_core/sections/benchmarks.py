@@ -25,12 +25,13 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from ..book.fingerprint import package_digest
+from ..book.runner import shown_path
 from ..building.leakage_split import grouped_split, save_grouped_split
 from ..data.splits import load_or_make_split, split_records
 from ..data.statistics import tile_statistics
 from ..data.torch_dataset import TileDataset
 from ..errors import CheckpointError, ConfigError, GridError
-from ..eval.baselines import ALL_LANDSLIDE, MARGIN, beats, is_baseline
+from ..eval.baselines import ALL_LANDSLIDE, MARGIN, RULE, beats_baseline, better_constant, is_baseline, no_result
 from ..eval.paper import consistency
 from ..experiments.grid import Cell, grid_cells, run_cell
 from ..experiments.runs import SCORES_FILE, epoch_choice, read_run
@@ -39,11 +40,12 @@ from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST, load_checkpoint, trained_model
 from ..train.config import TrainConfig
+from .training_text import describe_training
 
 __all__ = [
     "ERROR_COLOURS", "GridSettings", "SPLIT_KINDS", "baseline_verdicts", "benchmark_cells", "checkpoints_note",
     "consistency_summary", "epoch_table", "error_examples", "error_map", "example_tiles", "exceptions_note",
-    "grid_configs", "grid_runs_dir", "initialisation", "missing_note", "no_checkpoints_note", "not_learned", "prediction_examples",
+    "grid_configs", "grid_runs_dir", "missing_note", "no_checkpoints_note", "not_learned", "prediction_examples",
     "prepare_splits", "run_benchmarks", "runs_directory", "shown_validation_tiles", "step_times", "summary",
     "training_curves",
 ]
@@ -52,13 +54,6 @@ SPLIT_KINDS = ("random", "grouped")
 ERROR_COLOURS = {"true positive": "#1a9850", "false positive": "#d7301f", "false negative": "#2b8cbe"}
 ROUNDING = 0.01
 """Points a published score may be off the value its own P, R and OA imply by rounding alone."""
-
-
-def initialisation(pretrained: bool | str) -> str:
-    """How a model's weights started, in words: ImageNet, a weights file, or at random."""
-    if pretrained is True:
-        return "ImageNet-pretrained"
-    return f"initialised from `{pretrained}`" if pretrained else "randomly initialised"
 
 
 @dataclass(frozen=True)
@@ -169,36 +164,13 @@ class GridSettings:
         shown = (self.shown_group, self.seeds[0])
         return lambda model, group, seed: (group, seed) == shown
 
-    def describe(self) -> str:
-        """How the models were trained and validated, in words, from the settings alone."""
-        if self.pretrained is True:
-            backbones = "ImageNet-pretrained backbones"
-        elif self.pretrained:
-            backbones = f"backbones initialised from `{self.pretrained}`"
-        else:
-            backbones = "randomly initialised backbones (no pre-training)"
-        crops = "full tiles" if self.crop_size is None else f"{self.crop_size}-px crops"
-        validation = ("full tiles" if self.val_crop_size is None
-                      else f"the central {self.val_crop_size}-px crop of each tile")
-        device = "the CPU" if self.device == "cpu" else f"device `{self.device}`"
-        split = ("a random 7:3 split per sub-dataset, as the paper" if self.split == "random" else
-                 "a grouped 7:3 split per sub-dataset (no validation tile shares pixels with a training tile)")
-        rate = f"SGD from learning rate {self.lr:g}" + (" as the paper" if self.lr == 0.01 else " (the paper: 0.01)")
-        every = "" if self.val_every == 1 else f" every {self.val_every} epochs"
-        fewer = "".join(
-            f"; {paper_name(m)} on {', '.join(self.groups_of(m))}"
-            + (f" for {self.epochs_of(m)} epoch(s)" if self.epochs_of(m) != self.epochs else "")
-            + (f" from learning rate {self.lr_of(m):g}" if self.lr_of(m) != self.lr else "")
-            + (f" on {self.crop_of(m)}-px crops" if self.crop_of(m) != self.crop_size else "")
-            + (" only" if self.groups_of(m) != self.groups else "") for m, _ in self.per_model)
-        return (f"{backbones}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, {rate}, validated"
-                f"{every} on {validation}; {split}; {len(self.seeds)} seed(s){fewer}; on {device}")
-
 
 def runs_directory(results_dir: Path, runs_dir: str | Path | None) -> Path:
-    """Where the grid's runs go: ``runs_dir`` as given, else ``results_dir/runs/<code version>``.
+    """Where a page's runs go: ``runs_dir`` as given, else ``results_dir/runs/<code version>``.
 
-    Keyed by the package's digest, so a code change trains anew and never reuses old checkpoints.
+    Keyed by the package's digest, so a code version's runs, split manifests and stand-ins stay together (and
+    travel together in a results archive); each run's folder is also named by its full identity
+    (:class:`landslide_core.experiments.runs.RunSpec`).
     """
     return Path(runs_dir) if runs_dir else results_dir / "runs" / package_digest()[:12]
 
@@ -215,9 +187,12 @@ def grid_configs(settings: GridSettings) -> list[TrainConfig]:
             if group in settings.groups_of(model)]
 
 
-def benchmark_cells(runs_dir: Path, settings: GridSettings) -> list[Cell]:
-    """The grid's cells (:func:`grid_configs`), keeping the checkpoints :meth:`GridSettings.keep_rule` says."""
-    return grid_cells(runs_dir, grid_configs(settings), settings.keep_rule())
+def benchmark_cells(runs_dir: Path, settings: GridSettings, data_root: Path) -> list[Cell]:
+    """The grid's cells (:func:`grid_configs`), keeping the checkpoints :meth:`GridSettings.keep_rule` says.
+
+    The split manifests must exist (:func:`prepare_splits`): each cell's folder is named by its manifest's checksum.
+    """
+    return grid_cells(runs_dir, grid_configs(settings), data_root, split=settings.split, keep=settings.keep_rule())
 
 
 def prepare_splits(data_root: Path, runs_dir: Path, settings: GridSettings) -> None:
@@ -248,18 +223,19 @@ def run_benchmarks(data_root: Path, runs_dir: Path, settings: GridSettings, *,
 
     Raises:
         GridError: No cell has finished (only possible without ``train``): the page would have nothing to show.
+        RunMismatchError: A finished run's ``config.json`` is not the configuration its folder name stands for.
     """
     prepare_splits(data_root, runs_dir, settings)
     runs, missing = [], []
-    for cell in benchmark_cells(runs_dir, settings):
+    for cell in benchmark_cells(runs_dir, settings, data_root):
         if train:
-            run_cell(cell, data_root, progress=False)
+            run_cell(cell, progress=False)
         if (cell.folder / SCORES_FILE).is_file():
-            runs.append(read_run(cell.config.model, cell.config.group, cell.config.seed, cell.folder))
+            runs.append(read_run(cell.spec, cell.folder))
         else:
             missing.append(cell)
     if not runs:
-        raise GridError(f"no run of the grid under {runs_dir} has finished, so this page has nothing to show: list "
+        raise GridError(f"no run of the grid under {shown_path(runs_dir)} has finished, so this page has nothing to show: list "
                         "the cells with `landslide-core grid` (with this build's --profile and -p options) and run "
                         "them with --submit, or build the page with -p train true")
     return runs, missing
@@ -322,22 +298,23 @@ def _names(models: Sequence[str]) -> str:
 
 
 def baseline_verdicts(table: pd.DataFrame, key: str) -> list[str]:
-    """Per value of ``key`` (group, dataset): the baselines' scores and which models beat each, in Markdown.
+    """The rule, then per value of ``key`` (group, dataset): the baselines' scores and which models beat each, in Markdown.
 
     ``table`` holds rows of models and of the baselines (:data:`landslide_core.eval.baselines.BASELINES`) with
-    ``model``, ``key``, ``iou`` and ``miou`` columns. A model beats a baseline when its mIoU is higher by more than
-    :data:`~landslide_core.eval.baselines.MARGIN` points; the
-    highest landslide IoU is also given as a multiple of all landslide's (the landslide share of the pixels).
+    ``model``, ``key``, ``iou`` and ``miou`` columns. The first line states
+    :data:`~landslide_core.eval.baselines.RULE`; which models beat a baseline is
+    :func:`~landslide_core.eval.baselines.beats_baseline`. The highest landslide IoU is also given as a multiple of
+    all landslide's (the landslide share of the pixels).
     """
-    lines = []
+    lines = [f"Against the baselines, {RULE}.\n"]
     for value, rows in table.groupby(key, sort=False):
         rows = rows.set_index("model")
         models = rows[~is_baseline(rows.index.to_series())]
         baselines = rows[is_baseline(rows.index.to_series())]
         scores = ", ".join(f"{name} {row['iou']:.1f} / {row['miou']:.1f} %" for name, row in baselines.iterrows())
-        better = "; ".join(f"beat {name}'s mIoU: {_names(list(models.index[beats(models['miou'], row['miou'])]))}"
+        better = "; ".join(f"{name}: {_names(list(models.index[beats_baseline(models, row)]))}"
                            for name, row in baselines.iterrows())
-        line = f"- **{value}**: baselines (landslide IoU / mIoU) {scores}. Models that {better}."
+        line = f"- **{value}**: baselines (landslide IoU / mIoU) {scores}. Models that beat {better}."
         if len(models) and ALL_LANDSLIDE in baselines.index:
             best, floor = models["iou"].idxmax(), baselines.loc[ALL_LANDSLIDE, "iou"]
             ratio = f"{models.loc[best, 'iou'] / floor:.1f} ×" if floor > 0 else "—"
@@ -347,18 +324,20 @@ def baseline_verdicts(table: pd.DataFrame, key: str) -> list[str]:
 
 
 def not_learned(table: pd.DataFrame, key: str = "group") -> list[tuple[str, str]]:
-    """(model, ``key`` value) of every model whose mIoU does not beat all landslide's on the same pixels (:func:`beats`).
+    """(model, ``key`` value) of every model that is no result (:func:`~landslide_core.eval.baselines.no_result`).
 
     Such a model has learned nothing a constant could not do: its scores are no result.
+
+    Raises:
+        BaselineError: A model's ``key`` value has no constant's row in ``table``.
     """
-    floor = table[table["model"] == ALL_LANDSLIDE].set_index(key)["miou"]
     models = table[~is_baseline(table["model"])]
-    flat = models[~beats(models["miou"], models[key].map(floor))]
+    flat = models[no_result(table, key).to_numpy()]  # positions: a concatenated table may repeat index labels
     return list(zip(flat["model"], flat[key], strict=True))
 
 
-def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettings, *, synthetic: bool,
-            data_root: Path, times: pd.DataFrame | None = None) -> str:
+def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettings, runs: Sequence[GridRun], *,
+            synthetic: bool, data_root: Path, times: pd.DataFrame | None = None) -> str:
     """What the run shows, in Markdown.
 
     Per group, the baselines and which models beat them (:func:`baseline_verdicts`), the paper's best model,
@@ -368,7 +347,8 @@ def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettin
         scores: :func:`landslide_core.experiments.table5.scores_frame` of the runs, with the baselines' rows
             (:func:`landslide_core.experiments.table5.baseline_frame`).
         comparison: The paper-versus-run table (:func:`landslide_core.book.paper_vs_run` of Table 5).
-        settings: The grid's settings.
+        settings: The grid's settings (which models and groups the page asked for).
+        runs: The finished runs: how they trained is read from their own ``config.json``.
         synthetic: Whether the data are the demo data.
         data_root: The data root the runs read.
         times: :func:`step_times` of the runs, to give the measured cost of a model that did not learn.
@@ -376,15 +356,19 @@ def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettin
     ours = table5(scores)
     ours = ours[ours["group"].isin(settings.groups)]
     lines = baseline_verdicts(ours, "group")
-    names = {paper_name(m): m for m in settings.models}
+    constant = better_constant(ours, "group")
     for model, group in not_learned(ours):
+        epochs = _joined([r.config["epochs"] for r in runs if paper_name(r.model) == model and r.group == group])
         cost = ""
         if times is not None and model in times.index:
-            cost = (f", one training step of {settings.batch_size} images taking {times.loc[model].iloc[1]:.2f} s "
+            cost = (f", one training step of {times.loc[model, 'batch']} images taking "
+                    f"{times.loc[model, 's per step']:.2f} s "
                     "(measured, table above)")
-        lines.append(f"- **Not a result: {model} on {group}** scores no better than predicting landslide everywhere "
-                     f"(its mIoU not more than {MARGIN:g} point above): "
-                     f"it did not learn within this run's {settings.epochs_of(names.get(model, model))} epoch(s)"
+        miou = ours.loc[(ours["model"] == model) & (ours["group"] == group), "miou"].iloc[0]
+        lines.append(f"- **Not a result: {model} on {group}** scores no better than predicting one class everywhere "
+                     f"(its mIoU {miou:.1f} % not more than {MARGIN:g} point above {constant.loc[group, 'model']}'s "
+                     f"{constant.loc[group, 'miou']:.1f} %, the better constant): "
+                     f"it did not learn within this run's {epochs} epoch(s)"
                      f"{cost}. Its scores in the tables above measure no model.")
     paper_best = []
     for group in settings.groups:
@@ -396,7 +380,7 @@ def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettin
     if paper_best:
         lines.append(f"\nIn the paper, the highest landslide IoU among the same models is {', '.join(paper_best)}.")
     gap = comparison.xs("difference", axis=1, level="source").abs().stack().mean()
-    how = settings.describe()
+    how = describe_training([r.config for r in runs])
     if synthetic:
         verdict = (f"These models were trained on synthetic demo tiles ({how}): the numbers check that the protocol "
                    "runs end to end and say nothing about how the models compare on real landslides. The `paper` "
@@ -410,36 +394,47 @@ def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettin
     return "\n".join(lines) + f"\n\nAcross the table this run differs from the paper by {gap:.1f} points on average. " + verdict
 
 
-def step_times(histories: pd.DataFrame, settings: GridSettings) -> pd.DataFrame:
-    """Per model: measured images per second and seconds per step (medians over its epochs), groups and epochs.
+def _joined(values: Sequence[Any]) -> str:
+    """Distinct values in order of appearance, as text (``None``: full tiles)."""
+    return ", ".join(str("full" if v is None else f"{v:g}" if isinstance(v, float) else v)
+                     for v in dict.fromkeys(values))
 
-    Where :attr:`GridSettings.per_model` trains a model on fewer groups or epochs, this is the measured reason.
+
+def step_times(histories: pd.DataFrame, runs: Sequence[GridRun]) -> pd.DataFrame:
+    """Per model: measured images per second and seconds per step (medians over its epochs) and how it trained.
+
+    Groups, batch, epochs, learning rate and crop come from the runs' own ``config.json``. Where some models train
+    on fewer groups or epochs (the page's ``per_model``), this is the measured reason.
     """
     speed = histories.groupby("model", sort=False)["images_per_s"].median()
-    names = {paper_name(m): m for m in settings.models}
+    configs = {model: [r.config for r in runs if paper_name(r.model) == model] for model in speed.index}
+    batch = pd.Series({m: float(np.median([c["batch_size"] for c in configs[m]])) for m in speed.index})
     return pd.DataFrame({
         "images / s": speed,
-        f"s per step of {settings.batch_size}": settings.batch_size / speed,
-        "trained on": [", ".join(settings.groups_of(names[m])) for m in speed.index],
-        "epochs": [settings.epochs_of(names[m]) for m in speed.index],
-        "learning rate": [settings.lr_of(names[m]) for m in speed.index],
-        "crop (px)": [settings.crop_of(names[m]) for m in speed.index],
+        "s per step": batch / speed,
+        "batch": [_joined([c["batch_size"] for c in configs[m]]) for m in speed.index],
+        "trained on": [_joined([c["group"] for c in configs[m]]) for m in speed.index],
+        "epochs": [_joined([c["epochs"] for c in configs[m]]) for m in speed.index],
+        "learning rate": [_joined([float(c["lr"]) for c in configs[m]]) for m in speed.index],
+        "crop (px)": [_joined([c["crop_size"] for c in configs[m]]) for m in speed.index],
     }).rename_axis("model")
 
 
-def exceptions_note(times: pd.DataFrame, settings: GridSettings) -> str:
-    """The per-model exceptions in words with their measured cost (from :func:`step_times`); empty without any."""
-    if not settings.per_model:
+def exceptions_note(times: pd.DataFrame) -> str:
+    """Where models trained differently (groups, epochs, learning rate, crop), each one's settings and measured cost.
+
+    From :func:`step_times` (the runs' own configurations); empty when every model trained alike.
+    """
+    settings = ["trained on", "epochs", "learning rate", "crop (px)"]
+    if (times[settings].nunique() <= 1).all():
         return ""
-    step = times.columns[1]
-    which = "; ".join(f"{paper_name(m)} on {', '.join(settings.groups_of(m))}, {settings.epochs_of(m)} epoch(s) from "
-                      f"learning rate {settings.lr_of(m):g} on {settings.crop_of(m)}-px crops"
-                      for m, _ in settings.per_model)
-    costs = times[step].sort_values(ascending=False)
-    listed = ", ".join(f"{seconds:.2f} s for {model}" for model, seconds in costs.items())
-    return (f"This run trains some models on fewer groups or epochs, or with another learning rate or crop "
-            f"(`per_model`): {which}. The measured cost of one training step of {settings.batch_size} images on this "
-            f"run's device: {listed}.")
+    which = "; ".join(f"{model} on {row['trained on']}, {row['epochs']} epoch(s) from learning rate "
+                      f"{row['learning rate']} on crops of {row['crop (px)']} px" for model, row in times.iterrows())
+    costs = times.sort_values("s per step", ascending=False)
+    listed = ", ".join(f"{row['s per step']:.2f} s for {model} (batch {row['batch']})"
+                       for model, row in costs.iterrows())
+    return (f"The models trained with different settings (read from their runs' `config.json`): {which}. The "
+            f"measured cost of one training step on this run's device: {listed}.")
 
 
 def training_curves(histories: pd.DataFrame) -> Figure:

@@ -19,19 +19,22 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..book.runner import repository_root
-from ..eval.baselines import ALL_BACKGROUND, ALL_LANDSLIDE, THRESHOLD_RULE, beats
-from ..experiments.table7 import TrainingSet, run_folder
+from ..book.runner import shown_path
+from ..eval.baselines import BASELINES, MARGIN, RULE, THRESHOLD_RULE, beats_baseline, no_result
+from ..experiments.runs import read_config
+from ..experiments.table7 import TrainingSet
 from ..sources import CAS, bijie, hrgldd, landslide4sense, sichuan
 from ..sources.stand_in_marker import is_stand_in
 from ..tiles import TileRecord
 from ..train.checkpoints import LAST
 from ..train.config import TrainConfig
-from .benchmarks import error_examples, example_tiles, initialisation, no_checkpoints_note
+from .benchmarks import error_examples, example_tiles, no_checkpoints_note
+from .training_text import describe_training
 
 __all__ = [
     "PUBLIC_DATASETS", "CrossSettings", "data_table", "example_checkpoints", "example_figure", "examples_note",
-    "public_roots", "roots_note", "short_label", "stand_in_note", "stand_in_roots", "summary", "transfer_heatmap",
+    "public_roots", "roots_note", "run_configs", "short_label", "stand_in_note", "stand_in_roots", "summary",
+    "transfer_heatmap",
 ]
 
 STAND_IN_WRITERS: dict[str, Callable[..., Path]] = {
@@ -70,16 +73,6 @@ class CrossSettings:
                            val_crop_size=self.val_crop_size, pretrained=self.pretrained, device=self.device,
                            num_workers=self.num_workers, lr=self.lr, checkpoint_every=self.checkpoint_every)
 
-    def describe(self) -> str:
-        """How the models were trained, in words, from the settings alone."""
-        init = initialisation(self.pretrained)
-        crops = "full 512×512 tiles" if self.crop_size is None else f"{self.crop_size}-px crops of the 512×512 tiles"
-        validation = "full tiles" if self.val_crop_size is None else f"central {self.val_crop_size}-px crops"
-        seeds = ", ".join(str(s) for s in self.seeds)
-        rate = f"learning rate {self.lr:g}" + ("" if self.lr == 0.01 else " (the paper: 0.01)")
-        return (f"{self.model}, {init}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, {rate}, "
-                f"scored after the last epoch on {validation}; seed(s) {seeds}")
-
 
 def stand_in_roots(folder: Path, names: Sequence[str], *, seed: int = 0) -> dict[str, Path]:
     """Each named dataset's synthetic stand-in under ``folder/<name>``, written once (kept when already there)."""
@@ -99,12 +92,6 @@ def public_roots(datasets: Mapping[str, str | None], stand_in_folder: Path, *, s
     return {name: Path(root) if root else stand_ins[name] for name, root in datasets.items()}
 
 
-def _shown(path: Path) -> str:
-    """``path`` relative to the repository where it lies inside it (the stand-ins and demo data do)."""
-    root = repository_root()
-    return (path.resolve().relative_to(root) if path.resolve().is_relative_to(root) else path).as_posix()
-
-
 def data_table(sets: Sequence[TrainingSet]) -> pd.DataFrame:
     """Per training set: the source that read it, which data it is (real or a synthetic stand-in) and where."""
     rows = []
@@ -112,7 +99,7 @@ def data_table(sets: Sequence[TrainingSet]) -> pd.DataFrame:
         source = training_set.source
         rows.append({"dataset": short_label(training_set.label), "source": source.name,
                      "data": source.data_label(training_set.held_out.root), "held out": training_set.held_out.dataset,
-                     "root": _shown(training_set.held_out.root)})
+                     "root": shown_path(training_set.held_out.root)})
     return pd.DataFrame(rows).set_index("dataset")
 
 
@@ -154,26 +141,34 @@ def short_label(label: str) -> str:
     return label.replace("Sichuan and Surrounding Areas Landslide Dataset", "Sichuan")
 
 
-def example_checkpoints(sets: Sequence[TrainingSet], runs_dir: Path, *, seed: int) -> list[tuple[str, Path]]:
-    """(row label, last checkpoint) of every model the example figure shows."""
-    return [(short_label(s.label), run_folder(runs_dir, s, seed) / LAST) for s in sets]
+def run_configs(runs_dir: Path, transfer: pd.DataFrame) -> list[dict[str, Any]]:
+    """The own ``config.json`` of every run in ``transfer`` (:func:`~landslide_core.experiments.table7.run_table7`)."""
+    return [read_config(runs_dir / name) for name in dict.fromkeys(transfer["run"])]
 
 
-def examples_note(sets: Sequence[TrainingSet], runs_dir: Path, *, seed: int) -> str:
+def example_checkpoints(sets: Sequence[TrainingSet], runs_dir: Path, transfer: pd.DataFrame, *,
+                        seed: int) -> list[tuple[str, Path]]:
+    """(row label, last checkpoint) of every model the example figure shows: ``seed``'s runs in ``transfer``."""
+    folders = transfer[transfer["seed"] == seed].drop_duplicates("key").set_index("key")["run"]
+    return [(short_label(s.label), runs_dir / folders[s.key] / LAST) for s in sets]
+
+
+def examples_note(sets: Sequence[TrainingSet], runs_dir: Path, transfer: pd.DataFrame, *, seed: int) -> str:
     """Why the example figure is left out (models without their checkpoint here, e.g. unpacked results); or empty."""
-    return no_checkpoints_note([label for label, path in example_checkpoints(sets, runs_dir, seed=seed)
+    return no_checkpoints_note([label for label, path in example_checkpoints(sets, runs_dir, transfer, seed=seed)
                                 if not path.is_file()])
 
 
-def example_figure(sets: Sequence[TrainingSet], runs_dir: Path, records: Sequence[TileRecord], *, seed: int,
-                   device: str, crop_size: int | None, count: int = 3) -> Figure:
+def example_figure(sets: Sequence[TrainingSet], runs_dir: Path, transfer: pd.DataFrame,
+                   records: Sequence[TileRecord], *, seed: int, device: str, crop_size: int | None,
+                   count: int = 3) -> Figure:
     """Every model's errors on the same CAS held-out tiles (the most landslide pixels in ``count`` sub-datasets)."""
-    models = example_checkpoints(sets, runs_dir, seed=seed)
+    models = example_checkpoints(sets, runs_dir, transfer, seed=seed)
     return error_examples(models, example_tiles(records, count=count), device=device, crop_size=crop_size, source=CAS)
 
 
 def summary(table: pd.DataFrame, baselines: pd.DataFrame, matrix: pd.DataFrame, *, synthetic: bool,
-            settings: CrossSettings, column: str) -> str:
+            configs: Sequence[Mapping[str, Any]], column: str) -> str:
     """What the run shows, in Markdown: the best training set, CAS against the public datasets, transfer.
 
     Args:
@@ -181,7 +176,7 @@ def summary(table: pd.DataFrame, baselines: pd.DataFrame, matrix: pd.DataFrame, 
         baselines: :func:`landslide_core.experiments.table7.table7_baselines` of the run.
         matrix: :func:`landslide_core.experiments.table7.transfer_matrix` (IoU).
         synthetic: Whether any of the data are synthetic.
-        settings: The training settings.
+        configs: The runs' own ``config.json`` contents (:func:`run_configs`): how they trained.
         column: The CAS held-out part's column label.
     """
     ranked = table.sort_values("iou", ascending=False)
@@ -201,7 +196,7 @@ def summary(table: pd.DataFrame, baselines: pd.DataFrame, matrix: pd.DataFrame, 
     if own and other:
         lines.append(f"- In the matrix, models score {np.nanmean(own):.1f} % IoU on average on their own dataset's "
                      f"held-out part and {np.nanmean(other):.1f} % on the others'.")
-    how = settings.describe()
+    how = describe_training(configs)
     if synthetic:
         verdict = (f"These models were trained on synthetic data ({how}): the CAS demo tiles and stand-ins written in "
                    "each public dataset's format. The numbers check that every source, split and evaluation runs end "
@@ -215,17 +210,30 @@ def summary(table: pd.DataFrame, baselines: pd.DataFrame, matrix: pd.DataFrame, 
 
 
 def _against_baselines(table: pd.DataFrame, baselines: pd.DataFrame) -> str:
-    """How many models beat each baseline's mIoU on the same tiles (the rule: fitted on the same training set)."""
-    by_row = baselines.pivot_table(index="dataset", columns="model", values="miou", sort=False)
-    models = table.set_index("dataset")["miou"]
+    """How many models beat each baseline on the same tiles, and which are no result (the rule stated on the page).
+
+    The threshold rule each model is compared with was fitted on the model's own training set.
+    """
+    models = table.set_index("dataset")
     parts = []
-    for name in (ALL_LANDSLIDE, ALL_BACKGROUND):
-        value = by_row[name].iloc[0]
-        parts.append(f"{int(beats(models, value).sum())} beat {name}'s ({value:.1f} %)")
-    rule = beats(models, by_row[THRESHOLD_RULE].reindex(models.index))
-    beaten = ", ".join(short_label(d) for d in models.index[rule]) or "none"
-    parts.append(f"{int(rule.sum())} beat the threshold rule fitted on their own training set ({beaten})")
-    return f"- Against the baselines on the same tiles (mIoU), of {len(models)} models: " + "; ".join(parts) + "."
+    for name in BASELINES:
+        rows = baselines[baselines["model"] == name].set_index("dataset").reindex(models.index)
+        beaten = beats_baseline(models, rows)
+        if name == THRESHOLD_RULE:
+            which = ", ".join(short_label(d) for d in models.index[beaten]) or "none"
+            parts.append(f"{int(beaten.sum())} beat the threshold rule fitted on their own training set ({which})")
+        else:
+            parts.append(f"{int(beaten.sum())} beat {name} ({rows['iou'].iloc[0]:.1f} / {rows['miou'].iloc[0]:.1f} %)")
+    text = (f"- Against the baselines on the same tiles (landslide IoU / mIoU), of {len(models)} models: "
+            + "; ".join(parts) + f". Here {RULE}.")
+    unlearned = no_result(pd.concat([table, baselines], ignore_index=True), "dataset").to_numpy()
+    flat = [short_label(d) for d in table.loc[unlearned, "dataset"]]
+    if flat:
+        many = len(flat) > 1
+        text += (f"\n- **No result**: the model{'s' if many else ''} trained on {', '.join(flat)} "
+                 f"score{'' if many else 's'} an mIoU not more than {MARGIN:g} point above that of the better "
+                 f"constant, so {'they have' if many else 'it has'} not learned to find landslides.")
+    return text
 
 
 def _trained_on(row: str, column: str) -> bool:

@@ -47,14 +47,12 @@ class GridPlan:
                             f"`landslide-core grid --profile {self.profile}` and the same -p options)")
         return self.cells[index]
 
-    def prepare(self, *, fetch_weights: bool = False) -> None:
-        """Write the split manifests every cell reads (before jobs start, so none writes them at once).
+    def fetch_weights(self) -> None:
+        """With ImageNet-pretrained backbones, build each model once here, which downloads its weights.
 
-        With ``fetch_weights`` and ImageNet-pretrained backbones, each model is built once here, which downloads
-        its weights into torch's cache: cluster compute nodes often have no internet, login nodes do.
+        They land in torch's cache: cluster compute nodes often have no internet, login nodes do.
         """
-        prepare_splits(self.data_root, self.runs_dir, self.settings)
-        if fetch_weights and self.settings.pretrained is True:
+        if self.settings.pretrained is True:
             for model in self.settings.models:
                 build_model(model, pretrained=True)
 
@@ -70,12 +68,18 @@ def _literal(text: Any) -> Any:
 def plan_grid(profile: str, overrides: Mapping[str, Any] | None = None) -> GridPlan:
     """The grid the benchmarks page would train with ``profile`` and ``overrides`` (``-p NAME VALUE``).
 
+    Writes the split manifests every cell reads when they are missing (before any job starts, so none writes them
+    at once): a cell's folder is named by its manifest's checksum among the rest of its configuration.
+
     Raises:
         ProfileError: The profile needs a parameter that is not given (the paper profile: ``data_root``).
-        GridError: An override is not a parameter of the benchmarks page.
+        GridError: An override is not a parameter of the benchmarks page, or the book has no benchmarks page.
     """
     root = repository_root()
-    name = next(n for n in sections(root) if section_key(n) == SECTION)
+    name = next((n for n in sections(root) if section_key(n) == SECTION), None)
+    if name is None:
+        raise GridError(f"{root / '_toc.yml'} lists no {SECTION} section, so there is no grid to plan; run the "
+                        "command in a checkout of the book")
     declared = declared_parameters(stage_notebook(root, name))
     unknown = sorted(set(overrides or {}) - set(declared))
     if unknown:
@@ -86,4 +90,5 @@ def plan_grid(profile: str, overrides: Mapping[str, Any] | None = None) -> GridP
     settings = GridSettings.from_parameters(values)
     data_root = resolve_data_root(values.get("data_root"))
     runs_dir = grid_runs_dir(results_folder(profile, SECTION), values.get("runs_dir"), settings.split)
-    return GridPlan(profile, settings, data_root, runs_dir, benchmark_cells(runs_dir, settings))
+    prepare_splits(data_root, runs_dir, settings)
+    return GridPlan(profile, settings, data_root, runs_dir, benchmark_cells(runs_dir, settings, data_root))

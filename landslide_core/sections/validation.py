@@ -16,12 +16,13 @@ from typing import Any
 import pandas as pd
 
 from ..building.leakage_split import grouped_split
-from ..eval.baselines import ALL_BACKGROUND, ALL_LANDSLIDE, beats, is_baseline
+from ..eval.baselines import MARGIN, is_baseline, no_result
 from ..experiments.table5 import GridRun
 from ..experiments.table6 import ARMS, QCArm, qc_arms
 from ..sources import get_source
 from ..train.config import TrainConfig
-from .benchmarks import baseline_verdicts, initialisation, no_checkpoints_note
+from .benchmarks import baseline_verdicts, no_checkpoints_note
+from .training_text import describe_training
 
 __all__ = ["QCSettings", "arms_for", "no_common_scores_note", "summary"]
 
@@ -55,16 +56,6 @@ class QCSettings:
                            device=self.device, num_workers=self.num_workers, seed=self.seed, lr=self.lr,
                            val_every=self.val_every, checkpoint_every=self.val_every)
 
-    def describe(self) -> str:
-        """How the model was trained, in words, from the settings alone."""
-        init = initialisation(self.pretrained)
-        crops = "full tiles" if self.crop_size is None else f"{self.crop_size}-px crops"
-        validation = "full tiles" if self.val_crop_size is None else f"central {self.val_crop_size}-px crops"
-        rate = f"learning rate {self.lr:g}" + ("" if self.lr == 0.01 else " (the paper: 0.01)")
-        every = "" if self.val_every == 1 else f" every {self.val_every} epochs"
-        return (f"{self.model}, {init}; {self.epochs} epoch(s) of batch {self.batch_size} on {crops}, {rate}, "
-                f"validated{every} on {validation}; seed {self.seed}")
-
 
 def arms_for(filtered_root: Path, runs_dir: Path, *, unfiltered_root: Path | None, seed: int,
              val_fraction: float = 0.3) -> list[QCArm]:
@@ -80,24 +71,24 @@ def _iou(table: pd.DataFrame, dataset: str) -> float:
 
 
 def summary(table: pd.DataFrame, common: pd.DataFrame, epochs: pd.DataFrame, *, synthetic: bool,
-            settings: QCSettings) -> str:
+            runs: Mapping[str, GridRun]) -> str:
     """What the run shows, in Markdown: the baselines, the filtering effect, the leakage gap and the epoch choice.
 
     ``table`` holds :func:`~landslide_core.experiments.table6.table6`'s model rows and
-    :func:`~landslide_core.experiments.table6.table6_baselines`' rows.
+    :func:`~landslide_core.experiments.table6.table6_baselines`' rows; how the arms trained is read from
+    ``runs``' own ``config.json``.
     """
     lines = baseline_verdicts(table, "dataset")
-    baselines = table[is_baseline(table["model"])]
+    unlearned = no_result(table, "dataset").to_numpy()
     table = table[~is_baseline(table["model"])]
-    constant = baselines[baselines["model"].isin([ALL_LANDSLIDE, ALL_BACKGROUND])].groupby("dataset")["miou"].max()
-    learned = beats(table["miou"], table["dataset"].map(constant).fillna(-100.0))
-    if not learned.all():
-        flat = list(table.loc[~learned, "dataset"])
+    if unlearned.any():
+        flat = list(table.loc[unlearned, "dataset"])
         named = " and ".join(f"\"{d}\"" for d in flat) if len(flat) < 3 else "all three arms"
         lines.append(f"- **No better than a constant**: the model{'s' if len(flat) > 1 else ''} of {named} "
-                     f"score{'' if len(flat) > 1 else 's'} an mIoU at or below that of predicting one class everywhere "
-                     f"(all landslide or all background), so {'they have' if len(flat) > 1 else 'it has'} not learned "
-                     "to find landslides and the differences below are no evidence of anything.")
+                     f"score{'' if len(flat) > 1 else 's'} an mIoU not more than {MARGIN:g} point above that of the "
+                     "better constant (all landslide or all background), so "
+                     f"{'they have' if len(flat) > 1 else 'it has'} not learned to find landslides and the differences "
+                     "below are no evidence of anything.")
     datasets = set(table["dataset"])
     if {ARMS["unfiltered"], ARMS["filtered"]} <= datasets:
         gain = _iou(table, ARMS["filtered"]) - _iou(table, ARMS["unfiltered"])
@@ -116,7 +107,7 @@ def summary(table: pd.DataFrame, common: pd.DataFrame, epochs: pd.DataFrame, *, 
     optimism = epochs["mIoU best − last"]
     lines.append(f"- **Choosing the epoch on the validation tiles** adds {optimism.min():.1f} to {optimism.max():.1f} "
                  "mIoU points over the last epoch's score.")
-    how = settings.describe()
+    how = describe_training([run.config for run in runs.values()])
     verdict = (f"Trained on synthetic tiles ({how}): the numbers show that the experiment runs end to end, not how "
                "quality control or leakage affect models of real landslides." if synthetic else f"Trained with {how}.")
     return "\n".join(lines) + "\n\n" + verdict

@@ -14,6 +14,19 @@ images and masks share a folder, a stem matching both patterns belongs to the
 pattern with more fixed characters (``LandslideLabel001`` is a mask, not the image
 ``Landslide{id}`` with id ``Label001``); on a tie, the image pattern.
 
+**Names that follow other patterns.** When images and masks are in different
+folders and no image pairs with a mask (or a folder holds no file matching its
+pattern), :func:`pairing_rule` looks at the names. If every image stem and every
+mask stem is a fixed start, an id and a fixed end, and the ids pair the files one
+to one (``Landslide001.png`` with ``LandslideLabel001.png`` as the public copies of
+Sichuan have them, or ``001.png`` with ``001_label.png``), the scan fails with one
+error naming the exact ``--image-pattern`` and ``--mask-pattern`` to pass (a
+:class:`MissingPartnerError` instead of one per file; for a folder without a
+matching file, its :class:`DatasetNotFoundError`). It does not pair them by itself:
+the patterns are the source's options, recorded with every run and record, so they
+have to say how the files were paired. Otherwise the problems are reported as
+without it.
+
 **Masks.** ``mask_colour`` reads RGB masks (landslide where the pixel is exactly
 that colour); ``mask_value`` reads single-band masks (landslide where the value
 is ``N``); with neither, masks must be single-band with at most two values, 0
@@ -36,7 +49,9 @@ smaller than one window is a :class:`TileSizeError`.
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -63,8 +78,8 @@ from .stand_in_marker import write_marker
 from .standardize import FITS, STANDARD_SIZE, parse_window_name, window_name, windows
 
 __all__ = [
-    "COLOURS", "IMAGE_SUFFIXES", "FolderSource", "describe_values", "image_files", "parse_colour", "value_shares",
-    "write_stand_in",
+    "COLOURS", "IMAGE_SUFFIXES", "FolderSource", "describe_values", "image_files", "pairing_rule", "parse_colour",
+    "value_shares", "write_stand_in",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -143,6 +158,37 @@ def _compile(pattern: str, option: str) -> re.Pattern[str]:
         raise ConfigError(f"{option} {pattern!r} must contain the field {{id}} exactly once, e.g. 'Landslide{{id}}'")
     before, after = pattern.split("{id}")
     return re.compile(f"{re.escape(before)}(?P<id>.+){re.escape(after)}")
+
+
+def pairing_rule(images: list[str], masks: list[str]) -> tuple[str, str] | None:
+    """The image and mask stem patterns under which ``images`` and ``masks`` pair one to one, or ``None``.
+
+    Each pattern is the start and the end that all stems of its kind share, with ``{id}`` between; what both
+    kinds share next to the id goes back into it, so ``Landslide0…``/``LandslideLabel0…`` give ``Landslide{id}``
+    and ``LandslideLabel{id}`` with ids ``001``…, not ``01``…. ``None`` when the counts differ, an id is empty,
+    two files of a kind have one id, or an id has no partner.
+    """
+    if not images or len(images) != len(masks):
+        return None
+    fixed = []
+    for stems in (images, masks):
+        start = os.path.commonprefix(stems)
+        end = os.path.commonprefix([s[len(start):][::-1] for s in stems])[::-1]
+        fixed.append((start, end))
+    (image_start, image_end), (mask_start, mask_end) = fixed
+    shared = len(os.path.commonprefix([image_start[::-1], mask_start[::-1]]))
+    image_start, mask_start = image_start[:len(image_start) - shared], mask_start[:len(mask_start) - shared]
+    shared = len(os.path.commonprefix([image_end, mask_end]))
+    image_end, mask_end = image_end[shared:], mask_end[shared:]
+    patterns = f"{image_start}{{id}}{image_end}", f"{mask_start}{{id}}{mask_end}"
+    ids = []
+    for stems, pattern in zip((images, masks), patterns, strict=True):
+        matches = [_compile(pattern, "pattern").fullmatch(stem) for stem in stems]
+        found = {match["id"] for match in matches if match}
+        if len(found) != len(stems):
+            return None
+        ids.append(found)
+    return patterns if ids[0] == ids[1] else None
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -249,13 +295,34 @@ class FolderSource(StandardisedSource):
                 ignored.append(path)
         return by_id, ignored
 
+    def _other_patterns(self, image_dir: Path, mask_dir: Path) -> tuple[str, str] | None:
+        """The patterns :func:`pairing_rule` finds for the two folders, in words, and the flags to pass; or ``None``."""
+        image_paths, mask_paths = image_files(image_dir), image_files(mask_dir)
+        rule = pairing_rule([p.stem for p in image_paths], [p.stem for p in mask_paths])
+        if rule is None:
+            return None
+        image_pattern, mask_pattern = rule
+        image = image_paths[0]
+        id_ = _compile(image_pattern, "image_pattern").fullmatch(image.stem)["id"]  # type: ignore[index]
+        mask = next(p for p in mask_paths if p.stem == mask_pattern.replace("{id}", id_))
+        flags = " ".join(f"{flag} {shlex.quote(str(value))}" for flag, value in (
+            ("--images", image_dir), ("--masks", mask_dir), ("--image-pattern", image_pattern),
+            ("--mask-pattern", mask_pattern)))
+        return (f"all {len(image_paths)} images pair one to one with the {len(mask_paths)} masks by the image stem "
+                f"pattern '{image_pattern}' and the mask stem pattern '{mask_pattern}' (e.g. {image.name} with "
+                f"{mask.name})", f"read them with {flags} (image_pattern='{image_pattern}', "
+                f"mask_pattern='{mask_pattern}')")
+
     def pairs(self, image_dir: Path, mask_dir: Path) -> tuple[list[tuple[str, Path, Path]], list[PathProblemError],
                                                               list[Path]]:
         """``(id, image, mask)`` of every pair by id, the problems found by name, and the files ignored.
 
         Raises:
-            DatasetNotFoundError: A folder holds no file matching its pattern.
+            DatasetNotFoundError: A folder holds no file matching its pattern (the fix names other patterns when
+                they would pair every file, see :func:`pairing_rule`).
             ConfigError: Images and masks share a folder and a pattern, so they cannot be told apart.
+            MissingPartnerError: No image pairs with a mask, and other patterns would pair them all; the message
+                names them.
         """
         shared = image_dir.resolve() == mask_dir.resolve()
         if shared and self.image_pattern == self.mask_pattern:
@@ -264,11 +331,18 @@ class FolderSource(StandardisedSource):
         images, ignored = self._matches(image_dir, "image", shared)
         masks, ignored_masks = self._matches(mask_dir, "mask", shared)
         ignored += [p for p in ignored_masks if not shared]
+        hint = None if shared or images.keys() & masks.keys() else self._other_patterns(image_dir, mask_dir)
         for kind, folder, found, pattern in (("image", image_dir, images, self.image_pattern),
                                              ("mask", mask_dir, masks, self.mask_pattern)):
             if not found:
                 seen = ", ".join(p.name for p in image_files(folder)[:3]) or "no image files"
-                raise self.not_found(folder, f"no {kind} file matches the stem pattern '{pattern}' ({seen})")
+                problem = f"no {kind} file matches the stem pattern '{pattern}' ({seen})"
+                if hint:
+                    raise DatasetNotFoundError(folder, f"{problem}, but {hint[0]}", hint[1])
+                raise self.not_found(folder, problem)
+        if hint:
+            raise MissingPartnerError(image_dir, f"no image here pairs with a mask in {mask_dir} by the stem patterns "
+                                      f"'{self.image_pattern}' and '{self.mask_pattern}', but {hint[0]}", hint[1])
         problems: list[PathProblemError] = []
         pairs = []
         for id_ in sorted(images.keys() | masks.keys()):
@@ -326,6 +400,8 @@ class FolderSource(StandardisedSource):
             UnknownSubDatasetError: ``subdatasets`` names something other than this source.
             ImageFormatError: The first image or mask has a format the source cannot read.
             MaskValueError: The first mask's values do not fit the mask settings.
+            MissingPartnerError: No image pairs with a mask and other patterns would pair them all; the message
+                names the ``--image-pattern`` and ``--mask-pattern`` to pass.
         """
         for name in subdatasets or ():
             self.subdataset_key(name)

@@ -5,7 +5,8 @@ and resumes where it stopped. Files in ``out_dir``: ``split.csv`` (the split
 manifest unless another is given), ``config.json``, ``last.pt`` (written
 atomically every ``checkpoint_every`` epochs, after the last and after a best
 epoch), ``best.pt`` (the epoch with the best validation mIoU) and ``history.csv``
-(written with ``last.pt``).
+(written with ``last.pt``), and while a process trains, ``.lock``, which keeps a
+second process from training the same run (:func:`run_lock`).
 
 Why a resumed run ends exactly where an uninterrupted one does (bit-identical on
 CPU): every source of randomness is keyed on the epoch, not on what ran before.
@@ -30,10 +31,12 @@ than with one. Such a run is still reproducible for a given N (tested).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,7 @@ from ..data.splits import manifest_checksum, split_records
 from ..data.torch_dataset import TileDataset
 from ..errors import CheckpointError, ConfigError, DeviceError, TrainingDataError
 from ..io.atomic import write_text_atomic
+from ..io.lock import LOCK_FILE, exclusive_lock
 from ..models import build_model
 from ..provenance import device_description
 from ..runtime.device import Runtime, algorithm_settings
@@ -64,7 +68,8 @@ from .config import TrainConfig
 from .losses import build_loss
 
 __all__ = [
-    "CONFIG_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "RUNTIME_FILE", "SPLIT_FILE", "TrainResult", "epoch_seed", "train",
+    "CONFIG_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "LOCK_FILE", "RUNTIME_FILE", "SPLIT_FILE", "TrainResult",
+    "epoch_seed", "run_lock", "train",
 ]
 
 log = logging.getLogger(__name__)
@@ -306,6 +311,27 @@ def _runtime_record(runtime: Runtime, config: TrainConfig, ses: Session) -> dict
             "compile": config.compile, "world_size": ses.world_size}
 
 
+def run_lock(out_dir: str | Path, purpose: str = "training") -> contextlib.AbstractContextManager[Path | None]:
+    """Hold the run folder's :data:`LOCK_FILE` (creating the folder) in the main process; a no-op on other ranks.
+
+    Only rank 0 (``RANK`` unset or 0) locks: the processes of one ``torchrun`` run share the run.
+
+    Raises:
+        LockHeldError: Another live process holds the run (its host, process id and start time are named).
+    """
+    if int(os.environ.get("RANK", "0")) != 0:
+        return contextlib.nullcontext()
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return exclusive_lock(Path(out_dir) / LOCK_FILE, f"{purpose} {Path(out_dir).name}")
+
+
+def _claim(out_dir: Path, restart: bool, held: contextlib.ExitStack) -> None:
+    """Lock the run for the rest of ``held`` (no second process trains it meanwhile), then discard it if asked."""
+    held.enter_context(run_lock(out_dir))
+    if restart:
+        _discard(out_dir)
+
+
 def _discard(out_dir: Path) -> None:
     for name in (LAST, BEST, HISTORY_FILE, CONFIG_FILE, RUNTIME_FILE):
         (out_dir / name).unlink(missing_ok=True)
@@ -320,6 +346,7 @@ def train(
     restart: bool = False,
     progress: bool = True,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    identity: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``config.model`` on ``config.group``'s training tiles; resume from ``out_dir/last.pt`` when it exists.
 
@@ -329,31 +356,32 @@ def train(
     ``on_epoch_end(row)`` is called on every process after each epoch's
     checkpoint is written (``row`` as in ``history.csv``); raising from it stops
     the run, which the next call resumes.
+    ``identity`` (what else decides the result: split kind, checksums, code version;
+    see :class:`landslide_core.experiments.runs.RunSpec`) is saved in
+    ``config.json`` beside the settings.
 
     Raises:
         ConfigError: ``config.batch_size`` is not a multiple of the number of processes.
         CheckpointError: ``out_dir/last.pt`` was written with other settings, on another split, or in a precision
             this device cannot run.
+        LockHeldError: Another live process is training in ``out_dir`` (:func:`run_lock`; the message names it).
     """
     data_root, out_dir = Path(data_root), Path(out_dir)
     manifest = Path(manifest) if manifest is not None else out_dir / SPLIT_FILE
     runtime = Runtime.for_device(config.device, precision=config.precision, channels_last=config.channels_last)
-    with session(runtime.device) as ses, algorithm_settings(runtime.device):
+    with session(runtime.device) as ses, algorithm_settings(runtime.device), contextlib.ExitStack() as held:
         if config.batch_size % ses.world_size:
             raise ConfigError(f"batch_size {config.batch_size} cannot be split over {ses.world_size} processes; "
                               f"use a multiple of {ses.world_size}")
-        if ses.is_main:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            if restart:
-                _discard(out_dir)
-        ses.barrier()
+        ses.from_main(lambda: _claim(out_dir, restart, held))  # every process stops if rank 0 cannot have the run
         checkpoint = load_checkpoint(out_dir / LAST) if (out_dir / LAST).exists() else None
         if checkpoint is not None:
             check_config(checkpoint, out_dir / LAST, config)
             runtime = _resumed_runtime(runtime, checkpoint, out_dir / LAST)
         run = _Run(config, runtime, ses, data_root, out_dir, manifest.resolve(), checkpoint, progress)
         if ses.is_main:
-            config.to_json(out_dir / CONFIG_FILE)
+            write_text_atomic(out_dir / CONFIG_FILE, json.dumps({**config.to_dict(), **(identity or {})}, indent=2)
+                              + "\n")
             if run.start_epoch < config.epochs:
                 write_text_atomic(out_dir / RUNTIME_FILE, json.dumps(_runtime_record(runtime, config, ses), indent=2)
                                   + "\n")

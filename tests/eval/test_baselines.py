@@ -1,22 +1,27 @@
 """The baselines: constant predictions score the landslide share, the threshold rule is fitted on training pixels
-only and scored through the same evaluation path as the models (normalised input, central crops)."""
+only and scored through the same evaluation path as the models (normalised input, central crops), and the one rule
+that judges a model against them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from landslide_core.errors import NothingToEvaluateError
+from landslide_core.errors import BaselineError, NothingToEvaluateError
 from landslide_core.eval.baselines import (
     ALL_BACKGROUND,
     ALL_LANDSLIDE,
     MARGIN,
+    RULE,
     THRESHOLD_RULE,
     baseline_scores,
-    beats,
+    beats_baseline,
+    better_constant,
     fit_threshold_rule,
+    no_result,
 )
 from landslide_core.sources import get_source
 from tests.conftest import write_pair
@@ -81,5 +86,80 @@ def test_fitting_on_no_tiles_is_an_error():
         fit_threshold_rule([])
 
 
-def test_beating_a_baseline_takes_more_than_the_margin():
-    assert beats(9.27, 8.26) and not beats(8.30, 8.26) and not beats(8.26 + MARGIN, 8.26)
+def test_beating_a_baseline_takes_more_than_the_margin_in_miou_and_a_higher_landslide_iou():
+    baseline = pd.Series({"iou": 16.5, "miou": 8.26})
+    models = pd.DataFrame({"iou": [16.6, 16.6, 16.6, 16.5, 0.0],
+                           "miou": [9.27, 8.30, 8.26 + MARGIN, 30.0, 47.0]})
+    assert beats_baseline(models, baseline).tolist() == [True, False, False, False, False]
+    aligned = pd.DataFrame({"iou": [10.0, 20.0, 0.0, 0.0, 0.0], "miou": [5.0, 5.0, 60.0, 20.0, 20.0]})
+    assert beats_baseline(models, aligned).tolist() == [True, False, False, True, False]  # row by row
+
+
+def _judged(rows: list[tuple[str, str, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["model", "group", "iou", "miou"])
+
+
+def test_no_result_is_judged_against_the_better_constant_of_the_same_pixels():
+    table = _judged([
+        ("all landslide", "SAT", 6.0, 3.0), ("all background", "SAT", 0.0, 47.0), ("threshold rule", "SAT", 20.0, 55.0),
+        ("Flat", "SAT", 0.0, 47.0),  # finds no landslide: far above all landslide's mIoU, level with all background's
+        ("Hair", "SAT", 9.0, 48.0),  # 1 point above all background: not more than the margin
+        ("Learned", "SAT", 12.0, 48.5),
+        # landslide on 60 % of these pixels: all landslide is the better constant
+        ("all landslide", "UAV", 60.0, 30.0), ("all background", "UAV", 0.0, 20.0), ("threshold rule", "UAV", 61.0, 40.0),
+        ("Wet", "UAV", 55.0, 31.0), ("Dry", "UAV", 70.0, 45.0),
+    ])
+    assert better_constant(table, "group")["model"].to_dict() == {"SAT": ALL_BACKGROUND, "UAV": ALL_LANDSLIDE}
+    unlearned = no_result(table, "group")
+    assert table.loc[unlearned.index, "model"].tolist() == ["Flat", "Hair", "Learned", "Wet", "Dry"]
+    assert unlearned.tolist() == [True, True, False, True, False]
+    assert "more than 1 point higher and its landslide IoU is higher" in RULE and "better constant" in RULE
+
+
+def test_models_without_the_constants_of_their_pixels_cannot_be_judged():
+    table = _judged([("all landslide", "SAT", 6.0, 3.0), ("all background", "SAT", 0.0, 47.0),
+                     ("U-Net", "SAT", 40.0, 70.0), ("U-Net", "UAV&SAT", 40.0, 70.0)])
+    with pytest.raises(BaselineError, match=r"no all landslide or all background row for group UAV&SAT: add"):
+        no_result(table, "group")
+
+
+COLOURS = {False: ((70, 110, 60), (150, 120, 100)), True: ((215, 140, 95), (245, 125, 105))}
+"""(background, scar) RGB of training tiles and, shifted (``True``), of validation tiles graded brighter and redder.
+
+With shading of ±10 on all bands alike (greenness unchanged), every shifted pixel lies beyond the unshifted scars on
+each feature (brightness ≥ 0.549 > 0.523, redness ≥ 0.200 > 0.120, greenness −0.059 < −0.020), so any threshold that
+separates the training pixels calls every validation pixel landslide; among the shifted pixels, redness separates
+scars (≥ 0.307) from background (≤ 0.224), so a rule fitted on them would find every scar.
+"""
+
+
+def write_shifted_tiles(root: Path, folder: str, count: int, *, seed: int, shifted: bool) -> None:
+    """Demo-like tiles: vegetation-green background with one elliptic bare-soil scar, shaded; colours :data:`COLOURS`."""
+    rng = np.random.default_rng(seed)
+    background, scar = (np.array(colour, np.int16)[:, None, None] for colour in COLOURS[shifted])
+    rows, columns = np.mgrid[:512, :512]
+    for i in range(count):
+        (centre_row, centre_column), (half_height, half_width) = rng.integers(128, 384, 2), rng.integers(40, 120, 2)
+        mask = (((rows - centre_row) / half_height) ** 2 + ((columns - centre_column) / half_width) ** 2 <= 1)
+        shade = rng.integers(-10, 11, (1, 512, 512))
+        image = (np.where(mask[None], scar, background) + shade).astype(np.uint8)
+        write_pair(root, folder, f"tile{i:04d}", image, mask.astype(np.uint8))
+
+
+def test_the_rule_is_fitted_on_the_training_tiles_not_on_the_colour_shifted_validation_tiles(tmp_path):
+    write_shifted_tiles(tmp_path, FOLDER, 3, seed=0, shifted=False)
+    write_shifted_tiles(tmp_path, "Moxitaidi (SAT)", 2, seed=1, shifted=True)
+    records = CAS.list_tiles(tmp_path)
+    train = [r for r in records if r.subdataset == "hokkaido"]
+    val = [r for r in records if r.subdataset == "moxitaidi-sat"]
+    pixels = [CAS.read_tile(r) for r in val]
+    redness = [(image[0] - image[1].astype(float)) / (image[0] + image[1].astype(float)) for image, _ in pixels]
+    scars = np.concatenate([r[m[0] > 0] for r, (_, m) in zip(redness, pixels, strict=True)])
+    ground = np.concatenate([r[m[0] == 0] for r, (_, m) in zip(redness, pixels, strict=True)])
+    assert scars.min() > ground.max()  # fitted on these tiles, a rule would find every scar: IoU 100 %
+    share = 100 * scars.size / (scars.size + ground.size)
+    scores, rule = baseline_scores(train, val, crop_size=None)
+    found, everything = _group_row(scores, THRESHOLD_RULE), _group_row(scores, ALL_LANDSLIDE)
+    assert rule.training_iou == 100.0
+    assert share < 15 and found["iou"] == pytest.approx(share)  # every validation pixel called landslide
+    assert found["fn"] == 0 and found["fp"] == everything["fp"]

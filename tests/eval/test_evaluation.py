@@ -205,6 +205,18 @@ def test_cli_names_the_colours_a_mask_has_when_none_is_given(trained, picture_fo
     assert "#ffff00" in err and "--mask-colour" in err
 
 
+def test_cli_names_the_patterns_that_pair_a_public_sichuan_copy(trained, tmp_path, capsys):
+    from tests.sources.test_folder import LAYOUTS, named_folders
+
+    images, masks = named_folders(tmp_path, *LAYOUTS["sichuan public copy"][:2])
+    assert main(["evaluate", str(trained.best_checkpoint), "--source", "folder", "--images", str(images),
+                 "--masks", str(masks), "--device", "cpu", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {images}: no image here pairs with a mask in {masks} by the stem patterns")
+    assert (f"Fix: read them with --images {images} --masks {masks} --image-pattern 'Landslide{{id}}' "
+            "--mask-pattern 'LandslideLabel{id}'") in err and "more problem" not in err
+
+
 @pytest.mark.slow
 def test_cli_trains_on_another_source_with_its_own_split_and_evaluates_it(tmp_path, capsys):
     from landslide_core.sources import hrgldd

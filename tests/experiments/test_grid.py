@@ -42,9 +42,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cells(runs_dir: Path, root: Path, epochs: int) -> list[Cell]:
     """Two cells (UAV and SAT, seed 0), with the seed's manifest written first as the planner does."""
     configs = [tiny_config(epochs=epochs, val_crop_size=128, group=group, seed=0) for group in ("UAV", "SAT")]
-    grid = grid_cells(runs_dir, configs, keep=lambda model, group, seed: group == "SAT")
-    load_or_make_split(root, grid[0].manifest, seed=0, val_fraction=0.3)
-    return grid
+    load_or_make_split(root, runs_dir / "split-seed0.csv", seed=0, val_fraction=0.3)
+    return grid_cells(runs_dir, configs, root, split="random", keep=lambda model, group, seed: group == "SAT")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +51,7 @@ def serial(root: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Cell]:
     """The grid run one cell after another in this process: the reference."""
     grid = cells(tmp_path_factory.mktemp("serial"), root, epochs=4)
     for cell in grid:
-        run_cell(cell, root, progress=False)
+        run_cell(cell, progress=False)
     return grid
 
 
@@ -68,7 +67,7 @@ def history(cell: Cell) -> pd.DataFrame:
 def test_two_local_jobs_at_once_give_the_serial_grids_scores(root, serial, tmp_path):
     grid = cells(tmp_path / "runs", root, epochs=4)
     assert grid_table(grid)["state"].tolist() == [MISSING, MISSING]
-    lines = submit(grid, root, tmp_path / "runs" / "jobs", LOCAL, poll_s=0.2, echo=lambda line: None)
+    lines = submit(grid, tmp_path / "runs" / "jobs", LOCAL, poll_s=0.2, echo=lambda line: None)
     assert sorted(lines) == sorted(f"cell {c.index} ({c.label}) done" for c in grid)
     table = grid_table(grid)
     assert table["state"].tolist() == [DONE, DONE] and table["epochs"].tolist() == ["4/4", "4/4"]
@@ -78,7 +77,7 @@ def test_two_local_jobs_at_once_give_the_serial_grids_scores(root, serial, tmp_p
         pd.testing.assert_frame_equal(history(ours), history(reference))
         assert [a["job"] for a in attempts(ours.folder)] == [table.loc[ours.index, "job"].split()[1]]
     assert not (grid[0].folder / "best.pt").exists() and (grid[1].folder / "best.pt").is_file()  # keep rule
-    assert submit(grid, root, tmp_path / "runs" / "jobs", LOCAL, echo=lambda line: None) == []  # nothing left
+    assert submit(grid, tmp_path / "runs" / "jobs", LOCAL, echo=lambda line: None) == []  # nothing left
 
 
 def _task_pids(controller: int) -> list[int]:
@@ -91,7 +90,7 @@ def test_a_killed_job_resumes_from_its_checkpoint_when_submitted_again(root, ser
     cell = cells(tmp_path / "runs", root, epochs=4)[1]
     jobs = tmp_path / "runs" / "jobs"
     lines: list[str] = []
-    first = threading.Thread(target=lambda: lines.extend(submit([cell], root, jobs, LOCAL, poll_s=0.1,
+    first = threading.Thread(target=lambda: lines.extend(submit([cell], jobs, LOCAL, poll_s=0.1,
                                                                 echo=lambda line: None)))
     first.start()
     deadline = time.monotonic() + 120
@@ -106,7 +105,7 @@ def test_a_killed_job_resumes_from_its_checkpoint_when_submitted_again(root, ser
     state = grid_table([cell]).iloc[0]
     assert state["state"] == MISSING and 1 <= int(state["epochs"].split("/")[0]) < 4
 
-    assert submit([cell], root, jobs, LOCAL, poll_s=0.1, echo=lambda line: None) == [f"cell 1 ({cell.label}) done"]
+    assert submit([cell], jobs, LOCAL, poll_s=0.1, echo=lambda line: None) == [f"cell 1 ({cell.label}) done"]
     first_try, second_try = attempts(cell.folder)
     assert first_try["epochs_done_at_start"] == 0 and 1 <= second_try["epochs_done_at_start"] < 4
     pd.testing.assert_frame_equal(scores(cell), scores(serial[1]))  # as if never interrupted
@@ -116,7 +115,7 @@ def test_a_killed_job_resumes_from_its_checkpoint_when_submitted_again(root, ser
 def test_a_local_grid_without_the_gpus_it_asks_for_is_refused(root, tmp_path):
     grid = cells(tmp_path / "runs", root, epochs=1)
     with pytest.raises(GridError, match="--gpus-per-job 0"):
-        submit(grid, root, tmp_path / "jobs", Scheduler(executor="local", gpus_per_job=1), echo=lambda line: None)
+        submit(grid, tmp_path / "jobs", Scheduler(executor="local", gpus_per_job=1), echo=lambda line: None)
 
 
 def test_a_scheduler_with_impossible_settings_is_refused():
@@ -131,7 +130,7 @@ def test_a_preempted_job_is_requeued_by_submitit_and_resumes(root, serial, tmp_p
     """SIGUSR2 is what Slurm (and submitit's local controller) send before preempting or timing out a job."""
     cell = cells(tmp_path / "runs", root, epochs=4)[1]
     lines: list[str] = []
-    job = threading.Thread(target=lambda: lines.extend(submit([cell], root, tmp_path / "runs" / "jobs", LOCAL,
+    job = threading.Thread(target=lambda: lines.extend(submit([cell], tmp_path / "runs" / "jobs", LOCAL,
                                                               poll_s=0.1, echo=lambda line: None)))
     job.start()
     deadline = time.monotonic() + 120

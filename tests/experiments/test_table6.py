@@ -107,3 +107,27 @@ def test_each_arm_gets_the_three_baselines_on_its_own_validation_tiles(roots, tm
     assert table.groupby("dataset", sort=False)["val tiles"].first().tolist() == [3, 2, 2]
     nothing = table[table["model"] == "all background"]
     assert (nothing["iou"] == 0.0).all() and (nothing["recall"] == 0.0).all()
+
+
+def test_number_and_left_out_count_only_the_tiles_of_the_arms_group(make_root, tmp_path):
+    """A root's manifests also list its UAV tiles (the real data's do, beside the 7,413 SAT ones): not counted."""
+    from dataclasses import replace
+
+    from landslide_core.experiments.runs import GridRun
+    from landslide_core.scoring import SCORE_COLUMNS
+
+    root = make_root({FOLDER: 6, "Moxitaidi (UAV-1 m)": 4})
+    records = get_source("cas").list_tiles(root)
+    plan = {"SAT": ["train"] * 3 + ["val"] * 2 + ["buffer"], "UAV": ["train", "train", "val", "buffer"]}
+    grouped = [replace(r, split=side) for group, sides in plan.items()
+               for r, side in zip(sorted((r for r in records if r.group == group), key=lambda r: r.name), sides,
+                                  strict=True)]
+    arms = qc_arms(root, tmp_path / "runs", grouped=grouped, seed=0)
+    assert [len(pd.read_csv(arm.manifest, comment="#")) for arm in arms] == [10, 10]  # UAV tiles listed too
+    expected = {"SAT": {"number": 6, "left out": 0}, "SAT, grouped split": {"number": 5, "left out": 1}}
+    baselines = table6_baselines(arms, tiny_config(group="SAT", val_crop_size=64))
+    assert baselines.drop_duplicates("dataset").set_index("dataset")[["number", "left out"]].to_dict("index") == expected
+    scores = pd.DataFrame([{"group": "SAT", "subdataset": "", "tiles": 2, **{m: 50.0 for m in SCORE_COLUMNS}}])
+    runs = {arm.key: GridRun(model="unet", group="SAT", seed=0, folder=tmp_path, history=pd.DataFrame(), scores=scores,
+                             checkpoint=None) for arm in arms}
+    assert table6(runs, arms).set_index("dataset")[["number", "left out"]].to_dict("index") == expected

@@ -68,7 +68,8 @@ def test_every_model_is_scored_on_every_held_out_part_and_finished_runs_are_read
     tiles = transfer.groupby("evaluated on")["tiles"].first().to_dict()
     assert tiles == {"Bijie": 2, "HR-GLDD": 2, "CAS (Moxitaidi)": 4}
     assert ((transfer["tp"] + transfer["fp"] + transfer["fn"] + transfer["tn"]) == transfer["tiles"] * 64 * 64).all()
-    folder = tmp_path / "runs" / "bijie_seed0"
+    folder = tmp_path / "runs" / transfer.loc[transfer["key"] == "bijie", "run"].iloc[0]
+    assert folder.name.startswith("bijie_seed0-")
     assert (folder / "last.pt").is_file() and not (folder / "best.pt").exists()
     history = pd.read_csv(folder / "history.csv")
     assert history["val_miou"].notna().tolist() == [True]  # validated once, after the last epoch

@@ -1,4 +1,4 @@
-"""The benchmarks page's own logic: every sentence it prints about a run comes from the run's parameters and scores."""
+"""The benchmarks page's own logic: every sentence it prints about a run comes from the run's configuration and scores."""
 
 from __future__ import annotations
 
@@ -20,33 +20,25 @@ from landslide_core.sections.benchmarks import (
     checkpoints_note,
     consistency_summary,
     exceptions_note,
+    grid_configs,
     missing_note,
     not_learned,
+    prepare_splits,
     run_benchmarks,
     runs_directory,
     step_times,
     summary,
 )
+from landslide_core.sections.training_text import describe_training
+from landslide_core.sources.cas.demo import write_demo_data
 
 DEMO = dict(models=["fcn", "unet"], groups=["UAV", "SAT", "UAV&SAT"], epochs=2, batch_size=8, crop_size=64,
             val_crop_size=128, seeds=[0], pretrained=False, device="cpu", num_workers=0, keep_checkpoints=False)
 
 
-def test_the_training_sentence_follows_the_parameters():
-    demo = GridSettings(**DEMO)
-    assert demo.describe() == ("randomly initialised backbones (no pre-training); 2 epoch(s) of batch 8 on 64-px crops, "
-                               "SGD from learning rate 0.01 as the paper, validated on the central 128-px crop of each "
-                               "tile; a random 7:3 split per sub-dataset, as the paper; 1 seed(s); on the CPU")
-    paper = GridSettings(**{**DEMO, "pretrained": True, "device": "cuda", "crop_size": None, "val_crop_size": None,
-                            "seeds": [0, 1, 2]})
-    assert paper.describe() == ("ImageNet-pretrained backbones; 2 epoch(s) of batch 8 on full tiles, SGD from learning "
-                                "rate 0.01 as the paper, validated on full tiles; a random 7:3 split per sub-dataset, as "
-                                "the paper; 3 seed(s); on device `cuda`")
+def test_per_model_exceptions_give_each_model_its_training_config():
     reduced = GridSettings(**{**DEMO, "lr": 0.05, "val_every": 5,
                               "per_model": {"fcn": {"groups": ["UAV&SAT"], "epochs": 1}, "unet": {"epochs": 3, "lr": 0.01}}})
-    assert "SGD from learning rate 0.05 (the paper: 0.01), validated every 5 epochs on" in reduced.describe()
-    assert ("; FCN on UAV&SAT for 1 epoch(s) only; U-Net on UAV, SAT, UAV&SAT for 3 epoch(s) from learning rate 0.01; "
-            "on the CPU") in reduced.describe()
     assert reduced.train_config_of("unet").lr == 0.01 and reduced.train_config_of("fcn").lr == 0.05
     assert reduced.train_config_of("fcn").epochs == 1 and reduced.train_config_of("unet").val_every == 5
     assert reduced.groups_of("fcn") == ("UAV&SAT",) and reduced.groups_of("unet") == ("UAV", "SAT", "UAV&SAT")
@@ -61,12 +53,14 @@ def test_the_training_sentence_follows_the_parameters():
         GridSettings(**{**DEMO, "per_model": {"fcn": {"batch_size": 4}}})
     small = GridSettings(**{**DEMO, "per_model": {"fcn": {"crop_size": 32}}})
     assert small.train_config_of("fcn").crop_size == 32 and small.train_config_of("unet").crop_size == 64
-    assert "; FCN on UAV, SAT, UAV&SAT on 32-px crops; on the CPU" in small.describe()
-    assert "a grouped 7:3 split per sub-dataset (no validation tile shares pixels with a training tile)" in GridSettings(
-        **{**DEMO, "split": "grouped"}).describe()
     with pytest.raises(ConfigError, match="split must be one of random, grouped, not 'spatial'"):
         GridSettings(**{**DEMO, "split": "spatial"})
-    assert "backbones initialised from `/w/resnet50.pth`" in GridSettings(**{**DEMO, "pretrained": "/w/resnet50.pth"}).describe()
+
+
+def grid_runs(settings: GridSettings, folder: Path) -> list[GridRun]:
+    """Runs as the grid would read them back: each with the ``config.json`` its configuration saves."""
+    return [GridRun(c.model, c.group, c.seed, folder, pd.DataFrame(), pd.DataFrame(), None,
+                    {**c.to_dict(), "split": settings.split}) for c in grid_configs(settings)]
 
 
 def test_settings_give_the_training_config_the_parameters_and_the_checkpoints_to_keep(tmp_path):
@@ -116,34 +110,37 @@ def test_the_summary_is_computed_from_scores_and_settings(tmp_path):
     scores.loc[(scores["model"] == "U-Net") & (scores["group"] == "UAV"), ["iou", "miou"]] = [12.0, 40.0]
     comparison = paper_vs_run(table5(scores), 5, run_label="this run")
     settings = GridSettings(**DEMO)
-    text = summary(scores, comparison, settings, synthetic=True, data_root=tmp_path)
+    text = summary(scores, comparison, settings, grid_runs(settings, tmp_path), synthetic=True, data_root=tmp_path)
     assert ("- **UAV**: baselines (landslide IoU / mIoU) all landslide 10.0 / 5.0 %, all background 0.0 / 45.0 %, "
-            "threshold rule 30.0 / 55.0 %. Models that beat all landslide's mIoU: FCN, U-Net; beat all background's "
-            "mIoU: FCN; beat threshold rule's mIoU: FCN. Highest landslide IoU: FCN's 35.0 %, 3.5 × all "
-            "landslide's.") in text
+            "threshold rule 30.0 / 55.0 %. Models that beat all landslide: FCN, U-Net; all background: FCN; "
+            "threshold rule: FCN. Highest landslide IoU: FCN's 35.0 %, 3.5 × all landslide's.") in text
+    assert ("- **Not a result: U-Net on UAV** scores no better than predicting one class everywhere (its mIoU 40.0 % "
+            "not more than 1 point above all background's 45.0 %, the better constant)") in text
     paper_best = "FCN" if comparison.loc[("FCN", "UAV"), ("IoU", "paper")] > comparison.loc[("U-Net", "UAV"), ("IoU", "paper")] else "U-Net"
     assert f"the highest landslide IoU among the same models is {paper_best}'s in UAV" in text  # not DeepLabV3+
-    assert f"synthetic demo tiles ({settings.describe()})" in text
+    assert f"synthetic demo tiles ({describe_training([r.config for r in grid_runs(settings, tmp_path)])})" in text
     on_gpu = GridSettings(**{**DEMO, "device": "cuda", "pretrained": True})
-    real = summary(scores, comparison, on_gpu, synthetic=False, data_root=tmp_path)
+    real = summary(scores, comparison, settings, grid_runs(on_gpu, tmp_path), synthetic=False, data_root=tmp_path)
     assert "on device `cuda`" in real and "on the CPU" not in real and "ImageNet-pretrained" in real
     assert "the 1 of 16 sub-datasets found" in real and "(3 validation tiles in all)" in real
 
 
-def test_step_times_give_the_measured_speed_and_the_groups_each_model_trained_on():
+def test_step_times_give_the_measured_speed_and_how_each_model_trained_from_its_runs(tmp_path):
     settings = GridSettings(**{**DEMO, "per_model": {"fcn": {"groups": ["UAV&SAT"], "epochs": 1}}})
     histories = pd.DataFrame({"model": ["FCN", "FCN", "U-Net", "U-Net", "U-Net"], "group": ["UAV&SAT"] * 2 + ["UAV"] * 3,
                               "images_per_s": [2.0, 6.0, 16.0, 20.0, 100.0]})
-    table = step_times(histories, settings)
-    assert table.loc["FCN", "images / s"] == 4.0 and table.loc["FCN", "s per step of 8"] == 2.0
+    table = step_times(histories, grid_runs(settings, tmp_path))
+    assert table.loc["FCN", "images / s"] == 4.0 and table.loc["FCN", "s per step"] == 2.0
     assert table.loc["U-Net", "images / s"] == 20.0 and table.loc["U-Net", "trained on"] == "UAV, SAT, UAV&SAT"
-    assert table.loc["FCN", "trained on"] == "UAV&SAT" and table.loc["FCN", "epochs"] == 1
-    assert table.loc["U-Net", "epochs"] == 2 and table.loc["U-Net", "learning rate"] == 0.01
-    assert exceptions_note(table, settings) == (
-        "This run trains some models on fewer groups or epochs, or with another learning rate or crop "
-        "(`per_model`): FCN on UAV&SAT, 1 epoch(s) from learning rate 0.01 on 64-px crops. The measured cost of one training step of "
-        "8 images on this run's device: 2.00 s for FCN, 0.40 s for U-Net.")
-    assert exceptions_note(table, GridSettings(**DEMO)) == ""
+    assert table.loc["FCN", "trained on"] == "UAV&SAT" and table.loc["FCN", "epochs"] == "1"
+    assert table.loc["U-Net", "epochs"] == "2" and table.loc["U-Net", "learning rate"] == "0.01"
+    assert exceptions_note(table) == (
+        "The models trained with different settings (read from their runs' `config.json`): FCN on UAV&SAT, 1 epoch(s) "
+        "from learning rate 0.01 on crops of 64 px; U-Net on UAV, SAT, UAV&SAT, 2 epoch(s) from learning rate 0.01 on "
+        "crops of 64 px. The measured cost of one training step on this run's device: 2.00 s for FCN (batch 8), "
+        "0.40 s for U-Net (batch 8).")
+    alike = GridSettings(**{**DEMO, "groups": ["SAT"]})
+    assert exceptions_note(step_times(histories, grid_runs(alike, tmp_path))) == ""
 
 
 def test_a_grouped_grid_writes_each_seeds_grouped_manifest_before_training(tmp_path):
@@ -169,15 +166,18 @@ def test_a_model_a_hair_above_all_landslide_has_learned_nothing():
         {"model": "all landslide", "group": "SAT", "iou": 16.5, "miou": 8.26},
         {"model": "FCN", "group": "SAT", "iou": 16.5, "miou": 8.30},  # predicts landslide almost everywhere
         {"model": "U-Net", "group": "SAT", "iou": 49.7, "miou": 68.5},
-        {"model": "MFFENet", "group": "SAT", "iou": 16.0, "miou": 9.27},  # 1.01 points above: counted as better
+        {"model": "MFFENet", "group": "SAT", "iou": 16.0, "miou": 9.27},  # 1.01 points above, lower landslide IoU
     ])
-    assert not_learned(table) == [("FCN", "SAT")]
-    assert "Models that beat all landslide's mIoU: U-Net, MFFENet." in baseline_verdicts(table, "group")[0]
+    assert not_learned(table) == [("FCN", "SAT")]  # MFFENet is a result but does not beat all landslide
+    assert "Models that beat all landslide: U-Net." in baseline_verdicts(table, "group")[1]
 
 
 def test_a_partly_collected_grid_names_its_missing_cells_and_the_command_that_runs_them(tmp_path):
     settings = GridSettings(**DEMO)
-    cells = benchmark_cells(tmp_path, settings)
+    root = write_demo_data(tmp_path / "data", subdatasets=["longxi-uav", "hokkaido"], tiles_per_subdataset=2,
+                           progress=False)
+    prepare_splits(root, tmp_path, settings)
+    cells = benchmark_cells(tmp_path, settings, root)
     note = missing_note(cells[1:3], len(cells), profile="paper", data_root=Path("/data/CAS"))
     assert note.startswith(f"**2 of {len(cells)} runs of the grid have not finished**")
     assert "cells 1 (U-Net, UAV, seed 0), 2 (FCN, SAT, seed 0)" in note

@@ -8,7 +8,7 @@ import pytest
 
 from landslide_core.book.page import results_folder
 from landslide_core.cli import main
-from landslide_core.errors import GridError, ProfileError
+from landslide_core.errors import DatasetNotFoundError, GridError, ProfileError
 from landslide_core.sections.benchmarks import GridSettings, grid_configs, runs_directory
 from landslide_core.sections.grid import plan_grid
 from landslide_core.sources.cas.demo import write_demo_data
@@ -23,14 +23,19 @@ def test_the_demo_plan_is_the_pages_grid_in_the_pages_folder():
     # per_model of the demo profile: U-Net on UAV and SAT only, for 12 epochs
     unet = [c.config for c in plan.cells if c.config.model == "unet"]
     assert [c.group for c in unet] == ["UAV", "SAT"] and {c.epochs for c in unet} == {12}
-    assert plan.cells[0].folder.parent == plan.runs_dir and plan.cells[0].manifest == plan.runs_dir / "split-seed0.csv"
+    assert plan.cells[0].folder.parent == plan.runs_dir and plan.cells[0].spec.manifest == plan.runs_dir / "split-seed0.csv"
 
 
 def test_the_paper_plan_is_36_runs_and_needs_a_data_root(tmp_path):
     with pytest.raises(ProfileError, match="-p data_root"):
         plan_grid("paper")
-    plan = plan_grid("paper", {"data_root": str(tmp_path)})
-    assert len(plan.cells) == 36 and plan.data_root == tmp_path
+    with pytest.raises(DatasetNotFoundError, match="no sub-dataset folder found"):  # a cell is named by its data
+        plan_grid("paper", {"data_root": str(tmp_path), "runs_dir": str(tmp_path / "runs")})
+    root = write_demo_data(tmp_path / "demo", subdatasets=["longxi-uav", "hokkaido"], tiles_per_subdataset=4,
+                           progress=False)
+    plan = plan_grid("paper", {"data_root": str(root), "runs_dir": str(tmp_path / "runs")})
+    assert len(plan.cells) == 36 and plan.data_root == root
+    assert len({c.folder for c in plan.cells}) == 36 and (tmp_path / "runs" / "random-split" / "split-seed2.csv").is_file()
     assert {(c.config.epochs, c.config.crop_size, c.config.device) for c in plan.cells} == {(50, None, "cuda")}
 
 

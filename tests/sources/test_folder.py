@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from landslide_core.cli import main
 from landslide_core.data.splits import make_split, read_manifest, write_manifest
 from landslide_core.data.torch_dataset import TileDataset
 from landslide_core.data.validate import validate_root
@@ -305,3 +306,70 @@ def test_torch_dataset_and_manifest_round_trip_of_windows(tmp_path, folder):
     assert item["image"].dtype == torch.uint8 and torch.equal(item["image"], torch.from_numpy(image))
     assert torch.equal(IMAGENET.batch(item["image"][None])[0], torch.from_numpy(IMAGENET.apply(image)))
     assert item["mask"].dtype == torch.int64 and torch.equal(item["mask"], torch.from_numpy(mask[0].astype(np.int64)))
+
+
+def named_folders(tmp_path: Path, images: list[str], masks: list[str]) -> tuple[Path, Path]:
+    """``photos/<image>.png`` (RGB) and ``labels/<mask>.png`` (0/255), named as given, as real PNG files."""
+    rng = np.random.default_rng(3)
+    for name in images:
+        write_png(tmp_path / "photos" / f"{name}.png", picture(rng, 40, 48)[0])
+    for name in masks:
+        write_png(tmp_path / "labels" / f"{name}.png", picture(rng, 40, 48)[1][None] * 255)
+    return tmp_path / "photos", tmp_path / "labels"
+
+
+IDS = ["001", "002", "010", "059"]
+LAYOUTS = {  # image and mask stems as found, the patterns that pair them, the first pair, the ids they give
+    "sichuan public copy": ([f"Landslide{i}" for i in IDS], [f"LandslideLabel{i}" for i in IDS],
+                            ("Landslide{id}", "LandslideLabel{id}"), ("Landslide001.png", "LandslideLabel001.png"),
+                            IDS),
+    "<id>_label": ([f"hokkaido_{i}" for i in IDS], [f"hokkaido_{i}_label" for i in IDS], ("{id}", "{id}_label"),
+                   ("hokkaido_001.png", "hokkaido_001_label.png"), [f"hokkaido_{i}" for i in IDS]),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_names_that_pair_by_other_patterns_fail_with_the_patterns_to_pass(tmp_path, layout):
+    image_names, mask_names, (image_pattern, mask_pattern), (image, mask), ids = LAYOUTS[layout]
+    images, masks = named_folders(tmp_path, image_names, mask_names)
+    # as --images/--masks pass them: no pattern (no image finds its mask), or a wrong one (no mask matches it)
+    for wrong, error_type, problem, path in (
+            ({}, MissingPartnerError, f"no image here pairs with a mask in {masks} by the stem patterns '{{id}}' "
+                                      "and '{id}', but", images),
+            ({"mask_pattern": "{id}_gt"}, DatasetNotFoundError, "no mask file matches the stem pattern '{id}_gt' (",
+             masks)):
+        with pytest.raises(error_type) as error:
+            FolderSource(images=str(images), masks=str(masks), **wrong).scan(images)
+        assert error.value.path == path and f"{path}: {problem}" in str(error.value)
+        assert f"image stem pattern '{image_pattern}' and the mask stem pattern '{mask_pattern}'" in str(error.value)
+        assert "all 4 images pair one to one with the 4 masks" in str(error.value)
+        assert f"(e.g. {image} with {mask})" in str(error.value)
+        assert (f"Fix: read them with --images {images} --masks {masks} --image-pattern '{image_pattern}' "
+                f"--mask-pattern '{mask_pattern}'") in str(error.value)
+    found = FolderSource(images=str(images), masks=str(masks), image_pattern=image_pattern,
+                         mask_pattern=mask_pattern).scan(images)
+    assert not found.problems and [r.name for r in found.records] == ids
+    assert [(r.image.name, r.mask.name) for r in found.records] == [
+        (f"{i}.png", f"{m}.png") for i, m in zip(image_names, mask_names, strict=True)]
+
+
+def test_names_that_no_single_pattern_pairs_keep_the_problem_per_file(tmp_path, capsys):
+    # one label missing: no rule pairs every file one to one
+    images, masks = named_folders(tmp_path, LAYOUTS["sichuan public copy"][0], LAYOUTS["sichuan public copy"][1][:3])
+    found = FolderSource(images=str(images), masks=str(masks)).scan(images)
+    assert not found.records and len(found.problems) == 7
+    assert str(found.problems[0]) == (
+        f"{images / 'Landslide001.png'}: image has no mask with the id 'Landslide001' (a mask named 'Landslide001' "
+        f"in {masks}). Fix: add its mask, or remove the image")
+    assert main(["validate", "--images", str(images), "--masks", str(masks), "-q"]) == 1
+    assert "image has no mask with the id 'Landslide001'" in capsys.readouterr().out
+
+
+def test_the_command_line_names_the_patterns_to_pass(tmp_path, capsys):
+    images, masks = named_folders(tmp_path, *LAYOUTS["sichuan public copy"][:2])
+    assert main(["validate", "--images", str(images), "--masks", str(masks), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {images}: no image here pairs with a mask in {masks} by the stem patterns '{{id}}'")
+    assert "--image-pattern 'Landslide{id}' --mask-pattern 'LandslideLabel{id}'" in err and "more problem" not in err
+    assert main(["validate", "--images", str(images), "--masks", str(masks), "--image-pattern", "Landslide{id}",
+                 "--mask-pattern", "LandslideLabel{id}", "--tile-size", "0", "-q"]) == 0

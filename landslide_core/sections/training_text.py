@@ -1,0 +1,86 @@
+"""How a page's models were trained, in words, read from the runs' own ``config.json``.
+
+A page's parameters say what was asked for; a run's ``config.json`` says what
+trained it (:class:`landslide_core.experiments.runs.RunSpec`). The sentence a page
+prints about training is built from the latter only, so it cannot describe runs
+that were made under other settings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..experiments.table5 import paper_name
+
+__all__ = ["PAPER_LR", "describe_training", "initialisation"]
+
+PAPER_LR = 0.01
+"""The paper's initial learning rate (SGD)."""
+_SPLITS = {
+    "random": "a random 7:3 split per sub-dataset, as the paper",
+    "grouped": "a grouped 7:3 split (every group of tiles the leakage audit finds sharing pixels on one side)",
+    "held-out part": "scored after the last epoch on every dataset's held-out part",
+}
+
+
+def initialisation(pretrained: bool | str) -> str:
+    """How a model's weights started, in words: ImageNet, a weights file, or at random."""
+    if pretrained is True:
+        return "ImageNet-pretrained"
+    return f"initialised from `{pretrained}`" if pretrained else "randomly initialised"
+
+
+def _phrases(config: Mapping[str, Any]) -> dict[str, str]:
+    """One phrase per setting of a run, in the sentence's order."""
+    crop, val_crop, every = config["crop_size"], config["val_crop_size"], config["val_every"]
+    rate = f"SGD from learning rate {config['lr']:g}"
+    device = config["device"]
+    return {
+        "initialisation": f"{initialisation(config['pretrained'])} weights",
+        "epochs": f"{config['epochs']} epoch(s)",
+        "batch": f"of batch {config['batch_size']}",
+        "crops": "on full tiles" if crop is None else f"on {crop}-px crops",
+        "lr": rate + (" as the paper" if config["lr"] == PAPER_LR else f" (the paper: {PAPER_LR:g})"),
+        "validation": ("validated" + ("" if every == 1 else f" every {every} epochs")
+                       + (" on full tiles" if val_crop is None else f" on the central {val_crop}-px crop")),
+        "split": _SPLITS.get(config.get("split", ""), f"split: {config.get('split', 'not recorded')}"),
+        "device": "on the CPU" if device == "cpu" else f"on device `{device}`",
+    }
+
+
+def describe_training(configs: Sequence[Mapping[str, Any]]) -> str:
+    """The runs' settings in one sentence: what most runs share, then each model's exceptions and groups.
+
+    Args:
+        configs: The runs' own ``config.json`` contents (:attr:`landslide_core.experiments.runs.GridRun.config`).
+
+    Raises:
+        ValueError: ``configs`` is empty: there is no run to describe.
+    """
+    if not configs:
+        raise ValueError("no run to describe")
+    phrases = [_phrases(c) for c in configs]
+    common = {key: Counter(p[key] for p in phrases).most_common(1)[0][0] for key in phrases[0]}
+    models = list(dict.fromkeys(c["model"] for c in configs))
+    groups = list(dict.fromkeys(c["group"] for c in configs))
+    seeds = sorted({int(c["seed"]) for c in configs})
+    exceptions = []
+    for model in models:
+        own = [p for p, c in zip(phrases, configs, strict=True) if c["model"] == model]
+        differing = []
+        for key in common:
+            values = list(dict.fromkeys(p[key] for p in own))
+            if values != [common[key]]:
+                differing.append(" or ".join(values) + (" (differing between its runs)" if len(values) > 1 else ""))
+        own_groups = list(dict.fromkeys(c["group"] for c in configs if c["model"] == model))
+        if own_groups != groups:
+            differing.append(f"on {', '.join(own_groups)} only")
+        if differing:
+            exceptions.append(f"{paper_name(model)} {', '.join(differing)}")
+    names = ", ".join(paper_name(m) for m in models)
+    text = (f"{names}; {common['initialisation']}; {common['epochs']} {common['batch']} {common['crops']}, "
+            f"{common['lr']}, {common['validation']}; {common['split']}; {len(seeds)} seed(s) "
+            f"({', '.join(map(str, seeds))}); {common['device']}")
+    return text + "".join(f"; {e}" for e in exceptions)

@@ -1,0 +1,60 @@
+"""The training sentence is read from the runs' own configurations, never from a page's parameters."""
+
+from __future__ import annotations
+
+import pytest
+
+from landslide_core.sections.benchmarks import GridSettings, grid_configs
+from landslide_core.sections.training_text import describe_training
+from landslide_core.train.config import TrainConfig
+
+DEMO = dict(models=["fcn", "unet"], groups=["UAV", "SAT", "UAV&SAT"], epochs=2, batch_size=8, crop_size=64,
+            val_crop_size=128, seeds=[0], pretrained=False, device="cpu", num_workers=0, keep_checkpoints=False)
+
+
+def saved(settings: GridSettings) -> list[dict]:
+    """What each run of ``settings``' grid saves in its ``config.json`` (settings and the kind of split)."""
+    return [{**config.to_dict(), "split": settings.split} for config in grid_configs(settings)]
+
+
+def test_the_sentence_says_what_every_run_shares():
+    assert describe_training(saved(GridSettings(**DEMO))) == (
+        "FCN, U-Net; randomly initialised weights; 2 epoch(s) of batch 8 on 64-px crops, SGD from learning rate 0.01 "
+        "as the paper, validated on the central 128-px crop; a random 7:3 split per sub-dataset, as the paper; "
+        "1 seed(s) (0); on the CPU")
+    paper = GridSettings(**{**DEMO, "pretrained": True, "device": "cuda", "crop_size": None, "val_crop_size": None,
+                            "seeds": [0, 1, 2]})
+    assert describe_training(saved(paper)) == (
+        "FCN, U-Net; ImageNet-pretrained weights; 2 epoch(s) of batch 8 on full tiles, SGD from learning rate 0.01 as "
+        "the paper, validated on full tiles; a random 7:3 split per sub-dataset, as the paper; 3 seed(s) (0, 1, 2); "
+        "on device `cuda`")
+    assert "initialised from `/w/resnet50.pth` weights" in describe_training(
+        saved(GridSettings(**{**DEMO, "pretrained": "/w/resnet50.pth"})))
+    grouped = describe_training(saved(GridSettings(**{**DEMO, "split": "grouped"})))
+    assert "a grouped 7:3 split (every group of tiles the leakage audit finds sharing pixels on one side)" in grouped
+
+
+def test_each_models_exceptions_and_groups_are_named():
+    reduced = GridSettings(**{**DEMO, "lr": 0.05, "val_every": 5,
+                              "per_model": {"fcn": {"groups": ["UAV&SAT"], "epochs": 1},
+                                            "unet": {"epochs": 3, "lr": 0.01}}})
+    text = describe_training(saved(reduced))
+    # U-Net's three runs against FCN's one: what the majority shares is the common phrase, FCN's differences follow.
+    assert text.startswith("U-Net, FCN; randomly initialised weights; 3 epoch(s) of batch 8 on 64-px crops, SGD from "
+                           "learning rate 0.01 as the paper, validated every 5 epochs on")
+    assert text.endswith("; on the CPU; FCN 1 epoch(s), SGD from learning rate 0.05 (the paper: 0.01), "
+                         "on UAV&SAT only")
+    small = describe_training(saved(GridSettings(**{**DEMO, "per_model": {"fcn": {"crop_size": 32}}})))
+    assert "on 32-px crops" in small and small.endswith("; on the CPU; U-Net on 64-px crops")  # a tie: the first
+
+
+def test_the_sentence_follows_the_saved_configuration_not_the_asked_one():
+    runs = saved(GridSettings(**DEMO))
+    runs[0]["epochs"] = 7  # e.g. a run made under other settings
+    assert "FCN 7 epoch(s) or 2 epoch(s) (differing between its runs)" in describe_training(runs)
+    one = {**TrainConfig(model="deeplabv3plus", group="SAT", epochs=4, lr=0.02).to_dict(), "split": "held-out part"}
+    assert describe_training([one]).startswith("DeepLabV3+; ImageNet-pretrained weights; 4 epoch(s) of batch 8 on "
+                                               "full tiles, SGD from learning rate 0.02 (the paper: 0.01)")
+    assert "scored after the last epoch on every dataset's held-out part" in describe_training([one])
+    with pytest.raises(ValueError, match="no run to describe"):
+        describe_training([])
