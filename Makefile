@@ -2,7 +2,8 @@
 #   make book   build the Jupyter Book from the embedded synthetic demo data
 #   make test   lint (ruff, the import-linter layer contract), list what the GPU check would run (--dry-run), run
 #               the unit tests, build the book, check it with nbval, read its demo results back from the records and
-#               rebuild Table 5 from its packed results (tests/built), then check it in headless Chromium
+#               rebuild Table 5 from its packed results, rebuild the Table 5, 6 and 7 pages with other settings
+#               (tests/built), then check it in headless Chromium
 # Both create .venv from requirements.txt on first use; later runs reuse it. `make test` also installs Debian's
 # chromium, chromium-driver and fonts-noto-cjk with apt-get where they are missing (the browser test skips,
 # saying why, where that fails).

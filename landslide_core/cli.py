@@ -155,7 +155,7 @@ def _grouped_split(args: argparse.Namespace) -> int:
     total = leakage_report(audit, split).iloc[-1]
     n_val = sum(r.split == "val" for r in split)
     print(f"{'wrote' if written else 'checked'} {manifest}: {len(split) - n_val} train, {n_val} val tiles "
-          f"(whole groups of tiles sharing content or map blocks on one side)")
+          f"(groups of tiles sharing pixels or map blocks on one side, or cut with a buffer)")
     print(f"{total['val_pixels_in_train']} validation pixels seen in training")
     return 0
 
@@ -709,8 +709,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_split)
 
     p = commands.add_parser("leakage", help="find tiles that share pixels and how much validation data training sees",
-                            description="Key every aligned quadrant of every tile (exactly, under flips and 90° "
-                                        "turns), link tiles that share one, and report per sub-dataset how many "
+                            description="Find tiles that share pixels at any offset and in any of the eight "
+                                        "flips and turns (content-chosen 8×8 anchors, checked against the pixels; "
+                                        "footprints of georeferenced tiles), and report per sub-dataset how many "
                                         "validation tiles and pixels of a split also occur in training. Writes "
                                         "leakage-groups.csv, leakage-pairs.csv and leakage-report.csv.")
     p.add_argument("root", help="data root")

@@ -169,10 +169,16 @@ run.show(removed_table(built.filtered_root), "removed_from_names",
 # %% [markdown]
 # ## Leakage audit: tiles that share pixels
 #
-# The production code's stride of 256 makes neighbouring tiles share aligned 256×256 quadrants, and its random 7:3
-# split then puts tiles that share pixels on both sides. The audit hashes every quadrant (and its flips and
-# rotations), links tiles that share one, and counts, for a random split seeded by `seed`, the validation tiles and
-# pixels that also occur in training. A grouped split keeps every linked group on one side.
+# The production code's stride of 256, with the last row and column moved flush with the scene edge, makes tiles share
+# pixels at many offsets, and its random 7:3 split then puts tiles that share pixels on both sides. The audit finds
+# the pairs three ways: by footprint, every two of our georeferenced tiles that overlap on the map; by content, every
+# two tiles that share a 64×64-pixel square at any offset, flipped or rotated too; and through the places of the tiles
+# so linked, the thinner overlaps between them (down to the 1-px strip a flush edge can leave). It checks the pairs
+# found by content or placement against the pixels, and counts, for a random split seeded by `seed`, the validation
+# tiles and pixels that also occur in training. A grouped split keeps every linked group on one side, or cuts a group
+# too large for the validation set along its links and leaves the tiles that share pixels with its validation part out
+# of training (the "left out" column). The tiles here keep their georeferencing, so the audit finds every overlap, and
+# in the grouped split no validation tile shares a pixel with a training tile.
 
 # %%
 audit, random_report, grouped_report = leakage_tables(
@@ -189,7 +195,8 @@ run.show(grouped_report, "leakage_grouped_split", precision=1,
 # ## The published tiles
 #
 # The same scores and audit on the data root given as `data_root` (for the real dataset: tiles that already passed
-# the paper's quality control, without coordinates).
+# the paper's quality control, without coordinates, so only their content links them: two tiles that share a strip
+# narrower than 64 px and are linked to nothing else may be missed).
 
 # %%
 published = published_root(data_root)

@@ -16,9 +16,9 @@
 #
 # **Overview.** This page regenerates paper Table 5: FCN (VGG16), U-Net, DeepLabV3+ and MFFENet (ResNet-50) trained
 # and validated on the UAV, SAT and UAV&SAT groups, each sub-dataset split 7:3 into training and validation tiles
-# (at random as the paper, or grouped so that no validation tile shares pixels with a training tile: parameter
-# `split`). Training follows the paper where it is explicit (SGD with learning rate 0.01, momentum 0.9,
-# weight decay 5e-4, Dice loss) and our choices where it is silent (epochs, batch size, crops, poly decay,
+# (at random as the paper, or grouped so that no validation tile shares pixels the leakage audit finds with a
+# training tile: parameter `split`). Training follows the paper where it is explicit (SGD with learning rate 0.01,
+# momentum 0.9, weight decay 5e-4, Dice loss) and our choices where it is silent (epochs, batch size, crops, poly decay,
 # augmentation, pre-training), all set by the parameters below. Scores are those of the best epoch by validation
 # mIoU, from one confusion matrix over all validation pixels of a group ({doc}`../metrics`). Beside the models, three
 # baselines that learn nothing from context are scored on the same pixels: a score means something only where it
@@ -52,8 +52,8 @@ val_crop_size = None
 # One training run per seed; several seeds give mean ± standard deviation.
 seeds = [0]
 # "random": each sub-dataset split 7:3 at random, as the paper; "grouped":
-# no validation tile shares pixels with a training tile (tiles sharing
-# pixels with validation are left out; see the building page's audit).
+# tiles the leakage audit finds sharing pixels kept on one side (tiles
+# sharing pixels with validation left out; see the building page).
 split = "random"
 # ImageNet-pretrained backbones (downloaded on first use), or random init.
 pretrained = False

@@ -101,9 +101,10 @@ if scene is None:
         "the reference inventory. Numbers below describe the synthetic "
         "scene, not real imagery."))
 if own:
+    judged_against = reference and shown_path(reference)
     display(Markdown(f"The scene `{shown_path(scene)}`, judged against "
-                     f"`{reference and shown_path(reference)}`, predicted with "
-                     f"the checkpoint `{shown_path(checkpoint)}`."))
+                     f"`{judged_against}`, predicted with the checkpoint "
+                     f"`{shown_path(checkpoint)}`."))
 label = (model_label(model, group, seed) if checkpoint is None
          else checkpoint_label(checkpoint))
 judged = checkpoint is not None and reference is not None

@@ -1,24 +1,50 @@
 """The leakage audit: which tiles share pixels, and how much of a split's validation set training has already seen.
 
-The CAS production code cut tiles with a stride of half a tile and split them
-7:3 at random, so validation tiles share aligned quadrants with training tiles;
-some tiles may also be flipped or rotated copies of others. The audit keys every
-quadrant (:mod:`.leakage_keys`: exact, orientation-free, hashed, so 20,865 tiles
-need no pairwise comparison and no pixels are kept), links tiles that share a
-key, and groups linked tiles (:mod:`.leakage_groups`). :func:`leakage_report`
-measures a split against it; :func:`.leakage_split.grouped_split` makes a split
-that keeps every group on one side.
+The CAS production code cut each scene with a stride of half a tile, moved the last
+row and column flush with the scene edge, and split the tiles 7:3 at random, so
+validation tiles share pixels with training tiles at many offsets; some tiles may
+also be flipped or rotated copies of others. The audit finds pairs of tiles that
+share pixels in three ways, each sure to find what it states:
+
+- **content** (any tile): every two tiles that share a square of 64×64 identical
+  pixels (:data:`~.leakage_keys.GUARANTEED_SIDE`) with an informative 8×8 block in it
+  (no fill pixel, not one colour), at any offset and in any of the eight
+  orientations, have a common anchor (:mod:`.leakage_keys`) that says how they line
+  up;
+- **placement**: the tiles so linked are laid out in one frame per group
+  (:mod:`.leakage_match`), and every two whose places overlap are candidates too,
+  however thin the overlap: the 24-px strip and 24×24 corner between the first and
+  the flush last tiles of a 1000-px scene, the 1-px column of a 1023-px one;
+- **footprint** (GeoTIFF tiles with a CRS, as the project's tiler writes them): every
+  two whose footprints in one CRS share an area.
+
+Content and placement candidates are checked against the pixels: lined up so, two
+tiles share the pixels of their overlap that lie in an 8×8 block identical in both
+and not fill throughout (an overlap thinner than 8 px: all of it, if identical
+throughout), and a candidate without such pixels is dropped, so every pair reported
+by content or placement shares pixels. The tiles are read twice: once for anchors,
+and once, only those with candidates, for this check, a tile held only until its
+last partner has been read.
+
+Not found: between tiles without georeferencing that nothing else links, a shared
+region narrower than 64 px (at stride 512, the flush tile's strip may be) is found
+only if an anchor happens to fall in it; pixels that differ (re-encoded or
+resampled copies) are not shared pixels here.
+
+Links are grouped (:mod:`.leakage_groups`); :func:`leakage_report` measures a split
+against them; :func:`.leakage_split.grouped_split` makes a split in which no
+validation tile shares a found pixel with a training tile.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import combinations
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -28,147 +54,320 @@ from ..errors import TileSizeError
 from ..io.atomic import write_text_atomic
 from ..sources import TileSource, get_source
 from ..tiles import TileRecord
-from .leakage_groups import group_ids, merge_groups, spatial_groups
-from .leakage_keys import QuadrantKey, quadrant_keys
+from .leakage_groups import Footprint, footprint_pairs, group_ids, merge_groups, read_footprint, spatial_groups
+from .leakage_keys import BLOCK, TileAnchors, fill_from_codes, in_identical_blocks, orient, pixel_codes, tile_anchors
+from .leakage_match import Alignment, AnchorTable, Box, layout, layout_candidates, on_b, overlap, reverse, votes
 
 __all__ = [
-    "REPORT_COLUMNS", "LeakageAudit", "audit_arrays", "audit_records", "leakage_report", "merge_groups",
-    "quadrant_keys", "spatial_groups", "write_groups_csv", "write_leakage_files",
+    "PAIR_COLUMNS", "REPORT_COLUMNS", "LeakageAudit", "audit_arrays", "audit_records", "leakage_report",
+    "merge_groups", "spatial_groups", "write_groups_csv", "write_leakage_files",
 ]
 
 REPORT_COLUMNS = ("subdataset", "val_tiles", "val_tiles_sharing", "val_tiles_sharing_share", "val_pixels",
                   "val_pixels_in_train", "val_pixels_in_train_share")
+PAIR_COLUMNS = ("uid_a", "uid_b", "subdataset_a", "subdataset_b", "found_by", "orientation", "dy", "dx", "transformed",
+                "shared_pixels", "a_top", "a_left", "a_bottom", "a_right", "b_top", "b_left", "b_bottom", "b_right")
+"""Columns of :attr:`LeakageAudit.pairs`."""
+ALIGNMENTS_CHECKED = 4
+"""At most this many alignments that common anchors vote for are checked per pair (most votes first)."""
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
 class LeakageAudit:
-    """What the audit found, as tables of keys and links (no pixels)."""
+    """What the audit found, as tables (no pixels)."""
 
     tiles: pd.DataFrame
-    """One row per tile, sorted by uid: ``uid, subdataset, name, group_id, group_size``."""
+    """One row per tile, sorted by uid: ``uid, subdataset, name, rows, cols, anchors, group_id, group_size``."""
     pairs: pd.DataFrame
-    """One row per pair of tiles sharing content: ``uid_a, uid_b, subdataset_a, subdataset_b, quadrants_shared``
-    (distinct shared quadrant keys, 1..4) and ``transformed`` (some shared content appears flipped or turned)."""
-    skipped_quadrants: int
-    """Quadrants left out as blank or fill (one colour, or mostly pure black/white)."""
+    """One row per pair of tiles sharing pixels, ``uid_a < uid_b``, with :data:`PAIR_COLUMNS`: ``found_by``
+    (``content`` or ``placement``, the candidate the pixels confirmed, and ``footprint``, joined by ``+``); how
+    ``b`` lines up on ``a`` (``orient(b, orientation)`` with its top-left at row ``dy``, column ``dx`` of ``a``;
+    ``transformed`` when ``orientation`` is not 0); ``shared_pixels`` (see the module; for a pair found by footprint
+    only, the pixels of ``a`` under the shared ground); and the rectangle on each tile that bounds them (``top,
+    left, bottom, right``, end exclusive)."""
+    blank_tiles: int
+    """Tiles without an informative 8×8 block (blank or fill throughout): content cannot link them."""
     seconds: float
     """Wall time of the audit, reading the tiles (or drawing them from the iterable) included."""
-    quadrants: pd.DataFrame
-    """One row per quadrant: ``uid, quadrant, key`` (bytes, ``None`` when skipped), ``transform, pixels``."""
 
     def groups(self) -> dict[str, str]:
         """Each tile's group: uid → group id (the smallest uid of the group)."""
         return dict(zip(self.tiles["uid"], self.tiles["group_id"], strict=True))
 
     def links(self) -> list[tuple[str, str]]:
-        """The pairs of tiles that share content, as uid pairs (what a grouped split cuts large groups along)."""
+        """The pairs of tiles that share pixels, as uid pairs (what a grouped split cuts large groups along)."""
         return list(zip(self.pairs["uid_a"], self.pairs["uid_b"], strict=True))
 
     def summary(self) -> str:
-        """One line: tiles, groups, pairs (transformed ones), skipped quadrants and time."""
+        """One line: tiles, groups, pairs (how found, transformed ones), blank tiles and time."""
         linked = int((self.tiles["group_size"] > 1).sum())
-        return (f"{len(self.tiles)} tiles in {self.tiles['group_id'].nunique()} groups ({linked} tiles share content "
-                f"with another); {len(self.pairs)} pairs, {int(self.pairs['transformed'].sum())} of them "
-                f"flipped/rotated; {self.skipped_quadrants} blank quadrants skipped; {self.seconds:.1f} s")
+        ways = {way: int(self.pairs["found_by"].str.contains(way).sum()) for way in ("content", "placement",
+                                                                                       "footprint")}
+        found = ", ".join(f"{n} by {way}" for way, n in ways.items() if n)
+        return (f"{len(self.tiles)} tiles in {self.tiles['group_id'].nunique()} groups ({linked} tiles share pixels "
+                f"with another); {len(self.pairs)} pairs{f' ({found})' if found else ''}, "
+                f"{int(self.pairs['transformed'].sum())} of them flipped/rotated; {self.blank_tiles} blank tiles; "
+                f"{self.seconds:.1f} s")
 
 
-class _Collected:
-    """Keys of the tiles seen so far; turned into a :class:`LeakageAudit` at the end."""
+@dataclass
+class _Pixels:
+    """What the pixel check needs of a tile: one value per pixel where possible, else the bands, and its fill."""
+
+    values: np.ndarray
+    fill: np.ndarray
+
+    @classmethod
+    def of(cls, image: np.ndarray) -> _Pixels:
+        if image.ndim == 2:
+            image = image[np.newaxis]
+        codes = pixel_codes(image)
+        exact = image.dtype == np.uint8 and image.shape[0] <= 4  # codes are then the pixels' bytes
+        return cls(codes if exact else image, fill_from_codes(image, codes))
+
+
+def _shared(a: _Pixels, b: _Pixels, alignment: Alignment) -> tuple[int, Box] | None:
+    """The pixels ``a`` shares with ``b`` lined up so, their count and bounding box on ``a``; ``None`` if none.
+
+    Shared are the pixels of the overlap in an 8×8 block identical in both tiles and not fill throughout; where
+    the overlap is thinner than 8 px, all of it when it is identical throughout and not fill throughout.
+    """
+    transform, dy, dx = alignment
+    top, left, bottom, right = overlap(alignment, a.fill.shape, b.fill.shape)
+    if bottom <= top or right <= left:
+        return None
+    rows, cols = slice(top - dy, bottom - dy), slice(left - dx, right - dx)
+    equal = a.values[..., top:bottom, left:right] == orient(b.values, transform)[..., rows, cols]
+    if equal.ndim == 3:
+        equal = np.logical_and.reduce(equal, axis=0)
+    fill = a.fill[top:bottom, left:right]
+    if equal.all() and not fill.all() and (min(equal.shape) < BLOCK or not fill.any()):
+        return equal.size, (top, left, bottom, right)  # the common case: tiles cut from one scene
+    shared = in_identical_blocks(equal, ~fill)
+    if not shared.any():
+        return None
+    on_rows, on_cols = np.flatnonzero(shared.any(axis=1)), np.flatnonzero(shared.any(axis=0))
+    return (int(np.count_nonzero(shared)),
+            (top + int(on_rows[0]), left + int(on_cols[0]), top + int(on_rows[-1]) + 1, left + int(on_cols[-1]) + 1))
+
+
+def _ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """``map`` in ``workers`` threads, in order, drawing at most twice as many items ahead."""
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+class _Audit:
+    """The tiles seen so far and their anchors; candidates, the pixel check and the tables at the end."""
 
     def __init__(self) -> None:
-        self.tiles: dict[str, tuple[str, str]] = {}
-        self.quadrants: list[tuple[str, int, bytes | None, int, int]] = []
+        self.uids: list[str] = []
+        self.subdatasets: list[str] = []
+        self.names: list[str] = []
+        self.shapes: list[tuple[int, int]] = []
+        self.counts: list[int] = []
+        self.blank = 0
+        self.footprints: list[Footprint | None] = []
+        self.table = AnchorTable()
+        self.seen: set[str] = set()
 
-    def add(self, uid: str, subdataset: str, name: str, keys: list[QuadrantKey], pixels: int) -> None:
-        if uid in self.tiles:
+    def add(self, uid: str, subdataset: str, name: str, anchors: TileAnchors, footprint: Footprint | None = None
+            ) -> None:
+        if uid in self.seen:
             raise ValueError(f"tile uid {uid!r} given twice; every tile needs its own uid")
-        self.tiles[uid] = (subdataset, name)
-        self.quadrants.extend((uid, q.index, q.key, q.transform, pixels) for q in keys)
+        self.seen.add(uid)
+        self.table.add(len(self.uids), anchors)
+        self.uids.append(uid)
+        self.subdatasets.append(subdataset)
+        self.names.append(name)
+        self.shapes.append(anchors.shape)
+        self.counts.append(len(anchors.keys))
+        self.blank += anchors.informative == 0
+        self.footprints.append(footprint)
 
-    def audit(self, seconds: float) -> LeakageAudit:
-        uids = sorted(self.tiles)
-        position = {uid: i for i, uid in enumerate(uids)}
-        hits: dict[bytes, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
-        for uid, _, key, transform, _ in self.quadrants:
-            if key is not None:
-                hits[key][position[uid]].add(transform)
-        shared: dict[tuple[int, int], list] = {}
-        for tiles in hits.values():
-            for a, b in combinations(sorted(tiles), 2):
-                entry = shared.setdefault((a, b), [0, False])
-                entry[0] += 1
-                entry[1] |= not tiles[a] & tiles[b]  # no orientation in common: a flipped/turned copy
-        ids = group_ids(uids, shared)
+    def candidates(self) -> dict[tuple[int, int], list[tuple[Alignment, str]]]:
+        """``(a, b)`` → alignments to check, with how each was found (``content`` first, then ``placement``)."""
+        voted = votes(self.table, self.shapes)
+        found = {pair: [(alignment, "content") for alignment, _ in alignments[:ALIGNMENTS_CHECKED]]
+                 for pair, alignments in voted.items()}
+        component, pose = layout(self.shapes, {pair: alignments[0] for pair, alignments in voted.items()})
+        for pair, alignment in layout_candidates(self.shapes, component, pose).items():
+            if all(alignment != known for known, _ in found.get(pair, ())):
+                found.setdefault(pair, []).append((alignment, "placement"))
+        return found
+
+    def check(self, candidates: dict[tuple[int, int], list[tuple[Alignment, str]]],
+              tiles: Iterator[tuple[int, np.ndarray]]
+              ) -> dict[tuple[int, int], tuple[tuple[int, Box], Alignment, str]]:
+        """Check candidates against the pixels of ``tiles`` (``(number, image)`` in increasing number).
+
+        Raises:
+            ValueError: A tile has another size than when its anchors were made.
+        """
+        earlier: dict[int, list[tuple[int, list[tuple[Alignment, str]]]]] = defaultdict(list)
+        release: dict[int, list[int]] = defaultdict(list)
+        for (a, b), alignments in candidates.items():
+            earlier[b].append((a, alignments))
+        last = {}
+        for a, b in candidates:
+            last[a] = max(last.get(a, a), b)
+        for tile, until in last.items():
+            release[until].append(tile)
+        held: dict[int, _Pixels] = {}
+        confirmed: dict[tuple[int, int], tuple[tuple[int, Box], Alignment, str]] = {}
+        for tile, image in tiles:
+            pixels = _Pixels.of(image)
+            if pixels.fill.shape != self.shapes[tile]:
+                raise ValueError(f"tile {self.uids[tile]!r} is {pixels.fill.shape} the second time it was read, "
+                                 f"{self.shapes[tile]} the first; audit again once the tiles stop changing")
+            for a, alignments in earlier.pop(tile, ()):
+                checked = [(_shared(held[a], pixels, alignment), alignment, way) for alignment, way in alignments]
+                kept = [(shared, alignment, way) for shared, alignment, way in checked if shared is not None]
+                if kept:
+                    confirmed[(a, tile)] = max(kept, key=lambda found: found[0][0])
+            if tile in last:
+                held[tile] = pixels
+            for done in release.pop(tile, ()):
+                held.pop(done, None)
+        return confirmed
+
+    def needed(self, candidates: Iterable[tuple[int, int]]) -> list[int]:
+        """The tiles the pixel check reads, in order."""
+        return sorted({tile for pair in candidates for tile in pair})
+
+    def result(self, confirmed: dict[tuple[int, int], tuple[tuple[int, Box], Alignment, str]], seconds: float
+               ) -> LeakageAudit:
+        rows: dict[tuple[int, int], dict] = {}
+        for (a, b), ((shared, a_box), alignment, way) in confirmed.items():
+            rows[(a, b)] = {"found_by": way, "alignment": alignment, "shared": shared, "a_box": a_box,
+                            "b_box": on_b(alignment, self.shapes[b], a_box)}
+        for a, b, a_box, b_box in footprint_pairs(self.footprints):
+            if (a, b) in rows:
+                rows[(a, b)]["found_by"] += "+footprint"
+                continue
+            rows[(a, b)] = {"found_by": "footprint", "alignment": (0, a_box[0] - b_box[0], a_box[1] - b_box[1]),
+                            "shared": (a_box[2] - a_box[0]) * (a_box[3] - a_box[1]), "a_box": a_box, "b_box": b_box}
+        order = sorted(range(len(self.uids)), key=self.uids.__getitem__)
+        position = {tile: i for i, tile in enumerate(order)}
+        uids = [self.uids[t] for t in order]
+        table = []
+        for (a, b), row in rows.items():
+            alignment, a_box, b_box = row["alignment"], row["a_box"], row["b_box"]
+            if self.uids[a] > self.uids[b]:
+                alignment = reverse(alignment, self.shapes[a], self.shapes[b])
+                a, b, a_box, b_box = b, a, b_box, a_box
+            table.append((self.uids[a], self.uids[b], self.subdatasets[a], self.subdatasets[b], row["found_by"],
+                          *alignment, alignment[0] != 0, row["shared"], *a_box, *b_box))
+        pairs = pd.DataFrame(sorted(table), columns=list(PAIR_COLUMNS)).astype(
+            {"orientation": int, "dy": int, "dx": int, "transformed": bool, "shared_pixels": int})
+        ids = group_ids(uids, [(position[a], position[b]) for a, b in rows])
         sizes = pd.Series(ids).value_counts()
         tiles = pd.DataFrame({
             "uid": uids,
-            "subdataset": [self.tiles[u][0] for u in uids],
-            "name": [self.tiles[u][1] for u in uids],
+            "subdataset": [self.subdatasets[t] for t in order],
+            "name": [self.names[t] for t in order],
+            "rows": [self.shapes[t][0] for t in order],
+            "cols": [self.shapes[t][1] for t in order],
+            "anchors": [self.counts[t] for t in order],
             "group_id": ids,
             "group_size": [int(sizes[g]) for g in ids],
         })
-        pairs = pd.DataFrame(
-            [(uids[a], uids[b], self.tiles[uids[a]][0], self.tiles[uids[b]][0], n, flag)
-             for (a, b), (n, flag) in sorted(shared.items())],
-            columns=["uid_a", "uid_b", "subdataset_a", "subdataset_b", "quadrants_shared", "transformed"],
-        ).astype({"quadrants_shared": int, "transformed": bool})
-        quadrants = pd.DataFrame(self.quadrants, columns=["uid", "quadrant", "key", "transform", "pixels"])
-        skipped = int(quadrants["key"].isna().sum())
-        return LeakageAudit(tiles, pairs, skipped, seconds, quadrants.sort_values(["uid", "quadrant"], ignore_index=True))
+        return LeakageAudit(tiles, pairs, int(self.blank), seconds)
 
 
-def audit_arrays(items: Iterable[tuple[str, str, np.ndarray]], *, progress: bool = True) -> LeakageAudit:
-    """Audit tiles given as arrays: ``(uid, subdataset, image)``, image ``(bands, s, s)`` with ``s`` even.
+def audit_arrays(items: Iterable[tuple[str, str, np.ndarray]], *, progress: bool = True,
+                 workers: int = 1) -> LeakageAudit:
+    """Audit tiles given as arrays: ``(uid, subdataset, image)``, image ``(bands, rows, cols)`` or ``(rows, cols)``.
 
-    Each image is keyed and dropped as it comes, so a generator of any length can be audited in little memory.
-    The tiles' ``name`` is their uid.
+    ``items`` is iterated twice, so it must give the same tiles in the same order each time (a list, or an object
+    whose ``__iter__`` draws them afresh): once for the anchors, each image dropped as it comes, and once for the
+    pixel check, which holds a tile only until its last candidate partner has come. The tiles' ``name`` is their
+    uid; arrays carry no georeferencing, so no pair is found by footprint. ``workers`` threads compute anchors.
 
     Raises:
-        ValueError: An image is not square with an even side, or a uid comes twice.
+        ValueError: ``items`` can be iterated only once, an image is smaller than 8×8 pixels, a uid comes twice,
+            or the second pass gives other tiles.
     """
+    if iter(items) is items:
+        raise ValueError("audit_arrays reads the tiles twice (anchors, then the pixel check of candidate pairs); "
+                         "pass a list or a re-iterable collection instead of a generator or iterator")
     start = time.perf_counter()
-    collected = _Collected()
-    for uid, subdataset, image in tqdm(items, desc="leakage audit", unit="tile", disable=not progress):
-        collected.add(uid, subdataset, uid, quadrant_keys(image), (image.shape[-1] // 2) ** 2)
-    return collected.audit(time.perf_counter() - start)
+    audit = _Audit()
+    keyed = _ordered_map(lambda item: (item[0], item[1], tile_anchors(item[2])), items, workers)
+    for uid, subdataset, anchors in tqdm(keyed, desc="leakage audit: anchors", unit="tile", disable=not progress):
+        audit.add(uid, subdataset, uid, anchors)
+    candidates = audit.candidates()
+    needed = set(audit.needed(candidates))
+
+    def second_pass() -> Iterator[tuple[int, np.ndarray]]:
+        for tile, (uid, _, image) in enumerate(items):
+            if tile >= len(audit.uids) or uid != audit.uids[tile]:
+                raise ValueError(f"the second pass over the tiles gave {uid!r} as tile {tile}; audit_arrays needs "
+                                 "the same tiles in the same order each time it iterates")
+            if tile in needed:
+                yield tile, image
+
+    confirmed = audit.check(candidates, iter(tqdm(second_pass(), total=len(needed), desc="leakage audit: pixels",
+                                                  unit="tile", disable=not progress)))
+    return audit.result(confirmed, time.perf_counter() - start)
 
 
 def audit_records(records: Sequence[TileRecord], *, source: str | TileSource = "cas", progress: bool = True,
                   workers: int = 1) -> LeakageAudit:
     """Audit tiles on disk, read (and checked) through their source, ``workers`` tiles at a time in threads.
 
+    GeoTIFF tiles with a CRS are also linked where their footprints overlap. Tiles with candidate partners are
+    read a second time for the pixel check.
+
     Raises:
         TileError: A tile cannot be read or fails the source's checks.
-        TileSizeError: A tile is not square with an even side.
+        TileSizeError: A tile is smaller than 8×8 pixels.
         ValueError: Two records have the same uid.
     """
     start = time.perf_counter()
     source = get_source(source)
 
-    def keys(record: TileRecord) -> tuple[list[QuadrantKey], int]:
+    def read(record: TileRecord) -> np.ndarray:
         image, _ = source.read_tile(record)
-        height, width = image.shape[-2:]
-        if height != width or height % 2:
-            raise TileSizeError(record.image, f"is {height}×{width}; the leakage audit needs square tiles with an "
-                                "even side", "crop the tile to a square with an even side, or leave its "
-                                "sub-dataset out of the audit")
-        return quadrant_keys(image), (height // 2) ** 2
+        if min(image.shape[-2:]) < BLOCK:
+            raise TileSizeError(record.image, f"is {image.shape[-2]}×{image.shape[-1]}; the leakage audit needs "
+                                f"tiles of at least {BLOCK}×{BLOCK} pixels",
+                                "leave its sub-dataset out of the audit")
+        return image
 
-    collected = _Collected()
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        results = pool.map(keys, records)
-        for record, (found, pixels) in tqdm(zip(records, results, strict=True), total=len(records),
-                                            desc="leakage audit", unit="tile", disable=not progress):
-            collected.add(record.uid, record.subdataset, record.name, found, pixels)
-    return collected.audit(time.perf_counter() - start)
+    def first(record: TileRecord) -> tuple[TileAnchors, Footprint | None]:
+        return tile_anchors(read(record)), read_footprint(record.image)
+
+    audit = _Audit()
+    for record, (anchors, footprint) in tqdm(zip(records, _ordered_map(first, records, workers), strict=True),
+                                             total=len(records), desc="leakage audit: anchors", unit="tile",
+                                             disable=not progress):
+        audit.add(record.uid, record.subdataset, record.name, anchors, footprint)
+    candidates = audit.candidates()
+    needed = audit.needed(candidates)
+    images = _ordered_map(lambda tile: (tile, read(records[tile])), needed, workers)
+    confirmed = audit.check(candidates, iter(tqdm(images, total=len(needed), desc="leakage audit: pixels",
+                                                  unit="tile", disable=not progress)))
+    return audit.result(confirmed, time.perf_counter() - start)
 
 
 def leakage_report(audit: LeakageAudit, records: Sequence[TileRecord]) -> pd.DataFrame:
     """How much of a split's validation set its training set has seen, per sub-dataset and in total.
 
-    A validation tile shares content when one of its quadrant keys occurs in some
-    training tile of any sub-dataset; its validation pixels seen in training are
-    those of such quadrants.
+    A validation tile shares pixels when the audit pairs it with a training tile of any sub-dataset; its
+    validation pixels seen in training are those inside the shared rectangles of such pairs.
 
     Args:
         audit: The audit of (at least) every tile in ``records``.
@@ -189,23 +388,28 @@ def leakage_report(audit: LeakageAudit, records: Sequence[TileRecord]) -> pd.Dat
     if missing:
         raise ValueError(f"{len(missing)} tile(s) of the split are not in the audit (first: {missing[0]}); "
                          "audit the same tiles")
-    subdataset = {r.uid: r.subdataset for r in records}
-    q = audit.quadrants[audit.quadrants["uid"].isin(split.keys())]
-    side = q["uid"].map(split)
-    train_keys = set(q.loc[(side == "train") & q["key"].notna(), "key"])
-    val = q[side == "val"].assign(
-        subdataset=lambda d: d["uid"].map(subdataset),
-        seen=lambda d: d["key"].map(lambda k: k is not None and k in train_keys),
-    )
-    val = val.assign(seen_pixels=val["pixels"] * val["seen"])
-    per_tile = val.groupby(["subdataset", "uid"]).agg(seen=("seen", "any"), pixels=("pixels", "sum"),
-                                                      seen_pixels=("seen_pixels", "sum"))
-    rows = []
-    for key in sorted({r.subdataset for r in records}):
-        tiles = per_tile.loc[key] if key in per_tile.index.get_level_values(0) else per_tile.iloc[:0]
-        rows.append(_report_row(key, tiles))
-    rows.append(_report_row("total", per_tile))
-    return pd.DataFrame(rows, columns=REPORT_COLUMNS)
+    shape = {uid: (rows, cols) for uid, rows, cols in audit.tiles[["uid", "rows", "cols"]].itertuples(index=False)}
+    boxes: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)
+    for row in audit.pairs.itertuples(index=False):
+        sides = (split.get(row.uid_a), split.get(row.uid_b))
+        if sides == ("val", "train"):
+            boxes[row.uid_a].append((row.a_top, row.a_left, row.a_bottom, row.a_right))
+        elif sides == ("train", "val"):
+            boxes[row.uid_b].append((row.b_top, row.b_left, row.b_bottom, row.b_right))
+    per_tile = []
+    for r in records:
+        if r.split != "val":
+            continue
+        rows, cols = shape[r.uid]
+        seen = np.zeros((rows, cols), bool)
+        for top, left, bottom, right in boxes.get(r.uid, ()):
+            seen[top:bottom, left:right] = True
+        per_tile.append((r.subdataset, bool(boxes.get(r.uid)), rows * cols, int(seen.sum())))
+    per_tile_frame = pd.DataFrame(per_tile, columns=["subdataset", "seen", "pixels", "seen_pixels"])
+    rows_out = [_report_row(key, per_tile_frame[per_tile_frame["subdataset"] == key])
+                for key in sorted({r.subdataset for r in records})]
+    rows_out.append(_report_row("total", per_tile_frame))
+    return pd.DataFrame(rows_out, columns=REPORT_COLUMNS)
 
 
 def _report_row(name: str, tiles: pd.DataFrame) -> tuple:

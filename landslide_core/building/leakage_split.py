@@ -1,4 +1,4 @@
-"""A leakage-free split: audit the tiles, add their map groups, keep groups on one side or cut them with a buffer.
+"""A leakage-free split: audit the tiles, add their map blocks, keep groups on one side or cut them with a buffer.
 
 Kept apart from :mod:`.leakage` because the split machinery (:mod:`landslide_core.data`)
 imports torch, which the audit alone does not need.
@@ -22,7 +22,11 @@ __all__ = ["grouped_split", "save_grouped_split"]
 def grouped_split(records: Sequence[TileRecord], *, val_fraction: float = 0.3, seed: int = 0,
                   source: str | TileSource = "cas", workers: int = 1,
                   progress: bool = True) -> tuple[list[TileRecord], LeakageAudit]:
-    """A split with no shared content across it: audit, add spatial groups, split whole groups.
+    """A split in which no validation tile shares a pixel the audit finds with a training tile.
+
+    The audit links tiles that share pixels (by content, and by footprint where georeferenced); georeferenced tiles
+    in one map block (:func:`.leakage_groups.spatial_groups`) join their groups too; groups are kept on one side or
+    cut along the links with a buffer (:func:`landslide_core.data.splits.make_grouped_split`).
 
     Returns:
         The records with their split (see :func:`landslide_core.data.splits.make_grouped_split`) and the audit.

@@ -80,27 +80,49 @@ def make_split(records: Iterable[TileRecord], *, val_fraction: float = 0.3, seed
     return out
 
 
-def _carve(members: list[TileRecord], need: int, neighbours: Mapping[str, set[str]],
+def _carve(members: list[TileRecord], whole_group: list[TileRecord], need: int, neighbours: Mapping[str, set[str]],
            rng: np.random.Generator) -> tuple[set[str], set[str]]:
-    """A compact region of ``need`` tiles of one linked group (breadth-first from a seeded tile), and its rim.
+    """A compact region of ``need`` of ``members`` (breadth-first along links from a seeded tile), and its rim.
 
-    The rim is every tile of the group linked to the region but outside it: it shares pixels with
-    validation tiles, so it can go to neither side.
+    ``members`` are the group's tiles in the sub-dataset being split; the rim is every tile of the whole group,
+    in any sub-dataset, linked to the region but outside it: it shares pixels with validation tiles, so it can go
+    to neither side.
     """
     uids = sorted(r.uid for r in members)
-    in_group = set(uids)
+    in_subdataset = set(uids)
     start = uids[int(rng.integers(len(uids)))]
     region, queue = [start], deque([start])
     seen = {start}
     while queue and len(region) < need:
         for other in sorted(neighbours.get(queue.popleft(), ())):
-            if other not in seen and other in in_group and len(region) < need:
+            if other not in seen and other in in_subdataset and len(region) < need:
                 seen.add(other)
                 region.append(other)
                 queue.append(other)
     inside = set(region)
+    in_group = {r.uid for r in whole_group}
     rim = {o for u in inside for o in neighbours.get(u, ()) if o not in inside and o in in_group}
     return inside, rim
+
+
+def _linked_groups(records: Sequence[TileRecord], groups: Mapping[str, str],
+                   neighbours: Mapping[str, set[str]]) -> dict[str, tuple[str, str]]:
+    """Each tile's group: its group in ``groups`` (alone if not there), merged with every group a link joins it to."""
+    own = {r.uid: ("group", groups[r.uid]) if r.uid in groups else ("tile", r.uid) for r in records}
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def find(group: tuple[str, str]) -> tuple[str, str]:
+        while parent.get(group, group) != group:
+            group = parent[group]
+        return group
+
+    for uid, others in neighbours.items():
+        for other in others:
+            if uid in own and other in own:
+                a, b = find(own[uid]), find(own[other])
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    return {uid: find(group) for uid, group in own.items()}
 
 
 def make_grouped_split(records: Iterable[TileRecord], groups: Mapping[str, str], *,
@@ -114,17 +136,21 @@ def make_grouped_split(records: Iterable[TileRecord], groups: Mapping[str, str],
     ``val`` while it does not take the sub-dataset's validation count past
     :func:`split_sizes`' target. Tiles cut with overlap from one scene form one
     large group, larger than the target; if the target is not reached, the next
-    such group is cut: a compact region of it (grown along ``links`` from a seeded
-    tile) joins ``val`` and the tiles linked to that region become ``buffer``
-    (:data:`BUFFER`: in neither training nor validation). Without ``links``, groups
-    join ``val`` whole where passing the target ends closer to it. A group with tiles
+    such group is cut: a compact region of its tiles in the sub-dataset (grown
+    along ``links`` from a seeded tile) joins ``val``, and every tile of the group,
+    in any sub-dataset, linked to that region becomes ``buffer`` (:data:`BUFFER`: in
+    neither training nor validation). Without ``links``, groups join ``val`` whole
+    where passing the target ends closer to it. Two linked tiles are in one group
+    whatever ``groups`` says, so when ``links`` holds every pair of tiles that share
+    pixels, no validation tile shares pixels with a training tile. A group with tiles
     in several sub-datasets is assigned once, in the first of them. Without any
     group of two or more tiles this is exactly :func:`make_split`.
 
     Args:
         records: The tiles to split.
         groups: uid → group id (e.g. the leakage audit's groups); a tile not in it is a group of its own.
-        links: Pairs of uids that share pixels (the audit's pairs), along which a large group is cut.
+        links: Pairs of uids that share pixels (the audit's pairs, found by content or footprint), along which a
+            large group is cut.
         val_fraction: Target share of each sub-dataset's tiles in ``val``.
         seed: Seed of the shuffle and of where a large group is cut.
 
@@ -141,10 +167,12 @@ def make_grouped_split(records: Iterable[TileRecord], groups: Mapping[str, str],
     for a, b in links:
         neighbours[a].add(b)
         neighbours[b].add(a)
-    group_of = {r.uid: ("group", groups[r.uid]) if r.uid in groups else ("tile", r.uid) for r in records}
+    group_of = _linked_groups(records, groups, neighbours)
     members: dict[str, dict[tuple[str, str], list[TileRecord]]] = defaultdict(lambda: defaultdict(list))
+    whole: dict[tuple[str, str], list[TileRecord]] = defaultdict(list)
     for record in records:
         members[record.subdataset][group_of[record.uid]].append(record)
+        whole[group_of[record.uid]].append(record)
     side: dict[tuple[str, str], str] = {}
     tile_side: dict[str, str] = {}
     for key in sorted(members):
@@ -163,7 +191,7 @@ def make_grouped_split(records: Iterable[TileRecord], groups: Mapping[str, str],
             linked = [g for g in rest if any(neighbours.get(r.uid) for r in in_subdataset[g])]
             if linked:
                 group = linked[0]
-                inside, rim = _carve(in_subdataset[group], target - n_val, neighbours, rng)
+                inside, rim = _carve(in_subdataset[group], whole[group], target - n_val, neighbours, rng)
                 side[group] = "cut"
                 tile_side.update({u: "val" for u in inside} | {u: BUFFER for u in rim})
             else:  # groups join whole where passing the target ends closer to it

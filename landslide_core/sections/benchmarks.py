@@ -73,7 +73,7 @@ class GridSettings:
     keep_checkpoints: bool
     split: str = "random"
     """``random``: each sub-dataset split 7:3 at random, as the paper; ``grouped``: no validation tile shares
-    pixels with a training tile (:func:`landslide_core.building.leakage_split.grouped_split`)."""
+    pixels the leakage audit finds with a training tile (:func:`landslide_core.building.leakage_split.grouped_split`)."""
     lr: float = 0.01
     """SGD's initial learning rate (the paper's: 0.01), decayed to zero by the poly schedule."""
     val_every: int = 1

@@ -170,3 +170,34 @@ def test_a_split_the_source_set_is_kept_and_the_other_sub_datasets_are_drawn():
     split = make_split(official + drawn, seed=0)
     assert {r.name: r.split for r in split if r.subdataset == "hr-gldd"} == {r.name: r.split for r in official}
     assert sum(r.split == "val" for r in split if r.subdataset == "palu") == 3
+
+
+def test_linked_tiles_are_kept_together_whatever_the_grouping_says():
+    records = _records({"a": 20})
+    links = [("a/t000", "a/t001"), ("a/t001", "a/t002")]  # three tiles the grouping has in three groups
+    for seed in range(10):
+        side = {r.uid: r.split for r in make_grouped_split(records, {}, links=links, seed=seed)}
+        assert not any({side[x], side[y]} == {"train", "val"} for x, y in links)
+        assert side["a/t000"] == side["a/t001"] == side["a/t002"]
+
+
+def test_a_group_cut_in_one_subdataset_leaves_its_linked_tiles_in_another_out_of_training():
+    """A 6×6 grid of overlapping tiles in sub-dataset a, its first two rows again (the same scene) in b."""
+    grid = _records({"a": 36})
+    copies = _records({"b": 12})
+    uid = {(i // 6, i % 6): r.uid for i, r in enumerate(grid)}
+    links = [(uid[p], uid[(p[0] + dy, p[1] + dx)]) for p in uid for dy in (0, 1) for dx in (-1, 0, 1)
+             if (dy, dx) > (0, 0) and (p[0] + dy, p[1] + dx) in uid]
+    for i, copy in enumerate(copies):  # a copy shares pixels with its original and the original's neighbours
+        row, col = divmod(i, 6)
+        links += [(copy.uid, uid[(row + dy, col + dx)]) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                  if (row + dy, col + dx) in uid]
+    records = grid + copies
+    left_out_in_b = 0
+    for seed in range(8):
+        split = make_grouped_split(records, {}, links=links, seed=seed)
+        side = {r.uid: r.split for r in split}
+        assert not any({side[x], side[y]} == {"train", "val"} for x, y in links)
+        assert sum(side[u] == "val" for u in uid.values()) == round(0.3 * 36)  # cut in a, the first sub-dataset
+        left_out_in_b += sum(side[c.uid] == BUFFER for c in copies)
+    assert left_out_in_b > 0  # copies next to a's validation region were neither trained on nor validated

@@ -65,5 +65,9 @@ def test_one_cell_runs_in_the_foreground_and_the_listing_shows_it_done(tmp_path,
     assert main(["grid", *options]) == 0
     listing = capsys.readouterr().out
     assert "1 done" in listing and "1/1" in listing
+    folder = next((tmp_path / "runs" / "random-split").glob("*-*/config.json")).parent
+    assert folder.name.rsplit("-", 1)[1] in listing  # each cell's configuration digest is shown
+    assert main(["grid", *options, "-p", "epochs", "2"]) == 0  # another configuration: another cell, not done
+    assert "1 missing" in capsys.readouterr().out
     assert main(["grid", *options, "--cell", "3"]) == 1
     assert "no cell 3" in capsys.readouterr().err
