@@ -398,10 +398,11 @@ def build_book(
         staged = stage_notebook(root, name)
         declared = declared_parameters(staged)
         values = section_parameters(chosen, name, declared, overrides)
-        if "data_root" in declared:
-            values["data_root"] = str(resolve_data_root(values.get("data_root")))
-        plans.append((name, staged, declared, values))
-    declared_anywhere = {k for _, _, declared, _ in plans for k in declared}
+        # The section gets data_root as given (None: the demo data, which it resolves itself), so its page shows no
+        # folder of the builder's; the fingerprint hashes the files of the resolved root either way.
+        data = str(resolve_data_root(values.get("data_root"))) if "data_root" in declared else None
+        plans.append((name, staged, declared, values, data))
+    declared_anywhere = {k for _, _, declared, *_ in plans for k in declared}
     unused = sorted(set(overrides) - declared_anywhere)
     if unused:
         raise LandslideCoreError(
@@ -411,16 +412,16 @@ def build_book(
     if not only:
         remove_stale_notebooks(root, names, echo)
     # Each data root is walked once per build, however many sections read it.
-    data_digests = {d: data_digest(d) for d in {values.get("data_root") for *_, values in plans} if d}
-    for name, staged, _, values in plans:
-        data = data_digests.get(values.get("data_root"), "")
-        fingerprint = section_fingerprint(section_source(root, name), values, versions, data)
+    data_digests = {d: data_digest(d) for d in {data for *_, data in plans} if d}
+    for name, staged, _, values, data_root in plans:
+        fingerprint = section_fingerprint(section_source(root, name), values, versions,
+                                          data_digests.get(data_root, ""))
         output = root / SECTIONS_DIR / f"{name}.ipynb"
         if not force and executed_fingerprint(output) == fingerprint:
             echo(f"section {name}: unchanged (source, parameters, code and data); not executed again (--force reruns)")
             continue
         started = time.perf_counter()
-        echo(f"section {name}: executing with profile '{profile}' on {values.get('data_root', '(no data)')} ...")
+        echo(f"section {name}: executing with profile '{profile}' on {data_root or '(no data)'} ...")
         execute_section(root, name, values, fingerprint=fingerprint, profile=profile, staged=staged)
         echo(f"section {name}: done in {time.perf_counter() - started:.1f} s")
     if execute_only:

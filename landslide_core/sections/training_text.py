@@ -53,6 +53,9 @@ def _phrases(config: Mapping[str, Any]) -> dict[str, str]:
 def describe_training(configs: Sequence[Mapping[str, Any]]) -> str:
     """The runs' settings in one sentence: what most runs share, then each model's exceptions and groups.
 
+    A setting that differs between the runs of one model (e.g. the split of Table 6's arms) is given as its values
+    joined by "or", marked "by run", in the shared part.
+
     Args:
         configs: The runs' own ``config.json`` contents (:attr:`landslide_core.experiments.runs.GridRun.config`).
 
@@ -62,18 +65,21 @@ def describe_training(configs: Sequence[Mapping[str, Any]]) -> str:
     if not configs:
         raise ValueError("no run to describe")
     phrases = [_phrases(c) for c in configs]
-    common = {key: Counter(p[key] for p in phrases).most_common(1)[0][0] for key in phrases[0]}
     models = list(dict.fromkeys(c["model"] for c in configs))
+    by_model = {m: [p for p, c in zip(phrases, configs, strict=True) if c["model"] == m] for m in models}
+    common, per_model = {}, set()
+    for key in phrases[0]:
+        values = list(dict.fromkeys(p[key] for p in phrases))
+        if all(len({p[key] for p in own}) == 1 for own in by_model.values()):
+            common[key] = Counter(p[key] for p in phrases).most_common(1)[0][0]
+            per_model.add(key)
+        else:
+            common[key] = " or ".join(values) + " (by run)"
     groups = list(dict.fromkeys(c["group"] for c in configs))
     seeds = sorted({int(c["seed"]) for c in configs})
     exceptions = []
-    for model in models:
-        own = [p for p, c in zip(phrases, configs, strict=True) if c["model"] == model]
-        differing = []
-        for key in common:
-            values = list(dict.fromkeys(p[key] for p in own))
-            if values != [common[key]]:
-                differing.append(" or ".join(values) + (" (differing between its runs)" if len(values) > 1 else ""))
+    for model, own in by_model.items():
+        differing = [own[0][key] for key in common if key in per_model and own[0][key] != common[key]]
         own_groups = list(dict.fromkeys(c["group"] for c in configs if c["model"] == model))
         if own_groups != groups:
             differing.append(f"on {', '.join(own_groups)} only")

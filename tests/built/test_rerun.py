@@ -3,8 +3,9 @@
 Each test builds one section in a copy of this working tree (what a fresh clone holds) with small settings, then
 rebuilds it with another ``epochs`` and then with another ``lr``, as a user would with ``landslide-core book
 --section NAME -p NAME VALUE``. Every build must read runs made under its own settings: histories as long as the
-epochs asked for, scores that differ from the previous build's, and a training sentence on the page that is the one
-the runs' own ``config.json`` gives.
+epochs asked for with other training losses, scores that differ from the previous build's (unless a model learned
+nothing and scores exactly what a constant prediction does, which no number of epochs changes), and a training
+sentence on the page that is the one the runs' own ``config.json`` gives.
 """
 
 from __future__ import annotations
@@ -58,9 +59,17 @@ def runs_read(checkout: Path, section: str) -> list[Path]:
     return [results / name for name in record["folders"]]
 
 
-def model_scores(checkout: Path, section: str, record: str) -> pd.DataFrame:
+def model_scores(checkout: Path, section: str, record: str) -> tuple[pd.DataFrame, bool]:
+    """The models' (IoU, mIoU) rows of the page's record, and whether each equals a constant baseline's there.
+
+    A model that learned nothing predicts one class everywhere and scores exactly what that constant scores, in
+    any number of epochs; only then may two builds give equal scores.
+    """
     table = pd.read_csv(checkout / "results" / "demo" / section / f"{record}.csv").rename(columns=str.lower)
-    return table[~table["model"].isin(BASELINES)][["iou", "miou"]].reset_index(drop=True)
+    models = table[~table["model"].isin(BASELINES)][["iou", "miou"]].reset_index(drop=True)
+    constants = table[table["model"].isin(BASELINES[:2])][["iou", "miou"]]
+    constant = all(((constants - row).abs().max(axis=1) < 1e-9).any() for _, row in models.iterrows())
+    return models, constant
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +82,7 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_rebuild_with_other_epochs_then_another_lr_trains_and_describes_new_runs(checkout, section):
     notebook, small, record = SECTIONS[section]
     seen: list[set[Path]] = []
-    previous = None
+    previous, losses = None, None
     for epochs, lr in ((2, 0.05), (3, 0.05), (3, 0.02)):
         build(checkout, section, {**small, "epochs": str(epochs), "lr": str(lr)})
         folders = runs_read(checkout, section)
@@ -86,10 +95,12 @@ def test_a_rebuild_with_other_epochs_then_another_lr_trains_and_describes_new_ru
         assert f"{epochs} epoch(s)" in sentence and f"learning rate {lr:g}" in sentence
         assert not any(set(folders) & older for older in seen), "a run of other settings was read back"
         seen.append(set(folders))
-        scores = model_scores(checkout, section, record)
-        if previous is not None:
+        histories = pd.concat([pd.read_csv(folder / "history.csv")["train_loss"] for folder in folders])
+        assert losses is None or not histories.equals(losses), "the training is that of the previous build"
+        scores, constant = model_scores(checkout, section, record)
+        if previous is not None and not constant:
             assert not scores.equals(previous), "the scores are those of the previous build"
-        previous = scores
+        previous, losses = scores, histories
 
 
 @pytest.mark.slow

@@ -51,7 +51,12 @@ def test_each_models_exceptions_and_groups_are_named():
 def test_the_sentence_follows_the_saved_configuration_not_the_asked_one():
     runs = saved(GridSettings(**DEMO))
     runs[0]["epochs"] = 7  # e.g. a run made under other settings
-    assert "FCN 7 epoch(s) or 2 epoch(s) (differing between its runs)" in describe_training(runs)
+    assert "; 7 epoch(s) or 2 epoch(s) (by run) of batch 8" in describe_training(runs)
+    arms = [{**runs[1], "split": split} for split in ("random", "random", "grouped")]  # one model, as Table 6's arms
+    assert describe_training(arms).startswith(
+        "U-Net; randomly initialised weights; 2 epoch(s) of batch 8 on 64-px crops, SGD from learning rate 0.01 as the "
+        "paper, validated on the central 128-px crop; a random 7:3 split per sub-dataset, as the paper or a grouped 7:3 "
+        "split (every group of tiles the leakage audit finds sharing pixels on one side) (by run); 1 seed(s) (0)")
     one = {**TrainConfig(model="deeplabv3plus", group="SAT", epochs=4, lr=0.02).to_dict(), "split": "held-out part"}
     assert describe_training([one]).startswith("DeepLabV3+; ImageNet-pretrained weights; 4 epoch(s) of batch 8 on "
                                                "full tiles, SGD from learning rate 0.02 (the paper: 0.01)")
