@@ -270,14 +270,12 @@ def _prune(args: argparse.Namespace) -> int:
     found = prunable(args.profile, kept=cells)
     for folder in found:
         print(f"{folder.bytes / 2**20:9.1f} MiB  {shown_path(folder.path)}  ({folder.reason})")
-    total = sum(f.bytes for f in found) / 2**20
     if not found:
         print(f"nothing to prune: every run folder of profile '{args.profile}' is read by a page of this checkout")
     elif args.yes:
-        remove(found)
-        print(f"removed {len(found)} folder(s), {total:.1f} MiB")
+        print(f"removed {len(found)} folder(s), {remove(found) / 2**20:.1f} MiB")
     else:
-        print(f"{len(found)} folder(s), {total:.1f} MiB, that no page of this checkout reads; remove them with "
+        print(f"{len(found)} folder(s), {sum(f.bytes for f in found) / 2**20:.1f} MiB, that no page of this checkout reads; remove them with "
               f"`landslide-core results prune --profile {args.profile} --yes`")
     return 0
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io.atomic import write_text_atomic
-from ..io.lock import is_held as is_locked
+from ..io.lock import is_held
 from ..provenance import package_digest
 from ..train.loop import CONFIG_FILE
 from .runner import RESULTS_DIR, repository_root
@@ -84,12 +84,12 @@ def prunable(profile: str, kept: Iterable[Path] = ()) -> list[Prunable]:
     for versions in sorted(base.glob("*/runs")):
         for folder in sorted(p for p in versions.iterdir() if p.is_dir()):
             if folder.name != version:
-                if not any(is_locked(run) for run in _run_folders(folder)):
+                if not any(is_held(run) for run in _run_folders(folder)):
                     found.append(Prunable(folder, f"made by code version {folder.name}, this checkout is {version}",
                                           _size(folder)))
                 continue
             found += [Prunable(run, "no page of this checkout read it in its last build", _size(run))
-                      for run in _run_folders(folder) if run.resolve() not in keep and not is_locked(run)]
+                      for run in _run_folders(folder) if run.resolve() not in keep and not is_held(run)]
     return found
 
 

@@ -33,7 +33,7 @@ import torch
 from ..train.config import TrainConfig
 from ..train.loop import HISTORY_FILE, run_lock
 from .jobs import QUEUED, RUNNING, Scheduler, job_state, now_utc, read_job, submit_work
-from .runs import SCORES_FILE, RunSpec, train_and_evaluate
+from .runs import DIGEST_LENGTH, SCORES_FILE, RunSpec, train_and_evaluate
 from .table5 import prune_checkpoints, run_stem
 
 __all__ = [
@@ -102,7 +102,7 @@ def cell_state(cell: Cell) -> dict[str, Any]:
     else:
         state = (job_state(job) if job else None) or MISSING
     return {"cell": cell.index, "model": cell.config.model, "group": cell.config.group, "seed": cell.config.seed,
-            "config": cell.folder.name.rsplit("-", 1)[-1], "state": state, "epochs": epochs, "job": f"{job['executor']} {job['job_id']}" if job else "",
+            "config": cell.spec.digest()[:DIGEST_LENGTH], "state": state, "epochs": epochs, "job": f"{job['executor']} {job['job_id']}" if job else "",
             "folder": str(cell.folder)}
 
 
