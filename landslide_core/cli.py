@@ -15,6 +15,7 @@ import yaml
 
 from . import __version__
 from .errors import LandslideCoreError
+from .paper import quote, says
 from .sources.cas import ZENODO_RECORD
 
 __all__ = ["build_parser", "main"]
@@ -39,8 +40,8 @@ def _add_source_arguments(p: argparse.ArgumentParser, default: str | None) -> No
     g.add_argument("--mask-value", type=int, help="folder source: landslide value of single-band masks")
     g.add_argument("--image-pattern", help="folder source: image stem with an {id} field, e.g. 'Landslide{id}'")
     g.add_argument("--mask-pattern", help="folder source: mask stem with an {id} field, e.g. 'LandslideLabel{id}'")
-    g.add_argument("--fit", choices=FITS, help="folder source: resize each image to 512 (default, the paper's) or "
-                                               "cut it into 512 tiles")
+    g.add_argument("--fit", choices=FITS, help="folder source: resize each image to 512 (default; ours, as we read "
+                                               "paper Table 7's counts) or cut it into 512 tiles")
     p.set_defaults(source_default=default)
 
 
@@ -417,7 +418,7 @@ def _print_assessment(outputs: dict[str, str], args: argparse.Namespace) -> None
 
     scores, counts = pixel_scores(outputs["mask"], args.reference, layer=args.reference_layer,
                                   progress=not args.quiet)
-    print("pixels (the paper's metrics, in %): " + ", ".join(f"{k} {v:.2f}" for k, v in scores.as_percent().items())
+    print("pixels (the metrics of paper Table 5, in %): " + ", ".join(f"{k} {v:.2f}" for k, v in scores.as_percent().items())
           + f" over {counts['pixels']:,} pixels")
     if args.reference.suffix.lower() in (".tif", ".tiff"):
         print("objects: the reference is a raster; give a vector inventory (.gpkg, .shp, …) for object counts")
@@ -479,7 +480,8 @@ def _add_qc_command(commands: argparse._SubParsersAction) -> None:
     from .building.qc import QCThresholds
 
     default = QCThresholds()
-    p = commands.add_parser("qc", help="score every tile against the paper's quality-control rules; review, decide",
+    p = commands.add_parser("qc", help="score every tile against the quality-control rules of paper Methods "
+                                       "(Building the dataset); review, decide",
                             description="Score every tile (boundary fill, landslide share, cloud, seam), flag those "
                                         "past the thresholds, and write OUT/qc-scores.csv, a review gallery "
                                         "OUT/gallery/index.html and a decisions template OUT/decisions.csv (never "
@@ -576,10 +578,13 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
     from .train.config import TrainConfig
 
     switch = ("auto", "on", "off")
-    p = commands.add_parser("train", help="train a model on the paper's protocol; run again to resume",
+    p = commands.add_parser("train", help="train a model with SGD, poly decay (ours) and Dice loss; run again to "
+                                          "resume",
                             description="Train on a sensor group's training split (seeded 7:3 per sub-dataset) "
-                                        "with SGD + poly decay and Dice loss, validating with the paper's scores "
-                                        "every epoch. Writes OUT/last.pt, best.pt, history.csv and split.csv; "
+                                        f"with SGD and Dice loss, {says('optimiser', lead='as the paper says')} and "
+                                        f"“{quote('dice_loss').text}”, and with poly decay of the learning rate "
+                                        "(ours, as are the epochs and batch size), validating with the six scores of "
+                                        "paper Table 5 every epoch. Writes OUT/last.pt, best.pt, history.csv and split.csv; "
                                         "running the same command again resumes. Under `torchrun --nproc_per_node "
                                         "N` it trains on N processes (GPUs) with the same global batches as one "
                                         "(see README: Models and training).")
@@ -597,9 +602,10 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
                    help="images per step over all processes (default: %(default)s)")
     p.add_argument("--crop-size", type=int, help="random square training crops (default: full 512×512 tiles)")
     p.add_argument("--val-crop-size", type=int,
-                   help="validate on central crops of this size, for quick CPU runs (default: full tiles, as the paper)")
+                   help="validate on central crops of this size, for quick CPU runs (default: full 512×512 tiles)")
     p.add_argument("--lr", type=float, default=TrainConfig.lr, help="SGD learning rate (default: %(default)s)")
-    p.add_argument("--loss", default=TrainConfig.loss, help="dice (the paper's, default), ce or dice+ce")
+    p.add_argument("--loss", default=TrainConfig.loss,
+                   help=f"dice (default; the paper: “{quote('dice_loss').text}”), ce or dice+ce")
     p.add_argument("--seed", type=int, default=TrainConfig.seed, help="split, initialisation and data order "
                                                                         "(default: %(default)s)")
     p.add_argument("--no-pretrained", action="store_true", help="random initialisation instead of ImageNet weights")
@@ -620,8 +626,10 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
     _add_source_arguments(p, "cas")
     p.set_defaults(func=_train)
 
-    p = commands.add_parser("evaluate", help="score a checkpoint with the paper's metrics, per group and sub-dataset",
-                            description="Evaluate a checkpoint on 512×512 tiles and print the paper's six scores per "
+    p = commands.add_parser("evaluate", help="score a checkpoint with the six metrics of paper Table 5, per group and "
+                                             "sub-dataset",
+                            description="Evaluate a checkpoint on 512×512 tiles and print the six scores of paper "
+                                        "Table 5 (precision, recall, F1, IoU, mIoU, OA) per "
                                         "group and sub-dataset: by default on the validation tiles of its own split; "
                                         "with --source (or --images/--masks) on every tile of other data, without a "
                                         "split manifest. When no image of --images finds its mask but other stem "

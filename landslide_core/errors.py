@@ -14,7 +14,7 @@ __all__ = [
     "DownloadError", "GridError",
     "LockHeldError",
     "ImageFormatError", "LandslideCoreError", "ManifestError", "MaskValueError", "MissingPartnerError", "NoDirectDownloadError",
-    "NothingToEvaluateError", "PathProblemError", "PredictionError", "ProfileError", "RankFailedError", "RunMismatchError", "SceneError", "SectionFailedError",
+    "NothingToEvaluateError", "PaperStatementError", "PathProblemError", "PredictionError", "ProfileError", "RankFailedError", "RunMismatchError", "SceneError", "SectionFailedError",
     "SubDatasetFolderError", "ThroughputError", "TileError", "TileSizeError", "TrainingDataError", "UnknownLossError",
     "UnknownModelError", "UnknownSourceError", "UnknownSubDatasetError", "UnreadableTileError"
 ]
@@ -165,3 +165,7 @@ class ArchiveError(PathProblemError):
 
 class PredictionError(PathProblemError):
     """A scene, checkpoint, reference inventory or output folder that scene prediction cannot use as it is."""
+
+
+class PaperStatementError(LandslideCoreError, KeyError):
+    """A page asked for a statement of the paper that ``landslide_core/paper/quotes.yaml`` does not hold."""

@@ -16,7 +16,8 @@
 #
 # **Overview.** The CAS Landslide Dataset joins 16 sub-datasets from nine regions in four countries, imaged by
 # UAVs and satellites. This page redraws the location map of paper Fig. 1, quotes paper Tables 2 and 4 as
-# published (from the registry in `landslide_core/data`), and sets the tile count and ground resolution of each
+# published (from their CSV files in `landslide_core/paper/`, read by `landslide_core/sources/cas/registry.py`),
+# with two columns of ours beside Table 2 marked "ours", and sets the tile count and ground resolution of each
 # sub-dataset side by side. Map positions come from the official study-areas shapefile when it has been
 # downloaded into the data root (`landslide-core download study-areas`); otherwise they are approximate, and the
 # map says so. Tile counts "on disk" are counted by this run in the data root named below. Cells that only set
@@ -43,7 +44,9 @@ from landslide_core.sections.study_areas import (
     study_areas,
     subdataset_chart,
     summary,
+    table2_ours_note,
     table2_parts,
+    table2_resolution_note,
     table4_published,
 )
 
@@ -82,24 +85,29 @@ run.show(table4_published(), "table4",
 # ## Paper Table 2: the sub-datasets, as published
 #
 # Quoted from the paper, not computed, in two parts so that each fits the page: what each sub-dataset is, then
-# where it comes from. The last column of each links a row to its sensor group (paper Table 5) and its region
-# (Table 4). The tiles found on disk are counted in the next section and in the chart below.
+# where it comes from. The last column of each part is ours (not in Table 2) and is marked so: it links a row to
+# its sensor group (Table 5) and its region (Table 4); the note under the tables says how, and which links we
+# inferred. Resolutions that are not the sensor's native one are quoted as published, with a note under part 1.
+# The tiles found on disk are counted in the next section and in the chart below.
 
 # %%
 imagery, origin = table2_parts()
 run.show(imagery, "table2_imagery", precision=1,
          caption="Paper Table 2 as published (1 of 2): tiles, "
-                 "acquisition, sensor, resolution and group of each "
-                 "sub-dataset")
+                 "acquisition, sensor and resolution of each "
+                 "sub-dataset; the group column is ours")
+display(Markdown(table2_resolution_note()))
 run.show(origin, "table2_origin",
-         caption="Paper Table 2 as published (2 of 2): source, licence "
-                 "and study area of each sub-dataset")
+         caption="Paper Table 2 as published (2 of 2): source and "
+                 "licence of each sub-dataset; the study-area column "
+                 "is ours")
+display(Markdown(table2_ours_note()))
 
 # %% [markdown]
 # ## Tiles and ground resolution per sub-dataset
 #
 # Left: tiles per sub-dataset, paper (pale bar) and found on disk by this run (dark bar), on a log scale so that
-# both show. Right: ground resolution as published.
+# both show. Right: ground resolution as published (see the note under Table 2, part 1).
 
 # %%
 counts = table2(run.found)

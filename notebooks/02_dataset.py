@@ -15,10 +15,10 @@
 # # The dataset at a glance
 #
 # **Overview.** This page regenerates the counts of paper Table 2 from the tiles found on disk, shows one tile of
-# each sub-dataset with its landslide mask as paper Table 1 does, and measures what the paper does not report: the
-# share of landslide pixels in each sub-dataset. Every number below is computed by this run from the data root
-# named in the next cell; only the column "Tiles (paper)" is quoted from the paper. Cells that only set up or
-# record are folded away: click a cell's toggle to see its code.
+# each sub-dataset with its landslide mask as paper Table 1 does, and measures something no table of the paper
+# reports: the share of landslide pixels in each sub-dataset. Every number below is computed by this run from the
+# data root named in the next cell; only the column "Tiles (paper)" and the notes under that table come from the
+# paper's tables. Cells that only set up or record are folded away: click a cell's toggle to see its code.
 
 # %% tags=["parameters", "hide-input"]
 # Data root holding <sub-dataset>/{img,label,mask}/. None: the embedded
@@ -44,6 +44,7 @@ from landslide_core.sections.dataset import (
     share_chart,
     summary,
     table2,
+    table2_notes,
 )
 
 run = open_section("dataset", profile=profile,
@@ -55,13 +56,15 @@ found = run.found
 # %% [markdown]
 # ## Sub-datasets: paper Table 2 beside the files found
 #
-# "Tiles (paper)" is quoted from paper Table 2; "Tiles on disk" is counted by this run (image/mask pairs), and
-# "Folder on disk" names the folder they were found in. The sensor, ground resolution and acquisition dates of
-# each sub-dataset are in paper Table 2 on the {doc}`study-areas page <01_study_areas>`.
+# "Tiles (paper)" is quoted from paper Table 2; "Group" is ours (UAV where Table 2's sensor is UAV, else SAT);
+# "Tiles on disk" is counted by this run (image/mask pairs), and "Folder on disk" names the folder they were found
+# in. The sensor, ground resolution and acquisition dates of each sub-dataset are in paper Table 2 on the
+# {doc}`study-areas page <01_study_areas>`. Under the table: the SAT total beside Table 6's, and the licences.
 
 # %%
 counts = table2(found)
 run.show(counts[list(COUNT_COLUMNS)], "table2_counts", precision=0)
+display(Markdown(table2_notes()))
 
 # %% tags=["remove-input"]
 # NBVAL_CHECK_OUTPUT
@@ -83,8 +86,10 @@ figure = gallery(representative_tiles(found.records, stats))
 # ## Landslide pixel share
 #
 # Landslides cover a small part of most tiles. The pixel share pools all pixels of a sub-dataset, which is what
-# the pixel-level scores of the later sections see; the tile statistics show how the share varies between tiles.
-# Quality control in the paper removed tiles with fewer than 0.1 % landslide pixels.
+# the pixel-level scores of the later sections see (the pooling is ours); the tile statistics show how the share
+# varies between tiles. The last column is the share of tiles below 0.1 % landslide pixels, the paper's threshold
+# (Methods, Building the dataset, Label pixel proportion): “we established a threshold to exclude data in which the
+# proportion of labelled pixels in a single image falls below 0.1%”.
 
 # %%
 shares = landslide_shares(stats)

@@ -14,14 +14,14 @@
 # %% [markdown]
 # # Cross-dataset comparison
 #
-# **Overview.** Paper Table 7 trained DeepLabV3+ on four public landslide datasets (Bijie, Sichuan and surrounding
-# areas, HR-GLDD, Landslide4Sense) and on the CAS UAV, SAT and UAV&SAT tiles outside Moxitaidi, and validated every
-# model on the 2,119 Moxitaidi tiles. This page regenerates it on whichever of these datasets it is given, each read
-# in its official layout by a tile source and standardized as the paper did: 512×512 RGB uint8 images with 0/1
-# masks (images resized; multispectral floats stretched to 8 bits with percentiles of the training part). Beyond the
-# paper, every model is also scored on every dataset's held-out part, so the matrix at the end shows which datasets
-# transfer to which, and three baselines that learn nothing from context are scored on the same tiles. Cells that
-# only set up or record are folded away: click a cell's toggle to see its code.
+# **Overview.** Paper Table 7 scores DeepLabV3+ trained on four public landslide datasets (Bijie, Sichuan and
+# surrounding areas, HR-GLDD, Landslide4Sense) and on CAS UAV, SAT and SAT + UAV tiles from outside Moxitaidi, every
+# model validated on the 2,119 Moxitaidi tiles. This page regenerates it on whichever of these datasets it is given,
+# each read in its official layout by a tile source and made into 512×512 RGB uint8 images with 0/1 masks; how the
+# images are resized and converted is ours (see below the first table). Beyond Table 7, every model is also scored
+# on every dataset's held-out part, so the matrix at the end shows which datasets transfer to which, and three
+# baselines that learn nothing from context are scored on the same tiles. Cells that only set up or record are
+# folded away: click a cell's toggle to see its code.
 
 # %% tags=["parameters", "hide-input"]
 # CAS data root holding <sub-dataset>/{img,label,mask}/. None: the
@@ -34,14 +34,17 @@ profile = "demo"
 # dataset out to skip it.
 datasets = {"bijie": None, "sichuan": None, "hr-gldd": None,
             "landslide4sense": None}
-# CAS sensor groups that each train a model (paper: UAV, SAT, SAT + UAV).
+# CAS sensor groups that each train a model (Table 7's rows: UAV, SAT,
+# SAT + UAV).
 cas_groups = ["UAV", "SAT", "UAV&SAT"]
-# CAS sub-datasets held out as Table 7's validation set (paper: Moxitaidi).
+# CAS sub-datasets held out as Table 7's validation set (Table 7
+# validates on Moxitaidi).
 validation = ["moxitaidi-sat", "moxitaidi-uav-0.6m", "moxitaidi-uav-1m"]
 model = "deeplabv3plus"
 epochs = 3
 batch_size = 8
-# SGD's initial learning rate (the paper's: 0.01).
+# SGD's initial learning rate (0.01 as in “employing the SGD optimizer
+# with a learning rate of 0.01”).
 lr = 0.01
 # Write each run's resume checkpoint every this many epochs (and the last).
 checkpoint_every = 1
@@ -91,12 +94,15 @@ from landslide_core.sections.cross_dataset import (
     data_table,
     example_figure,
     examples_note,
+    hrgldd_note,
     public_roots,
     roots_note,
     run_configs,
     short_label,
     stand_in_note,
+    standardising_note,
     summary,
+    training_sets_note,
     transfer_heatmap,
 )
 from landslide_core.sections.training_text import describe_training
@@ -134,15 +140,14 @@ display(Markdown(roots_note(data)))
 display(Markdown(stand_in_note(first)))
 display(Markdown(f"Runs are kept in `{shown_path(runs_dir)}`, one folder "
                  "per configuration; an interrupted build resumes them."))
+display(Markdown(standardising_note()))
+display(Markdown(hrgldd_note()))
 
 # %% [markdown]
-# ## Training sets: what was found beside the paper's
-#
-# The paper trained on every sample of each public dataset (HR-GLDD: its training split) and on all CAS tiles of a
-# group outside Moxitaidi. Here a public dataset without a split of its own keeps a held-out part (its share:
-# `val_fraction`) so that every model can also be scored on it below.
+# ## Training sets: this run's beside Table 7's counts
 
 # %%
+display(Markdown(training_sets_note()))
 run.show(training_sizes(first).set_index("dataset"), "training_sizes",
          caption="Tiles per training set")
 
@@ -213,7 +218,7 @@ else:
                             device=device, crop_size=val_crop_size)
 
 # %% [markdown]
-# ## Beyond the paper: which datasets transfer to which
+# ## Beyond Table 7: which datasets transfer to which
 #
 # Each row is a model (the dataset it trained on), each column a dataset's held-out part; a cell is the landslide
 # IoU. CAS rows share one held-out part, the validation region. The diagonal (a model on its own dataset) is the

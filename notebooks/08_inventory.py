@@ -14,8 +14,9 @@
 # %% [markdown]
 # # From tiles to an inventory
 #
-# **Overview.** The paper motivates the CAS dataset by the need for "a precise and comprehensive landslide
-# inventory map", but its tables stop at tile metrics. This page takes the next step: a model trained on the
+# **Overview.** The paper motivates the CAS dataset by inventory maps (Background & Summary): “it is crucial to
+# obtain a precise and comprehensive landslide inventory map that accurately records the occurrences and
+# characteristics of landslides”; its tables, though, stop at tile metrics. This page takes the next step: a model trained on the
 # benchmarks page is run over a whole post-event scene with `landslide-core predict`. The scene is read window by
 # window, overlapping tiles are blended into one probability map, and the mask is vectorized into polygons a GIS
 # opens. The map is then judged as inventories are: pixel by pixel over the whole scene, and landslide by landslide.
@@ -143,7 +144,7 @@ if checkpoint is not None:
 # %% [markdown]
 # ## Pixel by pixel, over the whole scene
 #
-# The paper's metrics (in %) from one confusion matrix over every pixel with data. Beside them: calling every such
+# The six metrics of the paper's tables (in %), from one confusion matrix over every pixel with data. Beside them: calling every such
 # pixel a landslide, on the same pixels, and the model's own scores on its validation tiles from the benchmarks
 # page.
 

@@ -1,6 +1,6 @@
 """The paper's published value beside this run's, and the difference, for any paper table.
 
-Published values come only from ``paper_values.csv`` (via :mod:`landslide_core.eval.paper`);
+Published values come only from ``landslide_core/paper/scores.csv`` (via :mod:`landslide_core.eval.paper`);
 regenerated values come from a run's table. Rows are matched on the table's keys
 (model, group, dataset), so a row the run did not produce shows "—" rather than a
 number that was never computed.
@@ -39,7 +39,7 @@ def paper_vs_run(
 ) -> pd.DataFrame:
     """Rows keyed like the paper's table; for each metric the columns paper, ``run_label`` and difference.
 
-    ``run`` holds the key columns and the metrics in percent (as the paper prints them).
+    ``run`` holds the key columns and the metrics in percent (like the paper's tables).
     The difference is run − paper, in percentage points. Rows of the paper's table the
     run does not cover are kept (run value "—"), in the paper's order, followed by rows
     only the run has, in the run's order.

@@ -103,7 +103,7 @@ class SectionRun:
 
     @property
     def run_label(self) -> str:
-        """The column label for regenerated values beside the paper's."""
+        """The column label for regenerated values beside the paper's values."""
         return f"this run ({self.data_label})"
 
     def banner(self) -> None:

@@ -1,9 +1,10 @@
-"""The paper's 7:3 train/validation split per sub-dataset, seeded and written down.
+"""A 7:3 train/validation split per sub-dataset, seeded and written down.
 
-The paper split each sub-dataset 7:3 at random (its code shuffled without a
-seed). Here the shuffle is seeded from ``(seed, sub-dataset key)`` and the result
-is written to a CSV manifest, which later runs read back instead of re-drawing,
-so a benchmark can be rerun on exactly the same tiles.
+The paper says (Technical Validation) that the authors did “randomly split each
+subdataset into training and validation sets at a 7:3 ratio”, and gives no seed. Here
+the shuffle is seeded from ``(seed, sub-dataset key)`` and the result is written to a
+CSV manifest, which later runs read back instead of re-drawing, so a benchmark can be
+rerun on exactly the same tiles.
 """
 
 from __future__ import annotations

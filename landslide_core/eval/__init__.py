@@ -1,4 +1,4 @@
-"""Evaluation: a model or checkpoint scored with the paper's metrics, written with provenance; the paper's own values."""
+"""Evaluation: a model or checkpoint scored with the six metrics of the paper's tables, with provenance; the paper's values."""
 
 from .evaluation import SPLIT_CHOICES, evaluate, evaluate_checkpoint, write_evaluation_record
 from .paper import METRICS, consistency, implied_counts, paper_row, paper_values

@@ -1,6 +1,7 @@
-"""Evaluating a model or a training checkpoint with the paper's scores, and writing the result as a record.
+"""Evaluating a model or a training checkpoint with the six scores of the paper's tables, and writing a record.
 
-The scoring itself (confusion matrices per sub-dataset, merged per group) is
+The scoring itself (confusion matrices per sub-dataset, merged per group: pooling the
+pixels is our reading of Eqs. 1–6 of the paper, which are written in counts) is
 :mod:`landslide_core.scoring`, below training; this module sits above training
 because it loads training's checkpoints and reads the split they were trained on.
 Runs under torchrun too: tiles are sharded, matrices summed, and only rank 0 writes.
@@ -47,7 +48,7 @@ def evaluate(
     crop_size: int | None = None,
     source: str | TileSource = "cas",
 ) -> pd.DataFrame:
-    """The paper's scores (percent) of a model or checkpoint on ``records``, per group and sub-dataset.
+    """The six scores of the paper's tables (percent) of a model or checkpoint on ``records``, per group and sub-dataset.
 
     Args:
         model_or_checkpoint: A one-logit model (moved to ``device`` in place) or a training checkpoint file.

@@ -1,8 +1,8 @@
-"""The paper's published results (Tables 5, 6 and 7), quoted from one data file.
+"""The paper's published results (Tables 5, 6 and 7), read from ``landslide_core/paper/scores.csv``.
 
-``paper_values.csv`` (beside this module) holds every published score with the table and row it
-comes from, in percent as printed. Nothing else in the project types a paper
-number by hand; the tests check this file against the paper's text.
+That file holds every published score with the table and row it comes from, in percent as
+printed. Nothing else in the package types a published score by hand; the tests check the
+file against the text of the paper.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ METRICS = tuple(PAPER_COLUMNS)
 
 @cache
 def _values() -> pd.DataFrame:
-    with resources.files(__package__).joinpath("paper_values.csv").open(encoding="utf-8") as f:
+    with resources.files("landslide_core.paper").joinpath("scores.csv").open(encoding="utf-8") as f:
         return pd.read_csv(f, dtype={"group": "string", "dataset": "string"}, keep_default_na=False)
 
 
@@ -67,8 +67,10 @@ def implied_counts(row: Mapping[str, float], total: int) -> tuple[int, int, int,
 def consistency(table: int) -> pd.DataFrame:
     """For each published row: how far its IoU, F1 and mIoU are from those its own P, R and OA imply (points).
 
-    A row computed from one confusion matrix, as the paper's metric definitions say, deviates by
-    rounding only (< 0.01); larger deviations mean the row was computed some other way.
+    Eqs. 1–6 of the paper are written in pixel counts; that a row comes from one confusion matrix
+    pooled over all validation pixels is our reading, and this is its test: such a row deviates by
+    rounding only (< 0.01), and larger deviations mean the row was computed some other way. The
+    implied F1 is the two-class mean, our reading of the tables' "F1 score" (Eq. 3 says 2PR/(P+R)).
     """
     rows = []
     for _, row in paper_values(table).iterrows():

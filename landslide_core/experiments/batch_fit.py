@@ -44,7 +44,7 @@ __all__ = ["BATCH_FIT_COLUMNS", "Probe", "batch_fit", "batch_fit_table", "fits_i
 
 log = logging.getLogger(__name__)
 
-_PAPER = TrainConfig()  # the paper's optimiser and loss, as training uses them
+_PAPER = TrainConfig()  # its optimiser and loss defaults (quoted from the paper in train.config), as training uses them
 OUT_OF_MEMORY = "out of memory"
 BATCH_FIT_COLUMNS = ("model", "precision", "channels_last", "image_size", "largest_batch", "smallest_failing",
                      "cap", "peak_memory_mib", "gpu_memory_mib", "probes", "seconds", "note")

@@ -6,8 +6,10 @@ so a changed setting trains anew, an interrupted grid resumes where it stopped a
 is not repeated: its evaluation (``scores.csv``) and ``history.csv`` are read
 back. Checkpoints are large (FCN-8s: 0.5 GB of weights, twice that with its
 optimizer state), so ``keep_checkpoints`` can say which runs keep theirs
-(``best.pt`` only) once evaluated; the others keep their scores and history. All models of one seed share one split manifest (the paper
-splits each sub-dataset 7:3 once), so they are compared on the same tiles.
+(``best.pt`` only) once evaluated; the others keep their scores and history. All
+models of one seed share one split manifest (the paper: “randomly split each
+subdataset into training and validation sets at a 7:3 ratio”; splitting each once,
+for every model and group, is ours), so they are compared on the same tiles.
 Scores are the best checkpoint's (by validation mIoU) on its group's validation
 tiles, per group and per sub-dataset, computed from confusion matrices.
 """
@@ -98,7 +100,7 @@ def paper_name(model: str) -> str:
 
 
 def scores_frame(runs: Sequence[GridRun]) -> pd.DataFrame:
-    """Every evaluation row of every run, labelled with the paper's model name, training group and seed."""
+    """Every evaluation row of every run, labelled with the model's name in paper Table 5, training group and seed."""
     frames = [run.scores.assign(model=paper_name(run.model), trained_on=run.group, seed=run.seed) for run in runs]
     return pd.concat(frames, ignore_index=True)
 

@@ -2,14 +2,18 @@
 
 Three arms, each one training run in its own folder (resumable, read back when finished):
 
-- ``unfiltered``: every tile cut from the scenes ("Original SAT" in the paper);
-- ``filtered``: the tiles quality control kept ("SAT"), split 7:3 at random as the paper did;
-- ``grouped``: the kept tiles under a split that keeps every group of tiles sharing pixels on one side, which
-  the paper does not report: the gap to ``filtered`` is what leakage adds to a random split's scores.
+- ``unfiltered``: every tile cut from the scenes ("Original SAT" in Table 6);
+- ``filtered``: the tiles quality control kept ("SAT"), split 7:3 at random, as the paper says for Table 5:
+  “randomly split each subdataset into training and validation sets at a 7:3 ratio” (that Table 6 was split
+  the same way is ours);
+- ``grouped``: the kept tiles under a split that keeps every group of tiles sharing pixels on one side (ours, not
+  in Table 6): the gap to ``filtered`` is what leakage adds to a random split's scores.
 
 The unfiltered split extends the filtered one: kept tiles keep their side and the rejected tiles are split 7:3
-with the same seed, so both models can also be scored on the same validation tiles (the filtered ones); on their
-own validation sets, as in the paper, the unfiltered model is also judged on the tiles quality control removed.
+with the same seed, so both models can also be scored on the same validation tiles (the filtered ones). Scoring
+each arm on its own validation set is our reading of Table 6, which names no validation tiles
+(``unfiltered_own_split`` in ``landslide_core/paper/inferences.yaml``); there the unfiltered model is also judged
+on the tiles quality control removed.
 """
 
 from __future__ import annotations
@@ -119,7 +123,7 @@ def _sides(manifest: Path, group: str, source: str | TileSource) -> pd.Series:
 def table6(runs: Mapping[str, GridRun], arms: list[QCArm], *, source: str | TileSource = "cas") -> pd.DataFrame:
     """Table 6 rows on each arm's own validation set: model, dataset, tiles and the six scores (%).
 
-    ``number`` counts the tiles of the run's group trained and validated on (the paper's "Number"); ``left out``
+    ``number`` counts the tiles of the run's group trained and validated on (Table 6's "Number"); ``left out``
     the tiles of that group a grouped split keeps out of both sides because they share pixels with validation
     tiles. ``source`` names the group's members.
     """

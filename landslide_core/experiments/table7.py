@@ -9,9 +9,11 @@ scored on every held-out part: the Moxitaidi column is Table 7, the whole matrix
 shows which datasets transfer to which.
 
 - CAS: the validation region's sub-datasets (default the three Moxitaidi ones) are held out; every other tile of
-  the training set's sensor group trains, as in the paper.
-- A dataset with a split of its own (HR-GLDD) keeps it; the others are split 7:3 at random from the seed, so the
-  models train on 70 % of what the paper trained on (it used every sample and had no held-out part to report).
+  the training set's sensor group trains (ours: the paper's “the remaining data were categorized into UAV and
+  satellite classes and reconstituted as a training set”, though Table 7's CAS counts are 4 UAV and 8 SAT tiles
+  below Table 2's, see :func:`landslide_core.paper.mismatches`).
+- A dataset with a split of its own (HR-GLDD) keeps it; the others are split 7:3 at random from the seed (ours), so
+  the models train on 70 % of the samples Table 7 counts, and every model has a held-out part to be scored on.
 
 Every run validates once, after its last epoch, and the last checkpoint is scored: no epoch is chosen on the
 tiles it is reported on. A run's folder, named by everything that decides its result (:func:`run_spec`), with
@@ -261,7 +263,7 @@ def run_table7(sets: Mapping[int, Sequence[TrainingSet]], runs_dir: str | Path, 
 
 
 def training_sizes(sets: Sequence[TrainingSet]) -> pd.DataFrame:
-    """Per training set: tiles trained on and held out in this run, beside the paper's training count."""
+    """Per training set: tiles trained on and held out in this run, beside Table 7's count."""
     published = paper_values(7).set_index("dataset")["number"]
     rows = []
     for training_set in sets:

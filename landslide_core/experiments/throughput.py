@@ -1,10 +1,11 @@
-"""Throughput and peak memory of the paper's models, and of the data pipeline that feeds them.
+"""Throughput and peak memory of the models of paper Table 5, and of the data pipeline that feeds them.
 
 Three tables come out of one run, each saved as a record with its provenance:
 
 - ``throughput``: images/s of a real training step (forward, Dice loss, backward,
-  SGD step with the paper's settings) and of inference, per model and mode, on
-  random tensors (the model's speed, not the disk's), with peak memory;
+  SGD step with the optimiser defaults of :mod:`landslide_core.train.config`, which
+  quotes them from the paper) and of inference, per model and mode, on random
+  tensors (the model's speed, not the disk's), with peak memory;
 - ``pipeline``: tiles/s that :class:`~landslide_core.data.TileDataset` and a
   ``DataLoader`` deliver from TIFF files, per worker count;
 - ``targets``: whether the issue's targets were reached, ``yes``/``no``/``not
@@ -74,7 +75,7 @@ CUDA_PEAK = "torch.cuda.max_memory_allocated during the phase"
 YES, NO, NOT_APPLICABLE, NOT_MEASURED = "yes", "no", "not applicable on this device", "not measured"
 TARGET_IMAGES_PER_S = 800.0
 TARGET_SPEEDUP = 3.0
-_PAPER = TrainConfig()  # the paper's optimiser and loss, as training uses them
+_PAPER = TrainConfig()  # its optimiser and loss defaults (quoted from the paper in train.config), as training uses them
 
 
 

@@ -1,10 +1,10 @@
-"""Segmentation models by name: the paper's four and any segmentation-models-pytorch architecture.
+"""Segmentation models by name: the four of paper Table 5 and any segmentation-models-pytorch architecture.
 
-The paper's four models are registered by short name (``fcn``, ``unet``,
+The four models of paper Table 5 are registered by short name (``fcn``, ``unet``,
 ``deeplabv3plus``, ``mffenet``). Any segmentation-models-pytorch architecture and
 encoder is reachable as ``smp:<Architecture>/<encoder>`` (for example
-``smp:UnetPlusPlus/efficientnet-b4``), so newer models can be benchmarked on the
-paper's protocol without code changes.
+``smp:UnetPlusPlus/efficientnet-b4``), so newer models can be benchmarked under the
+same training settings without code changes.
 
 Every model maps ``(N, in_channels, H, W)`` images to ``(N, num_classes, H, W)``
 logits at the input size. ``num_classes=1`` (default) gives one landslide logit per
@@ -25,7 +25,7 @@ from .smp import smp_spec
 __all__ = ["MODEL_NAMES", "available_models", "build_model", "describe_model"]
 
 MODEL_NAMES = ("fcn", "unet", "deeplabv3plus", "mffenet")
-"""The paper's four models, in the order of its Table 5."""
+"""The four models of paper Table 5, in its order."""
 
 
 def available_models() -> list[str]:

@@ -1,4 +1,8 @@
-"""FCN-8s on VGG16 (Long, Shelhamer & Darrell, CVPR 2015), the paper's FCN baseline.
+"""FCN-8s on VGG16 (Long, Shelhamer & Darrell, CVPR 2015), our choice for the FCN of paper Table 5.
+
+The paper says “these models are an FCN, U-net, DeeplabV3+, and MFFENet” and “FCN
+utilizes VGG16 as the backbone network”, not which FCN; FCN-8s, the most accurate of
+the original FCN-32s, -16s and -8s, is ours.
 
 VGG16's convolutions (``torchvision.models.vgg16().features``), fc6/fc7 recast as a
 7×7 and a 1×1 convolution with dropout, 1×1 score layers on fc7, pool4 and pool3, and
@@ -122,7 +126,8 @@ def _fit(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=reference.shape[-2:], mode="bilinear", align_corners=False)
 
 
-@register("fcn", "FCN", "FCN-8s with a VGG16 backbone (fc6/fc7 as convolutions, bilinear-initialised upsampling)")
+@register("fcn", "FCN", "FCN-8s (our choice of FCN) with a VGG16 backbone (fc6/fc7 as convolutions, "
+                       "bilinear-initialised upsampling)")
 def build_fcn(num_classes: int = 1, in_channels: int = 3, pretrained: bool | str | Path = False,
               fc_channels: int = 4096) -> FCN8s:
     """FCN-8s; ``pretrained`` loads torchvision's VGG16 (ImageNet) into the convolutions and fc6/fc7.

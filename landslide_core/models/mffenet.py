@@ -1,4 +1,4 @@
-"""MFFENet (Xu et al., Landslides 19, 1617–1647, 2022), the paper's fourth model.
+"""MFFENet (Xu et al., Landslides 19, 1617–1647, 2022), the fourth model of paper Table 5.
 
 Implemented from the team's description of the public code (github xupine/LandslideNet,
 ``MFFENet/modeling``) in ``shared/design/mffenet.md``: a ResNet at output stride 16
@@ -8,7 +8,8 @@ then a residual refinement module, RCM), a dense top-down decoder and a two-laye
 
 Differences from the original, and why:
 
-- Backbone ``resnet50`` by default, as the CAS paper benchmarked; the original code
+- Backbone ``resnet50`` by default: the CAS paper says “the DeepLabV3+, U-net, and
+  MFFENet models utilize ResNet50 as the underlying backbone network”; the original code
   uses ResNet-101 (``backbone="resnet101"``, 71.4 M parameters with two classes).
 - The backbone is torchvision's ResNet (the same bottleneck layout) with layer4
   re-dilated to 2, 4, 8, so torchvision's ImageNet weights (the file the original
@@ -250,7 +251,8 @@ class MFFENet(nn.Module):
 
         The original trains the head at 10× the backbone's learning rate, e.g.
         ``g = model.parameter_groups(); SGD([{"params": g["backbone"], "lr": lr},
-        {"params": g["head"], "lr": 10 * lr}], momentum=0.9)``; the CAS paper used one rate.
+        {"params": g["head"], "lr": 10 * lr}], momentum=0.9)``. The CAS paper gives one rate (“employing the SGD
+        optimizer with a learning rate of 0.01”), and training here uses one for every part (ours).
         """
         return {"backbone": list(self.backbone.parameters()),
                 "head": [*self.aspp.parameters(), *self.decoder.parameters()]}

@@ -1,8 +1,8 @@
-"""Models from segmentation-models-pytorch: the paper's U-Net and DeepLabV3+, and any ``smp:<Architecture>/<encoder>``.
+"""Models from segmentation-models-pytorch: Table 5's U-Net and DeepLabV3+, and any ``smp:<Architecture>/<encoder>``.
 
 DeepLabV3+ runs at output stride 16 with ASPP atrous rates (6, 12, 18), the
 rates the DeepLabV3+ paper (Chen et al., ECCV 2018) uses at that stride and the
-ones MFFENet's ASPP uses; smp's default (12, 24, 36) is the paper's choice for
+ones MFFENet's ASPP uses; smp's default (12, 24, 36) is Chen et al.'s choice for
 output stride 8, where the feature map is twice as large.
 """
 

@@ -1,6 +1,6 @@
 """Judging a predicted landslide map against a reference inventory, pixel by pixel and landslide by landslide.
 
-Pixel scores are the paper's six (:mod:`landslide_core.scoring.metrics`) from one confusion matrix accumulated
+Pixel scores are the six of the paper's tables (:mod:`landslide_core.scoring.metrics`) from one confusion matrix accumulated
 over the whole scene, read chunk by chunk, so memory is bounded by the chunk size and not the raster's. Pixels
 without valid data in the mask (``MASK_NODATA``) or in a raster reference (its nodata value) are not counted.
 

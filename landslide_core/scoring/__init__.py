@@ -1,4 +1,4 @@
-"""The paper's scores: a 2×2 confusion matrix over all validation pixels, and a model scored per sub-dataset and group."""
+"""The scores of the paper's tables from a 2×2 confusion matrix over all validation pixels (the pooling is ours), per sub-dataset and group."""
 
 from .confusion import SCORE_COLUMNS, TABLE_COLUMNS, confusion_matrices, merged, scores_table
 from .metrics import PAPER_COLUMNS, ConfusionMatrix, Scores, scores_from_counts

@@ -1,8 +1,10 @@
-"""Scoring a model the paper's way: full tiles, one confusion matrix per sub-dataset, merged per group.
+"""Scoring a model on full tiles: one confusion matrix per sub-dataset, merged per group.
 
 Scores of a group are computed from the sum of its sub-datasets' confusion
-matrices (all its validation pixels pooled, as the paper's numbers are), never by
-averaging the sub-datasets' scores. Under torchrun each process scores tiles
+matrices (all its validation pixels pooled), never by averaging the sub-datasets'
+scores. The pooling is ours: Eqs. 1–6 of the paper are written in pixel counts
+without saying over which pixels, and only some published rows fit one pooled
+matrix (:func:`landslide_core.eval.paper.consistency`). Under torchrun each process scores tiles
 ``rank, rank + world, …`` and the matrices are summed over processes, so the
 result is exactly that of one process.
 
@@ -67,7 +69,7 @@ def confusion_matrices(
             (:func:`~landslide_core.runtime.workers.default_num_workers`).
         progress: Show a progress bar (on rank 0).
         session: This process's place in a distributed run; default: the current one.
-        crop_size: Score only each tile's central square of this side (CPU demo runs; the paper uses full tiles).
+        crop_size: Score only each tile's central square of this side (CPU demo runs); ``None``: the full tiles.
         source: The tile source that reads the tiles.
 
     Returns:

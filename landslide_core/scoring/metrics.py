@@ -1,10 +1,15 @@
-"""The paper's six scores from one confusion matrix accumulated over all validation pixels.
+"""The six scores of the paper's tables from one confusion matrix accumulated over all validation pixels.
 
-What the paper's tables mean (checked against Table 5, see ``facts.md``):
-precision, recall and IoU are those of the landslide class; the column called
-"F1 score" and mIoU are *means over the two classes* (landslide, background);
-OA is pixel accuracy. The landslide-class F1 (from precision and recall) is
-reported separately as ``f1_landslide``, so the two are never confused.
+Eqs. 1–6 of the paper are written in pixel counts (TP, FP, FN, TN) and do not say over
+which pixels they are taken: pooling all validation pixels into one matrix is ours.
+What the columns of the paper's tables mean is our reading too, checked against the
+published rows (:func:`landslide_core.eval.paper.consistency`): precision, recall and
+IoU are those of the landslide class; the column called "F1 score" and mIoU are
+*means over the two classes* (landslide, background); OA is pixel accuracy. Eq. 3
+defines F1 as 2PR/(P+R); that landslide-class F1 is reported separately as
+``f1_landslide``, so the two are never confused. The evidence for both readings is in
+``landslide_core/paper/inferences.yaml`` (``pooled_confusion_matrix``,
+``f1_two_class_mean``), shown on the book's appendix page ``sections/09_inferred``.
 
 The matrix lives on the device the predictions are on, is updated batch by batch
 without leaving it, and can be summed across processes with
@@ -35,7 +40,7 @@ PAPER_COLUMNS = {
     "miou": "mIoU",
     "oa": "OA",
 }
-"""Our score names and the paper's column names, in the paper's order."""
+"""Our score names and the column names of the paper's tables, in their order."""
 
 
 def _ratio(numerator: int, denominator: int, class_absent: bool) -> float:
@@ -52,14 +57,14 @@ class Scores:
     recall: float
     iou: float
     f1: float
-    """Mean of the landslide and background F1: the paper's "F1 score"."""
+    """Mean of the landslide and background F1: the "F1 score" of the paper's tables, in our reading."""
     miou: float
     oa: float
     f1_landslide: float
-    """Landslide-class F1 = 2PR/(P+R); not what the paper's tables report."""
+    """Landslide-class F1 = 2PR/(P+R), Eq. 3; in our reading not what the paper's tables report."""
 
     def as_percent(self) -> dict[str, float]:
-        """Scores in percent, as the paper prints them."""
+        """Scores in percent, like the paper's tables."""
         return {k: 100.0 * v for k, v in asdict(self).items()}
 
 
@@ -74,7 +79,7 @@ def _class_scores(tp: int, fp: int, fn: int) -> tuple[float, float, float, float
 
 
 def scores_from_counts(tp: int, fp: int, fn: int, tn: int) -> Scores:
-    """The paper's scores from landslide-class counts (TP, FP, FN, TN)."""
+    """The six scores of the paper's tables (and ``f1_landslide``) from landslide-class counts (TP, FP, FN, TN)."""
     precision, recall, iou, f1_landslide = _class_scores(tp, fp, fn)
     # For the background class the roles swap: its TP is TN, its FP is FN, its FN is FP.
     _, _, iou_background, f1_background = _class_scores(tn, fn, fp)
@@ -155,5 +160,5 @@ class ConfusionMatrix:
         return m[1][1], m[0][1], m[1][0], m[0][0]
 
     def scores(self) -> Scores:
-        """The paper's scores from the counts so far."""
+        """The scores of :func:`scores_from_counts` from the counts so far."""
         return scores_from_counts(*self.counts)

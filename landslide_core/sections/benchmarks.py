@@ -36,6 +36,7 @@ from ..eval.paper import consistency
 from ..experiments.grid import Cell, grid_cells, run_cell
 from ..experiments.runs import SCORES_FILE, epoch_choice, read_run
 from ..experiments.table5 import GridRun, KeepRule, paper_name, table5
+from ..paper import quote, says
 from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST, load_checkpoint, trained_model
@@ -72,10 +73,12 @@ class GridSettings:
     num_workers: int
     keep_checkpoints: bool
     split: str = "random"
-    """``random``: each sub-dataset split 7:3 at random, as the paper; ``grouped``: no validation tile shares
-    pixels the leakage audit finds with a training tile (:func:`landslide_core.building.leakage_split.grouped_split`)."""
+    """``random``: each sub-dataset split 7:3 at random (the paper: “randomly split each subdataset into training
+    and validation sets at a 7:3 ratio”); ``grouped`` (ours): no validation tile shares pixels the leakage audit finds
+    with a training tile (:func:`landslide_core.building.leakage_split.grouped_split`)."""
     lr: float = 0.01
-    """SGD's initial learning rate (the paper's: 0.01), decayed to zero by the poly schedule."""
+    """SGD's initial learning rate (the paper: “employing the SGD optimizer with a learning rate of 0.01”), decayed
+    to zero by the poly schedule (ours)."""
     val_every: int = 1
     """Validate (and write the resume checkpoint) every this many epochs, and after the last; the best epoch is
     chosen among these."""
@@ -289,7 +292,9 @@ def consistency_summary(table: pd.DataFrame | None = None) -> str:
         worst = off.iloc[0]
         text += (f" The other {len(off)} deviate by {off['largest |deviation|'].min():.3f} to "
                  f"{worst['largest |deviation|']:.3f} points (most: {worst['model']} {worst['group']}), so they were "
-                 "not all computed from one confusion matrix as the paper's definitions say.")
+                 "not all computed from one confusion matrix. Eqs. 1–6 are written in pixel counts and do not say "
+                 "whether the counts were pooled over all validation pixels; pooling them, as this book does, is "
+                 "our reading.")
     return text
 
 
@@ -388,9 +393,12 @@ def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettin
     else:
         sub = scores.loc[scores["subdataset"] != ""]
         verdict = (f"This run used the {sub['subdataset'].nunique()} of 16 sub-datasets found under `{data_root}` "
-                   f"({sub.drop_duplicates('subdataset')['tiles'].sum()} validation tiles in all), with {how}; the "
-                   "paper states neither its epochs, batch size nor split, so only the protocol's explicit parts "
-                   "(optimiser, loss, metrics) are the same as the paper's.")
+                   f"({sub.drop_duplicates('subdataset')['tiles'].sum()} validation tiles in all), with {how}. "
+                   f"{says('random_split', lead='The paper states its split')}; its optimiser, "
+                   f"{quote('optimiser').cited()}; and its loss, {quote('dice_loss').cited()}. It states no epochs, "
+                   "batch size or learning-rate schedule: those, and this run's poly decay, crop size, augmentation "
+                   "and backbone initialisation, are ours, so a difference to the paper's scores may come from them "
+                   "as well as from the models.")
     return "\n".join(lines) + f"\n\nAcross the table this run differs from the paper by {gap:.1f} points on average. " + verdict
 
 

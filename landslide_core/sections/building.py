@@ -1,10 +1,10 @@
 """What the "Building the dataset" and "Validation of quality control" pages compute beyond the building tools.
 
 Scenes are cut into tiles with the tiler (quality-control scores in the tile index),
-flagged against the paper's thresholds, compared with the truth the demo scenes were
-drawn with, filtered into a dataset of kept tiles (the stand-in for the published
-one), and audited for tiles that share pixels. The figures show the workflow and
-paper Table 3's four challenges.
+flagged by the rules :func:`qc_rules` quotes (at the page's thresholds), compared with
+the truth the demo scenes were drawn with, filtered into a dataset of kept tiles (the
+stand-in for the published one), and audited for tiles that share pixels. The figures
+show the workflow and the four challenges the paper's Table 3 names.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from matplotlib.lines import Line2D
 from ..building.qc import CRITERIA, QCThresholds, flag, score_tile
 from ..building.tiling import TilingOptions, tile_scene
 from ..io.raster import open_raster, read_raster
+from ..paper import quote, says
 from ..sources import get_source
 from ..sources.cas.demo import folder_name
 from ..sources.cas.demo_scenes import DemoScene, write_demo_scenes
@@ -35,12 +36,16 @@ from ..tiles import TileRecord
 __all__ = [
     "RULE_COLOURS", "RULE_NAMES", "BuiltDataset", "build_dataset", "challenge_gallery", "cut_scenes", "disagreements",
     "flag_counts",
-    "flag_table", "link_kept", "planted_truth", "published_root", "qc_against_truth", "scene_overview", "scene_table",
+    "flag_table", "link_kept", "planted_truth", "published_root", "qc_against_truth", "qc_rules", "scene_overview",
+    "scene_table",
     "score_distributions", "thresholds_from", "truth_summary",
 ]
 
 RULE_NAMES = {"fill": "image boundary (fill)", "label": "label pixel proportion", "cloud": "cloud", "seam": "seam"}
-"""Each rule as paper Table 3 names the challenge."""
+"""Each rule by its challenge's name, as in the paper's “insufficient content in cropped images (image boundary)”, …
+
+``(fill)`` is ours, the score the rule reads.
+"""
 RULE_COLOURS = {"fill": "#7570b3", "label": "#e6ab02", "cloud": "#1f78b4", "seam": "#d95f02"}
 SCORE_OF = {"fill": "fill_fraction", "label": "label_share", "cloud": "cloud_fraction", "seam": "seam_score"}
 SEAM_MARGIN = 16
@@ -220,7 +225,7 @@ def _extent(path: Path) -> tuple[float, float, float, float]:
 
 
 def score_distributions(flags: pd.DataFrame, thresholds: QCThresholds | None = None) -> Figure:
-    """One histogram per score with the paper's threshold (ours for the seam) as a line."""
+    """One histogram per score with the rule's threshold as a line (the quoted number; ours for the seam)."""
     thresholds = thresholds or QCThresholds()
     figure = plt.figure(figsize=(11, 2.6), layout="constrained")
     axes = figure.subplots(1, len(CRITERIA))
@@ -294,9 +299,10 @@ def build_dataset(work_dir: str | Path, *, seed: int = 0, options: TilingOptions
                   thresholds: QCThresholds | None = None, progress: bool = False) -> BuiltDataset:
     """Paper Fig. 2 on the synthetic demo scenes: draw them, cut them, score and flag every tile, keep the rest.
 
-    Here the automated flags decide (every flagged tile is rejected); in the paper a person reviewed
-    the flagged tiles (``landslide-core qc --decisions`` reads such decisions back). Everything is
-    written under ``work_dir`` and read back on the next call.
+    Here the automated flags decide (ours: every flagged tile is rejected); the paper's scheme has a person
+    decide, “We then manually inspected the flagged images to make the final rejection or retention decision”
+    (``landslide-core qc --decisions`` reads such decisions back). Everything is written under ``work_dir``
+    and read back on the next call.
     """
     work_dir, thresholds = Path(work_dir), thresholds or QCThresholds()
     scenes = write_demo_scenes(work_dir / "scenes", seed=seed, progress=progress)
@@ -319,6 +325,34 @@ def published_root(data_root: str | Path | None) -> Path | None:
     if data_root in (None, "") or is_synthetic(data_root):
         return None
     return Path(data_root)
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:g} %"
+
+
+def qc_rules(thresholds: QCThresholds | None = None) -> str:
+    """The four rules in Markdown: each quoted, then how this page flags, with what is ours said so.
+
+    The rules are in the "Building the dataset" prose, not in Table 3 (which names the challenges); each quote
+    comes from :mod:`landslide_core.paper`, and ``thresholds`` are the page's parameters.
+    """
+    t = thresholds or QCThresholds()
+    rules = [
+        ("fill", "fill_rule", f"fill share > {_percent(t.fill)}."),
+        ("label", "label_rule", f"landslide share < {_percent(t.label)}, tiles without any landslide included "
+                                "(ours: the rule read literally)."),
+        ("cloud", "cloud_rule", f"cloud share > {_percent(t.cloud)}, never on tiles known to be UAV. Ours: the "
+                                "share alone decides; the second condition has no measure, so the clarity of the "
+                                "landslide pixels is left to the person who reviews the flags."),
+        ("seam", "seam_rule", f"seam score > {t.seam:g}, a threshold of ours (the rule has no number; chosen on "
+                              "published tiles, see `QCThresholds`)."),
+    ]
+    lines = [f"{says('table3_challenges')}. The rules are in the prose of the same section, not in Table 3:", ""]
+    lines += [f"- **{RULE_NAMES[rule]}**: {quote(key).cited()}. Flagged here: {ours}" for rule, key, ours in rules]
+    lines += ["", f"{says('qc_scheme')} Here the flags decide: every flagged tile is rejected (ours, for a run "
+              "without a reviewer)."]
+    return "\n".join(lines)
 
 
 def thresholds_from(fill: float, label: float, cloud: float, seam: float | None) -> QCThresholds:

@@ -21,10 +21,13 @@ from matplotlib.figure import Figure
 
 from ..book.runner import shown_path
 from ..eval.baselines import BASELINES, MARGIN, RULE, THRESHOLD_RULE, beats_baseline, no_result
+from ..eval.paper import paper_values
 from ..experiments.runs import read_config
-from ..experiments.table7 import TrainingSet
+from ..experiments.table7 import CAS_TRAINING, PAPER_LABELS, TrainingSet
+from ..paper import inferences, mismatches, quote, says
 from ..sources import CAS, bijie, hrgldd, landslide4sense, sichuan
 from ..sources.stand_in_marker import is_stand_in
+from ..sources.standardize import STANDARD_SIZE, Stretch
 from ..tiles import TileRecord
 from ..train.checkpoints import LAST
 from ..train.config import TrainConfig
@@ -33,8 +36,8 @@ from .training_text import describe_training
 
 __all__ = [
     "PUBLIC_DATASETS", "CrossSettings", "data_table", "example_checkpoints", "example_figure", "examples_note",
-    "public_roots", "roots_note", "run_configs", "short_label", "stand_in_note", "stand_in_roots", "summary",
-    "transfer_heatmap",
+    "hrgldd_note", "paper_below", "public_roots", "roots_note", "run_configs", "short_label", "stand_in_note",
+    "stand_in_roots", "standardising_note", "summary", "training_sets_note", "transfer_heatmap",
 ]
 
 STAND_IN_WRITERS: dict[str, Callable[..., Path]] = {
@@ -59,7 +62,7 @@ class CrossSettings:
     num_workers: int
     seeds: tuple[int, ...]
     lr: float = 0.01
-    """SGD's initial learning rate (the paper's: 0.01)."""
+    """SGD's initial learning rate (0.01 as in “employing the SGD optimizer with a learning rate of 0.01”)."""
     checkpoint_every: int = 1
     """Write each run's resume checkpoint every this many epochs (and after the last)."""
 
@@ -120,6 +123,59 @@ def stand_in_note(sets: Sequence[TrainingSet]) -> str:
             "They are not the datasets' imagery: their scores say nothing about the real datasets.")
 
 
+def standardising_note() -> str:
+    """How Table 7's public datasets were prepared, quoted, and what of it is ours (the resize, the stretch)."""
+    low, high = Stretch.percentiles
+    return (f"**Standardising the public datasets.** {says('table7_standardized')} On the data: "
+            f"{quote('table7_rgb').cited()}. The rest is ours: each image is resized whole to {STANDARD_SIZE} × "
+            f"{STANDARD_SIZE} pixels (bilinear; masks by nearest neighbour), not cut into tiles, which we inferred "
+            "from Table 7's counts, the numbers of images of the parts trained on; multispectral floats (HR-GLDD, "
+            f"Landslide4Sense) become 8 bits by a per-band stretch between percentiles {low:g} and {high:g} "
+            "of a seeded sample of the dataset's training files.")
+
+
+def hrgldd_note() -> str:
+    """HR-GLDD's size, quoted, beside the sizes of its published splits, and its channel order (ours)."""
+    rows = hrgldd.SPLIT_ROWS
+    red, green, blue = hrgldd.RGB
+    return (f"**HR-GLDD.** {says('hrgldd_total')} Its published arrays hold {rows['train']:,} + {rows['val']:,} + "
+            f"{rows['test']:,} = {sum(rows.values()):,} images (training, validation, test). Which of their four "
+            f"channels are red, green and blue is ours: channels {red}, {green} and {blue} by default, while the "
+            "arrays may be blue, green, red, near-infrared (the HR-GLDD source's `rgb`, e.g. `[2, 1, 0]`).")
+
+
+def training_sets_note() -> str:
+    """What each Table 7 model trained on: ours, from the counts, with the CAS rows' mismatch with Table 2."""
+    choice = next(item.choice for item in inferences() if item.key == "table7_training_sets")
+    count = {d: f"{int(n):,}" for d, n in paper_values(7).set_index("dataset")["number"].items()}
+    return (f"{says('table7_validation')} Table 7's counts match Bijie's {count['Bijie']} landslide samples (not "
+            f"its non-landslide images), Sichuan's {count[PAPER_LABELS['sichuan']]} images, HR-GLDD's "
+            f"{count['HR-GLDD']} training images and Landslide4Sense's {count['Landslide4Sense']} training images; "
+            f"for CAS: {mismatches()['table7_cas_rows'].line()} {' '.join(choice.split())} "
+            "Also ours: a public dataset without a split of its own keeps a held-out part here (its share: "
+            "`val_fraction`), so that every model can also be scored on it below.")
+
+
+def paper_below(values: pd.DataFrame | None = None) -> str:
+    """How many public datasets have a lower IoU than each CAS row in Table 7, with the quoted sentence on it.
+
+    Args:
+        values: Table 7's rows with ``dataset`` and ``iou`` (percent); default the published values
+            (:func:`~landslide_core.eval.paper.paper_values`).
+    """
+    iou = (paper_values(7) if values is None else values).set_index("dataset")["iou"].astype(float)
+    public = iou.drop(list(CAS_TRAINING))
+    counts = []
+    for row in CAS_TRAINING:
+        above = public[public >= iou[row]]
+        higher = f" (not {', '.join(f'{short_label(d)}, {v:.1f} %' for d, v in above.items())})" if len(above) else ""
+        counts.append(f"{row} ({iou[row]:.1f} %) {len(public) - len(above)} of {len(public)}{higher}")
+    every = int((public.to_numpy()[:, None] < iou[list(CAS_TRAINING)].to_numpy()[None, :]).all(axis=1).sum())
+    return (f"In the paper's Table 7, the public datasets with a lower landslide IoU than each CAS row are: "
+            f"{'; '.join(counts)}; so {every} of the {len(public)} are below every CAS row. "
+            f"{says('table7_three_below')}")
+
+
 def transfer_heatmap(matrix: pd.DataFrame, *, metric: str = "IoU") -> Figure:
     """Rows: the dataset a model trained on; columns: the held-out part it was scored on; cells: ``metric`` (%)."""
     figure, axis = plt.subplots(figsize=(1.3 * matrix.shape[1] + 3.2, 0.55 * matrix.shape[0] + 1.8),
@@ -137,7 +193,7 @@ def transfer_heatmap(matrix: pd.DataFrame, *, metric: str = "IoU") -> Figure:
 
 
 def short_label(label: str) -> str:
-    """A dataset's row label short enough for a table on a laptop (the paper's Sichuan label is 47 characters)."""
+    """A dataset's row label short enough for a table on a laptop (Table 7's Sichuan label is 47 characters)."""
     return label.replace("Sichuan and Surrounding Areas Landslide Dataset", "Sichuan")
 
 
@@ -188,8 +244,8 @@ def summary(table: pd.DataFrame, baselines: pd.DataFrame, matrix: pd.DataFrame, 
              f"({ranked.iloc[-1]['iou']:.1f} %)."]
     if len(cas_rows) and len(public):
         beaten = int((public["iou"].to_numpy()[:, None] < cas_rows["iou"].to_numpy()[None, :]).all(axis=1).sum())
-        lines.append(f"- {beaten} of the {len(public)} public datasets score below every CAS training set on IoU "
-                     "(the paper found all four below).")
+        lines.append(f"- {beaten} of the {len(public)} public datasets score below every CAS training set on IoU.")
+    lines.append(f"- {paper_below()}")
     lines.append(_against_baselines(table, baselines))
     own = [matrix.loc[r, c] for r in matrix.index for c in matrix.columns if _trained_on(r, c)]
     other = [matrix.loc[r, c] for r in matrix.index for c in matrix.columns if not _trained_on(r, c)]
@@ -203,9 +259,9 @@ def summary(table: pd.DataFrame, baselines: pd.DataFrame, matrix: pd.DataFrame, 
                    "to end; they say nothing about the real datasets. Give the datasets' roots (`datasets`) and the "
                    "CAS root (`data_root`) to rerun it on the real data.")
     else:
-        verdict = (f"Trained with {how}. The paper states neither its epochs nor its batch size; public datasets "
-                   "without a split of their own train on 70 % of their samples here, so that every model also has a "
-                   "held-out part to be scored on.")
+        verdict = (f"Trained with {how}. The epochs and batch size are ours; the paper's training settings name "
+                   f"neither: {quote('optimiser').cited()}. Public datasets without a split of their own train on "
+                   "70 % of their samples here (ours), so that every model also has a held-out part to be scored on.")
     return "\n".join(lines) + "\n\n" + verdict
 
 

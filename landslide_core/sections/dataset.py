@@ -1,7 +1,7 @@
 """The dataset overview: paper Table 2 beside what is on disk, landslide shares, a tile gallery.
 
 Everything here is computed from the files found; the only numbers not computed
-are the paper's tile counts, which are quoted from Table 2 and labelled so.
+are the tile counts of paper Table 2, which are quoted and labelled so.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..io.raster import read_raster
+from ..paper import mismatches, quote
 from ..sources import Scan
 from ..sources.cas import subdatasets
+from ..sources.cas.registry import licence_summary
 from ..tiles import TileRecord
 
 __all__ = [
     "COUNT_COLUMNS", "GROUP_COLOURS", "gallery", "landslide_shares", "overlay", "representative_tiles", "share_chart", "summary", "table2",
+    "table2_notes",
 ]
 
 GROUP_COLOURS = {"UAV": "#1b9e77", "SAT": "#7570b3"}
@@ -56,6 +59,15 @@ def table2(found: Scan) -> pd.DataFrame:
         for label, part in (("UAV", table[table.Group == "UAV"]), ("SAT", table[table.Group == "SAT"]), ("UAV&SAT", table))
     ]
     return pd.concat([table, pd.DataFrame(totals)], ignore_index=True).fillna("").set_index("Sub-dataset")
+
+
+def table2_notes() -> str:
+    """The notes under the counts of :func:`table2`, in Markdown.
+
+    Table 2's SAT total beside Table 6's, and the licences of Table 2: both computed from the
+    paper's tables, so they cannot drift from them.
+    """
+    return f"**SAT total.** {mismatches()['sat_tiles'].line()}\n\n**Licences.** {licence_summary()}"
 
 
 def landslide_shares(stats: pd.DataFrame) -> pd.DataFrame:
@@ -104,7 +116,7 @@ def representative_tiles(records: Sequence[TileRecord], stats: pd.DataFrame) -> 
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (255, 40, 40), alpha: float = 0.45) -> np.ndarray:
-    """An RGB ``(h, w, 3)`` image with landslide pixels tinted, as the paper's label panels."""
+    """An RGB ``(h, w, 3)`` image with landslide pixels tinted, like the label panels of paper Table 1."""
     rgb = np.moveaxis(image[:3], 0, -1).astype(np.float32)
     tinted = rgb * (1 - alpha) + np.asarray(colour, np.float32) * alpha
     return np.where(mask[0, ..., None] > 0, tinted, rgb).astype(np.uint8)
@@ -160,10 +172,10 @@ def summary(found: Scan, shares: pd.DataFrame, *, synthetic: bool) -> str:
     paper_total = sum(sd.paper_tiles for sd in subdatasets())
     return (
         f"{'The synthetic demo data' if synthetic else 'The data'} under `{found.root.name}` hold "
-        f"{len(found.records)} tiles in {len(found_subdatasets)} of the paper's {len(subdatasets())} sub-datasets "
-        f"(the paper lists {paper_total:,} tiles). Landslide pixels make up {total['Pixel share (%)']:.1f} % of all "
+        f"{len(found.records)} tiles in {len(found_subdatasets)} of the {len(subdatasets())} sub-datasets of paper "
+        f"Table 2 (which lists {paper_total:,} tiles). Landslide pixels make up {total['Pixel share (%)']:.1f} % of all "
         f"pixels; the tile share ranges from {total['Min tile share (%)']:.2f} % to "
-        f"{total['Max tile share (%)']:.1f} %, and {total['Tiles < 0.1 % (%)']:.1f} % of tiles fall below the "
-        "paper's 0.1 % quality-control threshold."
+        f"{total['Max tile share (%)']:.1f} %, and {total['Tiles < 0.1 % (%)']:.1f} % of tiles fall below 0.1 %, the "
+        f"threshold of the paper's quality control: {quote('label_rule').cited()}."
         + (" These figures describe synthetic tiles and say nothing about the real dataset." if synthetic else "")
     )

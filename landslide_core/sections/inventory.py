@@ -1,6 +1,6 @@
 """The "From tiles to an inventory" page: a benchmarks model over a whole scene, into a map, polygons and scores.
 
-The paper stops at tile metrics; an inventory map is judged differently: over a
+The paper's tables stop at tile metrics; an inventory map is judged differently: over a
 whole scene, pixel by pixel, and landslide by landslide. This page takes a model
 the benchmarks page trained, predicts a demo scene from the building page (or any
 scene given) with :func:`landslide_core.predict.scene.predict_scene`, and judges the
@@ -127,7 +127,7 @@ def _all_landslide(counts: dict[str, int]) -> Scores:
 
 
 def pixel_table(result: InventoryResult, model: str, tiles: pd.Series | None) -> pd.DataFrame:
-    """The paper's pixel metrics (%) over the whole scene, beside all landslide's and the model's on tiles."""
+    """The six pixel metrics of the paper's tables (%) over the whole scene, beside all landslide's and the model's on tiles."""
     rows = {f"{model}, this scene": result.pixels.as_percent(),
             "all landslide, this scene": _all_landslide(result.counts).as_percent()}
     if tiles is not None:

@@ -2,7 +2,8 @@
 
 The audit itself is :mod:`landslide_core.building.leakage`; here a data root is
 audited, scored under a random and a grouped split, and the results are put in
-words and in readable tables, with the paper's own removed count quoted beside ours.
+words and in readable tables, with the quoted 1,245 SAT tiles removed and Table 6's SAT counts beside ours, which
+are read from the gaps in the tile numbering (our inference, :func:`removed_note`).
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ from ..building.leakage import LeakageAudit, leakage_report
 from ..building.leakage_split import grouped_split
 from ..building.qc import QCThresholds, flag, removed_from_names, score_root
 from ..data.splits import make_split
+from ..paper import inferences, mismatches, says
 from ..sources import get_source
 from ..tiles import TileRecord
 from .building import flag_counts
 
 __all__ = [
     "PAPER_REMOVED", "PublishedAudit", "audit_summary", "leakage_tables", "published_tiles_audit", "readable_report",
-    "removed_table",
+    "removed_note", "removed_table",
 ]
 
 PAPER_REMOVED = {"removed": 1245, "before": 8658}
-"""Paper, "Building the dataset" and Table 6: about 1,245 of 8,658 SAT tiles removed by quality control."""
+"""SAT tiles removed by quality control, “we filtered out approximately 1,245 problematic images” (Methods,
+Building the dataset), of Table 6's 8,658 "Original SAT" tiles."""
 
 
 def readable_report(report: pd.DataFrame, split: Sequence[TileRecord]) -> pd.DataFrame:
@@ -68,7 +71,7 @@ def audit_summary(audit: LeakageAudit) -> str:
 
 
 def removed_table(root: str | Path, source: str = "cas") -> pd.DataFrame:
-    """Tiles removed per sub-dataset, read from the numbering gaps, with the paper's SAT count beside them."""
+    """Tiles removed per sub-dataset, read from the numbering gaps (our inference), with Table 6's SAT counts."""
     removed = removed_from_names(root, source=source)
     paper = pd.DataFrame([{"subdataset": "paper: SAT group (quoted)", "present": PAPER_REMOVED["before"]
                            - PAPER_REMOVED["removed"], "highest number": float("nan"), "missing": PAPER_REMOVED["removed"],
@@ -76,6 +79,18 @@ def removed_table(root: str | Path, source: str = "cas") -> pd.DataFrame:
     table = pd.concat([removed, paper], ignore_index=True).set_index("subdataset").rename_axis("sub-dataset")
     table["missing share"] = 100 * table["missing share"]
     return table.rename(columns={"missing": "removed", "missing share": "removed share (%)"})
+
+
+def removed_note() -> str:
+    """Markdown for under :func:`removed_table`: the removed count quoted, the SAT counts that disagree, our reading.
+
+    Quotes and published numbers come from :mod:`landslide_core.paper`, so the page cannot drift from them.
+    """
+    before, removed = PAPER_REMOVED["before"], PAPER_REMOVED["removed"]
+    gaps = next(item for item in inferences() if item.key == "numbering_gaps")
+    return (f"{says('qc_removed')}. The row \"paper: SAT group (quoted)\" sets that count against Table 6's "
+            f"\"Original SAT\" tiles, {before:,}, which leaves {before - removed:,}, Table 6's \"SAT\" count. "
+            f"{mismatches()['sat_tiles'].line()}\n\n**Ours: {gaps.title.lower()}.** {gaps.evidence}")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The study areas: paper Fig. 1 (location map) and Tables 2 and 4 as published.
+"""The study areas: paper Fig. 1 (location map) and Tables 2 and 4 as published, with columns of ours marked.
 
 Positions come from the official study-areas shapefile when it has been
 downloaded (``<root>/study_areas/``); otherwise from the registry's approximate
@@ -28,13 +28,16 @@ from matplotlib.transforms import Bbox
 from shapely.geometry import Point
 
 from ..errors import PathProblemError
+from ..paper import quote
+from ..paper.mismatches import resolution_footnote
 from ..sources.cas import STUDY_AREAS_FOLDER, Region, regions, subdatasets
 from .dataset import GROUP_COLOURS
 
 WGS84 = "EPSG:4326"
 __all__ = [
-    "StudyAreas", "read_study_area_shapefiles", "region_groups", "region_map", "study_area_shapefiles", "study_areas",
-    "subdataset_chart", "summary", "table2_parts", "table2_published", "table4_published", "world_outline",
+    "AREA_COLUMN", "GROUP_COLUMN", "StudyAreas", "inferred_areas", "read_study_area_shapefiles", "region_groups",
+    "region_map", "study_area_shapefiles", "study_areas", "subdataset_chart", "summary", "table2_ours_note",
+    "table2_parts", "table2_published", "table2_resolution_note", "table4_published", "world_outline",
 ]
 
 OUTLINE_PACKAGE = "pyogrio"
@@ -42,9 +45,11 @@ OUTLINE_RESOURCE = "tests/fixtures/naturalearth_lowres/naturalearth_lowres.shp"
 """Natural Earth 1:110m countries inside the pyogrio wheel (177 countries, EPSG:4326)."""
 SHAPEFILE_NOTE = "outlines from the official study-areas shapefile ({files})"
 APPROXIMATE_NOTE = (
-    "approximate coordinates of the places named in the paper's text (landslide_core registry), "
+    "approximate coordinates of ours for the places of paper Table 4 (landslide_core registry), "
     "not the official study-areas shapefile"
 )
+GROUP_COLUMN, AREA_COLUMN = "Group (Table 5, ours)", "Study area (Table 4, ours)"
+"""Columns of ours beside paper Table 2: the sensor group and the Table 4 region we link each sub-dataset to."""
 BOTH = "UAV&SAT"
 WORLD_MARKER, DETAIL_MARKER = 6, 8
 """Marker sizes (points) in the world panel and the zoomed panel."""
@@ -219,7 +224,7 @@ def study_areas(root: str | Path | None = None, *, use_shapefile: bool = True) -
 
 
 def table2_published() -> pd.DataFrame:
-    """Paper Table 2 with the paper's column names, from the registry; plus the group and region it links to."""
+    """Paper Table 2 with its column names, from the registry; then two columns of ours, marked so: group and region."""
     region_names = {r.key: r.location for r in regions()}
     return pd.DataFrame(
         {
@@ -230,16 +235,16 @@ def table2_published() -> pd.DataFrame:
             "Sensor": sd.sensor,
             "Ground Resolution (m)": sd.resolution_m,
             "Authorization": sd.licence,
-            "Group (Table 5)": sd.group,
-            "Study area (Table 4)": region_names[sd.region],
+            GROUP_COLUMN: sd.group,
+            AREA_COLUMN: region_names[sd.region],
         }
         for sd in subdatasets()
     ).set_index("Subdataset")
 
 
 TABLE2_PARTS = (
-    ("Amount", "Acquisition Time", "Sensor", "Ground Resolution (m)", "Group (Table 5)"),
-    ("Source", "Authorization", "Study area (Table 4)"),
+    ("Amount", "Acquisition Time", "Sensor", "Ground Resolution (m)", GROUP_COLUMN),
+    ("Source", "Authorization", AREA_COLUMN),
 )
 """The columns of :func:`table2_published` in two parts, each narrow enough for the book's text column: what
 each sub-dataset is (tiles, dates, sensor, resolution, group), and where it comes from (source, licence, region)."""
@@ -249,6 +254,43 @@ def table2_parts() -> tuple[pd.DataFrame, ...]:
     """:func:`table2_published` split by :data:`TABLE2_PARTS`, each part indexed by the sub-dataset."""
     table = table2_published()
     return tuple(table[list(columns)] for columns in TABLE2_PARTS)
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def table2_resolution_note() -> str:
+    """The footnote on Table 2's ground resolutions that are not their sensor's native one, in Markdown.
+
+    The values stay as published; the footnote says which they are and what the sensor's native resolution is.
+    """
+    rows: dict[str, list[str]] = {}
+    for sd in subdatasets():
+        if resolution_footnote(sd.sensor) is not None:
+            rows.setdefault(sd.sensor, []).append(f"{sd.name} at {sd.resolution_m:g} m")
+    lines = [f"- {_and(names)}: {resolution_footnote(sensor)}." for sensor, names in rows.items()]
+    return "**Ground resolution.** Not the sensor's native resolution:\n\n" + "\n".join(lines)
+
+
+def inferred_areas() -> list[str]:
+    """The sub-datasets whose name does not contain their Table 4 region's name: their region is inferred by us."""
+    location = {r.key: r.location for r in regions()}
+    return [sd.name for sd in subdatasets() if location[sd.region].split(",")[0].split()[0] not in sd.name]
+
+
+def table2_ours_note() -> str:
+    """What the two columns of ours beside Table 2 are, and which region links are inferred, in Markdown."""
+    inferred = inferred_areas()
+    location = {r.key: r.location for r in regions()}
+    places = _and(sorted({location[sd.region] for sd in subdatasets() if sd.name in inferred}))
+    return (
+        f'**Columns of ours.** "{GROUP_COLUMN}" and "{AREA_COLUMN}" are not in paper Table 2. The group is UAV where '
+        "Table 2's sensor is UAV and SAT otherwise, the two sensor groups of Table 5; the study area is the Table 4 "
+        f"region the sub-dataset's name contains, except for {_and(inferred)}, whose names contain no Table 4 region. "
+        f"That these {len(inferred)} lie in {places} is our inference from where Moxitaidi and Moxi town are; besides "
+        f"Table 4, the paper names Luding once, for UAV images only: {quote('luding_uav').cited()}."
+    )
 
 
 def table4_published() -> pd.DataFrame:
@@ -480,10 +522,10 @@ def summary(areas: StudyAreas, counts: pd.DataFrame, *, synthetic: bool) -> str:
     uav_countries = sorted(positions.loc[positions["Group"] != "SAT", "Country"].unique())
     present = counts.loc[published.index, "Tiles on disk"].gt(0)
     return (
-        f"The paper's {len(published)} sub-datasets come from {len(positions)} regions in {len(per_country)} "
-        f"countries ({', '.join(f'{c}: {n}' for c, n in per_country.items())}); "
-        f"{published['Group (Table 5)'].eq('UAV').sum()} sub-datasets are UAV and "
-        f"{published['Group (Table 5)'].eq('SAT').sum()} satellite imagery, at ground resolutions from "
+        f"The {len(published)} sub-datasets of paper Table 2 come from the {len(positions)} regions of Table 4, in "
+        f"{len(per_country)} countries ({', '.join(f'{c}: {n}' for c, n in per_country.items())}); "
+        f"{published[GROUP_COLUMN].eq('UAV').sum()} sub-datasets are UAV and "
+        f"{published[GROUP_COLUMN].eq('SAT').sum()} satellite imagery, at ground resolutions from "
         f"{published['Ground Resolution (m)'].min():g} m to {published['Ground Resolution (m)'].max():g} m. "
         f"The UAV imagery comes from {' and '.join(uav_countries)} only. Map positions: "
         f"{'approximate' if areas.approximate else 'official shapefile'}. "

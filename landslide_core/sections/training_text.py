@@ -13,13 +13,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..experiments.table5 import paper_name
+from ..paper import quote
 
 __all__ = ["PAPER_LR", "describe_training", "initialisation"]
 
 PAPER_LR = 0.01
-"""The paper's initial learning rate (SGD)."""
+"""SGD's initial learning rate as the paper gives it (Technical Validation): “employing the SGD optimizer with a
+learning rate of 0.01”."""
+_PAPER_RATE = quote("optimiser").text.partition(",")[0]
+"""The paper's words for that rate: “employing the SGD optimizer with a learning rate of 0.01”."""
 _SPLITS = {
-    "random": "a random 7:3 split per sub-dataset, as the paper",
+    "random": f"a random 7:3 split per sub-dataset, as the paper says: “{quote('random_split').text}”",
     "grouped": "a grouped 7:3 split (every group of tiles the leakage audit finds sharing pixels on one side)",
     "held-out part": "scored after the last epoch on every dataset's held-out part",
 }
@@ -42,7 +46,8 @@ def _phrases(config: Mapping[str, Any]) -> dict[str, str]:
         "epochs": f"{config['epochs']} epoch(s)",
         "batch": f"of batch {config['batch_size']}",
         "crops": "on full tiles" if crop is None else f"on {crop}-px crops",
-        "lr": rate + (" as the paper" if config["lr"] == PAPER_LR else f" (the paper: {PAPER_LR:g})"),
+        "lr": rate + (f", as the paper says: “{_PAPER_RATE}”" if config["lr"] == PAPER_LR
+                      else f" (ours; the paper: “{_PAPER_RATE}”)"),
         "validation": ("validated" + ("" if every == 1 else f" every {every} epochs")
                        + (" on full tiles" if val_crop is None else f" on the central {val_crop}-px crop")),
         "split": _SPLITS.get(config.get("split", ""), f"split: {config.get('split', 'not recorded')}"),

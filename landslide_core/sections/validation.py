@@ -3,7 +3,8 @@
 The page's training parameters become one :class:`QCSettings`; the tiles come from
 :func:`landslide_core.sections.building.build_dataset` (synthetic scenes) or, for the
 published dataset, from the data root alone, which holds only tiles that passed
-quality control. The summary under the tables is derived from the run's numbers.
+quality control. The summary under the tables is derived from the run's numbers;
+:func:`paper_notes` quotes the paper on the experiment and shows where its numbers disagree.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from ..building.leakage_split import grouped_split
 from ..eval.baselines import MARGIN, is_baseline, no_result
 from ..experiments.table5 import GridRun
 from ..experiments.table6 import ARMS, QCArm, qc_arms
+from ..paper import mismatches, says
 from ..sources import get_source
 from ..train.config import TrainConfig
 from .benchmarks import baseline_verdicts, no_checkpoints_note
 from .training_text import describe_training
 
-__all__ = ["QCSettings", "arms_for", "no_common_scores_note", "summary"]
+__all__ = ["QCSettings", "arms_for", "no_common_scores_note", "paper_notes", "summary"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class QCSettings:
     num_workers: int
     seed: int
     lr: float = 0.01
-    """SGD's initial learning rate (the paper's: 0.01)."""
+    """SGD's initial learning rate; 0.01 is the paper's “SGD optimizer with a learning rate of 0.01”."""
     val_every: int = 1
     """Validate (and write the resume checkpoint) every this many epochs, and after the last."""
 
@@ -64,6 +66,24 @@ def arms_for(filtered_root: Path, runs_dir: Path, *, unfiltered_root: Path | Non
                                progress=False)
     return qc_arms(filtered_root, runs_dir, grouped=grouped, unfiltered_root=unfiltered_root, seed=seed,
                    val_fraction=val_fraction)
+
+
+def paper_notes() -> str:
+    """Markdown under Table 6: the two arms and the split quoted, our reading, and where Table 6 disagrees.
+
+    Quotes and numbers come from :mod:`landslide_core.paper`; the reading that each arm is scored on its own
+    7:3 split is ``unfiltered_own_split`` of ``inferences.yaml``.
+    """
+    found = mismatches()
+    return "\n".join([
+        f"- **The two arms.** {says('original_sat')}",
+        "- **The split.** The unfiltered and filtered arms are split 7:3 at random, "
+        f"{says('random_split', lead='as the paper says')} (for Table 5). Ours: that Table 6 was split the same way, and that each arm is scored on its own split, "
+        "so the unfiltered model is also judged on the tiles quality control removed (Table 6 names no "
+        "validation tiles; the next section scores both models on the same tiles).",
+        f"- **Tiles.** {found['sat_tiles'].line()}",
+        f"- **The gain.** {says('qc_one_percent')}. {found['one_percent'].line()}",
+    ])
 
 
 def _iou(table: pd.DataFrame, dataset: str) -> float:

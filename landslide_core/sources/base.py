@@ -268,7 +268,7 @@ class TileSource(ABC):
         return name
 
     def subdataset_order(self) -> list[str]:
-        """Sub-dataset keys in the order tables list them (the paper's, for CAS)."""
+        """Sub-dataset keys in the order tables list them (Table 2's order, for CAS)."""
         return [self.name]
 
     @property
@@ -374,8 +374,8 @@ ALL = "all"
 class StandardisedSource(TileSource):
     """A dataset whose files are not standard tiles: :meth:`load` reads them, :meth:`read_tile` standardises.
 
-    Every tile comes out as a :data:`~.standardize.STANDARD_SIZE` RGB uint8 image with a 0/1 mask, as the paper
-    standardised the datasets of its Table 7 (see :mod:`.standardize`), so one model reads them all. There is one
+    Every tile comes out as a :data:`~.standardize.STANDARD_SIZE` RGB uint8 image with a 0/1 mask, our reading of
+    the Table 7 standardisation (see :mod:`.standardize`), so one model reads them all. There is one
     group, :data:`ALL`. There is no direct download unless a subclass provides one.
     """
 

@@ -5,10 +5,11 @@ TripleSat images of Bijie, Guizhou, as unpacked from the official download:
 ``Bijie-landslide-dataset/non-landslide/{image,dem}/``, PNG files whose image and
 mask share the file name, masks single-band with 255 = landslide and 0 =
 background, image sizes varying (many under 512 px), no official split. The DEM
-and polygon folders are not read. Each image becomes one 512×512 tile (resized,
-as the paper did; see :mod:`.folder`).
+and polygon folders are not read. Each image becomes one 512×512 tile (resized:
+ours, inferred from Table 7's counts; see :mod:`.standardize`).
 
-Paper Table 7 trained on the 770 landslide samples only, which is the default.
+Table 7's Bijie count, 770, is that of the landslide samples, so we read its model as trained on those only
+(ours), which is the default.
 ``non_landslide=True`` adds the ``non-landslide/image/`` samples, which have no
 mask file: their records are named ``non-landslide_<stem>`` and their mask path
 is the image path itself, the convention :meth:`BijieSource.load` reads as "all
@@ -45,7 +46,8 @@ class BijieSource(FolderSource):
     """The Bijie landslide dataset: ``landslide/{image,mask}/`` PNGs, masks 0/255, each image one tile.
 
     Args:
-        non_landslide: Also take ``non-landslide/image/`` (all-background masks); paper Table 7 did not.
+        non_landslide: Also take ``non-landslide/image/`` (all-background masks); Table 7's count, 770, leaves
+            them out.
     """
 
     name = "bijie"

@@ -36,15 +36,16 @@ first mask and fails with the values or colours found and their shares (e.g.
 compression blurs values and colours, is named as such.
 
 **Standardising.** ``fit="resize"`` (the default) makes each image one tile,
-resized to 512×512 (:func:`.standardize.resize_pair`). This is most likely what
-the paper's "standardized to a resolution of 512 × 512 pixels" means: its Table 7
-training counts (770 Bijie, 59 Sichuan, 1,119 HR-GLDD, 3,799 Landslide4Sense) equal
-the datasets' file counts, whereas cutting the 1181×1181 Sichuan images would have
-given several tiles each, and 128×128 patches cannot be cut to 512 at all (see
-:mod:`.standardize`). ``fit="tile"`` cuts each image into side-by-side 512×512
-windows (:func:`.standardize.windows`, the last row and column flush with the
-edge) named :func:`.standardize.window_name`, read window by window; an image
-smaller than one window is a :class:`TileSizeError`.
+resized to 512×512 (:func:`.standardize.resize_pair`). This is our reading, the most
+likely one, of the paper's “we standardized the image to a resolution of 512 × 512
+pixels”: its Table 7 training counts (770 Bijie, 59 Sichuan, 1,119 HR-GLDD, 3,799
+Landslide4Sense) equal the numbers of images of the parts trained on, whereas
+cutting the 1181×1181 Sichuan images would have given several tiles each, and
+128×128 patches cannot be cut to 512 at all (see :mod:`.standardize`).
+``fit="tile"`` cuts each image into side-by-side 512×512 windows
+(:func:`.standardize.windows`, the last row and column flush with the edge) named
+:func:`.standardize.window_name`, read window by window; an image smaller than one
+window is a :class:`TileSizeError`.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ class FolderSource(StandardisedSource):
         mask_pattern: Mask stem with one ``{id}`` field, e.g. ``LandslideLabel{id}``.
         mask_colour: Landslide colour of RGB masks, ``#rrggbb`` or a name of :data:`COLOURS`.
         mask_value: Landslide value of single-band masks.
-        fit: ``resize`` each image to one tile (the paper's) or cut it into ``tile`` windows.
+        fit: ``resize`` each image to one tile (ours, inferred from Table 7's counts) or cut it into ``tile`` windows.
         size: Side of the standard tiles (and of the windows).
 
     Raises:

@@ -1,10 +1,10 @@
 """HR-GLDD (Meena et al., ESSD 15, 3283–3298, 2023) as a tile source: NumPy arrays with their own split.
 
 Zenodo record 7189381 serves six plain ``.npy`` files: ``trainX``/``trainY``,
-``valX``/``valY`` and ``testX``/``testY`` (1119/284/355 rows). Images are
-N×128×128×4 floats of about 0–1 (PlanetScope, 3 m; R, G, B, NIR per the paper,
-which one independent audit could not confirm against B, G, R, NIR, hence the
-``rgb`` option); masks are N×128×128×1, landslide where ≥ 0.5.
+``valX``/``valY`` and ``testX``/``testY`` (:data:`SPLIT_ROWS`: 1119/284/355 rows). Images are
+N×128×128×4 floats of about 0–1 (PlanetScope, 3 m); masks are N×128×128×1, landslide where ≥ 0.5.
+Which channels are red, green and blue is ours (:data:`RGB`): the dataset's description does not fix the
+band order, and the arrays may be B, G, R, NIR, hence the ``rgb`` option.
 
 Each array row is one record (``train_00012`` …), image and mask files being the
 arrays themselves; the training rows keep the split ``train`` and the held-out
@@ -43,11 +43,18 @@ from .stand_in import paint, stand_in_style
 from .stand_in_marker import write_marker
 from .standardize import Stretch, sample_indices, training_stretch
 
-__all__ = ["HELD_OUT", "SAMPLE_ROWS", "ZENODO_RECORD", "HRGLDDSource", "download", "select_files", "write_stand_in"]
+__all__ = [
+    "HELD_OUT", "RGB", "SAMPLE_ROWS", "SPLIT_ROWS", "ZENODO_RECORD", "HRGLDDSource", "download", "select_files",
+    "write_stand_in",
+]
 
 ZENODO_RECORD = 7189381
 """The Zenodo record HR-GLDD is published in."""
 SPLITS = ("train", "val", "test")
+SPLIT_ROWS = {"train": 1119, "val": 284, "test": 355}
+"""Rows (images) of each split's arrays in the Zenodo record."""
+RGB = (0, 1, 2)
+"""Ours: the channels read as red, green and blue by default (R, G, B, NIR); the arrays may be B, G, R, NIR."""
 HELD_OUT = ("val", "test")
 """The arrays that can serve as the held-out (``val``) part."""
 SAMPLE_ROWS = 256
@@ -96,7 +103,7 @@ def _check_images(path: Path, images: np.ndarray) -> None:
         raise ImageFormatError(
             path,
             f"holds a {images.dtype} array of shape {images.shape}; HR-GLDD images are N×128×128×4 floats "
-            "(R, G, B, NIR)",
+            "(four bands: red, green, blue and near-infrared)",
             _format_fix(),
         )
 
@@ -123,7 +130,8 @@ class HRGLDDSource(StandardisedSource):
 
     Args:
         held_out: Which arrays are the held-out (``val``) part: ``val`` or ``test``; the other is not listed.
-        rgb: The channels of the ``…X.npy`` arrays that are red, green and blue, e.g. ``[2, 1, 0]`` for B, G, R, NIR.
+        rgb: The channels of the ``…X.npy`` arrays that are red, green and blue; ours by default (:data:`RGB`),
+            e.g. ``[2, 1, 0]`` for B, G, R, NIR.
 
     Raises:
         ConfigError: ``held_out`` is not ``val`` or ``test``, or ``rgb`` is not three channel indices 0–3.
@@ -139,7 +147,7 @@ class HRGLDDSource(StandardisedSource):
     )
     mask_encoding = "N×128×128×1 numbers per split (trainY.npy, valY.npy, testY.npy): landslide where ≥ 0.5"
 
-    def __init__(self, held_out: str = "val", rgb: Sequence[int] = (0, 1, 2)) -> None:
+    def __init__(self, held_out: str = "val", rgb: Sequence[int] = RGB) -> None:
         if held_out not in HELD_OUT:
             raise ConfigError(f"HR-GLDD held_out must be one of {', '.join(HELD_OUT)}; got {held_out!r}")
         channels = list(rgb)

@@ -4,8 +4,8 @@ The original release holds ``TrainData/img/image_N.h5`` (dataset ``img``,
 128×128×14 floats: Sentinel-2 B1–B12, then slope, then DEM) with
 ``TrainData/mask/mask_N.h5`` (dataset ``mask``, 128×128, 1 = landslide), paired
 by ``N``. ``ValidData/img`` and ``TestData/img`` come without masks in that
-release, so they are ignored: only the training patches are records (paper Table 7
-trained on its 3,799). The dataset has no split of its own here.
+release, so they are ignored: only the training patches are records (its 3,799,
+Table 7's count). The dataset has no split of its own here.
 
 Values are pre-standardised floats (negative ones included) and a few patches
 hold NaN. RGB is bands 3, 2, 1 (B4, B3, B2), stretched to uint8 per band between

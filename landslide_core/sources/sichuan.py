@@ -5,7 +5,7 @@ with their labels ``LandslideLabel001.tif`` … in one folder; aerial images of
 1181×1181 px at 0.2–0.9 m. The folder's name inside the zip is not documented,
 so :meth:`SichuanSource.folders` takes the root itself when it holds such files,
 else the one folder directly inside it that does. Each image becomes one 512×512
-tile (resized, as the paper did; see :mod:`.folder`).
+tile (resized: ours, inferred from Table 7's counts; see :mod:`.standardize`).
 
 The labels' encoding is not documented either. Accepted, after checking the first
 label: a single band with two values (0 = background, the other = landslide) or

@@ -1,17 +1,20 @@
 """Making other datasets' tiles look like CAS tiles: 512×512 RGB uint8 images with 0/1 masks.
 
-Paper Table 7 trains one model on each public dataset after the images were
-"standardized to a resolution of 512 × 512 pixels". Its training counts (770
-Bijie, 59 Sichuan, 1,119 HR-GLDD, 3,799 Landslide4Sense) are the datasets' file
-counts, so each image became one 512×512 image: resized, not cut into tiles
-(cutting Sichuan's 1181×1181 images would have given several tiles each, and
-128×128 patches cannot be cut to 512). :func:`resize_pair` is that resize:
-bilinear for images (antialiased when shrinking), nearest neighbour for masks,
-which keeps them 0/1. Cutting into windows (:func:`windows`) is the other option
-of the generic folder source.
+Of the public datasets of its Table 7 the paper says only “To ensure consistency
+during training, we standardized the image to a resolution of 512 × 512 pixels.”
+(Technical Validation, Comparative experiment) and “we solely employed RGB optical
+images for training, without incorporating additional data such as DEM data to aid
+in the training process”. How they were standardised is ours. Table 7's training
+counts (770 Bijie, 59 Sichuan, 1,119 HR-GLDD, 3,799 Landslide4Sense) are the
+numbers of images of the parts trained on, so we inferred that each image became
+one 512×512 image: resized, not cut into tiles (cutting Sichuan's 1181×1181 images
+would have given several tiles each, and 128×128 patches cannot be cut to 512).
+:func:`resize_pair` is our resize: bilinear for images (antialiased when
+shrinking), nearest neighbour for masks, which keeps them 0/1. Cutting into windows
+(:func:`windows`) is the other option of the generic folder source.
 
 Multispectral floats (HR-GLDD, Landslide4Sense) become uint8 with a per-band
-percentile stretch (:class:`Stretch`) computed on a seeded sample of the
+percentile stretch (:class:`Stretch`, ours) computed on a seeded sample of the
 dataset's training part, so the same files always give the same bytes.
 """
 
@@ -33,9 +36,11 @@ __all__ = [
 ]
 
 STANDARD_SIZE = 512
-"""Side of the standard tile, as CAS tiles and as the paper standardized the other datasets."""
+"""Side of the standard tile: that of CAS tiles and of the Table 7 standardisation (“to a resolution of 512 × 512
+pixels”)."""
 FITS = ("resize", "tile")
-"""How an image of another size becomes standard tiles: resized whole (the paper's), or cut into windows."""
+"""How an image of another size becomes standard tiles: resized whole (ours, inferred from Table 7's counts), or cut
+into windows."""
 
 _WINDOW = re.compile(r"^(?P<stem>.+)__r(?P<row>\d+)_c(?P<col>\d+)$")
 

@@ -1,4 +1,7 @@
-"""Training on the paper's protocol: the run's settings, losses, checkpoints and the loop (one CPU, one GPU, or many)."""
+"""Training: the run's settings, losses, checkpoints and the loop (one CPU, one GPU, or many).
+
+Which settings come from the paper, in its words, and which are ours: :mod:`.config`.
+"""
 
 from .checkpoints import BEST, LAST, load_checkpoint, trained_model
 from .config import TrainConfig

@@ -1,11 +1,15 @@
 """What a training run is: every setting that decides its result, in one serialisable record.
 
-The paper states model, optimiser (SGD, lr 0.01, momentum 0.9, weight decay 5e-4)
-and Dice loss; it does not state epochs, batch size, schedule, augmentation or
-pre-training. Those defaults are ours: poly decay (power 0.9, per iteration) as in
-DeepLab, ImageNet backbones (``pretrained=True``, what such papers almost always
-use), flips and 90° rotations. The config is saved in every checkpoint and a run
-only resumes under the same one.
+The paper (Technical Validation) states the backbones (“the DeepLabV3+, U-net, and
+MFFENet models utilize ResNet50 as the underlying backbone network, and FCN utilizes
+VGG16 as the backbone network”), the optimiser (“employing the SGD optimizer with a
+learning rate of 0.01, a momentum of 0.9, and a weight decay of 0.0005”) and the loss
+(“we utilized the Dice loss as our loss function”); the defaults ``lr``, ``momentum``,
+``weight_decay`` and ``loss`` are those. It does not state epochs, batch size,
+schedule, augmentation or how the backbones were initialised. Those defaults are
+ours: poly decay (power 0.9, per iteration) as in DeepLab, ImageNet backbones
+(``pretrained=True``, what such papers almost always use), flips and 90° rotations.
+The config is saved in every checkpoint and a run only resumes under the same one.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ RESULT_NEUTRAL = frozenset({"num_workers", "checkpoint_every"})
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Settings of one training run on the paper's protocol (defaults: paper where it says, ours where not)."""
+    """Settings of one training run (defaults: the optimiser and loss from the paper, quoted above; ours elsewhere)."""
 
     model: str = "deeplabv3plus"
     """Registry name (``fcn``, ``unet``, ``deeplabv3plus``, ``mffenet``) or ``smp:<Architecture>/<encoder>``."""
@@ -45,7 +49,7 @@ class TrainConfig:
     crop_size: int | None = None
     """Random square training crops; ``None`` trains on the full 512×512 tiles."""
     val_crop_size: int | None = None
-    """Validate on the central square of this size; ``None`` (the paper's protocol) on full tiles. For CPU demo runs."""
+    """Validate on the central square of this size; ``None`` on full 512×512 tiles. For CPU demo runs."""
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4

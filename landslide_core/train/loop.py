@@ -1,4 +1,6 @@
-"""Training on the paper's protocol: SGD with poly decay, Dice loss, validation with the paper's scores each epoch.
+"""Training: SGD with poly decay (ours), Dice loss, validation with the six metrics of paper Table 5 each epoch.
+
+Which settings come from the paper, in its words, and which are ours: :mod:`.config`.
 
 One function, :func:`train`, runs on a CPU, one GPU or many (under ``torchrun``)
 and resumes where it stopped. Files in ``out_dir``: ``split.csv`` (the split

@@ -1,9 +1,11 @@
 """Training losses for one-logit landslide models, chosen by name.
 
-The paper trained with Dice loss ("landslide identification entails a task with
-imbalanced data samples"); ``ce`` (binary cross-entropy) and ``dice+ce`` are there
-for comparison. Every loss takes logits ``(N, 1, H, W)`` (or ``(N, H, W)``) and a
-0/1 mask ``(N, H, W)`` and computes in float32, also under bf16 autocast.
+The paper's loss (Technical Validation): “Given that landslide identification entails
+a task with imbalanced data samples, we utilized the Dice loss as our loss function”.
+Its form is ours: binary, pooled over the batch, smoothed (below). ``ce`` (binary
+cross-entropy) and ``dice+ce`` are there for comparison. Every loss takes logits
+``(N, 1, H, W)`` (or ``(N, H, W)``) and a 0/1 mask ``(N, H, W)`` and computes in
+float32, also under bf16 autocast.
 
 Dice is computed over the whole batch (all pixels of all images pooled), not per
 image and then averaged: crops without landslide pixels are common and a
@@ -76,7 +78,8 @@ def dice_bce_loss(logits: torch.Tensor, target: torch.Tensor, *, synchronize: bo
 
 
 LOSSES: dict[str, Callable[..., torch.Tensor]] = {"dice": dice_loss, "ce": bce_loss, "dice+ce": dice_bce_loss}
-"""Loss names accepted by :func:`build_loss` and ``--loss``; ``dice`` is the paper's."""
+"""Loss names accepted by :func:`build_loss` and ``--loss``; ``dice`` is the one the paper names (“we utilized the
+Dice loss as our loss function”)."""
 
 
 class Loss(nn.Module):

@@ -28,7 +28,8 @@ RESULTS_PAGES = [f"book/sections/{name}" for name in ("04_validation", "05_bench
                                                      "08_inventory")]
 """Pages whose results are shown as figures too, and whose tables link to their records."""
 HIDDEN_INPUT_PAGES = [f"book/sections/{name}" for name in (
-    "03_building", "04_validation", "05_benchmarks", "06_cross_dataset", "07_reproducibility", "08_inventory")]
+    "03_building", "04_validation", "05_benchmarks", "06_cross_dataset", "07_reproducibility", "08_inventory",
+    "09_inferred")]
 """Pages whose plumbing cells (imports, settings) are tagged ``hide-input``."""
 HIDDEN_INPUT = "details.hide.above-input"
 """How MyST-NB renders the input of a ``hide-input`` cell: a closed ``<details>`` whose ``<summary>`` opens it."""

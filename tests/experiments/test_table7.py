@@ -83,7 +83,7 @@ def test_every_model_is_scored_on_every_held_out_part_and_finished_runs_are_read
     assert table["number"].tolist() == [4, 4, 2, 4] and set(table["val tiles"]) == {4}
     comparison = paper_vs_run(table, 7, run_label="run", keys=("model", "dataset"))
     assert comparison.loc[("DeepLabV3+", "Bijie"), ("IoU", "paper")] == 17.483
-    model = table["model"].iloc[0]  # the tiny test model, not DeepLabV3+: its rows follow the paper's
+    model = table["model"].iloc[0]  # the tiny test model, not DeepLabV3+: its rows follow the paper's rows
     assert comparison.loc[(model, "Bijie"), ("IoU", "run")] == pytest.approx(
         transfer.query("`trained on` == 'Bijie' and `evaluated on` == 'CAS (Moxitaidi)'")["iou"].iloc[0])
     matrix = t7.transfer_matrix(transfer)

@@ -28,7 +28,7 @@ def test_predict_writes_the_maps_and_judges_them_against_the_inventory(small_sce
     stem = small_scene.scene.stem
     report = json.loads((tmp_path / f"{stem}.prediction.json").read_text())
     assert f"{report['polygons']} landslide polygon(s)" in printed
-    assert "pixels (the paper's metrics, in %): precision" in printed and "centroid" in printed
+    assert "pixels (the metrics of paper Table 5, in %): precision" in printed and "centroid" in printed
     with rasterio.open(tmp_path / f"{stem}.mask.tif") as mask, rasterio.open(small_scene.scene) as scene:
         assert mask.crs == scene.crs and mask.transform == scene.transform
     assert len(gpd.read_file(tmp_path / f"{stem}.landslides.gpkg")) == report["polygons"]

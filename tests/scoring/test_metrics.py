@@ -1,4 +1,4 @@
-"""The paper's scores from one confusion matrix: Table 5 reproduced, empty classes defined, reduction exact."""
+"""The scores of the paper's tables from one confusion matrix: Table 5 reproduced, empty classes defined, reduction exact."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_table5_deeplabv3plus_uav_row_is_reproduced_from_a_confusion_matrix():
     scores = scores_from_counts(*counts_from_paper(row)).as_percent()
     for metric in METRICS:
         assert scores[metric] == pytest.approx(row[metric], abs=0.01), metric
-    # The paper's "F1 score" is the two-class mean; the landslide-class F1 is clearly different.
+    # The "F1 score" of the paper's tables is the two-class mean (our reading); the landslide-class F1 is clearly different.
     assert abs(scores["f1_landslide"] - row["f1"]) > 3
 
 
@@ -35,7 +35,7 @@ def test_table5_deeplabv3plus_uav_row_is_reproduced_from_a_confusion_matrix():
 @pytest.mark.parametrize("model", ["DeepLabV3+", "MFFENet"])
 def test_deeplab_and_mffenet_uav_and_sat_rows_fit_one_confusion_matrix(model, group):
     # The UAV&SAT rows and the FCN/U-Net rows do not: IoU, F1 and mIoU differ from what their own
-    # P, R and OA imply by 0.01 to 1.7 points, so the paper did not compute every row the same way.
+    # P, R and OA imply by 0.01 to 1.7 points, so not every published row was computed the same way.
     row = paper_row(5, model=model, group=group)
     scores = scores_from_counts(*counts_from_paper(row)).as_percent()
     assert all(scores[m] == pytest.approx(row[m], abs=0.01) for m in METRICS)

@@ -31,6 +31,7 @@ from landslide_core.sections.benchmarks import (
 )
 from landslide_core.sections.training_text import describe_training
 from landslide_core.sources.cas.demo import write_demo_data
+from tests.attribution import registry_attributions
 
 DEMO = dict(models=["fcn", "unet"], groups=["UAV", "SAT", "UAV&SAT"], epochs=2, batch_size=8, crop_size=64,
             val_crop_size=128, seeds=[0], pretrained=False, device="cpu", num_workers=0, keep_checkpoints=False)
@@ -88,6 +89,8 @@ def test_the_consistency_sentence_names_the_rows_the_table_shows():
     worst = table.loc[table["largest |deviation|"].idxmax()]
     assert (worst["model"], worst["group"]) == ("U-Net", "SAT")
     assert f"{worst['largest |deviation|']:.3f} points (most: U-Net SAT)" in text
+    assert "pooling them, as this book does, is our reading" in text
+    assert registry_attributions(text) == []
 
 
 def _scores(groups: list[str], models: list[str]) -> pd.DataFrame:
@@ -123,6 +126,9 @@ def test_the_summary_is_computed_from_scores_and_settings(tmp_path):
     real = summary(scores, comparison, settings, grid_runs(on_gpu, tmp_path), synthetic=False, data_root=tmp_path)
     assert "on device `cuda`" in real and "on the CPU" not in real and "ImageNet-pretrained" in real
     assert "the 1 of 16 sub-datasets found" in real and "(3 validation tiles in all)" in real
+    assert "“randomly split each subdataset into training and validation sets at a 7:3 ratio”" in real
+    assert "It states no epochs, batch size or learning-rate schedule" in real
+    assert registry_attributions(text) == [] and registry_attributions(real) == []
 
 
 def test_step_times_give_the_measured_speed_and_how_each_model_trained_from_its_runs(tmp_path):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from landslide_core.building.qc import QCThresholds
+from landslide_core.paper import mismatches, quote
 from landslide_core.sections.building import (
     build_dataset,
     challenge_gallery,
@@ -17,14 +18,22 @@ from landslide_core.sections.building import (
     planted_truth,
     published_root,
     qc_against_truth,
+    qc_rules,
     scene_overview,
     scene_table,
     score_distributions,
     thresholds_from,
     truth_summary,
 )
-from landslide_core.sections.leakage import PAPER_REMOVED, leakage_tables, published_tiles_audit, removed_table
+from landslide_core.sections.leakage import (
+    PAPER_REMOVED,
+    leakage_tables,
+    published_tiles_audit,
+    removed_note,
+    removed_table,
+)
 from landslide_core.sources import get_source
+from tests.attribution import registry_attributions
 from tests.conftest import SHARED_DATA, requires_real_data
 
 
@@ -88,6 +97,21 @@ def test_the_random_split_leaks_and_the_grouped_split_does_not(built) -> None:
     assert (random[left_out] == 0).all() and grouped.loc["total", left_out] > 0  # the price of a leakage-free split
     assert (grouped["training tiles"] + grouped[left_out] + grouped["validation tiles"]
             == random["training tiles"] + random["validation tiles"]).all()
+
+
+def test_the_rules_are_quoted_from_the_prose_and_what_is_ours_is_said() -> None:
+    text = qc_rules(QCThresholds(cloud=0.9))
+    for key in ("fill_rule", "label_rule", "cloud_rule", "seam_rule", "qc_scheme"):
+        assert quote(key).text in text
+    assert "cloud share > 90 %" in text and "share alone decides" in text and "not in Table 3" in text
+    assert not registry_attributions(text)
+
+
+def test_the_removed_count_is_quoted_beside_the_mismatch_and_the_gap_reading_is_ours() -> None:
+    text = removed_note()
+    assert quote("qc_removed").text in text and mismatches()["sat_tiles"].line() in text
+    assert "**Ours: gaps in the tile numbering" in text and "8,658" in text and "7,413" in text
+    assert not registry_attributions(text)
 
 
 def test_figures_draw(built) -> None:

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import pandas as pd
 
+from landslide_core.eval.paper import paper_values
 from landslide_core.experiments.table7 import public_training_set
+from landslide_core.paper import quote
 from landslide_core.sections.cross_dataset import (
     CrossSettings,
     data_table,
+    hrgldd_note,
+    paper_below,
     public_roots,
     roots_note,
     stand_in_note,
     stand_in_roots,
+    standardising_note,
     summary,
+    training_sets_note,
 )
 from landslide_core.sources.stand_in_marker import STAND_IN_MARKER
+from tests.attribution import registry_attributions
 
 SETTINGS = CrossSettings(model="deeplabv3plus", epochs=3, batch_size=8, crop_size=128, val_crop_size=128,
                          pretrained=False, device="cpu", num_workers=0, seeds=(0, 1))
@@ -59,6 +66,7 @@ def test_the_summary_is_computed_from_the_run():
     text = summary(table, baselines, matrix, synthetic=True, configs=CONFIGS, column="CAS (Moxitaidi)")
     assert "the model trained on **Sichuan** has the highest landslide IoU (40.0 %); the lowest is Bijie's (10.0 %)" in text
     assert "1 of the 2 public datasets score below every CAS training set" in text
+    assert paper_below() in text
     # IoU / mIoU 10 / 51.0, 40 / 54.0, 30 / 53.0 and 35 / 53.5: beating needs more than 1 point (MARGIN) above the
     # baseline's mIoU and a higher landslide IoU (Bijie's 10 is below all landslide's 14)
     assert ("of 4 models: 3 beat all landslide (14.0 / 7.0 %); 1 beat all background (0.0 / 52.5 %); 3 beat the "
@@ -71,6 +79,31 @@ def test_the_summary_is_computed_from_the_run():
     assert "2 seed(s) (0, 1)" in text and "synthetic data" in text
     real = summary(table, baselines, matrix, synthetic=False, configs=CONFIGS, column="CAS (Moxitaidi)")
     assert "train on 70 % of their samples here" in real and "synthetic" not in real
+    assert registry_attributions(text + real) == []
+
+
+def test_the_paper_comparison_is_counted_from_table_7():
+    text = paper_below()  # Sichuan's 30.280 is above SAT's 24.449
+    assert ("the public datasets with a lower landslide IoU than each CAS row are: UAV (43.8 %) 4 of 4; SAT (24.4 %) "
+            "3 of 4 (not Sichuan, 30.3 %); SAT + UAV (46.3 %) 4 of 4; so 3 of the 4 are below every CAS row.") in text
+    assert f"“{quote('table7_three_below').text}”" in text
+    values = paper_values(7)
+    values.loc[values["dataset"] == "Sichuan and Surrounding Areas Landslide Dataset", "iou"] = 20.0
+    assert "SAT (24.4 %) 4 of 4; SAT + UAV (46.3 %) 4 of 4; so 4 of the 4 are below" in paper_below(values)
+    values.loc[values["dataset"] == "Bijie", "iou"] = 50.0
+    assert ("UAV (43.8 %) 3 of 4 (not Bijie, 50.0 %); SAT (24.4 %) 3 of 4 (not Bijie, 50.0 %); SAT + UAV (46.3 %) "
+            "3 of 4 (not Bijie, 50.0 %); so 3 of the 4") in paper_below(values)
+
+
+def test_the_notes_quote_the_paper_and_name_what_is_ours():
+    assert "1,119 + 284 + 355 = 1,758 images" in hrgldd_note() and "a total of 1785 images" in hrgldd_note()
+    assert "channels 0, 1 and 2 by default" in hrgldd_note()
+    assert f"“{quote('table7_standardized').text}”" in standardising_note()
+    assert "The rest is ours: each image is resized whole to 512 × 512 pixels" in standardising_note()
+    assert "4 UAV and 8 SAT tiles are unaccounted for" in training_sets_note()
+    assert "Bijie's 770 landslide samples" in training_sets_note()
+    for note in (hrgldd_note(), standardising_note(), training_sets_note(), paper_below()):
+        assert registry_attributions(note) == []
 
 
 def test_the_settings_give_every_runs_training_config():

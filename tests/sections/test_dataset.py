@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 
 from landslide_core.data.statistics import tile_statistics  # noqa: E402
 from landslide_core.io.raster import read_raster  # noqa: E402
+from landslide_core.paper import mismatches  # noqa: E402
 from landslide_core.sections.dataset import (  # noqa: E402
     COUNT_COLUMNS,
     gallery,
@@ -18,13 +19,20 @@ from landslide_core.sections.dataset import (  # noqa: E402
     representative_tiles,
     share_chart,
     table2,
+    table2_notes,
 )
 from landslide_core.sources.cas.layout import scan  # noqa: E402
+from landslide_core.sources.cas.registry import licence_summary  # noqa: E402
 
 
 @pytest.fixture
 def found(make_root):
     return scan(make_root({"Longxi River（UAV）": 3, "palu": 2}, size=128))
+
+
+def test_table2_notes_show_the_sat_mismatch_and_the_licences():
+    notes = table2_notes()
+    assert mismatches()["sat_tiles"].line() in notes and licence_summary() in notes
 
 
 def test_table2_puts_counts_on_disk_beside_the_papers(found):

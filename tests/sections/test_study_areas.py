@@ -13,6 +13,8 @@ import shapely  # noqa: E402
 from shapely.geometry import Point  # noqa: E402
 
 from landslide_core.errors import PathProblemError  # noqa: E402
+from landslide_core.paper import quote  # noqa: E402
+from landslide_core.paper.mismatches import NATIVE_RESOLUTION, resolution_footnote  # noqa: E402
 from landslide_core.sections import study_areas as sa  # noqa: E402
 from landslide_core.sections.dataset import table2  # noqa: E402
 from landslide_core.sources.cas import regions, subdatasets  # noqa: E402
@@ -163,6 +165,25 @@ def test_table2_parts_hold_every_column_once():
     assert sorted([*what.columns, *where.columns]) == sorted(full.columns)
     assert what["Amount"].tolist() == [sd.paper_tiles for sd in subdatasets()]
     assert where["Authorization"].tolist() == [sd.licence for sd in subdatasets()]
+
+
+def test_columns_of_ours_are_marked_and_explained():
+    t2 = sa.table2_published()
+    assert [c for c in t2.columns if "ours" in c] == [sa.GROUP_COLUMN, sa.AREA_COLUMN]
+    assert ((t2[sa.GROUP_COLUMN] == "UAV") == (t2["Sensor"] == "UAV")).all()
+    inferred = sa.inferred_areas()
+    assert inferred == [sd.name for sd in subdatasets() if sd.name.startswith("Moxi")]
+    assert set(t2.loc[inferred, sa.AREA_COLUMN]) == {"Luding, Sichuan"}
+    note = sa.table2_ours_note()
+    assert quote("luding_uav").cited() in note and all(name in note for name in inferred)
+
+
+def test_resolution_note_names_every_row_whose_sensor_has_another_native_resolution():
+    note = sa.table2_resolution_note()
+    for sd in subdatasets():
+        assert (f"{sd.name} at {sd.resolution_m:g} m" in note) == (sd.sensor in NATIVE_RESOLUTION), sd.name
+    for sensor in NATIVE_RESOLUTION:
+        assert resolution_footnote(sensor) in note
 
 
 def test_table_columns_are_the_papers(paper_text):

@@ -8,7 +8,9 @@ import pandas as pd
 
 from landslide_core.experiments.table5 import GridRun
 from landslide_core.experiments.table6 import ARMS
-from landslide_core.sections.validation import QCSettings, summary
+from landslide_core.paper import mismatches, quote
+from landslide_core.sections.validation import QCSettings, paper_notes, summary
+from tests.attribution import registry_attributions
 
 SETTINGS = QCSettings(model="deeplabv3plus", epochs=1, batch_size=2, crop_size=64, val_crop_size=None,
                       pretrained=False, device="cpu", num_workers=0, seed=0)
@@ -59,3 +61,11 @@ def test_without_common_scores_the_page_says_why(tmp_path):
     assert no_common_scores_note({"filtered": run(None)}).startswith("Only filtered tiles were given")
     note = no_common_scores_note({"unfiltered": run(None), "filtered": run(tmp_path / "best.pt")})
     assert note.startswith("The two models are not scored on the same tiles: ") and "kept no checkpoint" in note
+
+
+def test_the_notes_under_table_6_quote_the_paper_show_both_mismatches_and_call_the_split_reading_ours() -> None:
+    text = paper_notes()
+    assert quote("original_sat").text in text and quote("random_split").text in text
+    assert mismatches()["sat_tiles"].line() in text and mismatches()["one_percent"].line() in text
+    assert "Ours: that Table 6 was split the same way" in text
+    assert not registry_attributions(text)

@@ -235,8 +235,8 @@ def test_unchanged_settings_do_not_rewrite_and_changed_ones_regenerate_cleanly(t
 
 @pytest.mark.slow
 def test_a_small_unet_learns_the_demo_data_in_a_minute(default_records: list) -> None:
-    """A from-scratch U-Net, the paper's Dice loss and SGD with training's poly decay, 80 steps on 128 px crops,
-    beats all-background.
+    """A from-scratch U-Net, Dice loss and SGD (as in “we utilized the Dice loss as our loss function” and
+    “employing the SGD optimizer”) with training's poly decay (ours), 80 steps on 128 px crops, beats all-background.
 
     Without the decay the weights after the 80th step depend on the CPU's float rounding: on an AVX2 machine
     (no AVX-512) seeds 0-2 ended at landslide IoU 0.16-0.31; with it, at 0.50-0.53.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import pytest
 
 from landslide_core.errors import UnknownSubDatasetError
@@ -23,6 +26,26 @@ def test_table2_rows_match_the_paper_text(paper_text):
     for sd in cas.subdatasets():
         row = f"{sd.name}\t{sd.paper_tiles}\t{sd.acquisition_time}\t{sd.source}\t{sd.sensor}\t"
         assert row in paper_text, row
+
+
+def test_readme_states_the_licences_exactly_as_computed():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert cas.licence_summary() in readme
+
+
+def test_licence_counts_match_the_paper_text(paper_text):
+    # Counted here from Table 2 in the text of the paper (its last column), not from the registry.
+    rows = [line.split("\t") for line in paper_text.splitlines() if line.count("\t") == 6 and line.split("\t")[1].isdigit()]
+    assert len(rows) == 16
+    sub_datasets, tiles = Counter(r[6] for r in rows), Counter()
+    for r in rows:
+        tiles[r[6]] += int(r[1])
+    summary = cas.licence_summary()
+    for licence, n in sub_datasets.items():
+        assert f"{licence}: {n} sub-dataset{'s' if n > 1 else ''}, {tiles[licence]:,} tiles" in summary, licence
+    assert f"({len(sub_datasets)} different ones" in summary and f"{sum(tiles.values()):,} tiles in all" in summary
+    assert (sub_datasets["Derivative Works Licence"], tiles["Derivative Works Licence"]) == (7, 13443)
+    assert sub_datasets["CC-BY-NC 4.0"] + sub_datasets["Non-commercial use"] == 4
 
 
 def test_table4_regions_match_the_paper_text(paper_text):

@@ -1,12 +1,16 @@
-"""Quality control (paper "Building the dataset", Table 3): automated scores flag tiles, a person decides.
+"""Quality control, as in the "Building the dataset" section: automated scores flag tiles, a person decides.
 
-The paper excludes a tile when boundary fill exceeds 30 %, landslide pixels are under 0.1 % of it,
-cloud covers over 80 % of a satellite tile, or it shows a severe seam; its production code has no
-quality-control code, so the scores are designed here:
+The paper says: “we first used automated metrics to identify and quantify issues such as the image boundary,
+target size, and occlusion percentage. Images failing to meet certain thresholds were flagged. We then
+manually inspected the flagged images to make the final rejection or retention decision.” The four rules and
+their numbers are in that prose, not in Table 3 (which names the challenges); :mod:`.flags` quotes them.
+Ours: the cloud rule flags on the cloud share alone (the rule's second condition, “the clarity of landslide
+pixels is compromised”, is left to the person who reviews the flags), and the seam threshold is ours. The
+public production code has no quality-control code, so the scores are designed here:
 
 - :mod:`.metrics`: the four scores of one tile (fill, label share, cloud, seam) and their failure modes;
 - :mod:`.flags`: thresholds (:class:`QCThresholds`), flags and their reasons;
-- :mod:`.scan`: scoring a whole root, and the tiles removed as read from the gaps in the numbering;
+- :mod:`.scan`: scoring a whole root, and the tiles removed as read from the gaps in the numbering (our reading);
 - :mod:`.gallery`: pictures of the flagged tiles and an HTML index to review them;
 - :mod:`.decisions`: the decisions file a person edits, read back strictly, and the tiles kept;
 - :mod:`.report`: all of it as one run (``landslide-core qc``).

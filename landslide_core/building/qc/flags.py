@@ -1,8 +1,17 @@
-"""The paper's four exclusion rules as thresholds on the scores, and the flags and reasons they give.
+"""Four exclusion rules as thresholds on the scores, and the flags and reasons they give.
 
-A flag is a suggestion for the person who reviews the tiles (the paper: "images failing to meet certain
-thresholds were flagged. We then manually inspected the flagged images to make the final rejection or
-retention decision"). A rule whose score is missing (NaN) never flags, and the reason says why.
+The rules and their numbers are in the prose of the "Building the dataset" section, not in Table 3, which
+names the four challenges. The paper says: “Data with a proportion of filled pixels exceeding
+30% were excluded”; “we established a threshold to exclude data in which the proportion of labelled pixels
+in a single image falls below 0.1%”; “we opted to exclude satellite image instances in which the proportion
+of cloud pixels exceeds 80% and the clarity of landslide pixels is compromised”; “we carefully excluded
+low-quality images exhibiting severe misalignment and blurred representations of landslide regions”.
+Ours: the cloud rule flags on the cloud share alone (the clarity of the landslide pixels has no measure, so
+it is left to the person who reviews the flags), and the seam threshold is ours (the seam rule has no number).
+
+A flag is a suggestion for that person (the paper: “Images failing to meet certain thresholds were flagged.
+We then manually inspected the flagged images to make the final rejection or retention decision.”). A rule
+whose score is missing (NaN) never flags, and the reason says why.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import pandas as pd
 __all__ = ["CRITERIA", "SCORE_COLUMNS", "QCThresholds", "flag"]
 
 CRITERIA = ("fill", "label", "cloud", "seam")
-"""The rules of paper Table 3: image boundary (fill), label pixel proportion, cloud, seam."""
+"""One rule per challenge the paper's Table 3 names: image boundary (fill), label pixel proportion, cloud, seam."""
 SCORE_COLUMNS = {"fill": "fill_fraction", "label": "label_share", "cloud": "cloud_fraction", "seam": "seam_score"}
 """The score each rule reads (the keys of :func:`~landslide_core.building.qc.metrics.score_tile`)."""
 _MISSING = {"label": "needs a mask", "fill": "not scored", "cloud": "no image content", "seam": "no image content"}
@@ -23,9 +32,9 @@ _MISSING = {"label": "needs a mask", "fill": "not scored", "cloud": "no image co
 
 @dataclass(frozen=True)
 class QCThresholds:
-    """Where each rule flags a tile; the first three are the paper's, the seam threshold is ours.
+    """Where each rule flags a tile; the first three are the numbers of the rules quoted above, the seam one is ours.
 
-    ``seam`` = 8 was chosen on tiles that passed the paper's quality control: the 24 real Hokkaido
+    ``seam`` = 8 was chosen on published tiles (which passed quality control): the 24 real Hokkaido
     Iburi-Tobu tiles score at most 4.8 and 28 of the 29 real originals at most 5.9 (the 29th,
     Palu0117, shows two mosaic seams and scores 17.7). On those 52 clean tiles, one half made to
     differ (along either axis) by a colour shift of 16 grey levels is flagged in 92 % of cases, by a
@@ -36,13 +45,17 @@ class QCThresholds:
     """
 
     fill: float = 0.30
-    """Flag when ``fill_fraction`` > this (paper: 30 %)."""
+    """Flag when ``fill_fraction`` > this (30 % in the quoted fill rule)."""
     label: float = 0.001
-    """Flag when ``label_share`` < this (paper: 0.1 %)."""
+    """Flag when ``label_share`` < this (0.1 % in the quoted label rule)."""
     cloud: float = 0.80
-    """Flag when ``cloud_fraction`` > this (paper: 80 %, satellite tiles)."""
+    """Flag satellite tiles when ``cloud_fraction`` > this (80 % in the quoted cloud rule).
+
+    Ours: the share alone decides; the rule's second condition, “the clarity of landslide pixels is
+    compromised”, is left to the person who reviews the flags.
+    """
     seam: float = 8.0
-    """Flag when ``seam_score`` > this (ours; the paper gives no number)."""
+    """Flag when ``seam_score`` > this (ours; the quoted seam rule has no number)."""
 
 
 def _share(value: float) -> str:
@@ -60,10 +73,12 @@ def flag(scores: pd.DataFrame, thresholds: QCThresholds = QCThresholds()) -> pd.
     """``scores`` with a boolean column per rule (``flag_fill``, …), ``flagged`` (any) and ``reasons``.
 
     ``reasons`` reads e.g. ``fill 42 % > 30 %; cloud 91 % > 80 %``; a missing score (NaN) never flags
-    and is named instead (``label: needs a mask`` when a tile has no mask). The cloud rule is the
-    paper's for satellite tiles: where ``scores`` has a ``group`` column, tiles of group ``UAV`` are
-    never flagged for cloud (a UAV flies below the clouds; their cloud score counts bright bare ground);
-    without it, or for any other group, the rule applies to every tile.
+    and is named instead (``label: needs a mask`` when a tile has no mask). The cloud rule is for
+    satellite tiles, as the paper's “exclude satellite image instances in which the proportion of cloud
+    pixels exceeds 80%” says: where ``scores`` has a ``group`` column, tiles of group ``UAV`` are never
+    flagged for cloud (a UAV flies below the clouds; their cloud score counts bright bare ground); without
+    it, or for any other group, the rule applies to every tile. It flags on the cloud share alone (ours:
+    the rule's “clarity of landslide pixels is compromised” is left to the person who reviews the flags).
 
     Args:
         scores: One row per tile with the four score columns of :data:`SCORE_COLUMNS`.

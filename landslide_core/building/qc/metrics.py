@@ -1,4 +1,4 @@
-"""The four quality-control scores of one tile (paper Table 3): boundary fill, label share, cloud, seam.
+"""Four quality-control scores of one tile, one per challenge the paper's Table 3 names: fill, label, cloud, seam.
 
 Each score is a number a threshold can be put on; none decides anything. They
 work on ``(3, H, W)`` uint8 RGB, with an optional ``valid`` mask (False on nodata
@@ -153,7 +153,9 @@ def fill_mask(image: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
 
 
 def fill_fraction(image: np.ndarray, valid: np.ndarray | None = None) -> float:
-    """Share of the tile without image content (:func:`fill_mask`); the paper excludes tiles above 30 %.
+    """Share of the tile without image content (:func:`fill_mask`).
+
+    The paper: “Data with a proportion of filled pixels exceeding 30% were excluded”.
 
     Raises:
         ValueError: ``valid`` does not match the image's shape.
@@ -162,7 +164,10 @@ def fill_fraction(image: np.ndarray, valid: np.ndarray | None = None) -> float:
 
 
 def label_share(mask: np.ndarray) -> float:
-    """Share of the tile's pixels labelled landslide (mask value nonzero); the paper excludes tiles below 0.1 %."""
+    """Share of the tile's pixels labelled landslide (mask value nonzero).
+
+    The paper: “exclude data in which the proportion of labelled pixels in a single image falls below 0.1%”.
+    """
     mask = np.asarray(mask)
     return float(np.count_nonzero(mask) / mask.size)
 
@@ -200,7 +205,9 @@ def cloud_mask(image: np.ndarray, valid: np.ndarray | None = None, fill: np.ndar
 def cloud_fraction(image: np.ndarray, valid: np.ndarray | None = None, fill: np.ndarray | None = None) -> float:
     """Share of the content pixels (not fill, not nodata) that :func:`cloud_mask` calls cloud; NaN without content.
 
-    The paper excludes satellite tiles above 80 %. See :func:`cloud_mask` for how a pixel is judged and
+    The paper excludes “satellite image instances in which the proportion of cloud pixels exceeds 80% and the
+    clarity of landslide pixels is compromised”; :func:`~.flags.flag` uses this share alone (ours: clarity is left
+    to the person who reviews the flags). See :func:`cloud_mask` for how a pixel is judged and
     where that fails (snow, bright soil and fresh scars, white roofs count as cloud; haze is missed).
 
     Raises:

@@ -1,4 +1,4 @@
-"""Scoring every tile under a root, and reading from tile numbers how many tiles quality control removed.
+"""Scoring every tile under a root, and reading from tile numbers how many tiles quality control removed (ours).
 
 A root is either a data root in a source's layout (image and mask pairs) or a plain folder of image
 files without masks, such as loose originals of several sub-datasets; there each file's sub-dataset
@@ -125,10 +125,12 @@ def score_root(root: str | Path, *, source: str | TileSource = "cas", subdataset
 
 
 def removed_from_names(root: str | Path, *, source: str | TileSource = "cas") -> pd.DataFrame:
-    """Per sub-dataset, tiles missing from the numbering: the tiles quality control removed.
+    """Per sub-dataset, tiles missing from the numbering, which we read as the tiles quality control removed.
 
-    The production code numbered each sub-dataset's tiles with one counter, so a number missing below
-    the highest one is a tile that was cut and then removed. The number is the trailing digits of a
+    That reading is ours, an inference: the paper never links numbering to quality control. The public
+    production code numbers each sub-dataset's tiles with one counter and the published tiles keep their
+    names, so we read a number missing below the highest one as a tile that was cut and then removed
+    (``numbering_gaps`` in ``landslide_core/paper/inferences.yaml``). The number is the trailing digits of a
     file's stem; numbering starts at 1 (at 0 where a tile 0 exists). Files without trailing digits are
     counted as present but take no part in the numbering. (The data's README reports that the full
     Hokkaido Iburi-Tobu sub-dataset runs to 1571 with 1,484 tiles present, which reads as 87 removed.)

@@ -4,7 +4,7 @@ The published CAS tiles passed quality control, so they cannot show what quality
 control removes. These scenes can: each is a SYNTHETIC satellite image of a few
 kilometres at one of the study regions (UTM, the sub-dataset's ground resolution),
 drawn with the demo tile renderer, with a vector landslide inventory and one defect
-for each of the paper's four rules (Table 3), whose truth is written beside it:
+for each of the four challenges the paper's Table 3 names, whose truth is written beside it:
 
 - **image boundary**: a corner of the scene outside the image footprint, filled
   with white, black nodata or a fixed grey (truth: a fill mask);

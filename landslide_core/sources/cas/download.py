@@ -95,7 +95,7 @@ def _missing(expected: str, files: list[RemoteFile]) -> DownloadError:
         expected,
         f"not in the Zenodo record's file list (files there that match no sub-dataset: {unmatched})",
         f"check the record at {record_page(ZENODO_RECORD)}; if the file was renamed, report it so the name can be "
-        "added to landslide_core/sources/cas/table2_subdatasets.csv",
+        "added to landslide_core/paper/table2_subdatasets.csv",
     )
 
 

@@ -1,9 +1,11 @@
-"""The CAS Landslide Dataset as the paper describes it: 16 sub-datasets, 9 regions.
+"""The CAS Landslide Dataset's 16 sub-datasets (paper Table 2) and 9 regions (paper Table 4).
 
-Paper Table 2 (sub-datasets) and Table 4 (regions) are kept as CSV files in
-this folder so they read as data, not code. Region coordinates are
-ours and *approximate* (a point near the centre of each study area, for the
-location map); the official outlines are in the study-areas shapefile on Zenodo.
+Both tables are CSV files in :mod:`landslide_core.paper` (``table2_subdatasets.csv``,
+``table4_regions.csv``), so they read as data, not code. Columns of ours sit beside the
+paper's: each sub-dataset's sensor group and region (our links to Tables 5 and 4), its
+Zenodo file name and tile-name prefixes, and each region's coordinates, which are
+*approximate* (a point near the centre of each study area, for the location map); the
+official outlines are in the study-areas shapefile on Zenodo.
 
 Folder and file names in the real distribution are irregular (full-width
 parentheses, "UAV-0.2m" vs "0.2 m", "palu" vs "Palu"); :func:`find_subdataset`
@@ -24,8 +26,8 @@ from ...errors import UnknownSubDatasetError
 
 __all__ = [
     "GROUPS", "PAPER_CITATION", "STUDY_AREAS_FOLDER", "TILE_SIZE", "ZENODO_DOI", "ZENODO_RECORD", "Group", "Region",
-    "SubDataset", "check_group", "find_subdataset", "get_subdataset", "group_members", "normalize_name", "region",
-    "regions", "subdataset_for_tile_name", "subdatasets"
+    "SubDataset", "check_group", "find_subdataset", "get_subdataset", "group_members", "licence_summary",
+    "normalize_name", "region", "regions", "subdataset_for_tile_name", "subdatasets"
 ]
 
 Group = Literal["UAV", "SAT"]
@@ -46,7 +48,7 @@ PAPER_CITATION = (
 
 @dataclass(frozen=True)
 class SubDataset:
-    """One row of paper Table 2, plus how the sub-dataset is distributed on Zenodo."""
+    """One row of paper Table 2, plus columns of ours: its group and region, and how it is distributed on Zenodo."""
 
     key: str
     name: str
@@ -74,7 +76,7 @@ class SubDataset:
 
 @dataclass(frozen=True)
 class Region:
-    """One row of paper Table 4, with an approximate location (ours, not the paper's)."""
+    """One row of paper Table 4, with an approximate location of ours (Table 4 gives none)."""
 
     key: str
     location: str
@@ -89,7 +91,7 @@ class Region:
 
 
 def _read_csv(name: str) -> list[dict[str, str]]:
-    with resources.files(__package__).joinpath(name).open(encoding="utf-8") as f:
+    with resources.files("landslide_core.paper").joinpath(name).open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 
@@ -131,6 +133,27 @@ def regions() -> tuple[Region, ...]:
             approx_lon=float(row["approx_lon"]),
         )
         for row in _read_csv("table4_regions.csv")
+    )
+
+
+def licence_summary() -> str:
+    """One sentence on the licences of paper Table 2: sub-datasets and tiles per licence, most tiles first.
+
+    Computed from the registry, so the README (which holds this exact sentence, checked by a test) and the
+    dataset page cannot drift from the table; the licence names are Table 2's, quoted as published.
+    """
+    by_licence: dict[str, list[SubDataset]] = {}
+    for sd in subdatasets():
+        by_licence.setdefault(sd.licence, []).append(sd)
+    tiles = {licence: sum(sd.paper_tiles for sd in sds) for licence, sds in by_licence.items()}
+    parts = [
+        f"{licence}: {len(sds)} sub-dataset{'s' if len(sds) > 1 else ''}, {tiles[licence]:,} tiles"
+        for licence, sds in sorted(by_licence.items(), key=lambda item: (-tiles[item[0]], item[0]))
+    ]
+    return (
+        f"The {len(subdatasets())} sub-datasets carry the licences of the Authorization column of paper Table 2 "
+        f"({len(by_licence)} different ones, quoted as published; {sum(tiles.values()):,} tiles in all): "
+        + "; ".join(parts) + "."
     )
 
 
