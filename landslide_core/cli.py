@@ -558,7 +558,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .eval import evaluate_checkpoint
+    from .eval import evaluate_checkpoint, tiles_path
     from .scoring import SCORE_COLUMNS
 
     name, options, root = _source_and_root(args)
@@ -570,7 +570,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if _is_main_process():
         print(table[["group", "subdataset", "tiles", *SCORE_COLUMNS]].to_string(index=False, float_format="%.3f"))
         if args.out:
-            print(f"record written: {args.out}.csv and {args.out}.json (with provenance)")
+            print(f"record written: {args.out}.csv and {args.out}.json (with provenance); counts per tile: "
+                  f"{tiles_path(args.out)}")
     return 0
 
 
@@ -647,7 +648,9 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, …")
     p.add_argument("--num-workers", type=_num_workers, default="auto",
                    help="data loader processes, or auto: follow the cores (default: %(default)s)")
-    p.add_argument("--out", type=Path, help="record stem: writes OUT.csv and OUT.json with provenance")
+    p.add_argument("--out", type=Path, help="record stem: writes OUT.csv and OUT.json with provenance, and "
+                                            "OUT-tiles.csv: each tile's landslide TP, FP, FN and TN, whose sums "
+                                            "are the record's counts")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_source_arguments(p, None)
     p.set_defaults(func=_evaluate)

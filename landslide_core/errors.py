@@ -14,7 +14,7 @@ __all__ = [
     "DownloadError", "GridError",
     "LockHeldError",
     "ImageFormatError", "LandslideCoreError", "ManifestError", "MaskValueError", "MissingPartnerError", "NoDirectDownloadError",
-    "NothingToEvaluateError", "PaperStatementError", "PathProblemError", "PredictionError", "ProfileError", "RankFailedError", "RunMismatchError", "SceneError", "SectionFailedError",
+    "NothingToEvaluateError", "PaperStatementError", "PathProblemError", "PredictionError", "ProfileError", "RankFailedError", "RunFolderError", "RunMismatchError", "SceneError", "SectionFailedError",
     "SubDatasetFolderError", "ThroughputError", "TileError", "TileSizeError", "TrainingDataError", "UnknownLossError",
     "UnknownModelError", "UnknownSourceError", "UnknownSubDatasetError", "UnreadableTileError"
 ]
@@ -153,6 +153,10 @@ class GridError(LandslideCoreError):
 
 class RunMismatchError(PathProblemError):
     """A finished run's ``config.json`` does not hold the configuration it is read back for."""
+
+
+class RunFolderError(PathProblemError):
+    """A finished run's folder that lacks a file this code writes into every finished run (e.g. ``tile_counts.csv``)."""
 
 
 class LockHeldError(PathProblemError):

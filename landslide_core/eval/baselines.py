@@ -1,7 +1,7 @@
 """Baselines a trained model has to beat before its scores mean it learned anything.
 
-Three predictors that use no learned features, scored by :func:`~landslide_core.eval.evaluation.evaluate`
-exactly as the models are (same tiles, same central crops, same confusion matrices):
+Three predictors that use no learned features, scored by :func:`~landslide_core.eval.evaluation.evaluate_tiles`
+exactly as the models are (same tiles, same central crops, same confusion matrices and per-tile counts):
 
 - **all landslide**: every pixel is landslide. Its landslide IoU is the landslide share of the validation
   pixels and its recall is 100 %: a model that predicts landslide almost everywhere scores close to it.
@@ -33,7 +33,7 @@ from tqdm import tqdm
 from ..errors import BaselineError, NothingToEvaluateError
 from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
-from .evaluation import evaluate
+from .evaluation import evaluate_tiles
 
 __all__ = [
     "ALL_BACKGROUND", "ALL_LANDSLIDE", "BASELINES", "CONSTANTS", "FEATURES", "MARGIN", "RULE", "THRESHOLD_RULE",
@@ -224,10 +224,12 @@ class RulePrediction(nn.Module):
 def baseline_scores(train_records: Sequence[TileRecord], val_records: Sequence[TileRecord], *,
                     source: str | TileSource = "cas", crop_size: int | None = None, batch_size: int = 8,
                     device: str = "cpu", rule_source: str | TileSource | None = None, constants: bool = True,
-                    ) -> tuple[pd.DataFrame, ThresholdRule]:
-    """The three baselines' scores on ``val_records`` (rows as :func:`evaluate`'s) and the fitted rule.
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, ThresholdRule]:
+    """The three baselines' scores on ``val_records``, their per-tile counts and the fitted rule.
 
-    ``crop_size`` scores the central crops the models were validated on; the rule is fitted on the whole
+    Scores and counts are rows as :func:`~landslide_core.eval.evaluation.evaluate_tiles`' (the ``model`` column
+    names the baseline), each baseline's tiles in the order of ``val_records``, so they pair with a model's tile by
+    tile. ``crop_size`` scores the central crops the models were validated on; the rule is fitted on the whole
     training tiles, read with ``rule_source`` (default: ``source``, which reads ``val_records``) so that a rule
     fitted on one dataset can be scored on another. ``constants=False`` scores the rule alone (the constant
     predictions do not depend on the training tiles).
@@ -236,6 +238,7 @@ def baseline_scores(train_records: Sequence[TileRecord], val_records: Sequence[T
     rule = fit_threshold_rule(train_records, source if rule_source is None else rule_source)
     predictors = {ALL_LANDSLIDE: ConstantPrediction(True), ALL_BACKGROUND: ConstantPrediction(False)} if constants else {}
     predictors[THRESHOLD_RULE] = RulePrediction(rule, source.normalisation)
-    frames = [evaluate(module, val_records, batch_size=batch_size, device=device, model_name=name,
-                       crop_size=crop_size, source=source) for name, module in predictors.items()]
-    return pd.concat(frames, ignore_index=True), rule
+    scores, tiles = zip(*(evaluate_tiles(module, val_records, batch_size=batch_size, device=device, model_name=name,
+                                         crop_size=crop_size, source=source) for name, module in predictors.items()),
+                        strict=True)
+    return pd.concat(scores, ignore_index=True), pd.concat(tiles, ignore_index=True), rule

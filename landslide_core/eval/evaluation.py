@@ -4,7 +4,9 @@ The scoring itself (confusion matrices per sub-dataset, merged per group: poolin
 pixels is our reading of Eqs. 1–6 of the paper, which are written in counts) is
 :mod:`landslide_core.scoring`, below training; this module sits above training
 because it loads training's checkpoints and reads the split they were trained on.
-Runs under torchrun too: tiles are sharded, matrices summed, and only rank 0 writes.
+Runs under torchrun too: tiles are sharded, per-tile counts summed, and only rank 0 writes.
+Each evaluation gives the scores table and the per-tile counts it is the sum of
+(:func:`evaluate_tiles`, :func:`evaluate_checkpoint_tiles`), from one pass over the tiles.
 """
 
 from __future__ import annotations
@@ -20,21 +22,25 @@ from torch import nn
 
 from ..data.splits import manifest_checksum, read_manifest, split_records
 from ..errors import CheckpointError, ConfigError, NothingToEvaluateError
+from ..io.atomic import write_text_atomic
 from ..provenance import collect_provenance, write_record
 from ..runtime.device import Runtime
 from ..runtime.distributed import session
 from ..runtime.workers import NumWorkers
-from ..scoring.confusion import confusion_matrices, scores_table
+from ..scoring.confusion import scores_table, subdataset_matrices, tile_counts, tile_table
 from ..sources import TileSource, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import load_checkpoint, trained_model
 
-__all__ = ["SPLIT_CHOICES", "evaluate", "evaluate_checkpoint", "write_evaluation_record"]
+__all__ = [
+    "SPLIT_CHOICES", "evaluate", "evaluate_checkpoint", "evaluate_checkpoint_tiles", "evaluate_tiles", "tiles_path",
+    "write_evaluation_record",
+]
 
 SPLIT_CHOICES = ("train", "val", "all")
 
 
-def evaluate(
+def evaluate_tiles(
     model_or_checkpoint: nn.Module | str | Path,
     records: Sequence[TileRecord],
     *,
@@ -47,8 +53,10 @@ def evaluate(
     progress: bool = False,
     crop_size: int | None = None,
     source: str | TileSource = "cas",
-) -> pd.DataFrame:
-    """The six scores of the paper's tables (percent) of a model or checkpoint on ``records``, per group and sub-dataset.
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The six scores of the paper's tables (percent) of a model or checkpoint on ``records``, and its per-tile counts.
+
+    One pass over the tiles: the scores' counts are the sums of the per-tile counts, per sub-dataset and group.
 
     Args:
         model_or_checkpoint: A one-logit model (moved to ``device`` in place) or a training checkpoint file.
@@ -65,7 +73,9 @@ def evaluate(
         source: The tile source that reads the tiles.
 
     Returns:
-        One row per group and per sub-dataset (see :data:`landslide_core.scoring.TABLE_COLUMNS`).
+        The scores, one row per group and per sub-dataset (see :data:`landslide_core.scoring.TABLE_COLUMNS`), and
+        the landslide-class counts of every tile, in the order of ``records``
+        (:data:`landslide_core.scoring.TILE_COLUMNS`).
 
     Raises:
         NothingToEvaluateError: ``records`` is empty.
@@ -80,9 +90,36 @@ def evaluate(
         model, config = trained_model(load_checkpoint(model_or_checkpoint))
         name = model_name or config.model
     runtime.prepare_model(model)
-    matrices = confusion_matrices(model, records, runtime, batch_size=batch_size, num_workers=num_workers,
-                                  progress=progress, crop_size=crop_size, source=source)
-    return scores_table(matrices, records, model=name, source=source)
+    counts = tile_counts(model, records, runtime, batch_size=batch_size, num_workers=num_workers, progress=progress,
+                         crop_size=crop_size, source=source)
+    matrices = subdataset_matrices(counts, records, source=source)
+    return scores_table(matrices, records, model=name, source=source), tile_table(counts, records, model=name)
+
+
+def evaluate(
+    model_or_checkpoint: nn.Module | str | Path,
+    records: Sequence[TileRecord],
+    *,
+    batch_size: int = 4,
+    device: str | torch.device = "auto",
+    precision: str = "auto",
+    channels_last: bool | str = "auto",
+    num_workers: NumWorkers = "auto",
+    model_name: str | None = None,
+    progress: bool = False,
+    crop_size: int | None = None,
+    source: str | TileSource = "cas",
+) -> pd.DataFrame:
+    """The scores of :func:`evaluate_tiles` alone: one row per group and per sub-dataset; arguments as there."""
+    return evaluate_tiles(model_or_checkpoint, records, batch_size=batch_size, device=device, precision=precision,
+                          channels_last=channels_last, num_workers=num_workers, model_name=model_name,
+                          progress=progress, crop_size=crop_size, source=source)[0]
+
+
+def tiles_path(stem: str | Path) -> Path:
+    """``<stem>-tiles.csv``, beside the record ``<stem>.csv`` that :func:`write_evaluation_record` writes."""
+    record = Path(stem).with_suffix(".csv")
+    return record.with_name(f"{record.stem}-tiles.csv")
 
 
 def write_evaluation_record(
@@ -137,7 +174,7 @@ def _foreign_records(data_root: str | Path, source: TileSource, split: str, mani
     return sorted(source.select_group(records, group), key=lambda r: r.uid)
 
 
-def evaluate_checkpoint(
+def evaluate_checkpoint_tiles(
     checkpoint: str | Path,
     data_root: str | Path,
     *,
@@ -151,8 +188,8 @@ def evaluate_checkpoint(
     num_workers: NumWorkers = "auto",
     progress: bool = True,
     record: str | Path | None = None,
-) -> pd.DataFrame:
-    """Evaluate a training checkpoint on its own split, or on any data it was not trained on.
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Evaluate a training checkpoint on its own split, or on any data it was not trained on: scores and tiles.
 
     On its own data (``source`` ``None``, the default) the split comes from its
     training manifest, checked to be unchanged, and ``split`` defaults to ``val``.
@@ -176,7 +213,11 @@ def evaluate_checkpoint(
         device: ``auto``, ``cpu``, ``cuda``, …
         num_workers: Data-loader processes; ``auto`` follows the cores (the number it becomes is logged).
         progress: Show a progress bar.
-        record: Write ``record.csv`` and ``record.json`` with provenance (rank 0 only under torchrun).
+        record: Write ``record.csv`` and ``record.json`` with provenance, and the per-tile counts as
+            ``record-tiles.csv`` (rank 0 only under torchrun).
+
+    Returns:
+        The scores per group and sub-dataset and the counts per tile, as :func:`evaluate_tiles`'s.
 
     Raises:
         CheckpointError: The checkpoint cannot be read, or its training split is missing or changed.
@@ -206,12 +247,35 @@ def evaluate_checkpoint(
             records = ses.from_main(lambda: split_records(data_root, manifest, seed=config.seed,
                                                           val_fraction=config.val_fraction, group=group,
                                                           subdatasets=subdatasets, split=split, source=tiles))
-        table = evaluate(model, records, batch_size=batch_size, device=runtime.device, num_workers=num_workers,
-                         model_name=config.model, progress=progress, crop_size=config.val_crop_size, source=tiles)
+        table, per_tile = evaluate_tiles(model, records, batch_size=batch_size, device=runtime.device,
+                                         num_workers=num_workers, model_name=config.model, progress=progress,
+                                         crop_size=config.val_crop_size, source=tiles)
         if record is not None and ses.is_main:
             parameters = {"checkpoint": checkpoint, "epoch": saved["epoch"], "split": split, "group": group,
                           "subdatasets": subdatasets, "source": tiles.spec(), "batch_size": batch_size,
                           "training": config.to_dict()}
             write_evaluation_record(table, record, parameters=parameters, data_root=data_root, records=records,
                                     manifest=manifest, device=str(runtime.device), started=started, source=tiles)
-    return table
+            write_text_atomic(tiles_path(record), per_tile.to_csv(index=False))
+    return table, per_tile
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data_root: str | Path,
+    *,
+    split: str | None = None,
+    group: str | None = None,
+    subdatasets: Sequence[str] | None = None,
+    manifest: str | Path | None = None,
+    source: str | TileSource | Mapping[str, Any] | None = None,
+    batch_size: int = 4,
+    device: str = "auto",
+    num_workers: NumWorkers = "auto",
+    progress: bool = True,
+    record: str | Path | None = None,
+) -> pd.DataFrame:
+    """The scores of :func:`evaluate_checkpoint_tiles` alone, per group and sub-dataset; arguments as there."""
+    return evaluate_checkpoint_tiles(checkpoint, data_root, split=split, group=group, subdatasets=subdatasets,
+                                     manifest=manifest, source=source, batch_size=batch_size, device=device,
+                                     num_workers=num_workers, progress=progress, record=record)[0]

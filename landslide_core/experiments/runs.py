@@ -12,8 +12,14 @@ reading an old one back, and ``config.json`` in the folder holds the identity:
 reading a finished run back compares it with the identity asked for and refuses a
 mismatch, naming the fields.
 
-A run's folder holds ``config.json``, ``history.csv``, its checkpoints and, written
-last, ``scores.csv``: a folder with scores is a finished run and is never trained again.
+A run's folder holds ``config.json``, ``history.csv``, its checkpoints, ``tile_counts.csv``
+(the landslide-class TP, FP, FN and TN of the evaluation on every validation tile, whose
+sums are the counts of ``scores.csv``) and, written last, ``scores.csv``: a folder with
+scores is a finished run and is never trained again.
+
+Baselines are not runs: the experiments score them anew on every call and write their
+per-tile counts beside the split manifest they were scored on (:func:`baseline_tiles_path`),
+so that a run can be paired with them tile by tile.
 """
 
 from __future__ import annotations
@@ -29,20 +35,27 @@ from typing import Any
 import pandas as pd
 
 from ..data.splits import manifest_checksum, read_manifest
-from ..errors import RunMismatchError
-from ..eval.evaluation import evaluate_checkpoint
+from ..errors import RunFolderError, RunMismatchError
+from ..eval.evaluation import evaluate_checkpoint_tiles
 from ..io.atomic import write_text_atomic
 from ..provenance import listing_checksum, package_digest
+from ..scoring.confusion import TILE_COLUMNS
 from ..train.checkpoints import BEST, LAST
 from ..train.config import RESULT_NEUTRAL, TrainConfig
 from ..train.loop import CONFIG_FILE, HISTORY_FILE, run_lock, train
 
 __all__ = [
-    "DIGEST_LENGTH", "SCORES_FILE", "GridRun", "RunSpec", "check_identity", "epoch_choice", "read_config", "read_run",
+    "BASELINE_TILES_SUFFIX", "DIGEST_LENGTH", "SCORES_FILE", "TILE_COUNTS_FILE", "GridRun", "RunSpec",
+    "baseline_tiles_path", "check_identity", "epoch_choice", "read_config", "read_run", "read_tile_counts",
     "train_and_evaluate",
 ]
 
 SCORES_FILE = "scores.csv"
+TILE_COUNTS_FILE = "tile_counts.csv"
+"""Per-tile counts of a run's evaluation (:data:`~landslide_core.scoring.TILE_COLUMNS`; Table 7's runs add
+``evaluated on``), written before the file that marks the run finished."""
+BASELINE_TILES_SUFFIX = "baselines-tiles.csv"
+"""How the name of every file of :func:`baseline_tiles_path` ends."""
 DIGEST_LENGTH = 12
 """Hex digits of the identity's SHA-256 in a run folder's name."""
 
@@ -123,12 +136,16 @@ class GridRun:
     """The best checkpoint, or ``None`` where it was not kept."""
     config: dict[str, Any] = field(default_factory=dict)
     """The run's own ``config.json``: its settings and identity as it trained."""
+    tile_counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(TILE_COLUMNS)))
+    """The same evaluation per validation tile (``tile_counts.csv``): the counts :attr:`scores` sums; a run read
+    back from its folder always has them."""
 
 
 def train_and_evaluate(spec: RunSpec, folder: Path, progress: bool) -> None:
     """Train ``spec`` in ``folder`` and score its best checkpoint on its validation tiles.
 
-    ``config.json`` gets the run's identity when training starts; ``scores.csv`` is written last.
+    ``config.json`` gets the run's identity when training starts; the per-tile counts (:data:`TILE_COUNTS_FILE`)
+    follow training, and ``scores.csv``, written last, marks the run finished.
     """
     with run_lock(folder, "training and evaluating"):  # a second process is refused, naming this one
         if (folder / SCORES_FILE).is_file():  # finished by another process since the caller looked
@@ -137,23 +154,65 @@ def train_and_evaluate(spec: RunSpec, folder: Path, progress: bool) -> None:
         result = train(config, spec.data_root, folder, manifest=spec.manifest, progress=progress,
                        identity=spec.identity())
         checkpoint = result.best_checkpoint or result.last_checkpoint
-        scores = evaluate_checkpoint(checkpoint, spec.data_root, manifest=spec.manifest, batch_size=config.batch_size,
-                                     device=config.device, num_workers=config.num_workers, progress=False)
+        scores, tiles = evaluate_checkpoint_tiles(checkpoint, spec.data_root, manifest=spec.manifest,
+                                                  batch_size=config.batch_size, device=config.device,
+                                                  num_workers=config.num_workers, progress=False)
+        write_text_atomic(folder / TILE_COUNTS_FILE, tiles.to_csv(index=False))
         write_text_atomic(folder / SCORES_FILE, scores.to_csv(index=False))  # written last: a finished run
 
 
+def read_tile_counts(folder: Path, finished_by: str = SCORES_FILE) -> pd.DataFrame:
+    """A finished run's per-tile counts (:data:`TILE_COUNTS_FILE`), tile names and sub-datasets read as text.
+
+    Args:
+        folder: The run's folder.
+        finished_by: The file that marks the run finished, named in the error.
+
+    Raises:
+        RunFolderError: The run is finished but has no per-tile counts (made by code that did not write them).
+    """
+    path = folder / TILE_COUNTS_FILE
+    if not path.is_file():
+        raise RunFolderError(path, f"this finished run (it has {finished_by}) has no per-tile counts; this code "
+                             f"writes {TILE_COUNTS_FILE} before {finished_by}, so other code finished it or the "
+                             "file was removed", f"delete the folder {folder} to train and evaluate the run again")
+    return pd.read_csv(path, keep_default_na=False)
+
+
 def read_run(spec: RunSpec, folder: Path) -> GridRun:
-    """A finished run read back from its folder: history, scores, the checkpoint it kept and its own configuration.
+    """A finished run read back from its folder: history, scores, per-tile counts, kept checkpoint and configuration.
 
     Raises:
         RunMismatchError: The run's ``config.json`` does not hold ``spec``'s identity.
+        RunFolderError: The run has scores but no :data:`TILE_COUNTS_FILE`.
     """
     saved = check_identity(folder, spec)
+    tiles = read_tile_counts(folder)
     scores = pd.read_csv(folder / SCORES_FILE, keep_default_na=False)
     history = pd.read_csv(folder / HISTORY_FILE)
     kept = [path for path in (folder / BEST, folder / LAST) if path.is_file()]
     config = spec.config
-    return GridRun(config.model, config.group, config.seed, folder, history, scores, kept[0] if kept else None, saved)
+    return GridRun(config.model, config.group, config.seed, folder, history, scores, kept[0] if kept else None, saved,
+                   tiles)
+
+
+def baseline_tiles_path(manifest: Path, group: str, crop_size: int | None, rule_from: str | None = None) -> Path:
+    """Where the baselines' per-tile counts on the ``val`` tiles of ``group`` in ``manifest`` are kept.
+
+    Beside the manifest, named by what decides them besides the code: the tiles scored (manifest, group), the
+    central crops and, where the threshold rule was fitted on other training tiles than the manifest's own,
+    ``rule_from``. For example ``split-seed0_UAV+SAT_crop128_baselines-tiles.csv``.
+
+    Args:
+        manifest: The split manifest whose ``val`` tiles were scored.
+        group: The group of the tiles scored (``&`` is written ``+``).
+        crop_size: The side of the central crops scored; ``None``: the full tiles (``full``).
+        rule_from: What the threshold rule was fitted on, when not the manifest's ``train`` tiles of ``group``.
+    """
+    parts = [manifest.stem, group.replace("&", "+"), "full" if crop_size is None else f"crop{crop_size}"]
+    if rule_from is not None:
+        parts.append(f"rule-{rule_from}")
+    return manifest.parent / f"{'_'.join(parts)}_{BASELINE_TILES_SUFFIX}"
 
 
 def epoch_choice(runs: Mapping[str, GridRun]) -> pd.DataFrame:

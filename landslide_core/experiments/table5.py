@@ -24,11 +24,12 @@ import pandas as pd
 
 from ..data.splits import load_or_make_split, split_records
 from ..eval.baselines import ALL_BACKGROUND, baseline_scores
+from ..io.atomic import write_text_atomic
 from ..models import describe_model
 from ..scoring.confusion import SCORE_COLUMNS
 from ..train.checkpoints import BEST, LAST
 from ..train.config import TrainConfig
-from .runs import SCORES_FILE, GridRun, RunSpec, read_run, train_and_evaluate
+from .runs import SCORES_FILE, GridRun, RunSpec, baseline_tiles_path, read_run, train_and_evaluate
 
 __all__ = [
     "SCORES_FILE", "GridRun", "KeepRule", "baseline_frame", "histories_frame", "mean_std_table", "paper_name", "prune_checkpoints", "run_grid", "run_stem",
@@ -110,7 +111,8 @@ def baseline_frame(data_root: str | Path, runs_dir: str | Path, *, base: TrainCo
     """The baselines' rows, labelled as :func:`scores_frame`'s, and the threshold rule fitted per group and seed.
 
     Each group's rule is fitted on the training tiles of the seed's split manifest (the one the models trained
-    on) and every baseline is scored on the same validation tiles and central crops as the models.
+    on) and every baseline is scored on the same validation tiles and central crops as the models. Their counts
+    per tile are written beside the manifest (:func:`~.runs.baseline_tiles_path`), to pair with the runs'.
     """
     frames, rules = [], []
     source = base.tile_source()
@@ -119,7 +121,8 @@ def baseline_frame(data_root: str | Path, runs_dir: str | Path, *, base: TrainCo
         for group in groups:
             sides = [split_records(data_root, manifest, seed=seed, val_fraction=base.val_fraction, group=group,
                                    split=side, source=source) for side in ("train", "val")]
-            scores, rule = baseline_scores(*sides, source=source, crop_size=base.val_crop_size, device="cpu")
+            scores, tiles, rule = baseline_scores(*sides, source=source, crop_size=base.val_crop_size, device="cpu")
+            write_text_atomic(baseline_tiles_path(manifest, group, base.val_crop_size), tiles.to_csv(index=False))
             frames.append(scores.assign(trained_on=group, seed=seed))
             rules.append({"group": group, "seed": seed, "feature": rule.feature, "threshold": rule.threshold,
                           "landslide if": "at or above" if rule.above else "below",

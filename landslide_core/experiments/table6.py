@@ -27,11 +27,12 @@ import pandas as pd
 from ..data.splits import load_or_make_split, make_split, split_records, write_manifest
 from ..eval.baselines import baseline_scores
 from ..eval.evaluation import evaluate_checkpoint
+from ..io.atomic import write_text_atomic
 from ..scoring.confusion import SCORE_COLUMNS
 from ..sources import TileSource, get_source
 from ..tiles import TileRecord
 from ..train.config import TrainConfig
-from .runs import SCORES_FILE, GridRun, RunSpec, read_run, train_and_evaluate
+from .runs import SCORES_FILE, GridRun, RunSpec, baseline_tiles_path, read_run, train_and_evaluate
 from .table5 import paper_name, run_stem
 
 __all__ = ["ARMS", "QCArm", "common_validation_scores", "qc_arms", "run_table6", "table6", "table6_baselines"]
@@ -143,13 +144,16 @@ def table6_baselines(arms: list[QCArm], base: TrainConfig) -> pd.DataFrame:
 
     The threshold rule is fitted on the arm's training tiles of ``base.group``; every baseline is scored on its
     validation tiles of that group as the model was (``base.val_crop_size``). Tiles are counted as :func:`table6`'s.
+    Each arm's baseline counts per tile are written beside its manifest (:func:`~.runs.baseline_tiles_path`), to pair
+    with its run's.
     """
     rows = []
     source = base.tile_source()
     for arm in arms:
         sides = [split_records(arm.data_root, arm.manifest, seed=base.seed, val_fraction=base.val_fraction,
                                group=base.group, split=side, source=source) for side in ("train", "val")]
-        scores, _ = baseline_scores(*sides, source=source, crop_size=base.val_crop_size, device="cpu")
+        scores, tiles, _ = baseline_scores(*sides, source=source, crop_size=base.val_crop_size, device="cpu")
+        write_text_atomic(baseline_tiles_path(arm.manifest, base.group, base.val_crop_size), tiles.to_csv(index=False))
         manifest_sides = _sides(arm.manifest, base.group, source)
         for _, row in scores[(scores["group"] == base.group) & (scores["subdataset"] == "")].iterrows():
             rows.append({"model": row["model"], "dataset": arm.dataset,

@@ -16,8 +16,9 @@ shows which datasets transfer to which.
   the models train on 70 % of the samples Table 7 counts, and every model has a held-out part to be scored on.
 
 Every run validates once, after its last epoch, and the last checkpoint is scored: no epoch is chosen on the
-tiles it is reported on. A run's folder, named by everything that decides its result (:func:`run_spec`), with
-``transfer.csv`` is finished and is read back, never trained again.
+tiles it is reported on. A run's folder, named by everything that decides its result (:func:`run_spec`), holds the
+counts of every held-out tile it was scored on (``tile_counts.csv``, :func:`transfer_tiles`) and, written last,
+``transfer.csv``: a folder with it is finished and is read back, never trained again.
 """
 
 from __future__ import annotations
@@ -32,21 +33,22 @@ import pandas as pd
 from ..data.splits import load_or_make_split, manifest_checksum, read_manifest, write_manifest
 from ..errors import ConfigError, ManifestError
 from ..eval.baselines import THRESHOLD_RULE, baseline_scores
-from ..eval.evaluation import evaluate_checkpoint
+from ..eval.evaluation import evaluate_checkpoint_tiles
 from ..eval.paper import paper_values
 from ..io.atomic import write_text_atomic
-from ..scoring.confusion import SCORE_COLUMNS
+from ..scoring.confusion import COUNT_COLUMNS, SCORE_COLUMNS
 from ..sources import CAS, TileSource, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST, LAST
 from ..train.config import TrainConfig
 from ..train.loop import train
-from .runs import RunSpec, check_identity
+from .runs import TILE_COUNTS_FILE, RunSpec, baseline_tiles_path, check_identity, read_tile_counts
 from .table5 import paper_name
 
 __all__ = [
     "CAS_TRAINING", "MOXITAIDI", "table7_baselines", "PAPER_LABELS", "TRANSFER_FILE", "HeldOut", "TrainingSet", "public_training_set",
     "cas_training_sets", "run_spec", "run_table7", "table7", "training_sets", "training_sizes", "transfer_matrix",
+    "transfer_tiles",
 ]
 
 MOXITAIDI = ("moxitaidi-sat", "moxitaidi-uav-0.6m", "moxitaidi-uav-1m")
@@ -174,18 +176,19 @@ def _held_out_parts(sets: Sequence[TrainingSet]) -> list[tuple[HeldOut, TileSour
 
 
 def _transfer(checkpoint: Path, parts: Sequence[tuple[HeldOut, TileSource]], trained_on: str,
-              config: TrainConfig) -> pd.DataFrame:
-    """One model's scores on every held-out part: one row per part (its group row)."""
-    rows = []
+              config: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One model's scores on every held-out part (one row per part: its group row) and its counts per tile."""
+    rows, tiles = [], []
     for part, source in parts:
-        scores = evaluate_checkpoint(checkpoint, part.root, source=source, split="val", manifest=part.manifest,
-                                     group=source.widest_group, batch_size=config.batch_size, device=config.device,
-                                     num_workers=config.num_workers, progress=False)
+        scores, per_tile = evaluate_checkpoint_tiles(checkpoint, part.root, source=source, split="val",
+                                                     manifest=part.manifest, group=source.widest_group,
+                                                     batch_size=config.batch_size, device=config.device,
+                                                     num_workers=config.num_workers, progress=False)
         row = scores[(scores["group"] == source.widest_group) & (scores["subdataset"] == "")].iloc[0]
         rows.append({"model": config.model, "trained on": trained_on, "evaluated on": part.dataset,
-                     "tiles": int(row["tiles"]),
-                     **{c: row[c] for c in (*SCORE_COLUMNS, "tp", "fp", "fn", "tn")}})
-    return pd.DataFrame(rows)
+                     "tiles": int(row["tiles"]), **{c: row[c] for c in (*SCORE_COLUMNS, *COUNT_COLUMNS)}})
+        tiles.append(per_tile.assign(**{"evaluated on": part.dataset}))
+    return pd.DataFrame(rows), pd.concat(tiles, ignore_index=True)
 
 
 def training_sets(cas_root: str | Path | None, public: Mapping[str, str | Path], splits_dir: Path, *, seed: int = 0,
@@ -255,11 +258,32 @@ def run_table7(sets: Mapping[int, Sequence[TrainingSet]], runs_dir: str | Path, 
                 train(spec.config, spec.data_root, folder, manifest=spec.manifest, progress=progress,
                       identity=spec.identity())
                 (folder / BEST).unlink(missing_ok=True)  # validated once, after the last epoch: best is last
-                transfer = _transfer(folder / LAST, parts, training_set.label, spec.config)
+                transfer, tiles = _transfer(folder / LAST, parts, training_set.label, spec.config)
+                write_text_atomic(folder / TILE_COUNTS_FILE, tiles.to_csv(index=False))
                 write_text_atomic(folder / TRANSFER_FILE, transfer.to_csv(index=False))  # last: marks it finished
             check_identity(folder, spec)
             frames.append(pd.read_csv(folder / TRANSFER_FILE).assign(seed=seed, key=training_set.key, run=folder.name))
     return pd.concat(frames, ignore_index=True)
+
+
+def transfer_tiles(transfer: pd.DataFrame, runs_dir: str | Path) -> pd.DataFrame:
+    """The counts per tile behind :func:`run_table7`'s rows: every run's, labelled with its seed, key and run.
+
+    Args:
+        transfer: :func:`run_table7`'s rows (its ``run``, ``seed`` and ``key`` columns name the runs).
+        runs_dir: The folder the runs are in.
+
+    Returns:
+        Rows of :data:`~landslide_core.scoring.TILE_COLUMNS` with ``evaluated on`` (the held-out part), ``seed``,
+        ``key`` and ``run``; per run and held-out part their counts sum to the ``transfer`` row's.
+
+    Raises:
+        RunFolderError: A finished run has no ``tile_counts.csv``.
+    """
+    runs = transfer.drop_duplicates("run")
+    return pd.concat([read_tile_counts(Path(runs_dir) / run, TRANSFER_FILE).assign(seed=seed, key=key, run=run)
+                      for run, seed, key in zip(runs["run"], runs["seed"], runs["key"], strict=True)],
+                     ignore_index=True)
 
 
 def training_sizes(sets: Sequence[TrainingSet]) -> pd.DataFrame:
@@ -307,7 +331,9 @@ def table7_baselines(sets: Sequence[TrainingSet], base: TrainConfig) -> pd.DataF
 
     For each training set, the threshold rule is fitted on its training tiles; all three baselines are scored on
     the CAS held-out part as the models were (``base.val_crop_size``). All landslide and all background do not
-    depend on the training set, so they repeat on every row.
+    depend on the training set, so they repeat on every row. The three baselines' counts per tile are written for
+    each training set beside the CAS held-out manifest (:func:`~.runs.baseline_tiles_path`, ``rule_from`` the
+    training set's key), to pair with its runs' (:func:`transfer_tiles`).
 
     Raises:
         ConfigError: No CAS training set was given.
@@ -315,14 +341,19 @@ def table7_baselines(sets: Sequence[TrainingSet], base: TrainConfig) -> pd.DataF
     cas = _cas_set(sets)
     cas_source = cas.source
     held = cas_source.select_group([r for r in cas.listed() if r.split == "val"], cas_source.widest_group)
-    rows, constants = [], None
+    rows, constants, constant_tiles = [], None, None
     for training_set in sets:
         trained = training_set.trained()
-        scores, _ = baseline_scores(trained, held, source=cas_source, crop_size=base.val_crop_size,
-                                    rule_source=training_set.source, constants=constants is None)
+        scores, tiles, _ = baseline_scores(trained, held, source=cas_source, crop_size=base.val_crop_size,
+                                           rule_source=training_set.source, constants=constants is None)
         group_rows = scores[(scores["group"] == cas_source.widest_group) & (scores["subdataset"] == "")]
         if constants is None:  # the same for every training set: scored once
             constants = group_rows[group_rows["model"] != THRESHOLD_RULE]
+            constant_tiles = tiles[tiles["model"] != THRESHOLD_RULE]
+        path = baseline_tiles_path(cas.held_out.manifest, cas_source.widest_group, base.val_crop_size,
+                                   rule_from=training_set.key)
+        write_text_atomic(path, pd.concat([constant_tiles, tiles[tiles["model"] == THRESHOLD_RULE]],
+                                          ignore_index=True).to_csv(index=False))
         rows += [{"model": row["model"], "dataset": training_set.label, "number": len(trained),
                   "val tiles": int(row["tiles"]), **{m: float(row[m]) for m in SCORE_COLUMNS}}
                  for _, row in pd.concat([constants, group_rows[group_rows["model"] == THRESHOLD_RULE]]).iterrows()]

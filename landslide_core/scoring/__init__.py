@@ -1,9 +1,21 @@
-"""The scores of the paper's tables from a 2×2 confusion matrix over all validation pixels (the pooling is ours), per sub-dataset and group."""
+"""The scores of the paper's tables from a 2×2 confusion matrix over all validation pixels (the pooling is ours), per sub-dataset and group, and the per-tile counts they are sums of."""
 
-from .confusion import SCORE_COLUMNS, TABLE_COLUMNS, confusion_matrices, merged, scores_table
-from .metrics import PAPER_COLUMNS, ConfusionMatrix, Scores, scores_from_counts
+from .confusion import (
+    COUNT_COLUMNS,
+    SCORE_COLUMNS,
+    TABLE_COLUMNS,
+    TILE_COLUMNS,
+    confusion_matrices,
+    merged,
+    scores_table,
+    subdataset_matrices,
+    tile_counts,
+    tile_table,
+)
+from .metrics import PAPER_COLUMNS, ConfusionMatrix, Scores, counts_per_tile, predicted_classes, scores_from_counts
 
 __all__ = [
-    "PAPER_COLUMNS", "SCORE_COLUMNS", "TABLE_COLUMNS", "ConfusionMatrix", "Scores", "confusion_matrices", "merged",
-    "scores_from_counts", "scores_table",
+    "COUNT_COLUMNS", "PAPER_COLUMNS", "SCORE_COLUMNS", "TABLE_COLUMNS", "TILE_COLUMNS", "ConfusionMatrix", "Scores",
+    "confusion_matrices", "counts_per_tile", "merged", "predicted_classes", "scores_from_counts", "scores_table",
+    "subdataset_matrices", "tile_counts", "tile_table",
 ]

@@ -13,8 +13,10 @@ defines F1 as 2PR/(P+R); that landslide-class F1 is reported separately as
 
 The matrix lives on the device the predictions are on, is updated batch by batch
 without leaving it, and can be summed across processes with
-:meth:`ConfusionMatrix.all_reduce`, so multi-GPU evaluation gives the same
-numbers as one process.
+:meth:`ConfusionMatrix.all_reduce`. Evaluation itself counts each tile apart
+(:func:`counts_per_tile`, on the device too) and builds the matrices from those
+counts (:mod:`landslide_core.scoring.confusion`), so multi-GPU evaluation gives
+the same numbers as one process and every score is a sum over tiles.
 
 Zero denominators: a ratio whose class is absent from both truth and prediction
 (nothing to find, nothing claimed) scores 1.0; any other ratio with a zero
@@ -28,7 +30,10 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["BACKGROUND", "LANDSLIDE", "PAPER_COLUMNS", "ConfusionMatrix", "Scores", "scores_from_counts"]
+__all__ = [
+    "BACKGROUND", "LANDSLIDE", "PAPER_COLUMNS", "ConfusionMatrix", "Scores", "counts_per_tile", "predicted_classes",
+    "scores_from_counts",
+]
 
 BACKGROUND, LANDSLIDE = 0, 1
 
@@ -95,6 +100,50 @@ def scores_from_counts(tp: int, fp: int, fn: int, tn: int) -> Scores:
     )
 
 
+def _check_classes(prediction: torch.Tensor, target: torch.Tensor) -> None:
+    """Refuse pixels whose class is not 0 or 1, which no cell of a 2×2 matrix holds.
+
+    Raises:
+        ValueError: A pixel's class is below 0 or above 1.
+    """
+    if prediction.numel() and (
+        int(torch.minimum(prediction.min(), target.min())) < 0 or int(torch.maximum(prediction.max(), target.max())) > 1
+    ):
+        raise ValueError("prediction and target must hold only 0 (background) and 1 (landslide)")
+
+
+def predicted_classes(logits: torch.Tensor, target: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
+    """Class 0/1 per pixel, shaped as ``target``: one logit channel ``> threshold``, or the argmax of two."""
+    if logits.ndim == target.ndim + 1 and logits.shape[1] == 2:
+        return logits.argmax(dim=1)
+    return (logits.reshape(target.shape) > threshold).long()
+
+
+@torch.no_grad()
+def counts_per_tile(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Landslide-class ``(TP, FP, FN, TN)`` of every tile of a batch, from one bincount over its pixels.
+
+    Args:
+        prediction: Predicted class 0/1 per pixel, ``(N, ...)``: one tile per first index.
+        target: True class 0/1 per pixel, the same shape.
+
+    Returns:
+        ``(N, 4)`` int64 on the batch's device; row ``i`` sums to tile ``i``'s pixels.
+
+    Raises:
+        ValueError: The shapes differ, or a pixel's class is below 0 or above 1.
+    """
+    if prediction.shape != target.shape:
+        raise ValueError(f"prediction shape {tuple(prediction.shape)} differs from target {tuple(target.shape)}")
+    n = prediction.shape[0]
+    prediction, target = prediction.reshape(n, -1).long(), target.reshape(n, -1).long()
+    _check_classes(prediction, target)
+    # Cell t*2 + p of tile i is bin i*4 + t*2 + p: bins 0..3 of a tile are TN, FP, FN, TP.
+    cells = torch.arange(n, device=target.device).unsqueeze(1) * 4 + target * 2 + prediction
+    counts = torch.bincount(cells.reshape(-1), minlength=4 * n).reshape(n, 4)
+    return counts[:, [3, 1, 2, 0]]
+
+
 class ConfusionMatrix:
     """A 2×2 pixel confusion matrix; rows are the truth, columns the prediction.
 
@@ -104,6 +153,13 @@ class ConfusionMatrix:
 
     def __init__(self, device: torch.device | str | None = None) -> None:
         self.matrix = torch.zeros((2, 2), dtype=torch.int64, device=device)
+
+    @classmethod
+    def from_counts(cls, tp: int, fp: int, fn: int, tn: int, device: torch.device | str | None = None) -> ConfusionMatrix:
+        """The matrix holding landslide-class counts ``(TP, FP, FN, TN)`` (e.g. summed over tiles)."""
+        matrix = cls(device)
+        matrix.matrix += torch.tensor([[tn, fp], [fn, tp]], dtype=torch.int64, device=matrix.matrix.device)
+        return matrix
 
     @torch.no_grad()
     def update(self, prediction: torch.Tensor, target: torch.Tensor, ignore_index: int | None = None) -> None:
@@ -123,20 +179,13 @@ class ConfusionMatrix:
         if ignore_index is not None:
             keep = target != ignore_index
             prediction, target = prediction[keep], target[keep]
-        if prediction.numel() and (
-            int(torch.minimum(prediction.min(), target.min())) < 0 or int(torch.maximum(prediction.max(), target.max())) > 1
-        ):
-            raise ValueError("prediction and target must hold only 0 (background) and 1 (landslide)")
+        _check_classes(prediction, target)
         counts = torch.bincount(target * 2 + prediction, minlength=4)
         self.matrix += counts.reshape(2, 2).to(self.matrix.device)
 
     def update_from_logits(self, logits: torch.Tensor, target: torch.Tensor, threshold: float = 0.0) -> None:
         """Add a batch of model outputs: one logit channel (``> threshold``) or two (argmax)."""
-        if logits.ndim == target.ndim + 1 and logits.shape[1] == 2:
-            prediction = logits.argmax(dim=1)
-        else:
-            prediction = (logits.reshape(target.shape) > threshold).long()
-        self.update(prediction, target)
+        self.update(predicted_classes(logits, target, threshold), target)
 
     def merge(self, other: ConfusionMatrix) -> ConfusionMatrix:
         """Add another matrix (e.g. from another sub-dataset) into this one."""

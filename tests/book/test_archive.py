@@ -11,6 +11,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from landslide_core.book import archive
@@ -259,3 +260,45 @@ def test_the_command_says_when_the_archive_was_not_checked_against_its_published
     assert main(["results", "unpack", str(packed), "--sha256", archive_sha256(packed)]) == 0
     out = capsys.readouterr().out
     assert "is the archive with the SHA-256 given" in out and "not checked" not in out
+
+
+def test_per_tile_counts_of_runs_and_baselines_travel_byte_exact_and_are_verified(tmp_path, monkeypatch):
+    """A run's ``tile_counts.csv`` and the baselines' tile files, as the experiments write them, round trip."""
+    import pandas as pd
+
+    from landslide_core.experiments.runs import TILE_COUNTS_FILE, baseline_tiles_path, read_tile_counts
+    from landslide_core.scoring import tile_table
+    from landslide_core.tiles import TileRecord
+
+    records = [TileRecord("longxi-uav", "UAV", "longxihe_UAV0001", Path("a.tif")),
+               TileRecord("hokkaido", "SAT", "NA", Path("b.tif"))]  # a tile named NA must stay text
+    run_tiles = tile_table(np.array([[2**40, 7, 0, 3], [0, 0, 16_384, 1]], np.int64), records, model="smp:Unet/x")
+    baselines = pd.concat([tile_table(np.array([[5, 6, 7, 8], [1, 2, 3, 4]], np.int64), records, model=name)
+                           for name in ("all landslide", "all background", "threshold rule")], ignore_index=True)
+    cluster = checkout(tmp_path / "cluster", KEPT)
+    split = cluster / f"results/demo/benchmarks/runs/{VERSION}/random-split"
+    written = {cluster / RUN / TILE_COUNTS_FILE: run_tiles.to_csv(index=False).encode(),
+               baseline_tiles_path(split / "split-seed0.csv", "UAV&SAT", 128): baselines.to_csv(index=False).encode()}
+    for path, data in written.items():
+        path.write_bytes(data)
+    monkeypatch.chdir(cluster)
+    packed = pack("demo", tmp_path / "results-demo.tar.gz")
+    names = [path.relative_to(cluster).as_posix() for path in written]
+    with tarfile.open(packed) as tar:
+        listed = json.loads(tar.extractfile(MANIFEST).read())["files"]
+    for name, data in zip(names, written.values(), strict=True):
+        assert listed[name] == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+    fresh = checkout(tmp_path / "laptop", [])
+    monkeypatch.chdir(fresh)
+    unpack(packed, sha256=archive_sha256(packed))
+    for name, data in zip(names, written.values(), strict=True):
+        assert (fresh / name).read_bytes() == data
+    pd.testing.assert_frame_equal(read_tile_counts(fresh / RUN), run_tiles)
+
+    tampered = rewrite(packed, tmp_path / "bad.tar.gz",
+                       lambda n, d: [(n, d.replace(b",16384,", b",16385,") if n == names[0] else d)])
+    monkeypatch.chdir(checkout(tmp_path / "other", []))
+    with pytest.raises(ArchiveError, match="does not match the SHA-256") as error:
+        unpack(tampered)
+    assert names[0] in str(error.value)

@@ -28,6 +28,7 @@ from tests.conftest import write_pair
 
 CAS = get_source("cas")
 FOLDER = "Hokkaido Iburi-Tobu"
+COUNTS = ["tp", "fp", "fn", "tn"]
 
 
 def _group_row(scores, model):
@@ -48,7 +49,7 @@ def _bright_scars(root: Path, count: int, seed: int) -> list:
 
 def test_constant_predictions_score_the_landslide_share_of_the_pixels(make_root):
     records = CAS.list_tiles(make_root({FOLDER: 4}))
-    scores, _ = baseline_scores(records[:2], records[2:], crop_size=128)
+    scores, tiles, _ = baseline_scores(records[:2], records[2:], crop_size=128)
     masks = [CAS.read_tile(r)[1][0][192:320, 192:320] for r in records[2:]]  # the central 128-px crops
     share = 100 * np.mean(np.concatenate([m.ravel() for m in masks]) > 0)
     everything, nothing = _group_row(scores, ALL_LANDSLIDE), _group_row(scores, ALL_BACKGROUND)
@@ -56,12 +57,23 @@ def test_constant_predictions_score_the_landslide_share_of_the_pixels(make_root)
     assert everything["miou"] == pytest.approx(share / 2)
     assert nothing["iou"] == 0.0 and nothing["oa"] == pytest.approx(100 - share)
     assert nothing["pixels"] == everything["pixels"] == 2 * 128 * 128
+    # Per tile, in the order of the validation records for each baseline: every pixel counted on its side.
+    assert tiles["model"].tolist() == [ALL_LANDSLIDE] * 2 + [ALL_BACKGROUND] * 2 + [THRESHOLD_RULE] * 2
+    assert tiles["tile"].tolist() == [r.uid for r in records[2:]] * 3
+    per_tile = tiles.set_index(["model", "tile"])
+    for record, mask in zip(records[2:], masks, strict=True):
+        landslide = int((mask > 0).sum())
+        background = mask.size - landslide
+        assert per_tile.loc[(ALL_LANDSLIDE, record.uid), COUNTS].tolist() == [landslide, background, 0, 0]
+        assert per_tile.loc[(ALL_BACKGROUND, record.uid), COUNTS].tolist() == [0, 0, landslide, background]
+    for model, row in scores[scores["subdataset"] == ""].set_index("model").iterrows():
+        assert per_tile.loc[model, COUNTS].sum().tolist() == row[COUNTS].tolist()
 
 
 def test_the_rule_learns_brightness_from_training_tiles_and_is_scored_through_the_normalised_model_path(tmp_path):
     train = _bright_scars(tmp_path / "train", 3, seed=0)
     val = _bright_scars(tmp_path / "val", 2, seed=1)
-    scores, rule = baseline_scores(train, val, crop_size=None)
+    scores, _, rule = baseline_scores(train, val, crop_size=None)
     assert rule.feature == "brightness" and rule.above and rule.training_iou == 100.0
     assert 80 / 255 < rule.threshold <= 180 / 255
     found = _group_row(scores, THRESHOLD_RULE)
@@ -158,7 +170,7 @@ def test_the_rule_is_fitted_on_the_training_tiles_not_on_the_colour_shifted_vali
     ground = np.concatenate([r[m[0] == 0] for r, (_, m) in zip(redness, pixels, strict=True)])
     assert scars.min() > ground.max()  # fitted on these tiles, a rule would find every scar: IoU 100 %
     share = 100 * scars.size / (scars.size + ground.size)
-    scores, rule = baseline_scores(train, val, crop_size=None)
+    scores, _, rule = baseline_scores(train, val, crop_size=None)
     found, everything = _group_row(scores, THRESHOLD_RULE), _group_row(scores, ALL_LANDSLIDE)
     assert rule.training_iou == 100.0
     assert share < 15 and found["iou"] == pytest.approx(share)  # every validation pixel called landslide

@@ -13,10 +13,16 @@ import pytest
 from landslide_core.cli import main
 from landslide_core.data.splits import manifest_checksum, split_records
 from landslide_core.errors import CheckpointError, ConfigError, NothingToEvaluateError
-from landslide_core.eval.evaluation import evaluate, evaluate_checkpoint, write_evaluation_record
+from landslide_core.eval.evaluation import (
+    evaluate,
+    evaluate_checkpoint,
+    evaluate_checkpoint_tiles,
+    evaluate_tiles,
+    write_evaluation_record,
+)
 from landslide_core.provenance import read_record
 from landslide_core.runtime.distributed import Session, run_local
-from landslide_core.scoring import SCORE_COLUMNS
+from landslide_core.scoring import SCORE_COLUMNS, TILE_COLUMNS
 from landslide_core.scoring.metrics import scores_from_counts
 from landslide_core.sources import get_source
 from landslide_core.sources.cas.demo import write_demo_data
@@ -67,6 +73,23 @@ def test_group_rows_are_merged_from_subdataset_matrices(table, val_records):
 
 
 @pytest.mark.slow
+def test_one_pass_gives_the_scores_and_the_tiles_they_sum(table, trained, val_records, demo_root):
+    scores, tiles = evaluate_tiles(trained.best_checkpoint, val_records, batch_size=1, device="cpu")
+    pd.testing.assert_frame_equal(scores, table)
+    assert tuple(tiles.columns) == TILE_COLUMNS and tiles["tile"].tolist() == [r.uid for r in val_records]
+    assert (tiles["model"] == TINY_MODEL["model"]).all() and (tiles[COUNTS].sum(axis=1) == 512 * 512).all()
+    for _, row in table.iterrows():
+        members = tiles[tiles["group"].isin(get_source("cas").groups[row["group"]])]
+        if row["subdataset"]:
+            members = members[members["subdataset"] == row["subdataset"]]
+        assert row[COUNTS].tolist() == members[COUNTS].sum().tolist()
+    own_scores, own_tiles = evaluate_checkpoint_tiles(trained.best_checkpoint, demo_root, batch_size=1, device="cpu",
+                                                      progress=False)
+    pd.testing.assert_frame_equal(own_scores, table)  # its own validation tiles, in the same order
+    pd.testing.assert_frame_equal(own_tiles, tiles)
+
+
+@pytest.mark.slow
 def test_evaluation_record_carries_provenance(table, trained, demo_root, val_records, tmp_path):
     csv_path, json_path = write_evaluation_record(table, tmp_path / "table5", parameters={"model": "tiny"},
                                                   data_root=demo_root, records=val_records, manifest=trained.manifest,
@@ -78,16 +101,18 @@ def test_evaluation_record_carries_provenance(table, trained, demo_root, val_rec
     assert provenance.data_kind.startswith("demo data") and provenance.parameters == {"model": "tiny"}
 
 
-def _evaluate_in_process(checkpoint: Path, records: list) -> pd.DataFrame:
+def _evaluate_in_process(checkpoint: Path, records: list) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run by each spawned process (module level, so it can be pickled by name)."""
-    return evaluate(checkpoint, records, batch_size=1, device="cpu")
+    return evaluate_tiles(checkpoint, records, batch_size=1, device="cpu")
 
 
 @pytest.mark.slow
 def test_two_processes_evaluate_exactly_like_one(table, trained, val_records):
     assert Session(0, 2).shard(3) == [0, 2] and Session(1, 2).shard(3) == [1]  # uneven, no padding duplicates
-    for result in run_local(_evaluate_in_process, 2, trained.best_checkpoint, val_records):
-        pd.testing.assert_frame_equal(result, table)
+    tiles = evaluate_tiles(trained.best_checkpoint, val_records, batch_size=1, device="cpu")[1]
+    for scores, per_tile in run_local(_evaluate_in_process, 2, trained.best_checkpoint, val_records):
+        pd.testing.assert_frame_equal(scores, table)
+        pd.testing.assert_frame_equal(per_tile, tiles)
 
 
 @pytest.mark.slow
@@ -122,9 +147,15 @@ def test_cli_trains_and_evaluates(demo_root, tmp_path, capsys):
     stem = tmp_path / "eval"
     assert main(["evaluate", str(out / "best.pt"), str(demo_root), "--out", str(stem), "--device", "cpu", "-q"]) == 0
     printed = capsys.readouterr().out
-    assert "UAV&SAT" in printed and "hokkaido" in printed and "record written" in printed
+    assert "UAV&SAT" in printed and "hokkaido" in printed and f"counts per tile: {tmp_path / 'eval-tiles.csv'}" in printed
     record = json.loads(stem.with_suffix(".json").read_text())
     assert record["provenance"]["parameters"]["epoch"] == 1 and len(record["rows"]) == 6
+    tiles = pd.read_csv(tmp_path / "eval-tiles.csv", keep_default_na=False)
+    rows = pd.read_csv(stem.with_suffix(".csv"), keep_default_na=False)
+    per_subdataset = tiles.groupby("subdataset")[COUNTS].sum()
+    for _, row in rows[rows["subdataset"] != ""].iterrows():
+        assert per_subdataset.loc[row["subdataset"]].tolist() == row[COUNTS].tolist()
+    assert len(tiles) == rows.loc[rows["group"] == "UAV&SAT", "tiles"].item()
 
 
 def test_cli_reports_a_missing_checkpoint_in_one_line(demo_root, tmp_path, capsys):

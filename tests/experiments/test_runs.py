@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from landslide_core.data.splits import load_or_make_split
-from landslide_core.errors import RunMismatchError
+from landslide_core.errors import RunFolderError, RunMismatchError
 from landslide_core.experiments.runs import RunSpec, check_identity, read_run
 from landslide_core.sources.cas.demo import write_demo_data
 from landslide_core.train.config import TrainConfig
@@ -67,8 +67,16 @@ def test_a_run_made_under_another_configuration_is_refused_naming_the_fields(spe
     with pytest.raises(RunMismatchError):
         read_run(spec, folder)
     (folder / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(RunFolderError) as missing:  # finished (it has scores) by code that kept no per-tile counts
+        read_run(spec, folder)
+    assert str(missing.value).startswith(f"{folder / 'tile_counts.csv'}: this finished run (it has scores.csv)")
+    assert f"Fix: delete the folder {folder} to train and evaluate the run again" in str(missing.value)
+    tiles = pd.DataFrame({"model": ["unet"], "tile": ["hokkaido/NA"], "subdataset": ["hokkaido"], "group": ["SAT"],
+                          "tp": [1], "fp": [2], "fn": [3], "tn": [4]})
+    tiles.to_csv(folder / "tile_counts.csv", index=False)
     run = read_run(spec, folder)
     assert run.config["epochs"] == 2 and run.config["split"] == "random" and run.checkpoint is None
+    pd.testing.assert_frame_equal(run.tile_counts, tiles)  # a tile named NA stays text
     (folder / "config.json").unlink()
     with pytest.raises(RunMismatchError, match=r"epochs: '\(missing\)' here"):
         read_run(spec, folder)

@@ -8,7 +8,9 @@ import pytest
 
 from landslide_core.data.splits import split_records
 from landslide_core.errors import CheckpointError
+from landslide_core.experiments.runs import baseline_tiles_path
 from landslide_core.experiments.table5 import (
+    baseline_frame,
     histories_frame,
     mean_std_table,
     run_grid,
@@ -17,12 +19,14 @@ from landslide_core.experiments.table5 import (
     subdataset_views,
     table5,
 )
-from landslide_core.scoring import SCORE_COLUMNS
+from landslide_core.scoring import SCORE_COLUMNS, TILE_COLUMNS
 from landslide_core.sections.benchmarks import error_map, example_tiles, prediction_examples, training_curves
+from landslide_core.sources import get_source
 from landslide_core.sources.cas.demo import write_demo_data
 from tests.train.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
 
 GROUPS = ["UAV", "SAT", "UAV&SAT"]
+COUNTS = ["tp", "fp", "fn", "tn"]
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +59,40 @@ def test_every_model_group_and_seed_is_trained_once_and_read_back_after(grid):
     assert {r.folder: (r.folder / "history.csv").stat().st_mtime_ns for r in again} == written  # nothing retrained
     pd.testing.assert_frame_equal(scores_frame(again), scores_frame(runs))
     pd.testing.assert_frame_equal(histories_frame(again), histories_frame(runs))
+
+
+def _sums_of_tiles(scores: pd.DataFrame, tiles: pd.DataFrame) -> None:
+    """Every row of ``scores`` (one model) holds the sums of its group's, or sub-dataset's, rows of ``tiles``."""
+    for _, row in scores.iterrows():
+        members = tiles[tiles["group"].isin(get_source("cas").groups[row["group"]])]
+        if row["subdataset"]:
+            members = members[members["subdataset"] == row["subdataset"]]
+        assert row[COUNTS].tolist() == members[COUNTS].sum().tolist() and row["tiles"] == len(members)
+
+
+@pytest.mark.slow
+def test_every_run_keeps_the_counts_of_each_validation_tile_and_so_do_the_baselines(grid):
+    root, runs_dir, base, runs = grid
+    for run in runs:
+        written = pd.read_csv(run.folder / "tile_counts.csv", keep_default_na=False)
+        pd.testing.assert_frame_equal(run.tile_counts, written)
+        assert tuple(written.columns) == TILE_COLUMNS and (written[COUNTS].sum(axis=1) == 128 * 128).all()
+        validation = split_records(root, runs_dir / f"split-seed{run.seed}.csv", seed=run.seed,
+                                   val_fraction=base.val_fraction, group=run.group, split="val")
+        assert written["tile"].tolist() == [r.uid for r in validation]
+        _sums_of_tiles(run.scores, written)
+        # written before the scores, which mark the run finished
+        assert (run.folder / "tile_counts.csv").stat().st_mtime_ns <= (run.folder / "scores.csv").stat().st_mtime_ns
+    scores, _ = baseline_frame(root, runs_dir, base=base, groups=["UAV&SAT"], seeds=[1])
+    path = baseline_tiles_path(runs_dir / "split-seed1.csv", "UAV&SAT", 128)
+    assert path == runs_dir / "split-seed1_UAV+SAT_crop128_baselines-tiles.csv"
+    baselines = pd.read_csv(path, keep_default_na=False)
+    run = next(r for r in runs if (r.group, r.seed) == ("UAV&SAT", 1))
+    for name, tiles in baselines.groupby("model", sort=False):  # the run's tiles, in its order: paired tile by tile
+        assert tiles["tile"].tolist() == run.tile_counts["tile"].tolist()
+        assert (tiles[COUNTS].sum(axis=1).to_numpy() == run.tile_counts[COUNTS].sum(axis=1).to_numpy()).all()
+        _sums_of_tiles(scores[scores["model"] == name], tiles)
+    assert baselines["model"].unique().tolist() == ["all landslide", "all background", "threshold rule"]
 
 
 @pytest.mark.slow

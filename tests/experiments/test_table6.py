@@ -23,6 +23,7 @@ from landslide_core.sources import get_source
 from tests.train.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
 
 FOLDER = "Hokkaido Iburi-Tobu"
+COUNTS = ["tp", "fp", "fn", "tn"]
 
 
 @pytest.fixture
@@ -107,6 +108,17 @@ def test_each_arm_gets_the_three_baselines_on_its_own_validation_tiles(roots, tm
     assert table.groupby("dataset", sort=False)["val tiles"].first().tolist() == [3, 2, 2]
     nothing = table[table["model"] == "all background"]
     assert (nothing["iou"] == 0.0).all() and (nothing["recall"] == 0.0).all()
+    for arm in arms:  # each arm's counts per tile beside its manifest, summing to its rows
+        tiles = pd.read_csv(tmp_path / "runs" / f"{arm.manifest.stem}_SAT_crop64_baselines-tiles.csv",
+                            keep_default_na=False)
+        validation = [r.uid for r in read_manifest(arm.manifest, arm.data_root) if r.split == "val"]
+        rows = table[table["dataset"] == arm.dataset].set_index("model")
+        for model, counts in tiles.groupby("model", sort=False):
+            assert sorted(counts["tile"]) == sorted(validation) and (counts[COUNTS].sum(axis=1) == 64 * 64).all()
+            landslide = counts["tp"].sum() + counts["fn"].sum()
+            assert rows.loc[model, "val tiles"] == len(counts)
+            assert rows.loc[model, "recall"] == pytest.approx(100 * counts["tp"].sum() / landslide)
+            assert rows.loc[model, "oa"] == pytest.approx(100 * (counts["tp"] + counts["tn"]).sum() / (64 * 64 * len(counts)))
 
 
 def test_number_and_left_out_count_only_the_tiles_of_the_arms_group(make_root, tmp_path):

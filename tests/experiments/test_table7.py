@@ -65,9 +65,14 @@ def test_every_model_is_scored_on_every_held_out_part_and_finished_runs_are_read
     base = tiny_config(epochs=1, val_crop_size=64)
     transfer = t7.run_table7(sets, tmp_path / "runs", base)
     assert len(transfer) == 4 * 3  # four models, three held-out parts (Bijie, HR-GLDD, CAS Moxitaidi)
-    tiles = transfer.groupby("evaluated on")["tiles"].first().to_dict()
-    assert tiles == {"Bijie": 2, "HR-GLDD": 2, "CAS (Moxitaidi)": 4}
+    tiles_per_part = transfer.groupby("evaluated on")["tiles"].first().to_dict()
+    assert tiles_per_part == {"Bijie": 2, "HR-GLDD": 2, "CAS (Moxitaidi)": 4}
     assert ((transfer["tp"] + transfer["fp"] + transfer["fn"] + transfer["tn"]) == transfer["tiles"] * 64 * 64).all()
+    tiles = t7.transfer_tiles(transfer, tmp_path / "runs")
+    sums = tiles.groupby(["run", "evaluated on"])[["tp", "fp", "fn", "tn"]].sum()
+    for _, row in transfer.iterrows():  # every row the sum of its run's tiles of that held-out part
+        assert sums.loc[(row["run"], row["evaluated on"])].tolist() == row[["tp", "fp", "fn", "tn"]].tolist()
+    assert tiles.groupby(["run", "evaluated on"]).size().unstack().iloc[0].to_dict() == tiles_per_part
     folder = tmp_path / "runs" / transfer.loc[transfer["key"] == "bijie", "run"].iloc[0]
     assert folder.name.startswith("bijie_seed0-")
     assert (folder / "last.pt").is_file() and not (folder / "best.pt").exists()
@@ -105,3 +110,17 @@ def test_every_training_set_gets_the_three_baselines_on_the_cas_held_out_part(ro
     assert constant["iou"].nunique() == 1 and (constant["recall"] == 100.0).all()  # scored once, the same pixels
     assert (table["val tiles"] == 4).all()  # the whole validation region
     assert table.set_index(["dataset", "model"]).loc[("HR-GLDD", "threshold rule"), "number"] == 4
+    held_out = sets[-1].held_out.manifest
+    files = {s.key: tmp_path / f"{held_out.stem}_UAV+SAT_crop64_rule-{s.key}_baselines-tiles.csv" for s in sets}
+    tiles = {key: pd.read_csv(path, keep_default_na=False) for key, path in files.items()}
+    validation = sorted(r.uid for r in read_manifest(held_out, roots["cas"]) if r.split == "val")
+    for s in sets:  # all three baselines on the same four tiles, the constants scored once
+        per_model = tiles[s.key].groupby("model", sort=False)
+        assert list(per_model.groups) == ["all landslide", "all background", "threshold rule"]
+        assert all(sorted(group["tile"]) == validation for _, group in per_model)
+        pd.testing.assert_frame_equal(tiles[s.key][tiles[s.key]["model"] != "threshold rule"],
+                                      tiles["bijie"][tiles["bijie"]["model"] != "threshold rule"])
+        rule = tiles[s.key][tiles[s.key]["model"] == "threshold rule"]
+        row = table.set_index(["dataset", "model"]).loc[(s.label, "threshold rule")]
+        assert row["recall"] == pytest.approx(100 * rule["tp"].sum() / (rule["tp"].sum() + rule["fn"].sum()))
+    assert tiles["bijie"].loc[tiles["bijie"]["model"] == "all landslide", ["fn", "tn"]].eq(0).all().all()
