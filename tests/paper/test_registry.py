@@ -108,3 +108,13 @@ def test_sentences_are_not_split_inside_a_quotation():
     assert unquoted_attributions(text, [q.text for q in quotes().values()]) == []
     text = "As the paper's Eq. 3 says: “Whereas F1 takes both indices into account”."
     assert unquoted_attributions(text, [q.text for q in quotes().values()]) == []
+
+
+def test_the_readme_and_plain_pages_quote_what_they_attribute_to_the_paper():
+    """The README and book/*.md, checked before the book is built (the built pages: tests/built/test_fidelity.py)."""
+    from tests.attribution import registry_attributions
+
+    root = PAPER_DIR.parents[1]
+    texts = {path.name: path.read_text(encoding="utf-8") for path in [root / "README.md", *(root / "book").glob("*.md")]}
+    found = {name: registry_attributions(text) for name, text in texts.items()}
+    assert not any(found.values()), found
