@@ -33,7 +33,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from ..errors import ConfigError
-from .metrics import Scores
+from .metrics import Scores, scores_from_count_arrays
 
 __all__ = [
     "METRICS", "Blocks", "Estimate", "Interval", "Replicates", "bootstrap", "bootstrap_many", "paired_difference",
@@ -46,55 +46,6 @@ METRICS: tuple[str, ...] = tuple(f.name for f in fields(Scores))
 _EXACT_LIMIT = 2**52
 """Pixels a confusion matrix may hold for its scores to be exact in float64: every sum they take, up to
 2·TP + FP + FN, then stays a whole number below 2**53."""
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray, class_absent: np.ndarray) -> np.ndarray:
-    """``numerator / denominator``; where the denominator is 0, 1.0 if the class is absent and 0.0 if not."""
-    out = np.where(class_absent, 1.0, 0.0)
-    return np.divide(numerator, denominator, out=out, where=denominator != 0)
-
-
-def _class_scores(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Precision, recall, IoU and F1 of one class from its own TP/FP/FN, as ``metrics._class_scores``."""
-    absent = tp + fp + fn == 0
-    return (_ratio(tp, tp + fp, absent), _ratio(tp, tp + fn, absent), _ratio(tp, tp + fp + fn, absent),
-            _ratio(2 * tp, 2 * tp + fp + fn, absent))
-
-
-def scores_from_count_arrays(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """The scores of :func:`~.metrics.scores_from_counts` for every ``(tp, fp, fn, tn)`` row of ``counts`` at once.
-
-    The same definitions and zero-denominator rule, with the operations in the same order, so for whole counts
-    whose sum is below 2**52 every value equals the scalar function's exactly.
-
-    Args:
-        counts: Landslide-class counts, shape ``(..., 4)``, last axis TP, FP, FN, TN.
-
-    Returns:
-        Each name of :data:`METRICS` → fractions of shape ``counts.shape[:-1]``.
-
-    Raises:
-        ConfigError: The last axis of ``counts`` is not of length 4.
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim == 0 or counts.shape[-1] != 4:
-        raise ConfigError(f"counts has shape {counts.shape}; its last axis must hold the four counts "
-                          "(TP, FP, FN, TN) of the landslide class: pass an array of shape (..., 4)")
-    tp, fp, fn, tn = np.moveaxis(counts, -1, 0)
-    precision, recall, iou, f1_landslide = _class_scores(tp, fp, fn)
-    # For the background class the roles swap: its TP is TN, its FP is FN, its FN is FP.
-    _, _, iou_background, f1_background = _class_scores(tn, fn, fp)
-    total = tp + fp + fn + tn
-    scores = {
-        "precision": precision,
-        "recall": recall,
-        "iou": iou,
-        "f1": (f1_landslide + f1_background) / 2,
-        "miou": (iou + iou_background) / 2,
-        "oa": _ratio(tp + tn, total, total == 0),
-        "f1_landslide": f1_landslide,
-    }
-    return {name: scores[name] for name in METRICS}
 
 
 @dataclass(frozen=True, eq=False)

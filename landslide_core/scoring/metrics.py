@@ -25,14 +25,17 @@ denominator scores 0.0. Scores are therefore always defined, never NaN.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..errors import ConfigError
+
 __all__ = [
     "BACKGROUND", "LANDSLIDE", "PAPER_COLUMNS", "ConfusionMatrix", "Scores", "counts_per_tile", "predicted_classes",
-    "scores_from_counts",
+    "scores_from_count_arrays", "scores_from_counts",
 ]
 
 BACKGROUND, LANDSLIDE = 0, 1
@@ -48,10 +51,10 @@ PAPER_COLUMNS = {
 """Our score names and the column names of the paper's tables, in their order."""
 
 
-def _ratio(numerator: int, denominator: int, class_absent: bool) -> float:
-    if denominator == 0:
-        return 1.0 if class_absent else 0.0
-    return numerator / denominator
+def _ratio(numerator: np.ndarray, denominator: np.ndarray, class_absent: np.ndarray) -> np.ndarray:
+    """``numerator / denominator``; where the denominator is 0, 1.0 if the class is absent and 0.0 if not."""
+    out = np.where(class_absent, 1.0, 0.0)
+    return np.divide(numerator, denominator, out=out, where=denominator != 0)
 
 
 @dataclass(frozen=True)
@@ -73,31 +76,52 @@ class Scores:
         return {k: 100.0 * v for k, v in asdict(self).items()}
 
 
-def _class_scores(tp: int, fp: int, fn: int) -> tuple[float, float, float, float]:
+def _class_scores(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, ...]:
     """Precision, recall, IoU and F1 of one class from its own TP/FP/FN."""
     absent = tp + fp + fn == 0
-    precision = _ratio(tp, tp + fp, absent)
-    recall = _ratio(tp, tp + fn, absent)
-    iou = _ratio(tp, tp + fp + fn, absent)
-    f1 = _ratio(2 * tp, 2 * tp + fp + fn, absent)
-    return precision, recall, iou, f1
+    return (_ratio(tp, tp + fp, absent), _ratio(tp, tp + fn, absent), _ratio(tp, tp + fp + fn, absent),
+            _ratio(2 * tp, 2 * tp + fp + fn, absent))
 
 
-def scores_from_counts(tp: int, fp: int, fn: int, tn: int) -> Scores:
-    """The six scores of the paper's tables (and ``f1_landslide``) from landslide-class counts (TP, FP, FN, TN)."""
+def scores_from_count_arrays(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """The scores of :func:`scores_from_counts` for every ``(tp, fp, fn, tn)`` row of ``counts`` at once.
+
+    Counts are taken as float64, so for whole counts whose sum is below 2**52 every value is that of exact
+    arithmetic, correctly rounded (the block bootstrap scores its replicates with it).
+
+    Args:
+        counts: Landslide-class counts, shape ``(..., 4)``, last axis TP, FP, FN, TN.
+
+    Returns:
+        Each field name of :class:`Scores`, in its order → fractions of shape ``counts.shape[:-1]``.
+
+    Raises:
+        ConfigError: The last axis of ``counts`` is not of length 4.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim == 0 or counts.shape[-1] != 4:
+        raise ConfigError(f"counts has shape {counts.shape}; its last axis must hold the four counts "
+                          "(TP, FP, FN, TN) of the landslide class: pass an array of shape (..., 4)")
+    tp, fp, fn, tn = np.moveaxis(counts, -1, 0)
     precision, recall, iou, f1_landslide = _class_scores(tp, fp, fn)
     # For the background class the roles swap: its TP is TN, its FP is FN, its FN is FP.
     _, _, iou_background, f1_background = _class_scores(tn, fn, fp)
     total = tp + fp + fn + tn
-    return Scores(
-        precision=precision,
-        recall=recall,
-        iou=iou,
-        f1=(f1_landslide + f1_background) / 2,
-        miou=(iou + iou_background) / 2,
-        oa=_ratio(tp + tn, total, total == 0),
-        f1_landslide=f1_landslide,
-    )
+    scores = {
+        "precision": precision,
+        "recall": recall,
+        "iou": iou,
+        "f1": (f1_landslide + f1_background) / 2,
+        "miou": (iou + iou_background) / 2,
+        "oa": _ratio(tp + tn, total, total == 0),
+        "f1_landslide": f1_landslide,
+    }
+    return {field.name: scores[field.name] for field in fields(Scores)}
+
+
+def scores_from_counts(tp: int, fp: int, fn: int, tn: int) -> Scores:
+    """The six scores of the paper's tables (and ``f1_landslide``) from landslide-class counts (TP, FP, FN, TN)."""
+    return Scores(**{name: float(value) for name, value in scores_from_count_arrays(np.array([tp, fp, fn, tn])).items()})
 
 
 def _check_classes(prediction: torch.Tensor, target: torch.Tensor) -> None:
