@@ -18,6 +18,7 @@ from ..building.leakage import LeakageAudit, leakage_report
 from ..building.leakage_split import grouped_split
 from ..building.qc import QCThresholds, flag, removed_from_names, score_root
 from ..data.splits import make_split
+from ..eval.paper import paper_values
 from ..paper import inferences, mismatches, says
 from ..sources import get_source
 from ..tiles import TileRecord
@@ -28,9 +29,11 @@ __all__ = [
     "removed_note", "removed_table",
 ]
 
-PAPER_REMOVED = {"removed": 1245, "before": 8658}
-"""SAT tiles removed by quality control, “we filtered out approximately 1,245 problematic images” (Methods,
-Building the dataset), of Table 6's 8,658 "Original SAT" tiles."""
+_TABLE6_TILES = paper_values(6).set_index("dataset")["number"].astype(int)
+PAPER_REMOVED = {"removed": int(_TABLE6_TILES["Original SAT"] - _TABLE6_TILES["SAT"]),
+                 "before": int(_TABLE6_TILES["Original SAT"])}
+"""SAT tiles removed by quality control: Table 6's "Original SAT" count less its "SAT" count (8,658 − 7,413), the
+“approximately 1,245 problematic images” of the Methods (Building the dataset)."""
 
 
 def readable_report(report: pd.DataFrame, split: Sequence[TileRecord]) -> pd.DataFrame:

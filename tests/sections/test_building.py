@@ -136,3 +136,10 @@ def test_the_published_real_tiles_pass_fill_and_label_and_leak_through_their_sha
     assert counts["tiles"] == 24 and counts["image boundary (fill)"] == 0 and counts["label pixel proportion"] == 0
     assert len(audit.audit.pairs) == 4
     assert isinstance(audit.report, pd.DataFrame) and audit.report.loc["total", "validation tiles"] == 7
+
+
+def test_the_papers_removed_count_is_table_6s_difference_and_the_quoted_number():
+    from landslide_core.paper import quote
+
+    assert PAPER_REMOVED == {"removed": 8658 - 7413, "before": 8658}  # Table 6's "Original SAT" and "SAT"
+    assert f"{PAPER_REMOVED['removed']:,}" in quote("qc_removed").text
