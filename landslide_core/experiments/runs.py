@@ -145,7 +145,9 @@ def train_and_evaluate(spec: RunSpec, folder: Path, progress: bool) -> None:
     """Train ``spec`` in ``folder`` and score its best checkpoint on its validation tiles.
 
     ``config.json`` gets the run's identity when training starts; the per-tile counts (:data:`TILE_COUNTS_FILE`)
-    follow training, and ``scores.csv``, written last, marks the run finished.
+    follow training, and ``scores.csv``, written last, marks the run finished. A finished run keeps ``best.pt``, the
+    checkpoint it was scored with, and drops ``last.pt`` (weights and optimizer state, for resuming only): twice the
+    disk for nothing once the run is done.
     """
     with run_lock(folder, "training and evaluating"):  # a second process is refused, naming this one
         if (folder / SCORES_FILE).is_file():  # finished by another process since the caller looked
@@ -159,6 +161,8 @@ def train_and_evaluate(spec: RunSpec, folder: Path, progress: bool) -> None:
                                                   num_workers=config.num_workers, progress=False)
         write_text_atomic(folder / TILE_COUNTS_FILE, tiles.to_csv(index=False))
         write_text_atomic(folder / SCORES_FILE, scores.to_csv(index=False))  # written last: a finished run
+        if result.best_checkpoint is not None:  # finished: the resume state (weights + optimizer) is not needed
+            (folder / LAST).unlink(missing_ok=True)
 
 
 def read_tile_counts(folder: Path, finished_by: str = SCORES_FILE) -> pd.DataFrame:

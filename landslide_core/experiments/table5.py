@@ -87,9 +87,10 @@ def run_grid(
 
 
 def prune_checkpoints(folder: Path, keep_best: bool) -> None:
-    """Drop the resume state of a finished, evaluated run, and its best weights unless they are to be kept."""
-    if (folder / BEST).is_file():
-        (folder / LAST).unlink(missing_ok=True)
+    """Drop a finished, evaluated run's checkpoints unless its best weights are to be kept.
+
+    (:func:`~.runs.train_and_evaluate` has already dropped ``last.pt`` where ``best.pt`` exists.)
+    """
     if not keep_best:
         (folder / BEST).unlink(missing_ok=True)
         (folder / LAST).unlink(missing_ok=True)

@@ -79,6 +79,8 @@ def test_each_arm_is_trained_once_scored_on_its_own_and_on_common_validation_til
     base = tiny_config(epochs=2, group="SAT", val_crop_size=64)
     runs = run_table6(arms, tmp_path / "runs", base)
     table = table6(runs, arms)
+    for run in runs.values():  # a finished run keeps the checkpoint it was scored with, not its resume state
+        assert run.checkpoint == run.folder / "best.pt" and not (run.folder / "last.pt").exists()
     assert table["dataset"].tolist() == list(ARMS.values())
     assert table["number"].tolist() == [12, len(kept), len(kept)] and table["left out"].tolist() == [0, 0, 0]
     assert table.loc[0, "val tiles"] == 3 and table.loc[1, "val tiles"] == 2
