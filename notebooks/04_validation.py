@@ -19,7 +19,9 @@
 # itself ({doc}`03_building`), and adds one of ours that Table 6 lacks: the same model under a split that keeps
 # tiles sharing pixels on one side, against a random 7:3 split (quoted under Table 6 below). The published dataset holds
 # only tiles that passed quality control, so the unfiltered arm needs scenes tiled with this project's tool; on the
-# published tiles alone (`data_root`) the page runs the random-versus-grouped comparison only.
+# published tiles alone (`data_root`) the page runs the random-versus-grouped comparison only. Every score carries a
+# 95 % block-bootstrap interval, and every comparison is judged by the interval of its difference: the page says one
+# model beats another only where that interval excludes 0.
 
 # %% tags=["parameters", "hide-input"]
 # Data root of published (already filtered) tiles. None or the synthetic
@@ -55,6 +57,10 @@ cloud_threshold = 0.80
 seam_threshold = None
 # Where runs go. None: results/<profile>/validation/runs/<code version>.
 runs_dir = None
+# Block-bootstrap resamples for the 95 % intervals, and the seed of their
+# draws.
+resamples = 10000
+interval_seed = 0
 
 # %% tags=["hide-input"]
 import pandas as pd
@@ -67,17 +73,26 @@ from landslide_core.book.compare import (
 )
 from landslide_core.book.page import results_folder
 from landslide_core.book.runner import shown_path
-from landslide_core.eval.baselines import BASELINES
+from landslide_core.eval.baselines import (
+    BASELINES,
+    baseline_judgements,
+    no_result,
+)
 from landslide_core.experiments.runs import epoch_choice
 from landslide_core.experiments.table6 import (
     ARMS,
+    arm_tile_counts,
     common_validation_scores,
     run_table6,
     table6,
     table6_baselines,
 )
-from landslide_core.scoring import PAPER_COLUMNS
-from landslide_core.sections.benchmarks import not_learned, runs_directory
+from landslide_core.scoring.intervals import (
+    BootstrapSettings,
+    paper_verdicts,
+    verdict_counts,
+)
+from landslide_core.sections.benchmarks import runs_directory
 from landslide_core.sections.building import (
     build_dataset,
     published_root,
@@ -86,10 +101,18 @@ from landslide_core.sections.building import (
 from landslide_core.sections.training_text import describe_training
 from landslide_core.sections.validation import (
     QCSettings,
+    arm_blocks,
+    arm_intervals,
     arms_for,
+    common_table,
+    comparison_table,
+    judge_comparisons,
     no_common_scores_note,
+    no_result_cells,
     paper_notes,
+    record_table,
     summary,
+    table6_paper,
 )
 
 settings = QCSettings(
@@ -97,6 +120,7 @@ settings = QCSettings(
     val_crop_size=val_crop_size, pretrained=pretrained, device=device,
     num_workers=num_workers, seed=seed, lr=lr, val_every=val_every,
 )
+intervals = BootstrapSettings(resamples, interval_seed)
 thresholds = thresholds_from(fill_threshold, label_threshold,
                              cloud_threshold, seam_threshold)
 if published_root(data_root) is None:
@@ -109,6 +133,7 @@ parameters = {
     "data_root": data_root, **settings.as_parameters(),
     "seam_threshold": thresholds.seam, "fill_threshold": fill_threshold,
     "label_threshold": label_threshold, "cloud_threshold": cloud_threshold,
+    "resamples": resamples, "interval_seed": interval_seed,
 }
 run = open_section("validation", profile=profile, parameters=parameters,
                    data_root=filtered_root, scan=False, device=device)
@@ -124,20 +149,30 @@ display(Markdown(f"Runs are kept in `{shown_path(runs_dir)}`, one folder "
 #
 # One model per arm, then the three baselines on each arm's validation tiles: **all landslide**, **all
 # background** and a **threshold rule** (one colour feature and one threshold, fitted on the arm's training tiles).
+# Then each arm's scores get intervals: its validation tiles are resampled in blocks, one block per leakage group
+# (tiles sharing pixels are drawn together), and the model and baselines of an arm share every draw, so their
+# differences are paired.
 
 # %%
-runs = run_table6(arms, runs_dir, settings.train_config())
+base = settings.train_config()
+runs = run_table6(arms, runs_dir, base)
 run.note_runs_read([r.folder for r in runs.values()])
 configs = [r.config for r in runs.values()]
 display(Markdown("Training, as each run's own `config.json` records it: "
                  f"{describe_training(configs)}."))
-baselines = table6_baselines(arms, settings.train_config())
+baselines = table6_baselines(arms, base)
 table = pd.concat([table6(runs, arms), baselines], ignore_index=True)
+tile_counts = arm_tile_counts(runs, arms, base)
+blocks = arm_blocks(arms, base)
+judged = arm_intervals(tile_counts, blocks, intervals)
+judgements, unlearned = baseline_judgements(judged), no_result(judged)
+display(Markdown(f"Intervals: {intervals.describe()}, "
+                 "in blocks of leakage groups."))
 
 # %% tags=["hide-input"]
-shown_names = {**PAPER_COLUMNS, "f1_landslide": "F1 (landslide class)"}
-run.record(table.rename(columns=shown_names), "table6_runs",
-           caption="This run: every arm's models and baselines (%)")
+run.record(record_table(table, judged), "table6_runs",
+           caption="This run: every arm's models and baselines (%), "
+                   "with 95 % intervals")
 
 # %% [markdown]
 # ## Paper Table 6 beside this run
@@ -151,19 +186,33 @@ run.record(table.rename(columns=shown_names), "table6_runs",
 counts = table.drop_duplicates("dataset").set_index("dataset")
 run.show(counts[["number", "left out", "val tiles"]], "table6_tiles",
          caption="Tiles per arm")
-comparison = paper_vs_run(table, 6, run_label=run.run_label,
-                          keys=("model", "dataset"))
-flat = [(d, m) for m, d in not_learned(table, "dataset")]
+comparison = paper_vs_run(
+    table, 6, run_label=run.run_label, keys=("model", "dataset"),
+    intervals=judged.estimates.rename(columns={"configuration": "model"}))
 display(HTML(metric_tables_html(
     comparison, rows="Dataset", columns="Model",
-    caption="Paper Table 6 and this run (%)", flagged=flat)))
+    caption="Paper Table 6 and this run (%)",
+    flagged=no_result_cells(unlearned), level=intervals.level)))
 display(Markdown(paper_notes()))
 
 # %% tags=["hide-input"]
-run.record(comparison, "table6", caption="Paper Table 6 and this run (%)")
+run.record(comparison, "table6",
+           caption="Paper Table 6 and this run (%), "
+                   "with this run's 95 % intervals")
 
 # %% [markdown]
-# The same comparison as a figure: the paper's score (open circle) and this run's (dot), baselines in grey.
+# How many of the paper's Table 6 values lie inside this run's intervals:
+
+# %%
+verdicts = paper_verdicts(judged, table6_paper())
+display(Markdown(verdict_counts(verdicts, synthetic=run.synthetic)))
+run.record(verdicts, "table6_paper_verdicts",
+           caption="Paper Table 6's values against "
+                   "this run's 95 % intervals")
+
+# %% [markdown]
+# The same comparison as a figure: the paper's score (open circle) and this run's (dot, its 95 % interval as a bar),
+# baselines in grey.
 
 # %%
 figure = paper_vs_run_figure(comparison, baselines=BASELINES)
@@ -173,16 +222,34 @@ figure = paper_vs_run_figure(comparison, baselines=BASELINES)
 #
 # On its own validation set the unfiltered model is also judged on the tiles quality control removed. Here both
 # models are scored on the kept tiles' validation set (the unfiltered split extends the filtered one, so neither
-# model trained on these tiles).
+# model trained on these tiles), per tile, so that the two can be compared tile by tile.
 
 # %%
-common = common_validation_scores(runs, arms, device=device)
+common, common_tiles = common_validation_scores(runs, arms, device=device)
 if len(common):
-    shown = common.set_index("trained on")[["val tiles", "iou", "miou"]]
-    run.show(shown.rename(columns=shown_names), "table6_common_validation",
-             caption="Both models on the kept tiles' validation set (%)")
+    run.show(common_table(common, common_tiles, blocks, intervals),
+             "table6_common_validation",
+             caption="Both models on the kept tiles' validation set (%), "
+                     "with 95 % intervals")
 else:
     display(Markdown(no_common_scores_note(runs)))
+
+# %% [markdown]
+# ## The comparisons, judged
+#
+# Each row is a difference Δ = first − second (points) with its 95 % interval from the same block draws for both
+# models (paired). **Same tiles**: both models on the kept tiles' validation set, compared tile by tile; where both
+# models kept their checkpoints, this is the comparison the page judges quality control by. **Different tiles**: each
+# model on its own arm's validation tiles, as Table 6 reads them, resampled together over the union of both sets of
+# tiles, with zeros where a model scored no tile: such a difference compares two measurements on different tiles,
+# so part of it is which tiles each arm drew. The random against the grouped split is always such a comparison.
+
+# %%
+differences = judge_comparisons(tile_counts, common_tiles, blocks,
+                                intervals)
+display(comparison_table(differences, intervals.level))
+run.record(differences, "table6_differences",
+           caption="Judged comparisons: Δ (points) with 95 % intervals")
 
 # %% [markdown]
 # ## Best epoch against last epoch
@@ -199,6 +266,6 @@ run.show(epochs_table.set_index("run"), "epoch_choice",
 # ## What this shows
 
 # %%
-text = summary(table, common, epochs_table, synthetic=run.synthetic,
-               runs=runs)
+text = summary(judgements, unlearned, differences, epochs_table,
+               synthetic=run.synthetic, runs=runs, level=intervals.level)
 display(Markdown(text))

@@ -24,8 +24,10 @@
 # augmentation, pre-training), all set by the parameters below. Scores are those of the best epoch by validation
 # mIoU, from one confusion matrix over all validation pixels of a group ({doc}`../metrics`). Beside the models, three
 # baselines that learn nothing from context are scored on the same pixels: a score means something only where it
-# beats them. Beyond the paper, the page breaks the scores down per sub-dataset and shows training curves and
-# example predictions. Cells that only set up or record are folded away: click a cell's toggle to see its code.
+# beats them. Beyond the paper, every score gets a 95 % interval from the validation tiles, every comparison (model
+# against model, model against baseline, paper against run) is judged with one, and the page breaks the scores down
+# per sub-dataset and shows training curves and example predictions. Cells that only set up or record are folded
+# away: click a cell's toggle to see its code.
 
 # %% tags=["parameters", "hide-input"]
 # Data root holding <sub-dataset>/{img,label,mask}/. None: the embedded
@@ -38,7 +40,8 @@ models = ["fcn", "unet", "deeplabv3plus", "mffenet"]
 # Sensor groups of paper Table 5.
 groups = ["UAV", "SAT", "UAV&SAT"]
 # Per-model exceptions, e.g. {"mffenet": {"groups": ["SAT"], "epochs": 4}}:
-# fewer groups or epochs for a model (a CPU budget); {}: none.
+# fewer groups or epochs for a model (a CPU budget), or its model_options
+# (e.g. {"fcn": {"model_options": {"batch_norm": true}}}); {}: none.
 per_model = {}
 epochs = 2
 batch_size = 8
@@ -75,41 +78,57 @@ keep_checkpoints = True
 # Train the runs that have not finished here (true), or only collect those
 # `landslide-core grid` finished and list the missing ones (false).
 train = True
+# Block-bootstrap resamples for the 95 % intervals, and the seed of their
+# draws.
+resamples = 10000
+interval_seed = 0
 
 # %% tags=["hide-input"]
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from landslide_core.book import open_section, paper_vs_run
-from landslide_core.book.compare import (
-    metric_tables_html,
-    paper_vs_run_figure,
-    side_by_side,
-)
+from landslide_core.book.compare import paper_vs_run_figure, side_by_side
 from landslide_core.book.runner import shown_path
-from landslide_core.eval.baselines import BASELINES
+from landslide_core.eval.baselines import BASELINES, rule
 from landslide_core.eval.paper import consistency
 from landslide_core.experiments.table5 import (
     baseline_frame,
+    grid_blocks,
     histories_frame,
+    judge_subdatasets,
     mean_std_table,
+    paper_table5,
     scores_frame,
     subdataset_breakdown,
+    subdataset_intervals,
     subdataset_views,
     table5,
+    tile_counts_frame,
+)
+from landslide_core.scoring.intervals import (
+    BootstrapSettings,
+    judge,
+    paper_verdicts,
+    verdict_counts,
 )
 from landslide_core.sections.benchmarks import (
     GridSettings,
+    baseline_table,
     checkpoints_note,
+    comparison_html,
     consistency_summary,
     epoch_table,
     exceptions_note,
     grid_runs_dir,
+    interval_note,
     missing_note,
+    model_differences,
     not_learned,
     prediction_examples,
     run_benchmarks,
     shown_validation_tiles,
+    split_baselines,
     step_times,
     summary,
     training_curves,
@@ -123,9 +142,11 @@ settings = GridSettings(
     keep_checkpoints=keep_checkpoints, split=split, lr=lr,
     val_every=val_every, per_model=per_model,
 )
+intervals = BootstrapSettings(resamples, interval_seed)
 run = open_section(
     "benchmarks", profile=profile, device=device, data_root=data_root,
-    parameters={"data_root": data_root, **settings.as_parameters()},
+    parameters={"data_root": data_root, **settings.as_parameters(),
+                "resamples": resamples, "interval_seed": interval_seed},
     scan=False,
 )
 runs_dir = grid_runs_dir(run.results_dir, runs_dir, split)
@@ -156,6 +177,14 @@ baselines, rules = baseline_frame(
     run.data_root, runs_dir, base=settings.train_config(), groups=groups,
     seeds=seeds)
 scores = pd.concat([scores_frame(runs), baselines], ignore_index=True)
+# Per-tile counts of every run and baseline, the leakage groups they are
+# resampled by, and each group's scores with intervals and paired
+# differences.
+counts = tile_counts_frame(runs, runs_dir, base=settings.train_config(),
+                           groups=groups, seeds=seeds)
+blocks = grid_blocks(run.data_root, runs_dir, base=settings.train_config(),
+                     groups=groups, seeds=seeds)
+judged = judge(counts, within=["group"], blocks=blocks, settings=intervals)
 
 # %% tags=["hide-input"]
 run.record(scores, "scores_all_runs",
@@ -171,34 +200,38 @@ run.show(rules.set_index(["group", "seed"]), "threshold_rules",
 # %% [markdown]
 # ## Paper Table 5 beside this run
 #
-# One small table per metric; in each cell the paper's score, this run's (the mean over seeds) and the difference
-# (this run − paper, in points). The baselines' rows have no paper value. Precision, recall and IoU are those of the
-# landslide class; mIoU is the mean over the landslide and background classes (the paper: “MIoU is the average IoU
-# across all classes.”), and so is "F1 score", as we inferred from the published values ({doc}`../metrics`).
+# One small table per metric, two groups at a time; in each cell the paper's score, this run's (the mean over seeds)
+# with its 95 % interval, and the difference (this run − paper, in points). The baselines' rows have no paper value.
+# Precision, recall and IoU are those of the landslide class; mIoU is the mean over the landslide and background
+# classes (the paper: “MIoU is the average IoU across all classes.”), and so is "F1 score", as we inferred from the
+# published values. How the intervals are drawn, and what they leave out: {doc}`../metrics`.
 
 # %%
 rows = table5(scores)
-comparison = paper_vs_run(rows, 5, run_label=run.run_label)
-display(HTML(metric_tables_html(
-    comparison, rows="Model", columns="Group",
-    caption="Paper Table 5 and this run (%)", flagged=not_learned(rows))))
+estimates = judged.estimates.rename(columns={"configuration": "model"})
+comparison = paper_vs_run(rows, 5, run_label=run.run_label,
+                          intervals=estimates)
+display(HTML(comparison_html(
+    comparison, caption="Paper Table 5 and this run (%)",
+    flagged=not_learned(judged), level=intervals.level)))
+display(Markdown(interval_note(intervals, len(seeds))))
 
 # %% tags=["hide-input"]
 run.record(comparison, "table5",
-           caption="Paper Table 5 and this run (%), all metrics")
+           caption="Paper Table 5 and this run (%), all metrics, with "
+                   "this run's 95 % interval (low, high)")
 run.record(rows, "table5_run",
            caption="This run's Table 5 rows and the baselines (%)")
+run.record(judged.estimates, "table5_intervals",
+           caption="Every score of this run and the baselines with its "
+                   "95 % interval and the seeds' standard deviation (%)")
 
 # %% [markdown]
-# The same comparison as a figure: for each metric, the paper's score (open circle) and this run's (dot; with
-# several seeds, ± one standard deviation), baselines in grey.
+# The same comparison as a figure: for each metric, the paper's score (open circle) and this run's (dot, with its
+# 95 % interval as a bar), baselines in grey.
 
 # %%
-spread = None
-if len(seeds) > 1:
-    spread = table5(scores, "std").set_index(["model", "group"])
-figure = paper_vs_run_figure(comparison, spread=spread,
-                             baselines=BASELINES)
+figure = paper_vs_run_figure(comparison, baselines=BASELINES)
 
 # %% [markdown]
 # How far to trust the published decimals: Eqs. 1–6 define the scores by pixel counts, and if a row was computed from
@@ -215,7 +248,8 @@ run.show(published_consistency.set_index(["model", "group"])
 display(Markdown(consistency_summary(published_consistency)))
 
 # %% [markdown]
-# With several seeds, the spread between runs shows how much of a difference to the paper is noise:
+# With several seeds, the spread between the runs themselves (their standard deviation; the intervals above already
+# resample the seeds with the tiles):
 
 # %%
 if len(seeds) > 1:
@@ -226,21 +260,94 @@ else:
                      "pass e.g. `-p seeds '[0, 1, 2]'`."))
 
 # %% [markdown]
+# ## How sure: the comparisons judged (not in the paper)
+#
+# Paper Table 5 gives no uncertainty for its scores. Here every comparison the page draws is judged on the same
+# tiles, resampled together (paired): one model against another, each model against the baselines, and the
+# published values against this run's intervals. How, and what the intervals leave out: {doc}`../metrics`.
+#
+# ### Model against model
+#
+# Every pair of models trained on one group, on landslide IoU and on mIoU: Δ = A − B in points with its 95 %
+# interval, A being the model with the higher score. "A beats B" only where the interval lies above 0; where it
+# holds 0 the two are not distinguishable on these tiles.
+
+# %%
+pairs = {label: model_differences(judged, metric)
+         for metric, label in (("iou", "Landslide IoU"), ("miou", "mIoU"))}
+if all(table.empty for table in pairs.values()):
+    display(Markdown("No group has two models trained on it, so no model "
+                     "is compared with another."))
+else:
+    display(HTML(side_by_side(pairs)))
+if run.synthetic:
+    display(Markdown("These verdicts describe models trained on synthetic "
+                     "demo tiles, not the CAS data."))
+
+# %% tags=["hide-input"]
+run.record(pd.concat(pairs, names=["metric"]), "table5_model_differences",
+           caption="Model against model: Δ = A − B (points) with its 95 % "
+                   "interval and the verdict")
+run.record(judged.differences, "table5_differences",
+           caption="Every paired difference in each group, models and "
+                   "baselines (points, 95 % interval)")
+
+# %% [markdown]
+# ### Models against the baselines
+#
+# Each model against each baseline of its group: Δ = model − baseline in points, with its 95 % interval. A cell of
+# the Table 5 tables is marked † where its model is no result.
+
+# %%
+display(Markdown(f"The rule: {rule(intervals.level)}."))
+versus = baseline_table(judged)
+display(HTML(side_by_side(
+    {group: versus.xs(group) for group in
+     dict.fromkeys(versus.index.get_level_values("Group"))})))
+
+# %% tags=["hide-input"]
+run.record(versus, "table5_baseline_judgements",
+           caption="Models against the baselines: Δ mIoU and Δ IoU "
+                   "(points) with their 95 % intervals, and which they "
+                   "beat")
+
+# %% [markdown]
+# ### The paper's values against this run's intervals
+#
+# For each value of paper Table 5 this run also has, whether it lies inside this run's 95 % interval.
+
+# %%
+verdicts = paper_verdicts(judged, paper_table5())
+display(Markdown(verdict_counts(verdicts, synthetic=run.synthetic)))
+
+# %% tags=["hide-input"]
+run.record(verdicts, "table5_paper_verdicts",
+           caption="Each value of paper Table 5 against this run's 95 % "
+                   "interval (points outside, verdict)")
+
+# %% [markdown]
 # ## Per sub-dataset (not in the paper)
 #
-# Landslide IoU of each model on each sub-dataset's validation tiles, for the models trained on that sub-dataset's
-# group and for those trained on UAV&SAT, beside all landslide (the sub-dataset's landslide share) and the group's
-# threshold rule; all background scores 0 everywhere. Paper Table 5 gives only group totals.
+# Landslide IoU with its 95 % interval of each model on each sub-dataset's validation tiles, for the models trained
+# on that sub-dataset's group and for those trained on UAV&SAT, beside all landslide (the sub-dataset's landslide
+# share) and the group's threshold rule; all background scores 0 everywhere. Paper Table 5 gives only group totals.
+# A sub-dataset holds fewer tiles than its group, so its intervals are usually wider than the group's.
 
 # %%
 breakdown = subdataset_breakdown(scores)
-views = {f"Trained on {group}": view
-         for group, view in subdataset_views(breakdown).items()}
-display(HTML(side_by_side(views)))
+per_subdataset = judge_subdatasets(counts, breakdown, blocks=blocks,
+                                   settings=intervals)
+views = {f"Trained on {group}": view for group, view in
+         subdataset_views(subdataset_intervals(per_subdataset,
+                                               breakdown)).items()}
+display(HTML(side_by_side(split_baselines(views))))
 
 # %% tags=["hide-input"]
 run.record(breakdown, "iou_per_subdataset",
            caption="Landslide IoU (%) per sub-dataset, with tile counts")
+run.record(per_subdataset.estimates, "iou_per_subdataset_intervals",
+           caption="Landslide IoU (%) per sub-dataset with its 95 % "
+                   "interval")
 
 # %% [markdown]
 # ## Training curves and cost
@@ -292,7 +399,7 @@ else:
 # ## What this shows
 
 # %%
-text = summary(scores, comparison, settings, runs,
+text = summary(scores, judged, comparison, settings, runs,
                synthetic=run.synthetic, data_root=run.data_root,
                times=times)
 display(Markdown(text))

@@ -20,8 +20,10 @@
 # each read in its official layout by a tile source and made into 512×512 RGB uint8 images with 0/1 masks; how the
 # images are resized and converted is ours (see below the first table). Beyond Table 7, every model is also scored
 # on every dataset's held-out part, so the matrix at the end shows which datasets transfer to which, and three
-# baselines that learn nothing from context are scored on the same tiles. Cells that only set up or record are
-# folded away: click a cell's toggle to see its code.
+# baselines that learn nothing from context are scored on the same tiles. Every value carries a 95 % block-bootstrap
+# interval over the held-out tiles (tiles that share pixels are resampled together), and every comparison the page
+# draws is judged by the paired interval of its difference. Cells that only set up or record are folded away: click
+# a cell's toggle to see its code.
 
 # %% tags=["parameters", "hide-input"]
 # CAS data root holding <sub-dataset>/{img,label,mask}/. None: the
@@ -67,6 +69,10 @@ val_fraction = 0.3
 # Where runs (and the stand-ins they train on) go. None:
 # results/<profile>/cross_dataset/runs/<code version>.
 runs_dir = None
+# Block-bootstrap resamples for the 95 % intervals, and the seed of their
+# draws.
+resamples = 10000
+interval_seed = 0
 
 # %% tags=["hide-input"]
 import pandas as pd
@@ -80,21 +86,29 @@ from landslide_core.book.compare import (
 from landslide_core.book.runner import shown_path
 from landslide_core.eval.baselines import BASELINES
 from landslide_core.experiments.table7 import (
+    held_out_blocks,
+    judge_table7,
+    judge_transfer,
     run_table7,
     table7,
+    table7_baseline_tiles,
     table7_baselines,
     training_sets,
     training_sizes,
     transfer_matrix,
+    transfer_tiles,
 )
 from landslide_core.scoring import PAPER_COLUMNS
-from landslide_core.sections.benchmarks import not_learned, runs_directory
+from landslide_core.scoring.intervals import BootstrapSettings
+from landslide_core.sections.benchmarks import runs_directory
 from landslide_core.sections.cross_dataset import (
     CrossSettings,
     data_table,
     example_figure,
     examples_note,
     hrgldd_note,
+    no_result_cells,
+    pair_table,
     public_roots,
     roots_note,
     run_configs,
@@ -102,8 +116,15 @@ from landslide_core.sections.cross_dataset import (
     stand_in_note,
     standardising_note,
     summary,
+    table7_intervals,
+    table7_verdicts,
+    training_set_pairs,
     training_sets_note,
     transfer_heatmap,
+    transfer_intervals,
+    transfer_table,
+    verdict_note,
+    with_intervals,
 )
 from landslide_core.sections.training_text import describe_training
 from landslide_core.tiles import select_split
@@ -114,9 +135,11 @@ settings = CrossSettings(
     num_workers=num_workers, seeds=tuple(seeds), lr=lr,
     checkpoint_every=checkpoint_every,
 )
+intervals = BootstrapSettings(resamples, interval_seed)
 parameters = {"data_root": data_root, "datasets": datasets,
               "cas_groups": cas_groups, "validation": validation,
-              "val_fraction": val_fraction, **settings.as_parameters()}
+              "val_fraction": val_fraction, **settings.as_parameters(),
+              "resamples": resamples, "interval_seed": interval_seed}
 run = open_section("cross_dataset", profile=profile, parameters=parameters,
                    data_root=data_root, device=device)
 runs_dir = runs_directory(run.results_dir, runs_dir)
@@ -156,7 +179,9 @@ run.show(training_sizes(first).set_index("dataset"), "training_sizes",
 #
 # One model per training set (and seed), scored on every held-out part after its last epoch; then the three
 # baselines on the CAS held-out region: **all landslide**, **all background**, and a **threshold rule** (one colour
-# feature and one threshold) fitted on each row's training set, as its model was.
+# feature and one threshold) fitted on each row's training set, as its model was. The counts of every scored tile
+# are then resampled for the intervals: each held-out part's tiles by leakage group (tiles that share pixels, found
+# by the leakage audit, form one block), every model and baseline on a part with the same draws.
 
 # %%
 transfer = run_table7(sets, runs_dir, settings.train_config())
@@ -167,36 +192,60 @@ display(Markdown("Training, as each run's own `config.json` records it: "
 table = table7(transfer, first)
 baselines = table7_baselines(first, settings.train_config())
 column = first[-1].held_out.dataset
+synthetic = run.synthetic or any(s.source.is_synthetic(s.held_out.root)
+                                 for s in first)
+blocks = held_out_blocks(sets)
+tiles = transfer_tiles(transfer, runs_dir)
+baseline_tiles = table7_baseline_tiles(first, settings.train_config())
+models = judge_table7(transfer, tiles, baseline_tiles, first, blocks,
+                      intervals)
+judged = judge_transfer(transfer, tiles, blocks, intervals)
+display(Markdown(f"Intervals: {intervals.describe()}; the blocks "
+                 "resampled "
+                 "are the leakage groups of each held-out part's tiles."))
 
 # %% tags=["hide-input"]
-shown_names = {**PAPER_COLUMNS, "f1_landslide": "F1 (landslide class)"}
+shown_names = {**PAPER_COLUMNS,
+               "f1_landslide": "F1 (landslide class)"}
 run.record(transfer, "transfer_runs",
            caption="Every model on every held-out part, per seed (%)")
-run.record(table.rename(columns=shown_names), "table7_runs",
-           caption=f"This run: every model on {column} (%)")
-run.record(baselines.rename(columns=shown_names), "table7_baselines",
-           caption=f"The baselines on {column}, per training set (%)")
+run.record(with_intervals(table, models).rename(columns=shown_names),
+           "table7_runs",
+           caption=f"This run: every model on {column}, with 95 % "
+                   "intervals (%)")
+run.record(with_intervals(baselines, models).rename(columns=shown_names),
+           "table7_baselines",
+           caption=f"The baselines on {column}, per training set, "
+                   "with 95 % intervals (%)")
 
 # %% [markdown]
 # ## Paper Table 7 beside this run
 #
-# Every model scored on the CAS held-out region after its last epoch, with the baselines on the same tiles.
+# Every model scored on the CAS held-out region after its last epoch, with the baselines on the same tiles; this
+# run's values with their 95 % intervals.
 
 # %%
 rows = pd.concat([table, baselines])
 comparison = paper_vs_run(rows, 7, run_label=run.run_label,
-                          keys=("model", "dataset"))
-flat = [(short_label(d), m) for m, d in not_learned(rows, "dataset")]
+                          keys=("model", "dataset"),
+                          intervals=table7_intervals(models))
 display(HTML(metric_tables_html(
     comparison.rename(index=short_label), rows="Dataset", columns="Model",
-    flagged=flat,
+    flagged=no_result_cells(models), level=intervals.level,
     caption=f"Paper Table 7 and this run on {column} (%)")))
+verdicts = table7_verdicts(models)
+display(Markdown(verdict_note(verdicts, first, synthetic=run.synthetic)))
 
 # %% tags=["hide-input"]
-run.record(comparison, "table7", caption="Paper Table 7 and this run (%)")
+run.record(comparison, "table7",
+           caption="Paper Table 7 and this run, with 95 % intervals (%)")
+run.record(verdicts, "table7_verdicts",
+           caption="Each published Table 7 value inside or outside this "
+                   "run's 95 % interval")
 
 # %% [markdown]
-# The same comparison as a figure: the paper's score (open circle) and this run's (dot), baselines in grey.
+# The same comparison as a figure: the paper's score (open circle) and this run's (dot, its 95 % interval as a bar),
+# baselines in grey.
 
 # %%
 figure = paper_vs_run_figure(comparison.rename(index=short_label),
@@ -221,22 +270,41 @@ else:
 # ## Beyond Table 7: which datasets transfer to which
 #
 # Each row is a model (the dataset it trained on), each column a dataset's held-out part; a cell is the landslide
-# IoU. CAS rows share one held-out part, the validation region. The diagonal (a model on its own dataset) is the
-# in-domain score; the rest is transfer.
+# IoU with its 95 % interval. CAS rows share one held-out part, the validation region. The diagonal (a model on its
+# own dataset) is the in-domain score; the rest is transfer.
 
 # %%
 matrix = transfer_matrix(transfer, "iou")
+display(transfer_table(judged, matrix).style.set_caption(
+    "Landslide IoU (%) [95 % interval] of every model (row: trained on) "
+    "on every held-out part"))
 heatmap = transfer_heatmap(matrix)
 
 # %% tags=["hide-input"]
-run.record(matrix, "transfer_iou",
-           caption="Landslide IoU (%) of every model on every part")
+run.record(transfer_intervals(judged), "transfer_iou",
+           caption="Landslide IoU (%) of every model on every part, with "
+                   "95 % intervals")
+
+# %% [markdown]
+# ### Every two training sets on each held-out part
+#
+# A cell is Δ = A − B in landslide IoU (points) on the same tiles, with its paired 95 % interval: above 0, A beats
+# B; below 0, B beats A; an interval that holds 0 means the two are not distinguishable on these tiles.
+
+# %%
+pairs = training_set_pairs(judged)
+display(pair_table(pairs).style.set_caption(
+    "Δ landslide IoU (points) [95 % interval] of every two training sets"))
+
+# %% tags=["hide-input"]
+run.record(pairs, "transfer_pairs",
+           caption="Every two training sets on each held-out part: Δ "
+                   "landslide IoU (points), its 95 % interval and verdict")
 
 # %% [markdown]
 # ## What this shows
 
 # %%
-synthetic = run.synthetic or any(s.source.is_synthetic(s.held_out.root)
-                                 for s in first)
-display(Markdown(summary(table, baselines, matrix, synthetic=synthetic,
-                         configs=configs, column=column)))
+display(Markdown(summary(table, matrix, models, judged,
+                         synthetic=synthetic, configs=configs,
+                         column=column)))

@@ -53,6 +53,10 @@ min_area = 18.0
 # IoU a predicted polygon needs to count as finding a landslide.
 iou_threshold = 0.5
 device = "cpu"
+# Block-bootstrap resamples for the 95 % intervals, and the seed of their
+# draws.
+resamples = 10000
+interval_seed = 0
 
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display
@@ -60,6 +64,7 @@ from IPython.display import Markdown, display
 from landslide_core.book import open_section
 from landslide_core.book.runner import shown_path
 from landslide_core.predict.assess import describe
+from landslide_core.scoring.intervals import BootstrapSettings
 from landslide_core.sections.benchmarks import no_checkpoints_note
 from landslide_core.sections.inventory import (
     benchmark_checkpoint,
@@ -70,6 +75,9 @@ from landslide_core.sections.inventory import (
     map_figure,
     model_label,
     object_frame,
+    pixel_interval_record,
+    pixel_interval_table,
+    pixel_intervals,
     pixel_table,
     scene_inventory,
     summary,
@@ -82,7 +90,9 @@ parameters = {
     "scene_subdataset": scene_subdataset, "fill": fill, "tile": tile,
     "overlap": overlap, "batch_size": batch_size, "threshold": threshold,
     "min_area": min_area, "iou_threshold": iou_threshold,
+    "resamples": resamples, "interval_seed": interval_seed,
 }
+intervals = BootstrapSettings(resamples, interval_seed)
 own = checkpoint is not None and scene is not None
 run = open_section("inventory", profile=profile, parameters=parameters,
                    data_root=data_root, scan=False, device=device,
@@ -139,19 +149,34 @@ else:
 # %%
 if checkpoint is not None:
     clouded = None if demo is None else cloud_share(result, demo.truth)
-    display(Markdown(summary(result, label, tiles, clouded=clouded)))
+    pixel_judged = (pixel_intervals(result, label, size=tile,
+                                    settings=intervals)
+                    if judged else None)
+    display(Markdown(summary(result, label, tiles, clouded=clouded,
+                             intervals=pixel_judged)))
 
 # %% [markdown]
 # ## Pixel by pixel, over the whole scene
 #
 # The six metrics of the paper's tables (in %), from one confusion matrix over every pixel with data. Beside them: calling every such
 # pixel a landslide, on the same pixels, and the model's own scores on its validation tiles from the benchmarks
-# page.
+# page. Below them, the scene's scores with their 95 % intervals: the scene is cut into `tile`-px windows and the
+# windows are resampled whole (neighbouring pixels err together), the model and all landslide with the same draws.
 
 # %%
 if judged:
     run.show(pixel_table(result, label, tiles), "pixel_scores",
              caption="Pixel scores over the scene (%)", precision=1)
+    display(Markdown(f"Intervals: {intervals.describe()}, over the "
+                     f"scene's {tile}-px windows."))
+    display(pixel_interval_table(pixel_judged).style.set_caption(
+        "Pixel scores over the scene (%) [95 % interval]"))
+
+# %% tags=["hide-input"]
+if judged:
+    run.record(pixel_interval_record(pixel_judged), "pixel_intervals",
+               caption="Pixel scores over the scene with 95 % intervals "
+                       "(%)")
 
 # %% [markdown]
 # ## Landslide by landslide

@@ -13,19 +13,24 @@ import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from ..errors import LandslideCoreError
-from ..eval.baselines import MARGIN
+from ..eval.baselines import no_result_rule
 from ..eval.paper import METRICS, paper_values
 from ..scoring.metrics import PAPER_COLUMNS
 
-__all__ = ["DIFFERENCE", "PAPER", "by_metric", "metric_tables_html", "paper_vs_run", "paper_vs_run_figure",
-           "side_by_side"]
+__all__ = ["DIFFERENCE", "HIGH", "INTERVAL_BREAK", "LOW", "PAPER", "by_metric", "metric_tables_html", "paper_vs_run",
+           "paper_vs_run_figure", "side_by_side"]
 
 PAPER = "paper"
 DIFFERENCE = "difference"
+LOW, HIGH = "low", "high"
+"""Sources of a comparison's interval columns: the bounds of this run's interval (:func:`paper_vs_run`)."""
+INTERVAL_BREAK = "<br>"
+"""What separates a cell's values from this run's interval in :func:`by_metric` (HTML tables show a line break)."""
 KEYS = ("model", "group", "dataset")
 
 
@@ -36,8 +41,11 @@ def paper_vs_run(
     run_label: str,
     keys: Sequence[str] = ("model", "group"),
     metrics: Sequence[str] = METRICS,
+    intervals: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Rows keyed like the paper's table; for each metric the columns paper, ``run_label`` and difference.
+
+    With ``intervals``, also :data:`LOW` and :data:`HIGH`: the bounds of this run's interval of each value.
 
     ``run`` holds the key columns and the metrics in percent (like the paper's tables).
     The difference is run − paper, in percentage points. Rows of the paper's table the
@@ -50,6 +58,8 @@ def paper_vs_run(
         run_label: Label of the run's columns, beside ``paper`` and ``difference``.
         keys: Columns rows are matched on, each one of ``model``, ``group`` or ``dataset``.
         metrics: Metric columns to compare.
+        intervals: Rows with the key columns, ``metric`` (e.g. ``iou``), ``low`` and ``high`` (percent), e.g.
+            :attr:`landslide_core.scoring.intervals.Judged.estimates` with ``configuration`` renamed to ``model``.
 
     Raises:
         LandslideCoreError: A key is not one of ``model``, ``group``, ``dataset``, or ``run`` lacks a key or
@@ -77,6 +87,10 @@ def paper_vs_run(
         columns[(name, PAPER)] = paper
         columns[(name, run_label)] = ours
         columns[(name, DIFFERENCE)] = ours - paper
+        if intervals is not None:
+            bounds = intervals[intervals["metric"] == metric].set_index(list(keys))[[LOW, HIGH]]
+            for bound in (LOW, HIGH):
+                columns[(name, bound)] = pd.Series(bounds[bound]).reindex(merged.index).astype(float)
     result = pd.DataFrame(columns)
     result.columns = pd.MultiIndex.from_tuples(result.columns, names=["metric", "source"])
     result.index.names = [k.capitalize() for k in keys]
@@ -90,9 +104,17 @@ def _number(value: float, signed: bool = False) -> str:
     return text.replace("-", "−")
 
 
+def _run_label(columns: pd.Index) -> str:
+    """The source label of a comparison's run columns (the one that is not paper, difference or a bound)."""
+    return next(c for c in columns if c not in (PAPER, DIFFERENCE, LOW, HIGH))
+
+
 def by_metric(comparison: pd.DataFrame, *, rows: str, columns: str,
               flagged: Sequence[tuple[str, str]] = ()) -> dict[str, pd.DataFrame]:
     """One small table per metric of a :func:`paper_vs_run` table, each cell "paper / this run / Δ".
+
+    Where the comparison has intervals, this run's ``[low, high]`` follows on a second line of the cell
+    (:data:`INTERVAL_BREAK`).
 
     ``rows`` and ``columns`` name two of the comparison's index levels (e.g. ``Model`` and ``Group``). A row
     the paper has no value for (a baseline) shows this run's value alone; a run that produced no value shows
@@ -102,10 +124,12 @@ def by_metric(comparison: pd.DataFrame, *, rows: str, columns: str,
     tables = {}
     for metric in dict.fromkeys(comparison.columns.get_level_values("metric")):
         part = comparison[metric]
-        run_label = next(c for c in part.columns if c not in (PAPER, DIFFERENCE))
-        text = (part[PAPER].map(_number) + " / " + part[run_label].map(_number) + " / "
-                + part[DIFFERENCE].map(lambda v: _number(v, signed=True)))
-        text = text.where(part[PAPER].notna(), part[run_label].map(_number))
+        ours = part[_run_label(part.columns)].map(_number)
+        text = part[PAPER].map(_number) + " / " + ours + " / " + part[DIFFERENCE].map(lambda v: _number(v, signed=True))
+        text = text.where(part[PAPER].notna(), ours)
+        if LOW in part.columns:  # the interval on a line of its own: three groups' cells then fit a laptop's page
+            bounds = INTERVAL_BREAK + "[" + part[LOW].map(_number) + ", " + part[HIGH].map(_number) + "]"
+            text = text + bounds.where(part[LOW].notna(), "")
         frame = text.reset_index()
         table = frame.pivot(index=rows, columns=columns, values=0)
         table = table.loc[list(dict.fromkeys(frame[rows])), list(dict.fromkeys(frame[columns]))]
@@ -117,18 +141,19 @@ def by_metric(comparison: pd.DataFrame, *, rows: str, columns: str,
 
 
 def metric_tables_html(comparison: pd.DataFrame, *, rows: str, columns: str, caption: str,
-                       flagged: Sequence[tuple[str, str]] = ()) -> str:
+                       flagged: Sequence[tuple[str, str]] = (), level: float = 0.95) -> str:
     """:func:`by_metric`'s tables as HTML, side by side where the page is wide enough and wrapping where not.
 
-    ``flagged`` (row, column) pairs are marked "†": no result
-    (:func:`~landslide_core.eval.baselines.no_result`).
+    ``flagged`` (row, column) pairs are marked "†": no result (:func:`~landslide_core.eval.baselines.no_result`);
+    ``level`` is the coverage of the intervals, where the comparison has them.
     """
-    run_label = next(c for c in comparison.columns.get_level_values("source") if c not in (PAPER, DIFFERENCE))
+    sources = comparison.columns.get_level_values("source")
+    interval = f", and under it this run's {100 * level:g} % interval [low, high]" if LOW in sources else ""
     parts = [f'<p class="metric-tables-caption"><strong>{html.escape(caption)}</strong>. Each cell: paper / '
-             f"{html.escape(run_label)} / difference (points); a baseline's cell holds this run's value alone, and — "
-             "stands where a side has no value."
-             + (f" † marks a model whose mIoU is not more than {MARGIN:g} point above that of the better constant "
-                "(all landslide or all background): no result." if flagged else "")
+             f"{html.escape(_run_label(sources))} / difference (points){interval}; a baseline's cell holds this run's "
+             "value alone, and — stands where a side has no value."
+             + (f" † marks a model that is no result: {html.escape(no_result_rule(level))}."
+                if flagged else "")
              + "</p>"]
     return parts[0] + side_by_side(by_metric(comparison, rows=rows, columns=columns, flagged=flagged))
 
@@ -149,12 +174,13 @@ def side_by_side(tables: Mapping[str, pd.DataFrame], precision: int = 1) -> str:
 
 def paper_vs_run_figure(comparison: pd.DataFrame, *, spread: pd.DataFrame | None = None,
                         baselines: Sequence[str] = ()) -> Figure:
-    """Paper (open circle) and this run (dot, with ± the seeds' standard deviation) per metric and row.
+    """Paper (open circle) and this run (dot, with its interval as a bar) per metric and row.
 
     Args:
-        comparison: A :func:`paper_vs_run` table.
-        spread: Standard deviations over seeds, indexed like ``comparison`` with metric keys as columns
-            (``iou``, …); ``None`` or NaN where one seed was run.
+        comparison: A :func:`paper_vs_run` table; where it has :data:`LOW` and :data:`HIGH` columns, the bars show
+            that interval.
+        spread: Without intervals: standard deviations over seeds, indexed like ``comparison`` with metric keys as
+            columns (``iou``, …), drawn as ± bars; ``None`` or NaN where one seed was run.
         baselines: Values of the first index level that are baselines, drawn in grey.
     """
     metrics = list(dict.fromkeys(comparison.columns.get_level_values("metric")))
@@ -169,10 +195,12 @@ def paper_vs_run_figure(comparison: pd.DataFrame, *, spread: pd.DataFrame | None
     y = list(range(len(labels)))[::-1]
     for axis, metric in zip(axes.flat, metrics, strict=False):
         part = comparison[metric]
-        run_label = next(c for c in part.columns if c not in (PAPER, DIFFERENCE))
+        run_label = _run_label(part.columns)
         errors = None
         key = names.get(metric, metric)
-        if spread is not None and key in spread.columns:
+        if LOW in part.columns:
+            errors = np.vstack([(part[run_label] - part[LOW]).fillna(0), (part[HIGH] - part[run_label]).fillna(0)])
+        elif spread is not None and key in spread.columns:
             errors = spread[key].reindex(comparison.index).fillna(0).to_numpy()
         colours = ["#999999" if f in baselines else "#2b6cb0" for f in first]
         axis.errorbar(part[run_label], y, xerr=errors, fmt="none", ecolor="#2b6cb0", elinewidth=1)

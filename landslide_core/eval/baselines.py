@@ -10,13 +10,14 @@ exactly as the models are (same tiles, same central crops, same confusion matric
   best landslide IoU on the pixels of the *training* tiles, so it sees no validation pixel. Bare-soil scars are
   brighter and redder than vegetation; a model that does not beat this rule has learned less than a pixel's colour.
 
-One rule judges a model against them on every results page, from the landslide IoU and mIoU of the same pixels
-(:func:`beats_baseline`, :func:`no_result`, and :data:`RULE` in words): a model **beats** a baseline when its mIoU
-is higher by more than :data:`MARGIN` points and its landslide IoU is higher; it is **no result** when its mIoU is
-not more than :data:`MARGIN` points above that of the better constant (all landslide or all background, whichever
-has the higher mIoU). Neither score alone will do: a model that finds no landslide can exceed all landslide's mIoU
-(all background itself does wherever landslides cover less than half the pixels), and one that calls almost every
-pixel landslide comes close to all landslide's landslide IoU.
+One rule judges a model against them on every results page, from paired bootstrap differences on the same tiles
+(:func:`baseline_judgements`, :func:`no_result`, :func:`rule` in words): a model **beats** a baseline when the interval
+of Δ = model − baseline lies above 0 for both mIoU and landslide IoU; it is **no result** when the interval of its Δ
+mIoU to the better constant (all landslide or all background, whichever has the higher mIoU on the same pixels) does
+not lie above 0. Neither score alone will do: a model that finds no landslide can exceed all landslide's mIoU (all
+background itself does wherever landslides cover less than half the pixels), and one that calls almost every pixel
+landslide comes close to all landslide's landslide IoU. The interval, not a fixed margin, says how large a difference
+these tiles can tell from chance (:mod:`landslide_core.scoring.intervals`).
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import BaselineError, NothingToEvaluateError
+from ..scoring.intervals import Judged
 from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
 from .evaluation import evaluate_tiles
 
 __all__ = [
-    "ALL_BACKGROUND", "ALL_LANDSLIDE", "BASELINES", "CONSTANTS", "FEATURES", "MARGIN", "RULE", "THRESHOLD_RULE",
-    "ConstantPrediction", "RulePrediction", "ThresholdRule", "baseline_scores", "beats_baseline", "better_constant",
-    "fit_threshold_rule", "is_baseline", "no_result",
+    "ALL_BACKGROUND", "ALL_LANDSLIDE", "BASELINES", "CONSTANTS", "FEATURES", "THRESHOLD_RULE", "ConstantPrediction",
+    "RulePrediction", "ThresholdRule", "baseline_judgements", "baseline_scores", "better_constant", "fit_threshold_rule",
+    "is_baseline", "no_result", "no_result_rule", "rule",
 ]
 
 ALL_LANDSLIDE = "all landslide"
@@ -48,24 +50,55 @@ BASELINES = (ALL_LANDSLIDE, ALL_BACKGROUND, THRESHOLD_RULE)
 """The baselines' row labels, in the order tables list them."""
 CONSTANTS = (ALL_LANDSLIDE, ALL_BACKGROUND)
 """The baselines that predict one class everywhere."""
-MARGIN = 1.0
-"""mIoU points by which a model must exceed a baseline to beat it: a model that predicts landslide almost everywhere
-scores a few hundredths of a point above all landslide, which is no result."""
-_POINTS = f"{MARGIN:g} point{'' if MARGIN == 1 else 's'}"
-RULE = (f"a model beats a baseline when its mIoU is more than {_POINTS} higher and its landslide IoU is higher; "
-        f"it is no result when its mIoU is not more than {_POINTS} above that of the better constant (all landslide "
-        "or all background, whichever has the higher mIoU on the same pixels)")
-"""The rule of :func:`beats_baseline` and :func:`no_result` in words, for the pages that apply it."""
 
 
-def beats_baseline(models: pd.DataFrame, baseline: pd.Series | pd.DataFrame) -> pd.Series:
-    """Which rows of ``models`` beat ``baseline``: mIoU higher by more than :data:`MARGIN` points and landslide IoU higher.
+def no_result_rule(level: float = 0.95) -> str:
+    """When a model is no result (:func:`no_result`), in words."""
+    return (f"the {100 * level:g} % interval of its mIoU difference to the better constant (all landslide or all "
+            "background, whichever has the higher mIoU on the same pixels) does not lie above 0")
 
-    Args:
-        models: Rows with ``iou`` and ``miou`` (percent).
-        baseline: One baseline's row, compared with every model, or rows with the same index as ``models``.
+
+def rule(level: float = 0.95) -> str:
+    """The rule of :func:`baseline_judgements` and :func:`no_result` in words, for the pages that apply it."""
+    return (f"a model beats a baseline when the {100 * level:g} % interval of the paired difference (model − "
+            "baseline, on the same tiles) lies above 0 for both mIoU and landslide IoU; it is no result when "
+            + no_result_rule(level))
+
+
+def _cells(judged: Judged) -> list[tuple[dict, pd.DataFrame]]:
+    """Each cell of ``judged.within`` as (keys, its mIoU estimates)."""
+    mious = judged.estimates[judged.estimates["metric"] == "miou"]
+    if not judged.within:
+        return [({}, mious)]
+    return [(dict(zip(judged.within, key if isinstance(key, tuple) else (key,), strict=True)), rows)
+            for key, rows in mious.groupby(list(judged.within), sort=False)]
+
+
+def _delta_columns(judged: Judged, model: str, baseline: str, keys: dict) -> dict[str, float]:
+    columns = {}
+    for metric, label in (("miou", "Δ mIoU"), ("iou", "Δ IoU")):
+        row = judged.difference(model, baseline, metric, **keys)
+        columns.update({label: row["delta"], f"{label} low": row["low"], f"{label} high": row["high"]})
+    return columns
+
+
+def baseline_judgements(judged: Judged) -> pd.DataFrame:
+    """Every model against every baseline of its cell: Δ mIoU and Δ IoU with their intervals, and ``beats``.
+
+    ``judged`` holds models and baselines (:data:`BASELINES`, by name) scored on the same tiles in each cell, with
+    their paired differences (:func:`landslide_core.scoring.intervals.judge`, which compares every pair by default).
+    A model beats a baseline when both intervals lie above 0 (:func:`rule`).
     """
-    return (models["miou"] > baseline["miou"] + MARGIN) & (models["iou"] > baseline["iou"])
+    rows = []
+    for keys, cell in _cells(judged):
+        names = cell["configuration"]
+        for model in names[~is_baseline(names)]:
+            for baseline in names[is_baseline(names)]:
+                deltas = _delta_columns(judged, model, baseline, keys)
+                rows.append({**keys, "model": model, "baseline": baseline, **deltas,
+                             "beats": deltas["Δ mIoU low"] > 0 and deltas["Δ IoU low"] > 0})
+    return pd.DataFrame(rows, columns=[*judged.within, "model", "baseline", "Δ mIoU", "Δ mIoU low", "Δ mIoU high",
+                                       "Δ IoU", "Δ IoU low", "Δ IoU high", "beats"])
 
 
 def better_constant(table: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -77,27 +110,30 @@ def better_constant(table: pd.DataFrame, key: str) -> pd.DataFrame:
     return constants.loc[constants.groupby(key, sort=False)["miou"].idxmax()].set_index(key)
 
 
-def no_result(table: pd.DataFrame, key: str) -> pd.Series:
-    """Which model rows are no result: mIoU not more than :data:`MARGIN` points above the better constant's.
+def no_result(judged: Judged) -> pd.DataFrame:
+    """Every model against the better constant of its cell: Δ mIoU with its interval, and ``no result``.
 
-    Args:
-        table: Rows of models and of the baselines (:data:`BASELINES`) with ``model``, ``key``, ``iou`` and
-            ``miou`` columns; a model is judged against the constants of its own ``key`` value (its pixels).
-        key: The column naming the pixels a row was scored on, e.g. ``group`` or ``dataset``.
-
-    Returns:
-        A boolean per model row (baseline rows left out), with the table's index.
+    The better constant is the one of :data:`CONSTANTS` with the higher mIoU on the cell's pixels; a model is no
+    result when the interval of its Δ mIoU to it does not lie above 0.
 
     Raises:
-        BaselineError: A model's ``key`` value has no constant's row to judge it against.
+        BaselineError: A cell with models has no constant's scores to judge them against.
     """
-    models = table[~is_baseline(table["model"])]
-    floor = better_constant(table, key)
-    missing = sorted(set(models[key]) - set(floor.index), key=str)
-    if missing:
-        raise BaselineError(f"no all landslide or all background row for {key} {', '.join(map(str, missing))}: "
-                            "add the baselines' rows scored on the same pixels to the table before judging its models")
-    return ~(models["miou"] > models[key].map(floor["miou"]) + MARGIN)
+    rows = []
+    for keys, cell in _cells(judged):
+        names = cell["configuration"]
+        constants = cell[names.isin(CONSTANTS)]
+        models = names[~is_baseline(names)]
+        if len(models) and constants.empty:
+            raise BaselineError(f"no all landslide or all background scores in {keys or 'the table'}: add the "
+                                "baselines' per-tile counts on the same tiles before judging its models")
+        for model in models:
+            constant = constants.loc[constants["value"].idxmax(), "configuration"]
+            row = judged.difference(model, constant, "miou", **keys)
+            rows.append({**keys, "model": model, "constant": constant, "Δ mIoU": row["delta"],
+                         "Δ mIoU low": row["low"], "Δ mIoU high": row["high"], "no result": not row["low"] > 0})
+    return pd.DataFrame(rows, columns=[*judged.within, "model", "constant", "Δ mIoU", "Δ mIoU low", "Δ mIoU high",
+                                       "no result"])
 
 
 def is_baseline(model: str | pd.Series) -> bool | pd.Series:

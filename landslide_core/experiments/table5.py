@@ -12,29 +12,42 @@ subdataset into training and validation sets at a 7:3 ratio”; splitting each o
 for every model and group, is ours), so they are compared on the same tiles.
 Scores are the best checkpoint's (by validation mIoU) on its group's validation
 tiles, per group and per sub-dataset, computed from confusion matrices.
+
+For intervals, every score keeps its counts per validation tile: the runs' (``tile_counts.csv``) and the baselines'
+(beside each seed's manifest), gathered by :func:`tile_counts_frame`; :func:`grid_blocks` gives the leakage groups a
+bootstrap resamples them by, and :func:`subdataset_intervals` the per-sub-dataset table with intervals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from ..data.splits import load_or_make_split, split_records
+from ..errors import BaselineError
 from ..eval.baselines import ALL_BACKGROUND, baseline_scores
+from ..eval.paper import METRICS, paper_values
 from ..io.atomic import write_text_atomic
 from ..models import describe_model
-from ..scoring.confusion import SCORE_COLUMNS
+from ..scoring.confusion import COUNT_COLUMNS, SCORE_COLUMNS
+from ..scoring.intervals import BootstrapSettings, Judged, format_interval, judge
 from ..train.checkpoints import BEST, LAST
 from ..train.config import TrainConfig
+from .blocks import blocks_path, leakage_blocks
 from .runs import SCORES_FILE, GridRun, RunSpec, baseline_tiles_path, read_run, train_and_evaluate
 
 __all__ = [
-    "SCORES_FILE", "GridRun", "KeepRule", "baseline_frame", "histories_frame", "mean_std_table", "paper_name", "prune_checkpoints", "run_grid", "run_stem",
-    "scores_frame", "subdataset_breakdown", "subdataset_views", "table5",
+    "COUNT_FRAME_COLUMNS", "SCORES_FILE", "GridRun", "KeepRule", "baseline_frame", "baseline_tile_counts",
+    "grid_blocks", "histories_frame", "judge_subdatasets", "mean_std_table", "paper_name", "paper_table5",
+    "prune_checkpoints", "run_grid", "run_stem", "scores_frame", "subdataset_breakdown", "subdataset_intervals",
+    "subdataset_views", "table5", "tile_counts_frame",
 ]
+
+COUNT_FRAME_COLUMNS = ("model", "group", "seed", "tile", "subdataset", *COUNT_COLUMNS)
+"""Columns of :func:`tile_counts_frame`: ``group`` is the group the model (or baseline) was trained and scored on."""
 
 
 KeepRule = Callable[[str, str, int], bool]
@@ -131,6 +144,95 @@ def baseline_frame(data_root: str | Path, runs_dir: str | Path, *, base: TrainCo
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rules)
 
 
+def _manifest(runs_dir: str | Path, seed: int) -> Path:
+    return Path(runs_dir) / f"split-seed{seed}.csv"
+
+
+def baseline_tile_counts(runs_dir: str | Path, *, base: TrainConfig, groups: Sequence[str],
+                         seeds: Sequence[int]) -> pd.DataFrame:
+    """The baselines' counts per validation tile that :func:`baseline_frame` wrote, for every group and seed.
+
+    Rows of :data:`COUNT_FRAME_COLUMNS`; ``group`` is the group scored (the tile's own sensor group is dropped).
+
+    Raises:
+        BaselineError: A group and seed has no such file (call :func:`baseline_frame` with the same settings first).
+    """
+    frames = []
+    for seed in seeds:
+        for group in groups:
+            path = baseline_tiles_path(_manifest(runs_dir, seed), group, base.val_crop_size)
+            if not path.is_file():
+                raise BaselineError(f"no baseline counts per tile for {group}, seed {seed} at {path}: call "
+                                    "baseline_frame with the same runs folder, groups, seeds and val_crop_size first")
+            frames.append(pd.read_csv(path, keep_default_na=False).assign(group=group, seed=seed))
+    return pd.concat(frames, ignore_index=True)[list(COUNT_FRAME_COLUMNS)]
+
+
+def tile_counts_frame(runs: Sequence[GridRun], runs_dir: str | Path, *, base: TrainConfig, groups: Sequence[str],
+                      seeds: Sequence[int]) -> pd.DataFrame:
+    """Every run's and baseline's counts per validation tile, as :func:`landslide_core.scoring.intervals.judge` takes.
+
+    Runs are labelled as in :func:`scores_frame` (``model`` = :func:`paper_name`), with the group they trained on
+    and their seed; the baselines' rows come from :func:`baseline_tile_counts`. Rows of :data:`COUNT_FRAME_COLUMNS`.
+
+    Raises:
+        BaselineError: The baselines of a group and seed were not scored.
+    """
+    frames = [run.tile_counts.assign(model=paper_name(run.model), group=run.group, seed=run.seed)
+              for run in runs if run.group in groups and run.seed in seeds]
+    frames.append(baseline_tile_counts(runs_dir, base=base, groups=groups, seeds=seeds))
+    return pd.concat([frame[list(COUNT_FRAME_COLUMNS)] for frame in frames], ignore_index=True)
+
+
+def _joined(labellings: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """One labelling from several: tiles with one label in any of them share a block (connected components)."""
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for labels in labellings:
+        for tile, label in labels.items():
+            parent[root(f"tile:{tile}")] = root(f"block:{label}")
+    return {node[len("tile:"):]: root(node) for node in list(parent) if node.startswith("tile:")}
+
+
+def grid_blocks(data_root: str | Path, runs_dir: str | Path, *, base: TrainConfig, groups: Sequence[str],
+                seeds: Sequence[int]) -> dict[str, str]:
+    """Tile uid → block: the leakage groups of every seed's validation tiles of every group, joined.
+
+    Each seed's validation tiles are audited per group, or once where one group's hold all the others' (UAV&SAT),
+    and the labels cached beside the seed's manifest (:func:`~.blocks.blocks_path`). Several seeds' splits put
+    different tiles in validation; a tile's block is the union of the groups it falls in under any of them, so tiles
+    that share pixels are resampled together in every cell, whichever seed scored them.
+    """
+    source = base.tile_source()
+    labellings = []
+    for seed in seeds:
+        manifest = _manifest(runs_dir, seed)
+        sides = {group: split_records(data_root, manifest, seed=seed, val_fraction=base.val_fraction, group=group,
+                                      split="val", source=source) for group in groups}
+        uids = {group: {record.uid for record in records} for group, records in sides.items()}
+        every = set().union(*uids.values())
+        covering = next((group for group in groups if uids[group] == every), None)
+        for group in groups if covering is None else [covering]:
+            labellings.append(leakage_blocks(sides[group], source=source, cache=blocks_path(manifest, group)))
+    return _joined(labellings)
+
+
+def paper_table5() -> pd.DataFrame:
+    """Paper Table 5 as long rows: ``group``, ``configuration``, ``metric``, ``paper`` (percent).
+
+    As :func:`landslide_core.scoring.intervals.paper_verdicts` takes them.
+    """
+    values = paper_values(5).rename(columns={"model": "configuration"})
+    return values.melt(id_vars=["group", "configuration"], value_vars=list(METRICS), var_name="metric",
+                       value_name="paper")
+
+
 def histories_frame(runs: Sequence[GridRun]) -> pd.DataFrame:
     """Training histories of all runs (one row per epoch)."""
     frames = [run.history.assign(model=paper_name(run.model), group=run.group, seed=run.seed) for run in runs]
@@ -181,3 +283,43 @@ def subdataset_breakdown(scores: pd.DataFrame, metric: str = "iou") -> pd.DataFr
     tiles = rows.groupby(["trained_on", "group", "subdataset"], sort=False)["tiles"].first()
     table.insert(0, "val tiles", tiles)
     return table.rename_axis(index=["Trained on", "Group", "Sub-dataset"], columns=None)
+
+
+def judge_subdatasets(counts: pd.DataFrame, breakdown: pd.DataFrame, *, blocks: Mapping[str, str] | None,
+                      settings: BootstrapSettings, metric: str = "iou") -> Judged:
+    """``metric`` with its interval in every cell (group trained on, sub-dataset) of ``breakdown``.
+
+    Only what :func:`subdataset_views` shows is resampled: the breakdown's rows and its models and baselines, less
+    all background (IoU 0 by construction); no differences are drawn.
+
+    Args:
+        counts: :func:`tile_counts_frame` of the grid.
+        breakdown: :func:`subdataset_breakdown` of the same runs.
+        blocks: Tile → block (:func:`grid_blocks`).
+        settings: Resamples, seed and coverage.
+        metric: The breakdown's metric.
+    """
+    cells = set(zip(breakdown.index.get_level_values("Trained on"), breakdown.index.get_level_values("Sub-dataset"),
+                    strict=True))
+    shown = [c for c in breakdown.columns if c not in ("val tiles", ALL_BACKGROUND)]
+    shown_cells = pd.MultiIndex.from_frame(counts[["group", "subdataset"]]).isin(list(cells))
+    rows = counts[shown_cells & counts["model"].isin(shown).to_numpy()]
+    return judge(rows, within=["group", "subdataset"], blocks=blocks,
+                 settings=replace(settings, metrics=(metric,)), pairs=[])
+
+
+def subdataset_intervals(judged: Judged, breakdown: pd.DataFrame, metric: str = "iou") -> pd.DataFrame:
+    """``breakdown`` with every resampled cell as text ``value [low, high]`` (:func:`judge_subdatasets`).
+
+    Same index and ``val tiles``; a model not resampled in a row (not trained on its group) is NaN, all background
+    is left out, so :func:`subdataset_views` gives the same narrow tables.
+    """
+    estimates = judged.estimates[judged.estimates["metric"] == metric]
+    text = pd.Series([format_interval(v, lo, hi) for v, lo, hi in estimates[["value", "low", "high"]].to_numpy()],
+                     index=pd.MultiIndex.from_frame(estimates[["group", "subdataset", "configuration"]]), dtype=object)
+    table = breakdown[["val tiles"]].copy()
+    keys = list(zip(breakdown.index.get_level_values("Trained on"), breakdown.index.get_level_values("Sub-dataset"),
+                    strict=True))
+    for model in breakdown.columns.drop(["val tiles", ALL_BACKGROUND], errors="ignore"):
+        table[model] = [text.get((group, sub, model), float("nan")) for group, sub in keys]
+    return table

@@ -14,10 +14,15 @@ with the same seed, so both models can also be scored on the same validation til
 each arm on its own validation set is our reading of Table 6, which names no validation tiles
 (``unfiltered_own_split`` in ``landslide_core/paper/inferences.yaml``); there the unfiltered model is also judged
 on the tiles quality control removed.
+
+For intervals, every score comes with its counts per tile: the runs' own (``tile_counts.csv``), the baselines' beside
+each arm's manifest, and both models' on the common tiles (:func:`common_validation_scores`); :func:`arm_tile_counts`
+gathers the first two and :func:`validation_blocks` the leakage groups a bootstrap resamples them by.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,17 +30,21 @@ from pathlib import Path
 import pandas as pd
 
 from ..data.splits import load_or_make_split, make_split, split_records, write_manifest
+from ..errors import BaselineError
 from ..eval.baselines import baseline_scores
-from ..eval.evaluation import evaluate_checkpoint
+from ..eval.evaluation import evaluate_checkpoint_tiles
 from ..io.atomic import write_text_atomic
+from ..io.checksums import file_sha256
 from ..scoring.confusion import SCORE_COLUMNS
 from ..sources import TileSource, get_source
 from ..tiles import TileRecord
 from ..train.config import TrainConfig
+from .blocks import BLOCKS_SUFFIX, blocks_path, leakage_blocks
 from .runs import SCORES_FILE, GridRun, RunSpec, baseline_tiles_path, read_run, train_and_evaluate
 from .table5 import paper_name, run_stem
 
-__all__ = ["ARMS", "QCArm", "common_validation_scores", "qc_arms", "run_table6", "table6", "table6_baselines"]
+__all__ = ["ARMS", "QCArm", "arm_tile_counts", "common_validation_scores", "qc_arms", "run_table6", "table6",
+           "table6_baselines", "validation_blocks", "validation_records"]
 
 ARMS = {"unfiltered": "Original SAT", "filtered": "SAT", "grouped": "SAT, grouped split"}
 """Arm key and the dataset label its row carries (the paper's labels for the first two)."""
@@ -164,17 +173,73 @@ def table6_baselines(arms: list[QCArm], base: TrainConfig) -> pd.DataFrame:
 
 
 def common_validation_scores(runs: Mapping[str, GridRun], arms: list[QCArm], *, device: str = "cpu",
-                             batch_size: int = 4) -> pd.DataFrame:
-    """The unfiltered and filtered models scored on the same tiles: the filtered arm's validation set."""
+                             batch_size: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The unfiltered and filtered models scored on the same tiles: the filtered arm's validation set.
+
+    Returns:
+        One row of scores per model (``trained on``: the arm's dataset label), and the same evaluation per tile
+        (rows of :data:`~landslide_core.scoring.confusion.TILE_COLUMNS` with ``trained on``), which pair the two
+        models tile by tile. Both are empty of a model without an arm or a kept checkpoint.
+    """
     filtered = next(a for a in arms if a.key == "filtered")
-    rows = []
+    rows, tiles = [], []
     for key in ("unfiltered", "filtered"):
         run = runs.get(key)
         if run is None or run.checkpoint is None:
             continue
-        scores = evaluate_checkpoint(run.checkpoint, filtered.data_root, manifest=filtered.manifest,
-                                     group=run.group, batch_size=batch_size, device=device, progress=False)
+        scores, counts = evaluate_checkpoint_tiles(run.checkpoint, filtered.data_root, manifest=filtered.manifest,
+                                                   group=run.group, batch_size=batch_size, device=device,
+                                                   progress=False)
         row = _group_row(scores, run.group)
         rows.append({"trained on": ARMS[key], "val tiles": int(row["tiles"]),
                      **{m: float(row[m]) for m in SCORE_COLUMNS}})
-    return pd.DataFrame(rows)
+        tiles.append(counts.assign(model=paper_name(run.model), **{"trained on": ARMS[key]}))
+    return pd.DataFrame(rows), (pd.concat(tiles, ignore_index=True) if tiles else pd.DataFrame())
+
+
+def arm_tile_counts(runs: Mapping[str, GridRun], arms: list[QCArm], base: TrainConfig) -> pd.DataFrame:
+    """Per-tile counts of every arm's model and baselines on the arm's own validation tiles, with ``dataset``.
+
+    The models' come from their runs (labelled as :func:`table6` labels them), the baselines' from the files
+    :func:`table6_baselines` writes beside each arm's manifest for ``base``'s group and crops.
+
+    Raises:
+        BaselineError: An arm's baseline counts were not written (call :func:`table6_baselines` first).
+    """
+    frames = []
+    for arm in arms:
+        run = runs[arm.key]
+        path = baseline_tiles_path(arm.manifest, base.group, base.val_crop_size)
+        if not path.is_file():
+            raise BaselineError(f"no baseline counts per tile for {arm.dataset!r} at {path}: call table6_baselines "
+                                "with the same arms and training configuration first")
+        baselines = pd.read_csv(path, keep_default_na=False)
+        frames += [run.tile_counts.assign(model=paper_name(run.model), dataset=arm.dataset),
+                   baselines.assign(dataset=arm.dataset)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def validation_records(arm: QCArm, base: TrainConfig) -> list[TileRecord]:
+    """The validation tiles of ``base``'s group that an arm's model and baselines are scored on."""
+    return split_records(arm.data_root, arm.manifest, seed=base.seed, val_fraction=base.val_fraction,
+                         group=base.group, split="val", source=base.tile_source())
+
+
+def validation_blocks(arms: Sequence[QCArm], base: TrainConfig) -> dict[str, str]:
+    """Tile uid → leakage group of the validation tiles of ``arms`` together (one arm: its own tiles).
+
+    The labels are cached beside the manifest of an arm whose validation tiles are all of them
+    (:func:`~.blocks.blocks_path`; the unfiltered arm's cover the filtered arm's), else beside the first arm's
+    manifest under a name that joins the arms' manifests. Tiles are the same tile in every arm that has their uid.
+    """
+    sides = {arm.key: validation_records(arm, base) for arm in arms}
+    union = list({record.uid: record for records in sides.values() for record in records}.values())
+    uids = {record.uid for record in union}
+    covering = next((arm for arm in arms if {record.uid for record in sides[arm.key]} == uids), None)
+    if covering is not None:
+        cache = blocks_path(covering.manifest, base.group)
+    else:
+        digest = hashlib.sha256("".join(file_sha256(arm.manifest) for arm in arms).encode()).hexdigest()[:12]
+        stems = "+".join(arm.manifest.stem for arm in arms)
+        cache = arms[0].manifest.parent / f"{stems}_{base.group.replace('&', '+')}_{digest}_{BLOCKS_SUFFIX}"
+    return leakage_blocks(union, source=base.tile_source(), cache=cache)

@@ -19,10 +19,16 @@ Every run validates once, after its last epoch, and the last checkpoint is score
 tiles it is reported on. A run's folder, named by everything that decides its result (:func:`run_spec`), holds the
 counts of every held-out tile it was scored on (``tile_counts.csv``, :func:`transfer_tiles`) and, written last,
 ``transfer.csv``: a folder with it is finished and is read back, never trained again.
+
+Intervals: the counts per tile of the runs (:func:`transfer_tiles`) and of the baselines (:func:`table7_baselines`)
+are resampled by leakage group of each held-out part's tiles (:func:`held_out_blocks`): :func:`judge_table7` gives
+Table 7's cells with the baselines on the same tiles, :func:`judge_transfer` every cell of the transfer matrix and
+the paired difference of every two training sets on each held-out part.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,23 +37,27 @@ from typing import Any
 import pandas as pd
 
 from ..data.splits import load_or_make_split, manifest_checksum, read_manifest, write_manifest
-from ..errors import ConfigError, ManifestError
+from ..errors import BaselineError, ConfigError, ManifestError
 from ..eval.baselines import THRESHOLD_RULE, baseline_scores
 from ..eval.evaluation import evaluate_checkpoint_tiles
 from ..eval.paper import paper_values
 from ..io.atomic import write_text_atomic
+from ..io.checksums import file_sha256
 from ..scoring.confusion import COUNT_COLUMNS, SCORE_COLUMNS
+from ..scoring.intervals import BootstrapSettings, Judged, judge
 from ..sources import CAS, TileSource, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST, LAST
 from ..train.config import TrainConfig
 from ..train.loop import train
+from .blocks import BLOCKS_SUFFIX, blocks_path, leakage_blocks
 from .runs import TILE_COUNTS_FILE, RunSpec, baseline_tiles_path, check_identity, read_tile_counts
 from .table5 import paper_name
 
 __all__ = [
     "CAS_TRAINING", "MOXITAIDI", "table7_baselines", "PAPER_LABELS", "TRANSFER_FILE", "HeldOut", "TrainingSet", "public_training_set",
-    "cas_training_sets", "run_spec", "run_table7", "table7", "training_sets", "training_sizes", "transfer_matrix",
+    "cas_training_sets", "held_out_blocks", "held_out_records", "judge_table7", "judge_transfer", "run_spec",
+    "run_table7", "table7", "table7_baseline_tiles", "training_sets", "training_sizes", "transfer_matrix",
     "transfer_tiles",
 ]
 
@@ -365,3 +375,120 @@ def transfer_matrix(transfer: pd.DataFrame, metric: str = "iou") -> pd.DataFrame
     table = transfer.pivot_table(index="trained on", columns="evaluated on", values=metric, aggfunc="mean", sort=False)
     table.columns.name, table.index.name = "evaluated on", "trained on"
     return table
+
+
+def held_out_records(part: HeldOut) -> list[TileRecord]:
+    """The tiles of a held-out part that every model is scored on: its manifest's ``val`` side, widest group."""
+    source = get_source(part.source)
+    return source.select_group([r for r in read_manifest(part.manifest, part.root) if r.split == "val"],
+                               source.widest_group)
+
+
+def held_out_blocks(sets: Mapping[int, Sequence[TrainingSet]]) -> dict[str, dict[str, str]]:
+    """Held-out part → (tile uid → leakage group) over every seed's tiles of that part, resampled together.
+
+    A part's seeds may hold out other tiles (a seeded split), so its groups are found among all of them at once.
+    The labels are cached beside the part's manifest when one seed's tiles are all of them (CAS: the validation
+    region, whatever the seed), else beside the first seed's manifest under a name joining the seeds' manifests
+    (:func:`~.blocks.blocks_path`).
+    """
+    parts: dict[str, list[HeldOut]] = {}
+    for seed_sets in sets.values():
+        for part, _ in _held_out_parts(seed_sets):
+            if all(p.manifest != part.manifest for p in parts.get(part.dataset, [])):
+                parts.setdefault(part.dataset, []).append(part)
+    blocks = {}
+    for name, seeds in parts.items():
+        sides = {part.manifest: held_out_records(part) for part in seeds}
+        union = list({record.uid: record for records in sides.values() for record in records}.values())
+        group = get_source(seeds[0].source).widest_group
+        covering = next((m for m, records in sides.items() if len(records) == len(union)), None)
+        if covering is not None:
+            cache = blocks_path(covering, group)
+        else:
+            digest = hashlib.sha256("".join(file_sha256(m) for m in sides).encode()).hexdigest()[:12]
+            stems = "+".join(m.stem for m in sides)
+            cache = seeds[0].manifest.parent / f"{stems}_{group.replace('&', '+')}_{digest}_{BLOCKS_SUFFIX}"
+        blocks[name] = leakage_blocks(union, source=seeds[0].source, cache=cache)
+    return blocks
+
+
+def table7_baseline_tiles(sets: Sequence[TrainingSet], base: TrainConfig) -> pd.DataFrame:
+    """The baselines' counts per tile on the CAS held-out part, per training set (``dataset``: its row label).
+
+    Read from the files :func:`table7_baselines` writes for ``sets`` and ``base.val_crop_size``; each training set's
+    rows hold the constants and the threshold rule fitted on its own training tiles.
+
+    Raises:
+        ConfigError: No CAS training set was given.
+        BaselineError: A training set's baseline counts were not written (call :func:`table7_baselines` first).
+    """
+    cas = _cas_set(sets)
+    group = cas.source.widest_group
+    frames = []
+    for training_set in sets:
+        path = baseline_tiles_path(cas.held_out.manifest, group, base.val_crop_size, rule_from=training_set.key)
+        if not path.is_file():
+            raise BaselineError(f"no baseline counts per tile for {training_set.label!r} at {path}: call "
+                                "table7_baselines with the same training sets and configuration first")
+        frames.append(pd.read_csv(path, keep_default_na=False).assign(dataset=training_set.label))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _model_tiles(transfer: pd.DataFrame, tiles: pd.DataFrame) -> pd.DataFrame:
+    """``tiles`` (:func:`transfer_tiles`) labelled as :func:`table7` labels the models: ``model`` and ``trained on``."""
+    runs = transfer.drop_duplicates("run").set_index("run")
+    return tiles.assign(model=tiles["run"].map(runs["model"]).map(paper_name),
+                        **{"trained on": tiles["run"].map(runs["trained on"])})
+
+
+def judge_table7(transfer: pd.DataFrame, tiles: pd.DataFrame, baseline_tiles: pd.DataFrame,
+                 sets: Sequence[TrainingSet], blocks: Mapping[str, Mapping[str, str]],
+                 settings: BootstrapSettings | None = None) -> Judged:
+    """Table 7's cells with intervals: each row's model and the baselines on the CAS held-out tiles, paired.
+
+    Within each ``dataset`` (a training set's row label) the model (named as :func:`table7` names it, every seed)
+    and the three baselines (:func:`table7_baseline_tiles`, the threshold rule fitted on that training set) are
+    resampled with the same draws over the held-out part's leakage groups. Tiles are taken in one order, so a
+    model's interval equals its cell of :func:`judge_transfer`.
+
+    Args:
+        transfer: :func:`run_table7`'s rows.
+        tiles: :func:`transfer_tiles` of those runs.
+        baseline_tiles: :func:`table7_baseline_tiles`.
+        sets: One seed's training sets (the CAS held-out part's column).
+        blocks: :func:`held_out_blocks`.
+        settings: Resamples, seed and coverage.
+
+    Raises:
+        ConfigError: No CAS training set was given.
+    """
+    column = _cas_set(sets).held_out.dataset
+    models = _model_tiles(transfer, tiles)
+    models = models[models["evaluated on"] == column].assign(dataset=lambda f: f["trained on"])
+    constants = baseline_tiles.assign(seed=int(models["seed"].min()))
+    counts = pd.concat([models, constants], ignore_index=True).sort_values("tile", kind="stable")
+    return judge(counts, within=["dataset"], configuration="model", blocks=blocks.get(column), settings=settings)
+
+
+def judge_transfer(transfer: pd.DataFrame, tiles: pd.DataFrame, blocks: Mapping[str, Mapping[str, str]],
+                   settings: BootstrapSettings | None = None) -> Judged:
+    """Every cell of the transfer matrix with its interval, and every two training sets compared on each part.
+
+    Each held-out part (``evaluated on``) is resampled over its own leakage groups; the models (``trained on``)
+    scored on it share the draws, so their differences are paired (same tiles; a seed's run carries zeros on
+    another seed's held-out tiles).
+
+    Args:
+        transfer: :func:`run_table7`'s rows.
+        tiles: :func:`transfer_tiles` of those runs.
+        blocks: :func:`held_out_blocks`.
+        settings: Resamples, seed and coverage.
+    """
+    settings = settings or BootstrapSettings()
+    counts = _model_tiles(transfer, tiles)
+    judged = [judge(part.sort_values("tile", kind="stable"), within=["evaluated on"], configuration="trained on",
+                    blocks=blocks.get(name), settings=settings)
+              for name, part in counts.groupby("evaluated on", sort=False)]
+    return Judged(("evaluated on",), pd.concat([j.estimates for j in judged], ignore_index=True),
+                  pd.concat([j.differences for j in judged], ignore_index=True), settings)

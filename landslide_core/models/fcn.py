@@ -21,6 +21,13 @@ so activations keep their scale through them (PyTorch's default shrank them abou
 and the three score layers start at zero, as Long et al. initialise them. Pre-trained
 weights replace the backbone's values.
 
+``batch_norm=True`` (ours, an option) uses VGG16 with batch normalisation after each convolution
+(``torchvision.models.vgg16_bn``), the variant torchvision also has ImageNet weights for. Trained from
+scratch on the CPU demo (SAT, 64-px crops), plain VGG16 only predicted landslide everywhere within
+20–40 epochs at learning rates 0.01–0.1, also with He initialisation throughout; with batch
+normalisation 16 epochs at 0.01 reached a validation mIoU of 64 % against the better constant's 42 %
+(measured on this project's 2-core machine). Plain VGG16 stays the default.
+
 On the CPU, fc6 is computed as an explicit im2col matrix product (:class:`Fc6Convolution`):
 oneDNN's backward pass of this 7×7, 512→4096 convolution on the small maps of CPU crops
 takes 10–30 s per batch of 8 (measured on 2 cores, for 2×2 and 4×4 maps), the matrix
@@ -35,14 +42,15 @@ import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
-from torchvision.models import VGG16_Weights
+from torchvision.models import VGG16_BN_Weights, VGG16_Weights
 
 from .registry import register
 from .weights import adapt_first_conv, load_pretrained
 
 __all__ = ["FCN8s", "Fc6Convolution", "VGG16Backbone", "build_fcn"]
 
-_POOL3, _POOL4 = 17, 24  # torchvision vgg16 ``features`` indices just after pool3 and pool4
+_POOLS = {False: (17, 24), True: (24, 34)}
+"""Indices of torchvision's ``vgg16().features`` (and ``vgg16_bn().features``) just after pool3 and pool4."""
 
 
 class Fc6Convolution(nn.Conv2d):
@@ -61,11 +69,15 @@ class Fc6Convolution(nn.Conv2d):
 
 
 class VGG16Backbone(nn.Module):
-    """VGG16 up to fc7, with torchvision's key names (``features.*``, ``classifier.0/3.*``) so its weights load."""
+    """VGG16 up to fc7, with torchvision's key names (``features.*``, ``classifier.0/3.*``) so its weights load.
 
-    def __init__(self, fc_channels: int = 4096) -> None:
+    ``batch_norm``: VGG16 with batch normalisation (``vgg16_bn``) instead of plain VGG16.
+    """
+
+    def __init__(self, fc_channels: int = 4096, batch_norm: bool = False) -> None:
         super().__init__()
-        self.features = torchvision.models.vgg16().features
+        self.features = (torchvision.models.vgg16_bn() if batch_norm else torchvision.models.vgg16()).features
+        self.pools = _POOLS[batch_norm]
         self.classifier = nn.Sequential(
             Fc6Convolution(512, fc_channels, 7, padding=3), nn.ReLU(inplace=True), nn.Dropout(0.5),  # fc6
             nn.Conv2d(fc_channels, fc_channels, 1), nn.ReLU(inplace=True), nn.Dropout(0.5),  # fc7
@@ -76,17 +88,18 @@ class VGG16Backbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """pool3 (256 ch, 1/8), pool4 (512 ch, 1/16) and fc7 (1/32)."""
-        pool3 = self.features[:_POOL3](x)
-        pool4 = self.features[_POOL3:_POOL4](pool3)
-        return pool3, pool4, self.classifier(self.features[_POOL4:](pool4))
+        after_pool3, after_pool4 = self.pools
+        pool3 = self.features[:after_pool3](x)
+        pool4 = self.features[after_pool3:after_pool4](pool3)
+        return pool3, pool4, self.classifier(self.features[after_pool4:](pool4))
 
 
 class FCN8s(nn.Module):
     """FCN-8s: ``(N, C, H, W)`` images to ``(N, num_classes, H, W)`` logits."""
 
-    def __init__(self, num_classes: int = 1, fc_channels: int = 4096) -> None:
+    def __init__(self, num_classes: int = 1, fc_channels: int = 4096, batch_norm: bool = False) -> None:
         super().__init__()
-        self.backbone = VGG16Backbone(fc_channels)
+        self.backbone = VGG16Backbone(fc_channels, batch_norm)
         self.score_fr = nn.Conv2d(fc_channels, num_classes, 1)
         self.score_pool4 = nn.Conv2d(512, num_classes, 1)
         self.score_pool3 = nn.Conv2d(256, num_classes, 1)
@@ -129,15 +142,18 @@ def _fit(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 @register("fcn", "FCN", "FCN-8s (our choice of FCN) with a VGG16 backbone (fc6/fc7 as convolutions, "
                        "bilinear-initialised upsampling)")
 def build_fcn(num_classes: int = 1, in_channels: int = 3, pretrained: bool | str | Path = False,
-              fc_channels: int = 4096) -> FCN8s:
+              fc_channels: int = 4096, batch_norm: bool = False) -> FCN8s:
     """FCN-8s; ``pretrained`` loads torchvision's VGG16 (ImageNet) into the convolutions and fc6/fc7.
 
-    ``fc_channels`` (default 4096, as FCN-8s) narrows fc6/fc7; pre-trained weights need 4096.
+    ``fc_channels`` (default 4096, as FCN-8s) narrows fc6/fc7; pre-trained weights need 4096. ``batch_norm`` (ours)
+    builds it on VGG16 with batch normalisation (``vgg16_bn``, whose ImageNet weights ``pretrained`` then loads).
     """
-    model = FCN8s(num_classes, fc_channels)
-    load_pretrained(model.backbone, pretrained, VGG16_Weights.IMAGENET1K_V1,
-                    expected="a torchvision vgg16 state dict, e.g. torch.save(torchvision.models.vgg16().state_dict(), "
-                             "path) (its fc6/fc7 need fc_channels=4096)")
+    model = FCN8s(num_classes, fc_channels, batch_norm)
+    name = "vgg16_bn" if batch_norm else "vgg16"
+    load_pretrained(model.backbone, pretrained, VGG16_BN_Weights.IMAGENET1K_V1 if batch_norm
+                    else VGG16_Weights.IMAGENET1K_V1,
+                    expected=f"a torchvision {name} state dict, e.g. torch.save(torchvision.models.{name}()"
+                             ".state_dict(), path) (its fc6/fc7 need fc_channels=4096)")
     features = model.backbone.features
     features[0] = adapt_first_conv(features[0], in_channels, bool(pretrained))
     return model

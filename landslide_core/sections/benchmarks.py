@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from ..book.compare import metric_tables_html
 from ..book.fingerprint import package_digest
 from ..book.runner import shown_path
 from ..building.leakage_split import grouped_split, save_grouped_split
@@ -31,12 +32,13 @@ from ..data.splits import load_or_make_split, split_records
 from ..data.statistics import tile_statistics
 from ..data.torch_dataset import TileDataset
 from ..errors import CheckpointError, ConfigError, GridError
-from ..eval.baselines import ALL_LANDSLIDE, MARGIN, RULE, beats_baseline, better_constant, is_baseline, no_result
+from ..eval.baselines import ALL_LANDSLIDE, baseline_judgements, is_baseline, no_result, rule
 from ..eval.paper import consistency
 from ..experiments.grid import Cell, grid_cells, run_cell
 from ..experiments.runs import SCORES_FILE, epoch_choice, read_run
-from ..experiments.table5 import GridRun, KeepRule, paper_name, table5
+from ..experiments.table5 import GridRun, KeepRule, paper_name
 from ..paper import quote, says
+from ..scoring.intervals import BootstrapSettings, Judged, compare, distinguishable, format_interval
 from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST, load_checkpoint, trained_model
@@ -44,17 +46,29 @@ from ..train.config import TrainConfig
 from .training_text import describe_training
 
 __all__ = [
-    "ERROR_COLOURS", "GridSettings", "SPLIT_KINDS", "baseline_verdicts", "benchmark_cells", "checkpoints_note",
-    "consistency_summary", "epoch_table", "error_examples", "error_map", "example_tiles", "exceptions_note",
-    "grid_configs", "grid_runs_dir", "missing_note", "no_checkpoints_note", "not_learned", "prediction_examples",
-    "prepare_splits", "run_benchmarks", "runs_directory", "shown_validation_tiles", "step_times", "summary",
-    "training_curves",
+    "ERROR_COLOURS", "GridSettings", "SPLIT_KINDS", "baseline_table", "baseline_verdicts", "benchmark_cells",
+    "checkpoints_note", "comparison_html", "consistency_summary", "epoch_table", "error_examples", "error_map",
+    "example_tiles", "exceptions_note", "grid_configs", "grid_runs_dir", "interval_note", "missing_note",
+    "model_comparisons", "model_differences", "no_checkpoints_note", "not_learned", "prediction_examples",
+    "prepare_splits", "run_benchmarks", "runs_directory", "shown_validation_tiles", "split_baselines", "step_times",
+    "summary", "training_curves",
 ]
 
 SPLIT_KINDS = ("random", "grouped")
 ERROR_COLOURS = {"true positive": "#1a9850", "false positive": "#d7301f", "false negative": "#2b8cbe"}
 ROUNDING = 0.01
 """Points a published score may be off the value its own P, R and OA imply by rounding alone."""
+
+
+_EXCEPTIONS = ("groups", "epochs", "lr", "crop_size", "model_options")
+"""The settings ``per_model`` may give a model."""
+
+
+def _frozen(key: str, value: Any) -> Any:
+    """A ``per_model`` setting in hashable form: groups as a tuple, model options as sorted (name, value) pairs."""
+    if key == "model_options":
+        return tuple(sorted(dict(value).items()))
+    return tuple(value) if key == "groups" else value
 
 
 @dataclass(frozen=True)
@@ -83,16 +97,17 @@ class GridSettings:
     """Validate (and write the resume checkpoint) every this many epochs, and after the last; the best epoch is
     chosen among these."""
     per_model: Any = ()
-    """Per-model exceptions, model → ``{"groups": [...], "epochs": n, "lr": x, "crop_size": px}``: e.g. the
-    costliest models trained on one group for fewer epochs, to fit a CPU budget."""
+    """Per-model exceptions, model → ``{"groups": [...], "epochs": n, "lr": x, "crop_size": px, "model_options":
+    {...}}``: e.g. the costliest models trained on one group for fewer epochs, to fit a CPU budget, or FCN-8s built
+    on VGG16 with batch normalisation (``model_options: {batch_norm: true}``)."""
 
     def __post_init__(self) -> None:
         """Store lists from a notebook's parameters as tuples, so settings compare and hash; check them.
 
         Raises:
             ConfigError: ``split`` is neither ``random`` nor ``grouped``, or ``per_model`` names a model not in
-                ``models``, a group not in ``groups``, or a setting other than ``groups``, ``epochs``, ``lr`` and
-                ``crop_size``.
+                ``models``, a group not in ``groups``, or a setting other than ``groups``, ``epochs``, ``lr``,
+                ``crop_size`` and ``model_options``.
         """
         for name in ("models", "groups", "seeds"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
@@ -101,12 +116,13 @@ class GridSettings:
         exceptions = {m: dict(v) for m, v in dict(self.per_model or {}).items()}
         unknown = [m for m in exceptions if m not in self.models]
         outside = sorted({g for v in exceptions.values() for g in v.get("groups", ())} - set(self.groups))
-        keys = sorted({k for v in exceptions.values() for k in v} - {"groups", "epochs", "lr", "crop_size"})
+        keys = sorted({k for v in exceptions.values() for k in v} - set(_EXCEPTIONS))
         if unknown or outside or keys:
             raise ConfigError(f"per_model names model(s) {unknown} not in models {list(self.models)}, group(s) "
                               f"{outside} not in groups {list(self.groups)} or setting(s) {keys}; it takes models of "
-                              "`models` with `groups` (a subset of `groups`), `epochs`, `lr` and `crop_size`")
-        frozen = tuple((m, tuple((k, tuple(v) if k == "groups" else v) for k, v in sorted(exceptions[m].items())))
+                              "`models` with `groups` (a subset of `groups`), `epochs`, `lr`, `crop_size` and "
+                              "`model_options`")
+        frozen = tuple((m, tuple((k, _frozen(k, v)) for k, v in sorted(exceptions[m].items())))
                        for m in self.models if m in exceptions)
         object.__setattr__(self, "per_model", frozen)
 
@@ -136,15 +152,15 @@ class GridSettings:
         return self._exception(model).get("crop_size", self.crop_size)
 
     def train_config_of(self, model: str) -> TrainConfig:
-        """:meth:`train_config` with ``model``'s own epochs, learning rate and training crop."""
+        """:meth:`train_config` with ``model``'s own epochs, learning rate, training crop and model options."""
         return replace(self.train_config(), epochs=self.epochs_of(model), lr=self.lr_of(model),
-                       crop_size=self.crop_of(model))
+                       crop_size=self.crop_of(model), model_options=dict(self._exception(model).get("model_options", ())))
 
     def as_parameters(self) -> dict[str, Any]:
         """The settings as the notebook's parameters (lists and dicts), for provenance."""
         values = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-        values["per_model"] = {m: {k: list(v) if isinstance(v, tuple) else v for k, v in pairs}
-                               for m, pairs in self.per_model}
+        values["per_model"] = {m: {k: dict(v) if k == "model_options" else list(v) if isinstance(v, tuple) else v
+                                   for k, v in pairs} for m, pairs in self.per_model}
         return values
 
     def train_config(self) -> TrainConfig:
@@ -302,23 +318,53 @@ def _names(models: Sequence[str]) -> str:
     return ", ".join(models) if models else "none"
 
 
-def baseline_verdicts(table: pd.DataFrame, key: str) -> list[str]:
-    """The rule, then per value of ``key`` (group, dataset): the baselines' scores and which models beat each, in Markdown.
+def _signed(value: float) -> str:
+    """``+1.2`` or ``−1.2`` (points), as :func:`~landslide_core.scoring.intervals.compare` writes them."""
+    return f"{value:+.1f}".replace("-", "−")
 
-    ``table`` holds rows of models and of the baselines (:data:`landslide_core.eval.baselines.BASELINES`) with
-    ``model``, ``key``, ``iou`` and ``miou`` columns. The first line states
-    :data:`~landslide_core.eval.baselines.RULE`; which models beat a baseline is
-    :func:`~landslide_core.eval.baselines.beats_baseline`. The highest landslide IoU is also given as a multiple of
-    all landslide's (the landslide share of the pixels).
+
+def _key(judged: Judged) -> str:
+    """The one key ``judged`` was drawn within (a group, a dataset).
+
+    Raises:
+        ConfigError: It was drawn within none or several.
     """
-    lines = [f"Against the baselines, {RULE}.\n"]
-    for value, rows in table.groupby(key, sort=False):
-        rows = rows.set_index("model")
-        models = rows[~is_baseline(rows.index.to_series())]
-        baselines = rows[is_baseline(rows.index.to_series())]
+    if len(judged.within) != 1:
+        raise ConfigError(f"these intervals were drawn within {list(judged.within)}; judge the table within one key, "
+                          "e.g. within=['group']")
+    return judged.within[0]
+
+
+def _points(judged: Judged) -> dict[str, pd.DataFrame]:
+    """Per value of the key: every configuration's point values (rows, in order of appearance) by metric."""
+    key = _key(judged)
+    return {value: cell.pivot(index="configuration", columns="metric", values="value")
+            .reindex(pd.unique(cell["configuration"]))
+            for value, cell in judged.estimates.groupby(key, sort=False)}
+
+
+def baseline_verdicts(judged: Judged) -> list[str]:
+    """The rule, then per value of the key (group, dataset): the baselines' scores and which models beat each.
+
+    In Markdown. ``judged`` holds models and baselines (:data:`landslide_core.eval.baselines.BASELINES`) judged
+    within one key (:func:`~landslide_core.scoring.intervals.judge` with e.g. ``within=["group"]``). The first line
+    states :func:`~landslide_core.eval.baselines.rule`; which models beat a baseline is
+    :func:`~landslide_core.eval.baselines.baseline_judgements` (both paired intervals above 0). The highest landslide
+    IoU is also given as a multiple of all landslide's (the landslide share of the pixels).
+
+    Raises:
+        ConfigError: ``judged`` was drawn within no key or several.
+    """
+    key = _key(judged)
+    verdicts = baseline_judgements(judged)
+    lines = [f"Against the baselines, {rule(judged.settings.level)}.\n"]
+    for value, cell in _points(judged).items():
+        names = cell.index.to_series()
+        models, baselines = cell[~is_baseline(names)], cell[is_baseline(names)]
+        beat = verdicts[(verdicts[key] == value) & verdicts["beats"]]
         scores = ", ".join(f"{name} {row['iou']:.1f} / {row['miou']:.1f} %" for name, row in baselines.iterrows())
-        better = "; ".join(f"{name}: {_names(list(models.index[beats_baseline(models, row)]))}"
-                           for name, row in baselines.iterrows())
+        better = "; ".join(f"{name}: {_names(list(beat.loc[beat['baseline'] == name, 'model']))}"
+                           for name in baselines.index)
         line = f"- **{value}**: baselines (landslide IoU / mIoU) {scores}. Models that beat {better}."
         if len(models) and ALL_LANDSLIDE in baselines.index:
             best, floor = models["iou"].idxmax(), baselines.loc[ALL_LANDSLIDE, "iou"]
@@ -328,29 +374,152 @@ def baseline_verdicts(table: pd.DataFrame, key: str) -> list[str]:
     return lines
 
 
-def not_learned(table: pd.DataFrame, key: str = "group") -> list[tuple[str, str]]:
-    """(model, ``key`` value) of every model that is no result (:func:`~landslide_core.eval.baselines.no_result`).
+def not_learned(judged: Judged) -> list[tuple[str, ...]]:
+    """(model, values of ``judged.within``) of every model that is no result.
 
-    Such a model has learned nothing a constant could not do: its scores are no result.
+    By :func:`~landslide_core.eval.baselines.no_result`: the interval of its mIoU difference to the better constant
+    does not lie above 0, so it has learned nothing a constant could not do. With ``within=["group"]``: (model,
+    group) pairs, the cells the tables mark †.
 
     Raises:
-        BaselineError: A model's ``key`` value has no constant's row in ``table``.
+        BaselineError: A cell with models has no constant's counts.
     """
-    models = table[~is_baseline(table["model"])]
-    flat = models[no_result(table, key).to_numpy()]  # positions: a concatenated table may repeat index labels
-    return list(zip(flat["model"], flat[key], strict=True))
+    verdicts = no_result(judged)
+    flat = verdicts[verdicts["no result"]]
+    return list(zip(flat["model"], *(flat[key] for key in judged.within), strict=True))
 
 
-def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettings, runs: Sequence[GridRun], *,
-            synthetic: bool, data_root: Path, times: pd.DataFrame | None = None) -> str:
+def _verdict(row: pd.Series) -> str:
+    """``A beats B``, ``B beats A`` or ``not distinguishable``, from a difference row (Δ = A − B)."""
+    if not distinguishable(row):
+        return "not distinguishable"
+    return "A beats B" if row["low"] > 0 else "B beats A"
+
+
+def model_differences(judged: Judged, metric: str = "iou") -> pd.DataFrame:
+    """Every pair of models (no baselines) in each cell: Δ = A − B in ``metric`` with its interval, and the verdict.
+
+    A is the model with the higher point value. "A beats B" only where the interval of Δ lies above 0
+    (:func:`~landslide_core.scoring.intervals.distinguishable`); an interval that holds 0 is "not distinguishable".
+    One metric per table, so that it fits the page. Empty where no cell holds two models.
+    """
+    index = [key.capitalize() for key in judged.within] + ["A", "B"]
+    pairs = judged.differences
+    pairs = pairs[(pairs["metric"] == metric) & ~is_baseline(pairs["a"]) & ~is_baseline(pairs["b"])]
+    rows = []
+    for _, pair in pairs.iterrows():
+        keys = {key: pair[key] for key in judged.within}
+        a, b = (pair["a"], pair["b"]) if pair["delta"] >= 0 else (pair["b"], pair["a"])
+        difference = judged.difference(a, b, metric, **keys)
+        rows.append([*keys.values(), a, b, format_interval(difference["delta"], difference["low"], difference["high"]),
+                     _verdict(difference)])
+    return pd.DataFrame(rows, columns=[*index, "Δ = A − B", "verdict"]).set_index(index)
+
+
+def model_comparisons(judged: Judged, value: str, metric: str = "iou", label: str = "landslide IoU") -> list[str]:
+    """The judged sentences that rank the models of one cell (``value`` of the key) on ``metric``.
+
+    Each model against the next one down the ranking by point value; where these steps hold only one kind of verdict
+    (all "beats", or all "not distinguishable") and another pair of the cell holds the other kind, that pair too (the
+    widest gap that beats, or the narrowest that does not), so both kinds are said where they occur. Empty with
+    fewer than two models. Sentences from :func:`~landslide_core.scoring.intervals.compare`.
+    """
+    key = _key(judged)
+    points = _points(judged).get(value)
+    if points is None:
+        return []
+    models = points[~is_baseline(points.index.to_series())][metric].sort_values(ascending=False, kind="stable")
+    ranked = list(models.index)
+    steps = [judged.difference(a, b, metric, **{key: value}) for a, b in zip(ranked, ranked[1:], strict=False)]
+    others = [judged.difference(a, b, metric, **{key: value})
+              for i, a in enumerate(ranked) for b in ranked[i + 2:]]
+    said = {distinguishable(row) for row in steps}
+    for kind in (True, False):
+        found = [row for row in others if distinguishable(row) == kind]
+        if kind not in said and found:
+            steps.append(max(found, key=lambda row: abs(row["delta"])) if kind
+                         else min(found, key=lambda row: abs(row["delta"])))
+    return [compare(row, label, judged.settings.level) for row in steps]
+
+
+def baseline_table(judged: Judged) -> pd.DataFrame:
+    """:func:`~landslide_core.eval.baselines.baseline_judgements` as text, one row per model and baseline.
+
+    Δ mIoU and Δ IoU (model − baseline, points) with their intervals as ``value [low, high]``, and whether the model
+    beats the baseline (both intervals above 0).
+    """
+    verdicts = baseline_judgements(judged)
+    index = [key.capitalize() for key in judged.within] + ["Model", "Baseline"]
+    table = pd.DataFrame(dict(zip(index, [verdicts[key] for key in (*judged.within, "model", "baseline")],
+                                  strict=True)))
+    for label in ("Δ mIoU", "Δ IoU"):
+        table[label] = [format_interval(v, lo, hi) for v, lo, hi in
+                        verdicts[[label, f"{label} low", f"{label} high"]].to_numpy()]
+    table["beats"] = verdicts["beats"].map({True: "yes", False: "no"})
+    return table.set_index(index)
+
+
+def comparison_html(comparison: pd.DataFrame, *, caption: str, flagged: Sequence[tuple[str, str]] = (),
+                    level: float = 0.95, groups_per_table: int = 2) -> str:
+    """:func:`~landslide_core.book.compare.metric_tables_html` of Table 5, ``groups_per_table`` groups at a time.
+
+    With intervals, a metric's table of all three groups is wider than the text column of a 1280-px page (about
+    690 px); two groups fit.
+    """
+    groups = list(dict.fromkeys(comparison.index.get_level_values("Group")))
+    parts = []
+    for start in range(0, len(groups), groups_per_table):
+        chunk = groups[start:start + groups_per_table]
+        part = comparison[comparison.index.get_level_values("Group").isin(chunk)]
+        parts.append(metric_tables_html(part, rows="Model", columns="Group", caption=f"{caption}: {', '.join(chunk)}",
+                                        flagged=flagged, level=level))
+    return "".join(parts)
+
+
+def split_baselines(views: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Each view's models and baselines as two tables (``<name>: models``, ``<name>: baselines``), to fit the page.
+
+    Four models' cells of ``value [low, high]`` beside two baselines' are wider than a 1280-px page's text column.
+    """
+    tables = {}
+    for name, view in views.items():
+        baselines = is_baseline(view.columns.to_series())
+        for part, columns in (("models", view.columns[~baselines.to_numpy()]),
+                              ("baselines", view.columns[baselines.to_numpy()])):
+            if len(columns):
+                tables[f"{name}: {part}"] = view[columns]
+    return tables
+
+
+def interval_note(settings: BootstrapSettings, seeds: int) -> str:
+    """What the page's intervals cover (the tiles, and the seeds when several) and what they do not, in Markdown."""
+    if seeds > 1:
+        drawn = f", and so are the {seeds} seeds' training runs"
+        covers = "on other tiles like these and in other training runs. It does not"
+    else:
+        drawn = ""
+        covers = ("on other tiles like these. One seed was run, so it leaves out how much another training run would "
+                  "differ, and it does not")
+    return (f"Intervals: {settings.describe()}. Each resample draws the validation tiles again with replacement, "
+            f"tiles that share pixels (one leakage group) together{drawn}. An interval says how much a score could "
+            f"change {covers} cover the choice of validation region (another split of the sub-datasets, or another "
+            "area). Two models are compared on the same draws of the same tiles (paired): "
+            "\"A beats B\" only where the interval of Δ = A − B lies above 0.")
+
+
+def summary(scores: pd.DataFrame, judged: Judged, comparison: pd.DataFrame, settings: GridSettings,
+            runs: Sequence[GridRun], *, synthetic: bool, data_root: Path, times: pd.DataFrame | None = None) -> str:
     """What the run shows, in Markdown.
 
-    Per group, the baselines and which models beat them (:func:`baseline_verdicts`), the paper's best model,
-    the average gap to the paper, and what the data and settings allow one to conclude.
+    Per group, the baselines and which models beat them (:func:`baseline_verdicts`), the models that are no result,
+    the models against each other (:func:`model_comparisons`: "beats" only where the interval of Δ excludes 0), the
+    paper's best model, the average gap to the paper, and what the data and settings allow one to conclude.
 
     Args:
         scores: :func:`landslide_core.experiments.table5.scores_frame` of the runs, with the baselines' rows
             (:func:`landslide_core.experiments.table5.baseline_frame`).
+        judged: The runs' and baselines' per-tile counts judged within ``group``
+            (:func:`landslide_core.scoring.intervals.judge`).
         comparison: The paper-versus-run table (:func:`landslide_core.book.paper_vs_run` of Table 5).
         settings: The grid's settings (which models and groups the page asked for).
         runs: The finished runs: how they trained is read from their own ``config.json``.
@@ -358,26 +527,37 @@ def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettin
         data_root: The data root the runs read.
         times: :func:`step_times` of the runs, to give the measured cost of a model that did not learn.
     """
-    ours = table5(scores)
-    ours = ours[ours["group"].isin(settings.groups)]
-    lines = baseline_verdicts(ours, "group")
-    constant = better_constant(ours, "group")
-    for model, group in not_learned(ours):
+    level = judged.settings.level
+    points = _points(judged)
+    lines = baseline_verdicts(judged)
+    verdicts = no_result(judged)
+    for _, flat in verdicts[verdicts["no result"]].iterrows():
+        model, group, constant = flat["model"], flat["group"], flat["constant"]
         epochs = _joined([r.config["epochs"] for r in runs if paper_name(r.model) == model and r.group == group])
         cost = ""
         if times is not None and model in times.index:
             cost = (f", one training step of {times.loc[model, 'batch']} images taking "
                     f"{times.loc[model, 's per step']:.2f} s "
                     "(measured, table above)")
-        miou = ours.loc[(ours["model"] == model) & (ours["group"] == group), "miou"].iloc[0]
-        lines.append(f"- **Not a result: {model} on {group}** scores no better than predicting one class everywhere "
-                     f"(its mIoU {miou:.1f} % not more than {MARGIN:g} point above {constant.loc[group, 'model']}'s "
-                     f"{constant.loc[group, 'miou']:.1f} %, the better constant): "
-                     f"it did not learn within this run's {epochs} epoch(s)"
-                     f"{cost}. Its scores in the tables above measure no model.")
+        lines.append(f"- **Not a result: {model} on {group}**: on these tiles it cannot be told apart from predicting "
+                     f"one class everywhere (its mIoU {points[group].loc[model, 'miou']:.1f} % against {constant}'s "
+                     f"{points[group].loc[constant, 'miou']:.1f} %, the better constant: Δ mIoU "
+                     f"{_signed(flat['Δ mIoU'])} points, {100 * level:g} % interval [{_signed(flat['Δ mIoU low'])}, "
+                     f"{_signed(flat['Δ mIoU high'])}], not above 0), so this run's {epochs} epoch(s) show no learning "
+                     f"that these tiles can confirm{cost}. Its scores in the tables above are not evidence of a "
+                     "trained model.")
+    lines.append("\nThe models against each other, on landslide IoU paired on the same tiles:\n")
+    for group in settings.groups:
+        sentences = model_comparisons(judged, group)
+        trained = [m for m in points.get(group, pd.DataFrame()).index if not is_baseline(m)]
+        if sentences:
+            lines.append(f"- **{group}**: " + "; ".join(sentences) + ".")
+        elif trained:
+            lines.append(f"- **{group}**: only {trained[0]} was trained on this group, so no model is compared "
+                         "with it.")
     paper_best = []
     for group in settings.groups:
-        trained = ours.loc[(ours["group"] == group) & ~is_baseline(ours["model"]), "model"]
+        trained = [m for m in points.get(group, pd.DataFrame()).index if not is_baseline(m)]
         paper_iou = comparison.xs(group, level="Group")[("IoU", "paper")].dropna()
         paper_iou = paper_iou[paper_iou.index.isin(trained)]
         if len(paper_iou):
@@ -387,9 +567,9 @@ def summary(scores: pd.DataFrame, comparison: pd.DataFrame, settings: GridSettin
     gap = comparison.xs("difference", axis=1, level="source").abs().stack().mean()
     how = describe_training([r.config for r in runs])
     if synthetic:
-        verdict = (f"These models were trained on synthetic demo tiles ({how}): the numbers check that the protocol "
-                   "runs end to end and say nothing about how the models compare on real landslides. The `paper` "
-                   "profile runs the full protocol on the CAS data.")
+        verdict = (f"These models were trained on synthetic demo tiles ({how}): the numbers, their intervals and "
+                   "verdicts check that the protocol runs end to end and say nothing about how the models compare on "
+                   "real landslides. The `paper` profile runs the full protocol on the CAS data.")
     else:
         sub = scores.loc[scores["subdataset"] != ""]
         verdict = (f"This run used the {sub['subdataset'].nunique()} of 16 sub-datasets found under `{data_root}` "

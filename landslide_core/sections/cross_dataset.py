@@ -4,7 +4,10 @@ The page's training parameters become one :class:`CrossSettings`; which datasets
 train comes from a mapping of source name to root, where a missing root means the
 dataset's synthetic stand-in (:func:`stand_in_roots`), written in the dataset's
 official format. The heat map, the example predictions and the summary under the
-tables are derived from the run.
+tables are derived from the run. Every cell of Table 7 and of the transfer matrix has a block-bootstrap interval,
+and every comparison the page draws (two training sets on one held-out part, a model against a baseline) is judged
+by the paired interval of its difference (:func:`~landslide_core.experiments.table7.judge_table7`,
+:func:`~landslide_core.experiments.table7.judge_transfer`).
 """
 
 from __future__ import annotations
@@ -20,11 +23,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..book.runner import shown_path
-from ..eval.baselines import BASELINES, MARGIN, RULE, THRESHOLD_RULE, beats_baseline, no_result
+from ..eval.baselines import BASELINES, THRESHOLD_RULE, baseline_judgements, no_result, rule
 from ..eval.paper import paper_values
 from ..experiments.runs import read_config
 from ..experiments.table7 import CAS_TRAINING, PAPER_LABELS, TrainingSet
 from ..paper import inferences, mismatches, quote, says
+from ..scoring.intervals import (
+    Judged,
+    compare,
+    distinguishable,
+    format_interval,
+    paper_verdicts,
+    verdict_counts,
+)
+from ..scoring.metrics import PAPER_COLUMNS
 from ..sources import CAS, bijie, hrgldd, landslide4sense, sichuan
 from ..sources.stand_in_marker import is_stand_in
 from ..sources.standardize import STANDARD_SIZE, Stretch
@@ -36,8 +48,10 @@ from .training_text import describe_training
 
 __all__ = [
     "PUBLIC_DATASETS", "CrossSettings", "data_table", "example_checkpoints", "example_figure", "examples_note",
-    "hrgldd_note", "paper_below", "public_roots", "roots_note", "run_configs", "short_label", "stand_in_note",
-    "stand_in_roots", "standardising_note", "summary", "training_sets_note", "transfer_heatmap",
+    "hrgldd_note", "no_result_cells", "pair_table", "paper_below", "public_roots", "roots_note", "run_configs",
+    "short_label", "stand_in_note", "stand_in_roots", "standardising_note", "summary", "table7_intervals",
+    "table7_verdicts", "training_set_pairs", "training_sets_note", "transfer_heatmap", "transfer_intervals",
+    "transfer_table", "verdict_note", "with_intervals",
 ]
 
 STAND_IN_WRITERS: dict[str, Callable[..., Path]] = {
@@ -223,35 +237,185 @@ def example_figure(sets: Sequence[TrainingSet], runs_dir: Path, transfer: pd.Dat
     return error_examples(models, example_tiles(records, count=count), device=device, crop_size=crop_size, source=CAS)
 
 
-def summary(table: pd.DataFrame, baselines: pd.DataFrame, matrix: pd.DataFrame, *, synthetic: bool,
+def _count(pairs: int) -> str:
+    """``the other N are`` (``the other one is``)."""
+    return "the other one is" if pairs == 1 else f"the other {pairs} are"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1f}".replace("-", "−")
+
+
+def table7_intervals(judged: Judged) -> pd.DataFrame:
+    """Table 7's intervals keyed as its rows (``model``, ``dataset``), as ``paper_vs_run(intervals=)`` takes them.
+
+    ``judged``: :func:`~landslide_core.experiments.table7.judge_table7`.
+    """
+    return judged.estimates.rename(columns={"configuration": "model"})
+
+
+def with_intervals(rows: pd.DataFrame, judged: Judged) -> pd.DataFrame:
+    """Table 7's rows (models or baselines, by ``model`` and ``dataset``) with each score's interval, for records.
+
+    The bounds follow as columns ``<score> low`` and ``<score> high``, the score named as the paper's tables name
+    it (e.g. ``IoU low``).
+    """
+    estimates = table7_intervals(judged).set_index(["model", "dataset", "metric"])
+    out = rows.copy()
+    for metric in dict.fromkeys(judged.estimates["metric"]):
+        if metric not in rows.columns:
+            continue
+        keys = pd.MultiIndex.from_arrays([rows["model"], rows["dataset"], [metric] * len(rows)])
+        for bound in ("low", "high"):
+            out[f"{PAPER_COLUMNS.get(metric, metric)} {bound}"] = estimates[bound].reindex(keys).to_numpy()
+    return out
+
+
+def no_result_cells(judged: Judged) -> list[tuple[str, str]]:
+    """(short dataset label, model) of every Table 7 model that is no result, for the tables' † marks.
+
+    Raises:
+        BaselineError: A row has no constant's counts to judge its model against.
+    """
+    flat = no_result(judged)
+    flat = flat[flat["no result"]]
+    return [(short_label(d), m) for d, m in zip(flat["dataset"], flat["model"], strict=True)]
+
+
+def table7_verdicts(judged: Judged) -> pd.DataFrame:
+    """Every published Table 7 value this run also has, inside or outside this run's interval (and by how much).
+
+    Only the paper's model (DeepLabV3+) has published values; a run of another model has none to judge.
+    """
+    paper = paper_values(7).melt(id_vars=["model", "dataset"], value_vars=list(PAPER_COLUMNS), var_name="metric",
+                                 value_name="paper")
+    paper = paper.rename(columns={"model": "configuration"}).astype({"paper": float})
+    verdicts = paper_verdicts(judged, paper)
+    return verdicts.rename(columns={"configuration": "model"})
+
+
+def verdict_note(verdicts: pd.DataFrame, sets: Sequence[TrainingSet], *, synthetic: bool) -> str:
+    """How many of Table 7's published values lie inside this run's intervals, and what the count can mean.
+
+    Args:
+        verdicts: :func:`table7_verdicts`.
+        sets: The training sets: those read from a synthetic stand-in are named.
+        synthetic: Whether the CAS tiles every model is scored on are the synthetic demo data.
+    """
+    text = verdict_counts(verdicts, synthetic=synthetic)
+    stand_ins = [short_label(s.label) for s in sets
+                 if s.source.name != CAS.name and s.source.is_synthetic(s.held_out.root)]
+    if stand_ins:
+        text += (f" The models of {', '.join(stand_ins)} trained on synthetic stand-ins, not on "
+                 f"{'that dataset' if len(stand_ins) == 1 else 'those datasets'}: their rows' verdicts say nothing "
+                 "about the published models.")
+    return text
+
+
+def transfer_intervals(judged: Judged, metric: str = "iou") -> pd.DataFrame:
+    """The transfer matrix's cells as rows: ``trained on``, ``evaluated on``, ``value``, ``low``, ``high`` (%)."""
+    rows = judged.estimates[judged.estimates["metric"] == metric]
+    return rows.rename(columns={"configuration": "trained on"})[["trained on", "evaluated on", "value", "low", "high"]]
+
+
+def transfer_table(judged: Judged, matrix: pd.DataFrame, metric: str = "iou") -> pd.DataFrame:
+    """:func:`~landslide_core.experiments.table7.transfer_matrix` with each cell as ``value [low, high]``.
+
+    Rows and columns in ``matrix``'s order, labelled short (:func:`short_label`).
+    """
+    rows = transfer_intervals(judged, metric)
+    cells = rows.assign(cell=[format_interval(v, lo, hi) for v, lo, hi in rows[["value", "low", "high"]].to_numpy()])
+    table = cells.pivot(index="trained on", columns="evaluated on", values="cell")
+    table = table.reindex(index=matrix.index, columns=matrix.columns).fillna("—")
+    return table.rename(index=short_label, columns=short_label)
+
+
+def training_set_pairs(judged: Judged, metric: str = "iou", label: str = "landslide IoU") -> pd.DataFrame:
+    """Every two training sets compared on each held-out part (paired: the same tiles), judged.
+
+    Returns:
+        ``evaluated on``, ``a``, ``b``, ``Δ`` (a − b, points), ``low``, ``high`` and ``judged``: the sentence of
+        :func:`~landslide_core.scoring.intervals.compare` ("A beats B" only where the interval excludes 0).
+    """
+    diffs = judged.differences[judged.differences["metric"] == metric].reset_index(drop=True)
+    level = judged.settings.level
+    sentences = [compare({**row, "a": short_label(row["a"]), "b": short_label(row["b"])}, label, level)
+                 for row in diffs.to_dict("records")]
+    return pd.DataFrame({"evaluated on": diffs["evaluated on"], "a": diffs["a"], "b": diffs["b"], "Δ": diffs["delta"],
+                         "low": diffs["low"], "high": diffs["high"], "judged": sentences})
+
+
+def pair_table(pairs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`training_set_pairs` as a table to show: one row per pair ``A − B``, one column per held-out part.
+
+    Each cell is ``Δ [low, high]`` in points; an interval above 0 means A beats B, below 0 that B beats A, and one
+    that holds 0 that the two are not distinguishable on these tiles.
+    """
+    cells = pairs.assign(pair=[f"{short_label(a)} − {short_label(b)}" for a, b in pairs[["a", "b"]].to_numpy()],
+                         cell=[f"{_signed(d)} [{_signed(lo)}, {_signed(hi)}]"
+                               for d, lo, hi in pairs[["Δ", "low", "high"]].to_numpy()])
+    table = cells.pivot(index="pair", columns="evaluated on", values="cell")
+    table = table.reindex(index=list(dict.fromkeys(cells["pair"])),
+                          columns=list(dict.fromkeys(cells["evaluated on"]))).fillna("—")
+    return table.rename(columns=short_label).rename_axis(index="pair (A − B)", columns="evaluated on")
+
+
+def summary(table: pd.DataFrame, matrix: pd.DataFrame, models: Judged, transfer: Judged, *, synthetic: bool,
             configs: Sequence[Mapping[str, Any]], column: str) -> str:
     """What the run shows, in Markdown: the best training set, CAS against the public datasets, transfer.
 
+    Every comparison is judged by the paired interval of its difference: "A beats B" only where it excludes 0.
+
     Args:
         table: :func:`landslide_core.experiments.table7.table7` of the run.
-        baselines: :func:`landslide_core.experiments.table7.table7_baselines` of the run.
         matrix: :func:`landslide_core.experiments.table7.transfer_matrix` (IoU).
+        models: :func:`landslide_core.experiments.table7.judge_table7`: each row's model and the baselines.
+        transfer: :func:`landslide_core.experiments.table7.judge_transfer`: every model on every held-out part.
         synthetic: Whether any of the data are synthetic.
         configs: The runs' own ``config.json`` contents (:func:`run_configs`): how they trained.
         column: The CAS held-out part's column label.
     """
-    ranked = table.sort_values("iou", ascending=False)
-    best = ranked.iloc[0]
-    cas_rows = table[table["dataset"].isin(["UAV", "SAT", "SAT + UAV"])]
-    public = table[~table.index.isin(cas_rows.index)]
-    lines = [f"- On {column}, the model trained on **{short_label(best['dataset'])}** has the highest landslide IoU "
-             f"({best['iou']:.1f} %); the lowest is {short_label(ranked.iloc[-1]['dataset'])}'s "
-             f"({ranked.iloc[-1]['iou']:.1f} %)."]
-    if len(cas_rows) and len(public):
-        beaten = int((public["iou"].to_numpy()[:, None] < cas_rows["iou"].to_numpy()[None, :]).all(axis=1).sum())
-        lines.append(f"- {beaten} of the {len(public)} public datasets score below every CAS training set on IoU.")
+    where = {"evaluated on": column}
+    level = transfer.settings.level
+    ranked = table.sort_values("iou", ascending=False)["dataset"].tolist()
+
+    def iou(dataset: str) -> str:
+        row = transfer.estimate(dataset, "iou", **where)
+        return format_interval(row["value"], row["low"], row["high"])
+
+    def versus(a: str, b: str) -> str:
+        row = transfer.difference(a, b, "iou", **where)
+        return compare({**row, "a": short_label(a), "b": short_label(b)}, "landslide IoU", level)
+
+    first = (f"- On {column}, the model trained on **{short_label(ranked[0])}** has the highest landslide IoU "
+             f"({iou(ranked[0])} %)")
+    if len(ranked) > 1:
+        first += (f"; against the next: {versus(ranked[0], ranked[1])}. The lowest is "
+                  f"{short_label(ranked[-1])}'s ({iou(ranked[-1])} %)")
+    lines = [first + "."]
+    cas = [d for d in ranked if d in CAS_TRAINING]
+    public = [d for d in table["dataset"] if d not in CAS_TRAINING]
+    if cas and public:
+        beaten = [p for p in public if all(transfer.difference(c, p, "iou", **where)["low"] > 0 for c in cas)]
+        rest = [short_label(p) for p in public if p not in beaten]
+        lines.append(f"- {len(beaten)} of the {len(public)} public datasets are beaten on landslide IoU by every CAS "
+                     f"training set (the {100 * level:g} % interval of Δ = CAS row − public dataset lies above 0 "
+                     "for each CAS row)" + (f"; not {', '.join(rest)}, which at least one CAS row does not beat on "
+                                            "these tiles" if rest else "") + ".")
     lines.append(f"- {paper_below()}")
-    lines.append(_against_baselines(table, baselines))
+    lines.append(_against_baselines(models))
+    diffs = transfer.differences[transfer.differences["metric"] == "iou"]
+    if len(diffs):
+        clear = sum(distinguishable(row) for _, row in diffs.iterrows())
+        lines.append(f"- Of the {len(diffs)} pairs of training sets compared on the same held-out tiles "
+                     f"({diffs['evaluated on'].nunique()} held-out parts), {clear} differ in landslide IoU by more "
+                     f"than these tiles can tell from chance (the {100 * level:g} % interval of Δ excludes 0: one "
+                     f"beats the other); {_count(len(diffs) - clear)} not distinguishable on these tiles.")
     own = [matrix.loc[r, c] for r in matrix.index for c in matrix.columns if _trained_on(r, c)]
     other = [matrix.loc[r, c] for r in matrix.index for c in matrix.columns if not _trained_on(r, c)]
     if own and other:
         lines.append(f"- In the matrix, models score {np.nanmean(own):.1f} % IoU on average on their own dataset's "
-                     f"held-out part and {np.nanmean(other):.1f} % on the others'.")
+                     f"held-out part and {np.nanmean(other):.1f} % on the others' (averages of the cells' values).")
     how = describe_training(configs)
     if synthetic:
         verdict = (f"These models were trained on synthetic data ({how}): the CAS demo tiles and stand-ins written in "
@@ -265,30 +429,38 @@ def summary(table: pd.DataFrame, baselines: pd.DataFrame, matrix: pd.DataFrame, 
     return "\n".join(lines) + "\n\n" + verdict
 
 
-def _against_baselines(table: pd.DataFrame, baselines: pd.DataFrame) -> str:
+def _against_baselines(models: Judged) -> str:
     """How many models beat each baseline on the same tiles, and which are no result (the rule stated on the page).
 
     The threshold rule each model is compared with was fitted on the model's own training set.
     """
-    models = table.set_index("dataset")
+    level = models.settings.level
+    judgements = baseline_judgements(models)
+    flat = no_result(models)
     parts = []
     for name in BASELINES:
-        rows = baselines[baselines["model"] == name].set_index("dataset").reindex(models.index)
-        beaten = beats_baseline(models, rows)
+        rows = judgements[judgements["baseline"] == name]
+        if rows.empty:
+            continue
+        beaten = rows[rows["beats"].astype(bool)]
         if name == THRESHOLD_RULE:
-            which = ", ".join(short_label(d) for d in models.index[beaten]) or "none"
-            parts.append(f"{int(beaten.sum())} beat the threshold rule fitted on their own training set ({which})")
+            which = ", ".join(short_label(d) for d in beaten["dataset"]) or "none"
+            parts.append(f"{len(beaten)} beat the threshold rule fitted on their own training set ({which})")
         else:
-            parts.append(f"{int(beaten.sum())} beat {name} ({rows['iou'].iloc[0]:.1f} / {rows['miou'].iloc[0]:.1f} %)")
-    text = (f"- Against the baselines on the same tiles (landslide IoU / mIoU), of {len(models)} models: "
-            + "; ".join(parts) + f". Here {RULE}.")
-    unlearned = no_result(pd.concat([table, baselines], ignore_index=True), "dataset").to_numpy()
-    flat = [short_label(d) for d in table.loc[unlearned, "dataset"]]
-    if flat:
+            cell = {"dataset": rows["dataset"].iloc[0]}
+            iou, miou = (models.estimate(name, m, **cell)["value"] for m in ("iou", "miou"))
+            parts.append(f"{len(beaten)} beat {name} ({iou:.1f} / {miou:.1f} %)")
+    text = (f"- Against the baselines on the same tiles (their landslide IoU / mIoU in brackets), of {len(flat)} "
+            f"models: " + "; ".join(parts) + f". Here {rule(level)}.")
+    flat = flat[flat["no result"].astype(bool)]
+    if len(flat):
         many = len(flat) > 1
-        text += (f"\n- **No result**: the model{'s' if many else ''} trained on {', '.join(flat)} "
-                 f"score{'' if many else 's'} an mIoU not more than {MARGIN:g} point above that of the better "
-                 f"constant, so {'they have' if many else 'it has'} not learned to find landslides.")
+        each = ", ".join(f"{short_label(row['dataset'])} (Δ mIoU to {row['constant']} {_signed(row['Δ mIoU'])} "
+                         f"points, {100 * level:g} % interval [{_signed(row['Δ mIoU low'])}, "
+                         f"{_signed(row['Δ mIoU high'])}])" for _, row in flat.iterrows())
+        text += (f"\n- **No result**: the model{'s' if many else ''} trained on {each}: the interval does not lie "
+                 f"above 0, so {'their mIoUs are' if many else 'its mIoU is'} not shown to exceed the better "
+                 "constant's on these tiles.")
     return text
 
 

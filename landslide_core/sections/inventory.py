@@ -4,7 +4,9 @@ The paper's tables stop at tile metrics; an inventory map is judged differently:
 whole scene, pixel by pixel, and landslide by landslide. This page takes a model
 the benchmarks page trained, predicts a demo scene from the building page (or any
 scene given) with :func:`landslide_core.predict.scene.predict_scene`, and judges the
-map against the scene's inventory with :mod:`landslide_core.predict.assess`.
+map against the scene's inventory with :mod:`landslide_core.predict.assess`. The pixel scores get block-bootstrap
+intervals over the scene's windows (:func:`pixel_intervals`): neighbouring pixels err together, so the windows, not
+the pixels, are resampled.
 """
 
 from __future__ import annotations
@@ -26,9 +28,19 @@ from ..errors import ConfigError
 from ..experiments.runs import SCORES_FILE
 from ..experiments.table5 import paper_name
 from ..io.raster import open_raster
-from ..predict.assess import RULES, ObjectScores, object_scores, object_table, pixel_scores, read_polygons
-from ..predict.formats import PERCENT, PROBABILITY_NODATA, chunk_windows, output_paths
+from ..predict.assess import (
+    RULES,
+    ObjectScores,
+    object_scores,
+    object_table,
+    pixel_scores,
+    read_polygons,
+    reference_mask_reader,
+)
+from ..predict.formats import MASK_NODATA, PERCENT, PROBABILITY_NODATA, chunk_windows, output_paths
 from ..predict.scene import Predictor, SceneReport, predict_scene
+from ..scoring.confusion import COUNT_COLUMNS
+from ..scoring.intervals import BootstrapSettings, Judged, compare, interval_table, judge
 from ..scoring.metrics import PAPER_COLUMNS, Scores, scores_from_counts
 from ..sources.cas.demo_scenes import DemoScene, write_demo_scenes
 from ..train.checkpoints import BEST, LAST, checkpoint_config, load_checkpoint
@@ -36,7 +48,8 @@ from .grid import plan_grid
 
 __all__ = [
     "InventoryResult", "benchmark_checkpoint", "checkpoint_label", "cloud_share", "cost_table", "demo_scene", "map_figure", "object_frame",
-    "model_label", "pixel_table", "scene_inventory", "summary", "tile_scores",
+    "model_label", "pixel_interval_record", "pixel_interval_table", "pixel_intervals", "pixel_table", "scene_inventory",
+    "summary", "tile_scores", "window_counts",
 ]
 
 CHUNK = 2048
@@ -135,6 +148,61 @@ def pixel_table(result: InventoryResult, model: str, tiles: pd.Series | None) ->
         rows[f"{model}, validation tiles ({where})"] = {k: float(tiles[k]) for k in PAPER_COLUMNS}
     frame = pd.DataFrame(rows).T[list(PAPER_COLUMNS)].rename(columns=PAPER_COLUMNS)
     return frame.astype(float).round(1).rename_axis("result")
+
+
+def window_counts(mask: str | Path, reference: str | Path, *, size: int) -> pd.DataFrame:
+    """The counts of :func:`~landslide_core.predict.assess.pixel_scores` per ``size``-px window of the scene.
+
+    Rows ``tile`` (the window's ``x<col>y<row>`` offset in pixels), ``tp``, ``fp``, ``fn``, ``tn``; windows without a
+    pixel that has data in both the mask and the reference are left out. Summed, they are the scene's counts.
+    """
+    rows = []
+    with reference_mask_reader(reference, mask) as read_reference, open_raster(mask) as src:
+        for window in chunk_windows(src.width, src.height, size):
+            predicted, truth = src.read(1, window=window), read_reference(window)
+            valid = (predicted != MASK_NODATA) & (truth != MASK_NODATA)
+            claimed, true = valid & (predicted == 1), valid & (truth == 1)
+            hits, counted = np.count_nonzero(claimed & true), np.count_nonzero(valid)
+            if counted:
+                rows.append({"tile": f"x{window.col_off}y{window.row_off}", "tp": hits,
+                             "fp": np.count_nonzero(claimed) - hits, "fn": np.count_nonzero(true) - hits,
+                             "tn": counted - np.count_nonzero(claimed | true)})
+    return pd.DataFrame(rows, columns=["tile", *COUNT_COLUMNS])
+
+
+def pixel_intervals(result: InventoryResult, model: str, *, size: int,
+                    settings: BootstrapSettings | None = None) -> Judged:
+    """The scene's pixel scores of the model and of all landslide, with intervals over its ``size``-px windows.
+
+    Each window (:func:`window_counts`) is one block; both rows are resampled with the same draws, so their
+    difference is paired. Rows are named as :func:`pixel_table` names them.
+
+    Raises:
+        ConfigError: The map was not judged (no reference inventory).
+    """
+    if result.reference is None:
+        raise ConfigError("the map was not judged against an inventory: pass `reference` to scene_inventory")
+    windows = window_counts(result.outputs["mask"], result.reference, size=size)
+    everywhere = windows.assign(tp=windows["tp"] + windows["fn"], fp=windows["fp"] + windows["tn"], fn=0, tn=0)
+    counts = pd.concat([windows.assign(result=f"{model}, this scene"),
+                        everywhere.assign(result="all landslide, this scene")], ignore_index=True)
+    return judge(counts, configuration="result", settings=settings)
+
+
+def pixel_interval_table(judged: Judged) -> pd.DataFrame:
+    """:func:`pixel_intervals` to show: one row per score (named as the paper's tables), ``value [low, high]`` cells.
+
+    Rows are scores and columns results, so the table stays narrow however long the model's name.
+    """
+    table = interval_table(judged, list(PAPER_COLUMNS)).T.rename(index=PAPER_COLUMNS)
+    return table.rename_axis(index="score", columns="result")
+
+
+def pixel_interval_record(judged: Judged) -> pd.DataFrame:
+    """:func:`pixel_intervals` as numbers, for the record: ``result``, ``score``, ``value``, ``low``, ``high`` (%)."""
+    frame = judged.estimates.rename(columns={"configuration": "result"})
+    frame = frame.assign(score=frame["metric"].map(PAPER_COLUMNS))
+    return frame[frame["score"].notna()][["result", "score", "value", "low", "high"]].reset_index(drop=True)
 
 
 def object_frame(result: InventoryResult) -> pd.DataFrame:
@@ -241,19 +309,36 @@ def cloud_share(result: InventoryResult, truth: str | Path) -> float:
     return clouded / landslide if landslide else 0.0
 
 
-def summary(result: InventoryResult, model: str, tiles: pd.Series | None, *, clouded: float | None = None) -> str:
-    """What the page shows, in Markdown, computed from the result (``clouded``: :func:`cloud_share`)."""
+def summary(result: InventoryResult, model: str, tiles: pd.Series | None, *, clouded: float | None = None,
+            intervals: Judged | None = None) -> str:
+    """What the page shows, in Markdown, computed from the result.
+
+    Args:
+        result: The scene's prediction and scores.
+        model: How the page names the model (:func:`model_label`).
+        tiles: The model's scores on its validation tiles (:func:`tile_scores`), or None.
+        clouded: :func:`cloud_share`, or None.
+        intervals: :func:`pixel_intervals` of ``model``: the landslide IoU's interval and the comparison with all
+            landslide are then given, judged by the paired interval.
+    """
     if result.pixels is None or result.counts is None or result.objects is None:
         return (f"{model} mapped {result.report.polygons} polygon(s) over the scene. No reference inventory was "
                 "given, so the map is not judged: pass `reference` (polygons) to score it.")
     scene_share = _all_landslide(result.counts).iou * 100
     by_rule = {o.rule: o for o in result.objects}
     iou_rule, centroid = by_rule["iou"], by_rule["centroid"]
+    interval, judged = "", ""
+    if intervals is not None:
+        ours, level = f"{model}, this scene", intervals.settings.level
+        row = intervals.estimate(ours, "iou")
+        interval = f"{100 * level:g} % interval [{row['low']:.1f}, {row['high']:.1f}] over the scene's windows; "
+        versus = intervals.difference(ours, "all landslide, this scene", "iou")
+        judged = f"; on the same windows, {compare({**versus, 'a': model, 'b': 'all landslide'}, 'landslide IoU', level)}"
     text = (f"{model} mapped {result.report.polygons} polygon(s) over the scene, against "
             f"{iou_rule.detected + iou_rule.missed} landslide(s) in the reference inventory. Pixel by pixel its "
-            f"landslide IoU is {result.pixels.iou * 100:.1f} % (precision {result.pixels.precision * 100:.1f} %, "
-            f"recall {result.pixels.recall * 100:.1f} %); calling every pixel a landslide scores {scene_share:.1f} "
-            "%, the landslide share of the scene's pixels with data")
+            f"landslide IoU is {result.pixels.iou * 100:.1f} % ({interval}precision {result.pixels.precision * 100:.1f} "
+            f"%, recall {result.pixels.recall * 100:.1f} %); calling every pixel a landslide scores {scene_share:.1f} "
+            f"%, the landslide share of the scene's pixels with data{judged}")
     if tiles is not None:
         tile_share = 100 * (float(tiles["tp"]) + float(tiles["fn"])) / float(tiles["pixels"])
         text += (f". On its validation tiles the same model scored {float(tiles['iou']):.1f} %, where landslides "

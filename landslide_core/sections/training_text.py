@@ -36,12 +36,19 @@ def initialisation(pretrained: bool | str) -> str:
     return f"initialised from `{pretrained}`" if pretrained else "randomly initialised"
 
 
+_DEFAULT_OPTIONS = "built with the model's default options"
+"""Not said where most runs are: a model's own options are given as its exception."""
+
+
 def _phrases(config: Mapping[str, Any]) -> dict[str, str]:
     """One phrase per setting of a run, in the sentence's order."""
     crop, val_crop, every = config["crop_size"], config["val_crop_size"], config["val_every"]
     rate = f"SGD from learning rate {config['lr']:g}"
     device = config["device"]
+    options = config.get("model_options") or {}
     return {
+        "options": ("built with " + ", ".join(f"{k}={v}" for k, v in sorted(options.items())) if options
+                    else _DEFAULT_OPTIONS),
         "initialisation": f"{initialisation(config['pretrained'])} weights",
         "epochs": f"{config['epochs']} epoch(s)",
         "batch": f"of batch {config['batch_size']}",
@@ -76,7 +83,8 @@ def describe_training(configs: Sequence[Mapping[str, Any]]) -> str:
     for key in phrases[0]:
         values = list(dict.fromkeys(p[key] for p in phrases))
         if all(len({p[key] for p in own}) == 1 for own in by_model.values()):
-            common[key] = Counter(p[key] for p in phrases).most_common(1)[0][0]
+            common[key] = (_DEFAULT_OPTIONS if key == "options" and _DEFAULT_OPTIONS in values  # options: exceptions
+                           else Counter(p[key] for p in phrases).most_common(1)[0][0])
             per_model.add(key)
         else:
             common[key] = " or ".join(values) + " (by run)"
@@ -94,4 +102,6 @@ def describe_training(configs: Sequence[Mapping[str, Any]]) -> str:
     text = (f"{names}; {common['initialisation']}; {common['epochs']} {common['batch']} {common['crops']}, "
             f"{common['lr']}, {common['validation']}; {common['split']}; {len(seeds)} seed(s) "
             f"({', '.join(map(str, seeds))}); {common['device']}")
+    if common["options"] != _DEFAULT_OPTIONS:  # every run built with the same options
+        text += f"; {common['options']}"
     return text + "".join(f"; {e}" for e in exceptions)

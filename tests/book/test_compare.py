@@ -65,6 +65,26 @@ def test_the_figure_has_a_panel_per_metric_with_paper_and_run_points_and_the_see
     assert np.allclose(bars[row][:, 0], [8.04, 12.04])
 
 
+def test_with_intervals_cells_tables_and_bars_show_this_runs_interval():
+    intervals = pd.DataFrame({"model": "FCN", "group": "UAV", "metric": ["iou", "miou"], "low": [7.5, 10.0],
+                              "high": [13.25, 15.0]})
+    comparison = paper_vs_run(_run_table(), 5, run_label=RUN, intervals=intervals)
+    assert comparison.loc[("FCN", "UAV"), ("IoU", "low")] == 7.5
+    assert np.isnan(comparison.loc[("all landslide", "UAV"), ("IoU", "high")])  # no interval given: none shown
+    iou = by_metric(comparison, rows="Model", columns="Group")["IoU"]
+    paper = paper_values(5).set_index(["model", "group"]).loc[("FCN", "UAV"), "iou"]
+    assert iou.loc["FCN", "UAV"] == f"{paper:.1f} / 10.0 / {10.04 - paper:+.1f}<br>[7.5, 13.2]".replace("-", "−")
+    assert iou.loc["all landslide", "UAV"] == "11.4"
+    page = metric_tables_html(comparison, rows="Model", columns="Group", caption="Table 5", flagged=[("FCN", "UAV")])
+    assert f"Each cell: paper / {RUN} / difference (points), and under it this run's 95 % interval" in page
+    assert "<br>[7.5, 13.2]" in page  # a line break in the rendered cell, not the text "<br>"
+    assert "† marks a model that is no result: the 95 % interval of its mIoU difference" in page
+    figure = paper_vs_run_figure(comparison)
+    bars = [a for a in figure.axes if a.get_title() == "IoU (%)"][0].collections[0].get_segments()
+    row = list(comparison.index).index(("FCN", "UAV"))
+    assert np.allclose(bars[row][:, 0], [7.5, 13.25])  # from low to high, around the run's 10.04
+
+
 def test_small_tables_sit_side_by_side_under_their_names_with_one_decimal():
     tables = {"Trained on UAV": pd.DataFrame({"U-Net": [60.95, np.nan]}, index=["longxi-uav", "jiuzhai-0.2m"])}
     page = side_by_side(tables)

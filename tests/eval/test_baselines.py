@@ -14,15 +14,15 @@ from landslide_core.errors import BaselineError, NothingToEvaluateError
 from landslide_core.eval.baselines import (
     ALL_BACKGROUND,
     ALL_LANDSLIDE,
-    MARGIN,
-    RULE,
     THRESHOLD_RULE,
+    baseline_judgements,
     baseline_scores,
-    beats_baseline,
     better_constant,
     fit_threshold_rule,
     no_result,
+    rule,
 )
+from landslide_core.scoring.intervals import BootstrapSettings, judge
 from landslide_core.sources import get_source
 from tests.conftest import write_pair
 
@@ -98,41 +98,66 @@ def test_fitting_on_no_tiles_is_an_error():
         fit_threshold_rule([])
 
 
-def test_beating_a_baseline_takes_more_than_the_margin_in_miou_and_a_higher_landslide_iou():
-    baseline = pd.Series({"iou": 16.5, "miou": 8.26})
-    models = pd.DataFrame({"iou": [16.6, 16.6, 16.6, 16.5, 0.0],
-                           "miou": [9.27, 8.30, 8.26 + MARGIN, 30.0, 47.0]})
-    assert beats_baseline(models, baseline).tolist() == [True, False, False, False, False]
-    aligned = pd.DataFrame({"iou": [10.0, 20.0, 0.0, 0.0, 0.0], "miou": [5.0, 5.0, 60.0, 20.0, 20.0]})
-    assert beats_baseline(models, aligned).tolist() == [True, False, False, True, False]  # row by row
+LANDSLIDE, BACKGROUND = 1_000, 9_000
+"""Pixels of each class per tile in the judged cases below: landslide covers 10 %."""
 
 
-def _judged(rows: list[tuple[str, str, float, float]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["model", "group", "iou", "miou"])
+def _model(name: str, found: np.ndarray, false_alarms: np.ndarray, group: str = "SAT") -> pd.DataFrame:
+    """Per-tile counts of a model that finds ``found`` landslide pixels and raises ``false_alarms`` per tile."""
+    found, false_alarms = np.asarray(found), np.asarray(false_alarms)
+    return pd.DataFrame({"model": name, "group": group, "tile": [f"t{i}" for i in range(len(found))], "tp": found,
+                         "fp": false_alarms, "fn": LANDSLIDE - found, "tn": BACKGROUND - false_alarms})
+
+
+def _cell(n: int, models: dict[str, tuple[np.ndarray, np.ndarray]], group: str = "SAT") -> list[pd.DataFrame]:
+    everything, nothing = np.full(n, LANDSLIDE), np.zeros(n, np.int64)
+    rule_found = np.full(n, 300)
+    frames = [_model(ALL_LANDSLIDE, everything, np.full(n, BACKGROUND), group), _model(ALL_BACKGROUND, nothing,
+              nothing, group), _model(THRESHOLD_RULE, rule_found, np.full(n, 300), group)]
+    return frames + [_model(name, found, alarms, group) for name, (found, alarms) in models.items()]
+
+
+def test_beating_a_baseline_takes_intervals_above_zero_not_a_point_margin():
+    rng = np.random.default_rng(0)
+    n = 40
+    zeros = np.zeros(n, np.int64)
+    hair = zeros.copy()
+    hair[0] = 400  # finds landslide on one tile of 40: its mIoU is above all background's, by chance of one tile
+    few = np.arange(n) < 3  # a perfect map of 3 tiles, and less than the rule finds elsewhere
+    lucky = (np.where(few, LANDSLIDE, 250), np.where(few, 0, 200))
+    models = {
+        "Flat": (zeros, zeros),  # finds no landslide: far above all landslide's mIoU, level with all background's
+        "Hair": (hair, zeros),
+        "Learned": (rng.integers(550, 750, n), rng.integers(50, 150, n)),
+        "Lucky": lucky,
+    }
+    judged = judge(pd.concat(_cell(n, models)), within=["group"], settings=BootstrapSettings(resamples=2_000))
+    verdicts = baseline_judgements(judged).set_index(["model", "baseline"])["beats"]
+    assert verdicts["Learned"].all()
+    assert not verdicts["Flat"].any() and not verdicts["Hair"].any()
+    assert not verdicts[("Lucky", THRESHOLD_RULE)]  # its point mIoU is above the rule's; the interval is not
+    lucky_miou = judged.difference("Lucky", THRESHOLD_RULE, "miou", group="SAT")
+    lucky_iou = judged.difference("Lucky", THRESHOLD_RULE, "iou", group="SAT")
+    # the old rule (mIoU more than 1 point higher, landslide IoU higher) would have said it beats the rule
+    assert lucky_miou["delta"] > 1 and lucky_iou["delta"] > 0 and lucky_miou["low"] <= 0
+    unlearned = no_result(judged).set_index("model")
+    assert unlearned["no result"].to_dict() == {"Flat": True, "Hair": True, "Learned": False, "Lucky": False}
+    assert (unlearned["constant"] == ALL_BACKGROUND).all()  # landslide covers 10 %: all background scores higher
+    assert "interval of the paired difference" in rule() and "better constant" in rule()
 
 
 def test_no_result_is_judged_against_the_better_constant_of_the_same_pixels():
-    table = _judged([
-        ("all landslide", "SAT", 6.0, 3.0), ("all background", "SAT", 0.0, 47.0), ("threshold rule", "SAT", 20.0, 55.0),
-        ("Flat", "SAT", 0.0, 47.0),  # finds no landslide: far above all landslide's mIoU, level with all background's
-        ("Hair", "SAT", 9.0, 48.0),  # 1 point above all background: not more than the margin
-        ("Learned", "SAT", 12.0, 48.5),
-        # landslide on 60 % of these pixels: all landslide is the better constant
-        ("all landslide", "UAV", 60.0, 30.0), ("all background", "UAV", 0.0, 20.0), ("threshold rule", "UAV", 61.0, 40.0),
-        ("Wet", "UAV", 55.0, 31.0), ("Dry", "UAV", 70.0, 45.0),
-    ])
+    table = pd.DataFrame([("all landslide", "SAT", 6.0, 3.0), ("all background", "SAT", 0.0, 47.0),
+                          ("all landslide", "UAV", 60.0, 30.0), ("all background", "UAV", 0.0, 20.0)],
+                         columns=["model", "group", "iou", "miou"])
     assert better_constant(table, "group")["model"].to_dict() == {"SAT": ALL_BACKGROUND, "UAV": ALL_LANDSLIDE}
-    unlearned = no_result(table, "group")
-    assert table.loc[unlearned.index, "model"].tolist() == ["Flat", "Hair", "Learned", "Wet", "Dry"]
-    assert unlearned.tolist() == [True, True, False, True, False]
-    assert "more than 1 point higher and its landslide IoU is higher" in RULE and "better constant" in RULE
 
 
 def test_models_without_the_constants_of_their_pixels_cannot_be_judged():
-    table = _judged([("all landslide", "SAT", 6.0, 3.0), ("all background", "SAT", 0.0, 47.0),
-                     ("U-Net", "SAT", 40.0, 70.0), ("U-Net", "UAV&SAT", 40.0, 70.0)])
-    with pytest.raises(BaselineError, match=r"no all landslide or all background row for group UAV&SAT: add"):
-        no_result(table, "group")
+    frame = _model("U-Net", np.full(5, 600), np.full(5, 50), group="UAV&SAT")
+    judged = judge(frame, within=["group"], settings=BootstrapSettings(resamples=200))
+    with pytest.raises(BaselineError, match=r"no all landslide or all background scores in \{'group': 'UAV&SAT'\}"):
+        no_result(judged)
 
 
 COLOURS = {False: ((70, 110, 60), (150, 120, 100)), True: ((215, 140, 95), (245, 125, 105))}

@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+import sys
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from landslide_core.data.splits import split_records
-from landslide_core.errors import CheckpointError
+from landslide_core.errors import BaselineError, CheckpointError
+from landslide_core.eval.baselines import BASELINES
+from landslide_core.eval.paper import METRICS, paper_values
+from landslide_core.experiments.blocks import BLOCKS_SUFFIX
 from landslide_core.experiments.runs import baseline_tiles_path
 from landslide_core.experiments.table5 import (
+    COUNT_FRAME_COLUMNS,
     baseline_frame,
+    baseline_tile_counts,
+    grid_blocks,
     histories_frame,
+    judge_subdatasets,
     mean_std_table,
+    paper_table5,
     run_grid,
     scores_frame,
     subdataset_breakdown,
+    subdataset_intervals,
     subdataset_views,
     table5,
+    tile_counts_frame,
 )
 from landslide_core.scoring import SCORE_COLUMNS, TILE_COLUMNS
+from landslide_core.scoring.intervals import BootstrapSettings, judge
 from landslide_core.sections.benchmarks import error_map, example_tiles, prediction_examples, training_curves
 from landslide_core.sources import get_source
 from landslide_core.sources.cas.demo import write_demo_data
+from landslide_core.train.config import TrainConfig
 from tests.train.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
 
 GROUPS = ["UAV", "SAT", "UAV&SAT"]
@@ -126,6 +141,80 @@ def test_the_breakdown_has_one_row_per_subdataset_and_training_group(grid):
     assert list(views["SAT"].index) == ["palu", "hokkaido"] and list(views["SAT"].columns) == ["Unet (resnet18)"]
     histories = histories_frame(runs)
     assert len(histories) == len(runs) and len(training_curves(histories).axes) == 6
+
+
+@pytest.mark.slow
+def test_the_grids_counts_per_tile_judge_to_the_tables_scores_with_intervals(grid):
+    root, runs_dir, base, runs = grid
+    baselines, _ = baseline_frame(root, runs_dir, base=base, groups=GROUPS, seeds=[0, 1])
+    scores = pd.concat([scores_frame(runs), baselines], ignore_index=True)
+    counts = tile_counts_frame(runs, runs_dir, base=base, groups=GROUPS, seeds=[0, 1])
+    assert tuple(counts.columns) == COUNT_FRAME_COLUMNS
+    model = "Unet (resnet18)"
+    for _, cell in counts.groupby(["group", "seed"]):  # every run beside its baselines, tile by tile
+        tiles = {name: rows["tile"].tolist() for name, rows in cell.groupby("model", sort=False)}
+        assert list(tiles) == [model, *BASELINES]
+        assert all(t == tiles[model] for t in tiles.values())
+    blocks = grid_blocks(root, runs_dir, base=base, groups=GROUPS, seeds=[0, 1])
+    assert set(blocks) == set(counts["tile"])
+    cached = sorted(path.name.split("_")[:2] for path in runs_dir.glob(f"split-seed*_*_{BLOCKS_SUFFIX}"))
+    assert cached == [["split-seed0", "UAV+SAT"], ["split-seed1", "UAV+SAT"]]  # UAV&SAT's tiles hold the others'
+    settings = BootstrapSettings(resamples=200)
+    judged = judge(counts, within=["group"], blocks=blocks, settings=settings)
+    table = table5(scores).set_index(["model", "group"])
+    for group in GROUPS:
+        for name in (model, *BASELINES):
+            row = judged.estimate(name, "iou", group=group)
+            assert row["value"] == pytest.approx(table.loc[(name, group), "iou"]) and row["seeds"] == 2
+            assert row["low"] <= row["value"] <= row["high"]
+    breakdown = subdataset_breakdown(scores)
+    per_subdataset = judge_subdatasets(counts, breakdown, blocks=blocks, settings=settings)
+    assert set(per_subdataset.estimates["metric"]) == {"iou"} and per_subdataset.differences.empty
+    text = subdataset_intervals(per_subdataset, breakdown)
+    assert list(text.index) == list(breakdown.index) and "all background" not in text.columns
+    for index, row in breakdown.iterrows():  # the same value, with its interval
+        assert text.loc[index, model].startswith(f"{row[model]:.1f} [")
+    assert list(subdataset_views(text)) == GROUPS
+
+
+def test_missing_baseline_counts_name_the_call_that_writes_them(tmp_path):
+    with pytest.raises(BaselineError, match="call baseline_frame with the same runs folder"):
+        baseline_tile_counts(tmp_path, base=TrainConfig(val_crop_size=128), groups=["SAT"], seeds=[0])
+
+
+def test_blocks_of_several_seeds_join_the_tiles_any_seed_audit_groups(tmp_path, monkeypatch):
+    """Seed 0 groups a with b, seed 1 groups b with c: a, b and c are one block; d is alone.
+
+    Seed 1's UAV&SAT tiles hold its UAV and SAT tiles, so only they are audited; seed 0's (made to miss c here) do
+    not, so each of its groups is.
+    """
+    groups = {(0, "UAV"): ["a", "b"], (0, "SAT"): ["c"], (0, "UAV&SAT"): ["a", "b"],
+              (1, "UAV"): ["b"], (1, "SAT"): ["c", "d"], (1, "UAV&SAT"): ["b", "c", "d"]}
+    audits = {("a", "b"): {"a": "a", "b": "a"}, ("c",): {"c": "c"}, ("b", "c", "d"): {"b": "b", "c": "b", "d": "d"}}
+    for seed in (0, 1):
+        (tmp_path / f"split-seed{seed}.csv").write_text("a manifest\n")
+    audited = []
+
+    def audit(records: list[SimpleNamespace], **_: object) -> dict[str, str]:
+        audited.append(tuple(record.uid for record in records))
+        return audits[audited[-1]]
+
+    module = sys.modules[grid_blocks.__module__]  # the package's name table5 is the function
+    monkeypatch.setattr(module, "split_records", lambda root, manifest, *, seed, group, **_: [
+        SimpleNamespace(uid=uid) for uid in groups[(seed, group)]])
+    monkeypatch.setattr(module, "leakage_blocks", audit)
+    blocks = grid_blocks(tmp_path, tmp_path, base=TrainConfig(), groups=["UAV", "SAT", "UAV&SAT"], seeds=[0, 1])
+    assert audited == [("a", "b"), ("c",), ("a", "b"), ("b", "c", "d")]
+    assert blocks["a"] == blocks["b"] == blocks["c"] != blocks["d"] and set(blocks) == {"a", "b", "c", "d"}
+
+
+def test_paper_table5_is_every_published_value_in_long_rows():
+    published = paper_table5()
+    assert list(published.columns) == ["group", "configuration", "metric", "paper"]
+    assert len(published) == 12 * len(METRICS)
+    row = paper_values(5).iloc[0]
+    assert published[(published["configuration"] == row["model"]) & (published["group"] == row["group"])
+                     & (published["metric"] == "iou")]["paper"].item() == row["iou"]
 
 
 @pytest.mark.slow

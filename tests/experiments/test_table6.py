@@ -10,14 +10,19 @@ import pandas as pd
 import pytest
 
 from landslide_core.data.splits import make_grouped_split, read_manifest
-from landslide_core.experiments.runs import epoch_choice
+from landslide_core.errors import BaselineError
+from landslide_core.experiments.blocks import blocks_path
+from landslide_core.experiments.runs import GridRun, epoch_choice
 from landslide_core.experiments.table6 import (
     ARMS,
+    arm_tile_counts,
     common_validation_scores,
     qc_arms,
     run_table6,
     table6,
     table6_baselines,
+    validation_blocks,
+    validation_records,
 )
 from landslide_core.sources import get_source
 from tests.train.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
@@ -84,10 +89,16 @@ def test_each_arm_is_trained_once_scored_on_its_own_and_on_common_validation_til
     assert table["dataset"].tolist() == list(ARMS.values())
     assert table["number"].tolist() == [12, len(kept), len(kept)] and table["left out"].tolist() == [0, 0, 0]
     assert table.loc[0, "val tiles"] == 3 and table.loc[1, "val tiles"] == 2
-    common = common_validation_scores(runs, arms)
+    common, tiles = common_validation_scores(runs, arms)
     assert common["val tiles"].tolist() == [2, 2]
-    # the filtered model on its own validation set is the same measurement as on the common set
+    # the filtered model on its own validation set is the same measurement as on the common set, tile by tile
     assert common.loc[1, "iou"] == pytest.approx(table.loc[1, "iou"])
+    assert tiles.groupby("trained on", sort=False)["tile"].apply(sorted).to_dict() == {
+        label: sorted(runs["filtered"].tile_counts["tile"]) for label in (ARMS["unfiltered"], ARMS["filtered"])}
+    own = tiles[tiles["trained on"] == ARMS["filtered"]].set_index("tile")[COUNTS]
+    pd.testing.assert_frame_equal(own.sort_index(), runs["filtered"].tile_counts.set_index("tile")[COUNTS]
+                                  .sort_index())
+    assert set(tiles["model"]) == set(table["model"])  # labelled as the table's rows
     epochs = epoch_choice(runs)  # labelled by arm key
     assert epochs["run"].tolist() == list(ARMS)
     assert (epochs["last epoch"] == 2).all()
@@ -121,6 +132,37 @@ def test_each_arm_gets_the_three_baselines_on_its_own_validation_tiles(roots, tm
             assert rows.loc[model, "val tiles"] == len(counts)
             assert rows.loc[model, "recall"] == pytest.approx(100 * counts["tp"].sum() / landslide)
             assert rows.loc[model, "oa"] == pytest.approx(100 * (counts["tp"] + counts["tn"]).sum() / (64 * 64 * len(counts)))
+
+
+def test_counts_per_tile_gather_each_arms_model_and_baselines_and_blocks_cover_the_tiles_resampled(roots, tmp_path):
+    unfiltered, filtered, _ = roots
+    groups = {f"hokkaido/tile{i:04d}": "a" for i in (0, 1, 2, 3)}
+    arms = qc_arms(filtered, tmp_path / "runs", grouped=_grouped(filtered, groups, 0), unfiltered_root=unfiltered,
+                   seed=0)
+    base = tiny_config(group="SAT", val_crop_size=64)
+    runs = {arm.key: GridRun(model="deeplabv3plus", group="SAT", seed=0, folder=tmp_path, history=pd.DataFrame(),
+                             scores=pd.DataFrame(), checkpoint=None,
+                             tile_counts=pd.DataFrame({"model": "deeplabv3plus", "tile": [r.uid for r in
+                                                                                          validation_records(arm, base)],
+                                                       "subdataset": "hokkaido", "group": "SAT", "tp": 1, "fp": 2,
+                                                       "fn": 3, "tn": 64 * 64 - 6}))
+            for arm in arms}
+    with pytest.raises(BaselineError, match="call table6_baselines"):
+        arm_tile_counts(runs, arms, base)
+    table6_baselines(arms, base)
+    counts = arm_tile_counts(runs, arms, base)
+    for arm in arms:
+        rows = counts[counts["dataset"] == arm.dataset]
+        assert list(dict.fromkeys(rows["model"])) == ["DeepLabV3+", "all landslide", "all background", "threshold rule"]
+        tiles = rows.groupby("model")["tile"].apply(sorted)
+        assert all(t == sorted(r.uid for r in validation_records(arm, base)) for t in tiles)
+    by_key = {arm.key: arm for arm in arms}
+    own = validation_blocks([by_key["unfiltered"], by_key["filtered"]], base)  # the unfiltered tiles cover both
+    assert set(own) == {r.uid for r in validation_records(by_key["unfiltered"], base)}
+    assert blocks_path(by_key["unfiltered"].manifest, "SAT").is_file()
+    split = validation_blocks([by_key["filtered"], by_key["grouped"]], base)
+    assert set(split) == {r.uid for key in ("filtered", "grouped") for r in validation_records(by_key[key], base)}
+    assert len(list((tmp_path / "runs").glob("split-filtered-seed0+split-grouped-seed0_SAT_*_blocks.csv"))) == 1
 
 
 def test_number_and_left_out_count_only_the_tiles_of_the_arms_group(make_root, tmp_path):

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from landslide_core.book import paper_vs_run
 from landslide_core.data.splits import read_manifest
-from landslide_core.errors import ConfigError, ManifestError
+from landslide_core.errors import BaselineError, ConfigError, ManifestError
 from landslide_core.experiments import table7 as t7
+from landslide_core.scoring.intervals import BootstrapSettings, distinguishable
+from landslide_core.scoring.metrics import scores_from_counts
 from landslide_core.sources import bijie, hrgldd
 from landslide_core.sources.cas.demo import write_demo_data
 from tests.train.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
 
 CAS_SUBDATASETS = ["moxitaidi-sat", "moxitaidi-uav-1m", "longxi-uav", "hokkaido"]
+CAS_PART = "CAS (Moxitaidi)"
+SETTINGS = BootstrapSettings(resamples=2000, seed=0)
+Counts = tuple[int, int, int, int]
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +100,19 @@ def test_every_model_is_scored_on_every_held_out_part_and_finished_runs_are_read
     matrix = t7.transfer_matrix(transfer)
     assert matrix.shape == (4, 3) and list(matrix.columns) == ["Bijie", "HR-GLDD", "CAS (Moxitaidi)"]
 
+    # Intervals from the runs' and the baselines' counts per tile: each point value is the table's
+    baselines = t7.table7_baselines(sets[0], base)
+    blocks = t7.held_out_blocks(sets)
+    models = t7.judge_table7(transfer, tiles, t7.table7_baseline_tiles(sets[0], base), sets[0], blocks, SETTINGS)
+    for _, row in pd.concat([table, baselines]).iterrows():
+        estimate = models.estimate(row["model"], "iou", dataset=row["dataset"])
+        assert estimate["value"] == pytest.approx(row["iou"]) and estimate["low"] <= estimate["high"]
+    judged = t7.judge_transfer(transfer, tiles, blocks, SETTINGS)
+    for trained_on, cells in matrix.iterrows():
+        for part, value in cells.items():
+            assert judged.estimate(trained_on, "iou", **{"evaluated on": part})["value"] == pytest.approx(value)
+    assert len(judged.differences.query("metric == 'iou'")) == 3 * 6  # every two of four models on three parts
+
 
 def test_table7_needs_the_cas_held_out_column(roots, tmp_path):
     sets = t7.training_sets(None, {"bijie": roots["bijie"]}, tmp_path)
@@ -124,3 +143,121 @@ def test_every_training_set_gets_the_three_baselines_on_the_cas_held_out_part(ro
         row = table.set_index(["dataset", "model"]).loc[(s.label, "threshold rule")]
         assert row["recall"] == pytest.approx(100 * rule["tp"].sum() / (rule["tp"].sum() + rule["fn"].sum()))
     assert tiles["bijie"].loc[tiles["bijie"]["model"] == "all landslide", ["fn", "tn"]].eq(0).all().all()
+
+
+def per_tile(scored: dict[str, dict[str, list[Counts]]], seeds: tuple[int, ...] = (0,)) -> tuple[pd.DataFrame,
+                                                                                                   pd.DataFrame]:
+    """:func:`run_table7`'s rows and :func:`transfer_tiles`' counts of runs given as counts per tile.
+
+    ``scored``: trained on → held-out part → (TP, FP, FN, TN) of its tiles ``t00``, ``t01``, …; each seed's run
+    scores the same counts.
+    """
+    transfer, tiles = [], []
+    for label, parts in scored.items():
+        key = label.lower().replace(" + ", "-").replace(" ", "-")
+        for seed in seeds:
+            run = f"{key}_seed{seed}-0"
+            for part, counts in parts.items():
+                total = scores_from_counts(*np.sum(counts, axis=0)).as_percent()
+                transfer.append({"model": "deeplabv3plus", "trained on": label, "evaluated on": part,
+                                 "tiles": len(counts), **total, "seed": seed, "key": key, "run": run})
+                tiles += [{"model": "deeplabv3plus", "tile": f"t{i:02d}", "subdataset": "s", "group": "all",
+                           **dict(zip(("tp", "fp", "fn", "tn"), c, strict=True)), "evaluated on": part, "seed": seed,
+                           "key": key, "run": run} for i, c in enumerate(counts)]
+    return pd.DataFrame(transfer), pd.DataFrame(tiles)
+
+
+def baseline_tiles(datasets: list[str], tiles: int, rule: dict[str, Counts]) -> pd.DataFrame:
+    """Per training set: all landslide, all background and its threshold rule on ``tiles`` tiles of 1,000 pixels,
+    100 of them landslide (the rule's counts per tile given)."""
+    constants = {"all landslide": (100, 900, 0, 0), "all background": (0, 0, 100, 900)}
+    return pd.DataFrame([{"model": name, "tile": f"t{i:02d}", "subdataset": "s", "group": "all",
+                          **dict(zip(("tp", "fp", "fn", "tn"), counts, strict=True)), "dataset": dataset}
+                         for dataset in datasets for name, counts in {**constants, "threshold rule": rule[dataset]}.items()
+                         for i in range(tiles)])
+
+
+def cas_sets(tmp_path: Path, labels: list[str]) -> list[t7.TrainingSet]:
+    """Training sets whose only use here is to name the CAS held-out part."""
+    held_out = t7.HeldOut(CAS_PART, {"name": "cas"}, tmp_path, tmp_path / "cas-seed0.csv")
+    return [t7.TrainingSet(label.lower(), label, "all", held_out) for label in labels]
+
+
+def test_a_clear_difference_on_many_tiles_beats_and_two_points_on_three_disagreeing_tiles_do_not(tmp_path):
+    rng = np.random.default_rng(0)
+    # "Near": 30 tiles where A finds 60 ± 5 of 100 landslide pixels and B 5 fewer on every tile. "Few": A and B swap
+    # which of 3 tiles they do well on; their pooled IoUs differ by about 2 points.
+    near_a = [(int(tp), 20, 100 - int(tp), 880) for tp in rng.integers(55, 66, 30)]
+    near_b = [(tp - 5, fp, fn + 5, tn) for tp, fp, fn, tn in near_a]
+    few_a, few_b = [(70, 20, 30, 880), (30, 20, 70, 880), (52, 20, 48, 880)], [(30, 20, 70, 880),
+                                                                              (70, 20, 30, 880), (46, 20, 54, 880)]
+    transfer, tiles = per_tile({"A": {"near": near_a, "few": few_a}, "B": {"near": near_b, "few": few_b}})
+    judged = t7.judge_transfer(transfer, tiles, {}, SETTINGS)
+    near = judged.difference("A", "B", "iou", **{"evaluated on": "near"})
+    few = judged.difference("A", "B", "iou", **{"evaluated on": "few"})
+    assert near["low"] > 0 and distinguishable(near)
+    assert 1.5 < few["delta"] < 2.5 and few["low"] < 0 < few["high"] and not distinguishable(few)
+    cell = judged.estimate("A", "iou", **{"evaluated on": "near"})
+    pooled = transfer.query("`trained on` == 'A' and `evaluated on` == 'near'")["iou"].iloc[0]
+    assert cell["value"] == pytest.approx(pooled) and cell["low"] <= pooled <= cell["high"]
+
+
+def test_tiles_of_one_leakage_group_are_resampled_together(tmp_path):
+    counts = [(90, 10, 10, 890)] * 5 + [(10, 10, 90, 890)] * 5  # two kinds of tile, five of each
+    transfer, tiles = per_tile({"A": {"part": counts}})
+    alone = t7.judge_transfer(transfer, tiles, {}, SETTINGS).estimate("A", "iou", **{"evaluated on": "part"})
+    grouped = {"part": {f"t{i:02d}": "left" if i < 5 else "right" for i in range(10)}}  # two blocks only
+    together = t7.judge_transfer(transfer, tiles, grouped, SETTINGS).estimate("A", "iou", **{"evaluated on": "part"})
+    assert together["value"] == alone["value"]
+    assert together["high"] - together["low"] > alone["high"] - alone["low"]
+
+
+def test_table7_cells_pair_each_model_with_the_baselines_and_match_the_transfer_matrix(tmp_path):
+    learned, flat = (60, 20, 40, 880), (0, 0, 100, 900)  # flat: all background in effect
+    scored = {"Bijie": {"Bijie": [learned] * 4, CAS_PART: [flat] * 12}, "UAV": {CAS_PART: [learned] * 12}}
+    transfer, tiles = per_tile(scored, seeds=(0, 1))
+    rule = {"Bijie": (30, 50, 70, 850), "UAV": (30, 50, 70, 850)}
+    sets = cas_sets(tmp_path, ["Bijie", "UAV"])
+    blocks = {CAS_PART: {f"t{i:02d}": f"g{i // 3}" for i in range(12)}}
+    models = t7.judge_table7(transfer, tiles, baseline_tiles(["Bijie", "UAV"], 12, rule), sets, blocks, SETTINGS)
+    assert set(models.estimates["dataset"]) == {"Bijie", "UAV"}
+    assert set(models.estimates["configuration"]) == {"DeepLabV3+", "all landslide", "all background",
+                                                      "threshold rule"}
+    model = models.estimate("DeepLabV3+", "iou", dataset="UAV")
+    assert model["seeds"] == 2 and model["value"] == pytest.approx(50.0)
+    matrix = t7.judge_transfer(transfer, tiles, blocks, SETTINGS)
+    for dataset in ("Bijie", "UAV"):  # the same draws over the same tiles: one interval per cell
+        for metric in ("iou", "miou"):
+            ours = models.estimate("DeepLabV3+", metric, dataset=dataset)
+            cell = matrix.estimate(dataset, metric, **{"evaluated on": CAS_PART})
+            assert (ours["value"], ours["low"], ours["high"]) == (cell["value"], cell["low"], cell["high"])
+    versus = models.difference("DeepLabV3+", "all background", "miou", dataset="Bijie")
+    assert (versus["delta"], versus["low"], versus["high"]) == (0.0, 0.0, 0.0)
+    assert models.difference("DeepLabV3+", "threshold rule", "iou", dataset="UAV")["low"] > 0
+
+
+def test_the_baseline_counts_are_read_per_training_set_and_missing_ones_are_named(roots, tmp_path):
+    sets = _sets(roots, tmp_path)
+    base = tiny_config(val_crop_size=64)
+    with pytest.raises(BaselineError, match="call table7_baselines"):
+        t7.table7_baseline_tiles(sets, base)
+    t7.table7_baselines(sets, base)
+    tiles = t7.table7_baseline_tiles(sets, base)
+    assert tiles.groupby("dataset", sort=False)["model"].apply(lambda m: sorted(set(m))).to_dict() == {
+        s.label: ["all background", "all landslide", "threshold rule"] for s in sets}
+    assert (tiles.groupby(["dataset", "model"]).size() == 4).all()  # the four held-out CAS tiles
+
+
+def test_each_held_out_part_gets_its_leakage_groups_over_every_seeds_tiles(roots, tmp_path):
+    sets = {seed: _sets(roots, tmp_path / "splits", seed=seed) for seed in (0, 1)}
+    blocks = t7.held_out_blocks(sets)
+    assert list(blocks) == ["Bijie", "HR-GLDD", CAS_PART]
+    for name, part_blocks in blocks.items():
+        held = {r.uid for seed_sets in sets.values() for s in seed_sets if s.held_out.dataset == name
+                for r in t7.held_out_records(s.held_out)}
+        assert set(part_blocks) == held, name
+    assert len(blocks[CAS_PART]) == 4 and len(blocks["HR-GLDD"]) == 2  # the same tiles whatever the seed
+    assert len(blocks["Bijie"]) > 2  # the seeds hold out different Bijie images: all of them are labelled
+    cached = sorted(p.name for p in (tmp_path / "splits").glob("*blocks.csv"))
+    assert any(name.startswith("bijie-seed0+bijie-seed1_") for name in cached)
+    assert any(name.startswith("cas-") for name in cached)

@@ -390,3 +390,16 @@ def test_fcn_from_scratch_keeps_the_activation_scale_through_fc6_fc7_and_starts_
     assert torch.count_nonzero(logits) == 0
     for score in (model.score_fr, model.score_pool4, model.score_pool3):
         assert torch.count_nonzero(score.weight) == 0 and torch.count_nonzero(score.bias) == 0
+
+
+def test_fcn8s_with_batch_norm_is_vgg16_bn_with_the_same_heads_and_taps_pool3_and_pool4() -> None:
+    """``batch_norm=True`` (our option) adds VGG16-BN's 13 batch norms (2 × channels each) and nothing else."""
+    batch_norms = 2 * sum([64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512])
+    assert n_params(on_meta("fcn", batch_norm=True)) == fcn8s_parameters(1) + batch_norms
+    model = build_model("fcn", batch_norm=True).eval()
+    assert isinstance(model.backbone.features[1], nn.BatchNorm2d)
+    with torch.no_grad():
+        pool3, pool4, fc7 = model.backbone(torch.zeros(1, 3, 64, 64))
+        logits = model(torch.zeros(2, 3, 64, 64))
+    assert pool3.shape == (1, 256, 8, 8) and pool4.shape == (1, 512, 4, 4) and fc7.shape == (1, 4096, 2, 2)
+    assert logits.shape == (2, 1, 64, 64)

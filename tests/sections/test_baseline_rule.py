@@ -1,116 +1,106 @@
-"""One rule on every results page: a model with landslide IoU 0 and mIoU 47 (all background in effect) is no result.
+"""The baselines' rule on the Table 5 page, judged from per-tile counts: a model that finds no landslide is no result.
 
-On these pixels landslide covers 6 %: all landslide scores 6.0 / 3.0 % (landslide IoU / mIoU), all background
-0.0 / 47.0 %, the better constant. The model is far above all landslide's mIoU, level with all background's, and
-finds no landslide; the pages must neither count it as a result nor as beating any baseline.
+On these tiles landslide covers 6 % of the pixels: all landslide scores 6.0 / 3.0 % (landslide IoU / mIoU), all
+background 0.0 / 47.0 %, the better constant. A model that predicts background everywhere is far above all
+landslide's mIoU, level with all background's on every tile, and finds no landslide; the page must neither count it as
+a result nor as beating any baseline. Its verdicts come from paired intervals, not from a margin: a small mIoU gain
+that every tile agrees on is a result, a larger one carried by three tiles that disagree is not.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from landslide_core.book import paper_vs_run
 from landslide_core.book.compare import metric_tables_html
+from landslide_core.eval.baselines import no_result_rule, rule
 from landslide_core.experiments.runs import GridRun
-from landslide_core.experiments.table5 import table5
-from landslide_core.experiments.table6 import ARMS
-from landslide_core.scoring import SCORE_COLUMNS
-from landslide_core.sections import benchmarks, cross_dataset, validation
+from landslide_core.scoring.intervals import BootstrapSettings, Judged, judge
+from landslide_core.sections import benchmarks
 from landslide_core.sections.benchmarks import GridSettings, baseline_verdicts, not_learned
-from landslide_core.train.config import TrainConfig
 
-BASELINES = {"all landslide": (6.0, 3.0), "all background": (0.0, 47.0), "threshold rule": (20.0, 55.0)}
-FLAT = (0.0, 47.0)
-"""The model that finds no landslide."""
-LEARNED = (30.0, 62.0)
+FAST = BootstrapSettings(resamples=2_000, seed=1)
+PIXELS = 10_000
+"""Pixels per tile."""
 
 
-def _rows(key: str, flat: list[tuple[str, str]], learned: list[tuple[str, str]]) -> pd.DataFrame:
-    """(model, ``key`` value) rows of the flat and the learned model, and the baselines of every ``key`` value."""
-    values = list(dict.fromkeys(value for _, value in flat + learned))
-    rows = [{"model": m, key: v, **{c: 50.0 for c in SCORE_COLUMNS}, "iou": iou, "miou": miou}
-            for pairs, (iou, miou) in ((flat, FLAT), (learned, LEARNED)) for m, v in pairs]
-    rows += [{"model": name, key: v, **{c: 50.0 for c in SCORE_COLUMNS}, "iou": iou, "miou": miou}
-             for v in values for name, (iou, miou) in BASELINES.items()]
-    return pd.DataFrame(rows)
+def _rows(model: str, group: str, counts: list[list[int]] | np.ndarray) -> pd.DataFrame:
+    """Per-tile rows of ``model`` in ``group``: one (TP, FP, FN, TN) per tile, tiles named <group>-<i>."""
+    frame = pd.DataFrame(np.asarray(counts, np.int64), columns=["tp", "fp", "fn", "tn"])
+    return frame.assign(model=model, group=group, tile=[f"{group}-{i}" for i in range(len(frame))])
+
+
+def _baselines(group: str, landslide: np.ndarray, rule_tp: np.ndarray, rule_fp: np.ndarray) -> list[pd.DataFrame]:
+    """The three baselines on tiles with ``landslide`` landslide pixels each; the rule finds ``rule_tp`` of them."""
+    background = PIXELS - landslide
+    zeros = np.zeros_like(landslide)
+    return [_rows("all landslide", group, np.stack([landslide, background, zeros, zeros], axis=1)),
+            _rows("all background", group, np.stack([zeros, zeros, landslide, background], axis=1)),
+            _rows("threshold rule", group, np.stack([rule_tp, rule_fp, landslide - rule_tp,
+                                                     background - rule_fp], axis=1))]
+
+
+def _page_table(rng: np.random.Generator, tiles: int = 40) -> Judged:
+    """SAT: FCN predicts background everywhere, U-Net finds about two thirds of the landslide; 6 % landslide."""
+    landslide = np.full(tiles, 600)
+    flat = np.stack([np.zeros(tiles), np.zeros(tiles), landslide, PIXELS - landslide], axis=1)
+    found = rng.integers(380, 420, tiles)
+    learned = np.stack([found, np.full(tiles, 200), landslide - found, PIXELS - landslide - 200], axis=1)
+    frame = pd.concat([_rows("FCN", "SAT", flat), _rows("U-Net", "SAT", learned),
+                       *_baselines("SAT", landslide, np.full(tiles, 300), np.full(tiles, 900))])
+    return judge(frame, within=["group"], settings=FAST)
 
 
 def test_table5_page_flags_it_says_so_and_does_not_count_it_as_beating_a_baseline(tmp_path: Path):
-    scores = _rows("group", [("FCN", "SAT")], [("U-Net", "SAT")]).assign(subdataset="", tiles=5, trained_on="SAT",
-                                                                          seed=0)
-    rows = table5(scores)
-    assert not_learned(rows) == [("FCN", "SAT")]  # the notebook marks these cells †
-    rule, verdict = baseline_verdicts(rows, "group")
-    assert rule == ("Against the baselines, a model beats a baseline when its mIoU is more than 1 point higher and "
-                    "its landslide IoU is higher; it is no result when its mIoU is not more than 1 point above that "
-                    "of the better constant (all landslide or all background, whichever has the higher mIoU on the "
-                    "same pixels).\n")
-    assert ("Models that beat all landslide: U-Net; all background: U-Net; threshold rule: U-Net. Highest landslide "
-            "IoU: U-Net's 30.0 %, 5.0 × all landslide's.") in verdict
+    judged = _page_table(np.random.default_rng(0))
+    assert not_learned(judged) == [("FCN", "SAT")]  # the notebook marks these cells †
+    first, verdict = baseline_verdicts(judged)
+    assert first == f"Against the baselines, {rule(0.95)}.\n"
+    assert "all landslide 6.0 / 3.0 %, all background 0.0 / 47.0 %" in verdict
+    assert "Models that beat all landslide: U-Net; all background: U-Net; threshold rule: U-Net." in verdict
     settings = GridSettings(models=["fcn", "unet"], groups=["SAT"], epochs=2, batch_size=8, crop_size=64,
                             val_crop_size=128, seeds=[0], pretrained=False, device="cpu", num_workers=0,
                             keep_checkpoints=False)
     runs = [GridRun(model=model, group="SAT", seed=0, folder=tmp_path, history=pd.DataFrame(), scores=pd.DataFrame(),
                     checkpoint=None, config={**settings.train_config_of(model).to_dict(), "split": "random"})
             for model in settings.models]
-    text = benchmarks.summary(scores, paper_vs_run(rows, 5, run_label="this run"), settings, runs, synthetic=True,
-                              data_root=tmp_path)
-    assert ("- **Not a result: FCN on SAT** scores no better than predicting one class everywhere (its mIoU 47.0 % "
-            "not more than 1 point above all background's 47.0 %, the better constant): it did not learn within "
-            "this run's 2 epoch(s).") in text
+    rows = (judged.estimates.pivot_table(index=["configuration", "group"], columns="metric", values="value")
+            .rename_axis(index=["model", "group"], columns=None).reset_index())
+    comparison = paper_vs_run(rows, 5, run_label="this run")
+    text = benchmarks.summary(rows.assign(subdataset="", tiles=40), judged, comparison, settings, runs,
+                              synthetic=True, data_root=tmp_path)
+    assert ("- **Not a result: FCN on SAT**: on these tiles it cannot be told apart from predicting one class "
+            "everywhere (its mIoU 47.0 % against all background's 47.0 %, the better constant: Δ mIoU +0.0 points, "
+            "95 % interval [+0.0, +0.0], not above 0), so this run's 2 epoch(s) show no learning that these tiles can "
+            "confirm.") in text
     assert "Not a result: U-Net" not in text
-    caption = metric_tables_html(paper_vs_run(rows, 5, run_label="this run"), rows="Model", columns="Group",
-                                 caption="Paper Table 5 and this run (%)", flagged=not_learned(rows))
-    assert ("† marks a model whose mIoU is not more than 1 point above that of the better constant (all landslide or "
-            "all background): no result.") in caption
+    caption = metric_tables_html(comparison, rows="Model", columns="Group", caption="Paper Table 5 and this run (%)",
+                                 flagged=not_learned(judged))
+    assert f"† marks a model that is no result: {no_result_rule(0.95)}." in caption
 
 
-def _config(model: str, **changes: object) -> dict[str, object]:
-    """A run's own ``config.json``, from which the pages say how it trained."""
-    return {**TrainConfig(model=model, pretrained=False, epochs=2, crop_size=64, **changes).to_dict(), "split": "random"}
-
-
-def test_table6_page_says_the_arm_learned_nothing(tmp_path: Path):
-    table = _rows("dataset", [("DeepLabV3+", ARMS["filtered"])],
-                  [("DeepLabV3+", ARMS["unfiltered"]), ("DeepLabV3+", ARMS["grouped"])])
-    assert not_learned(table, "dataset") == [("DeepLabV3+", "SAT")]
-    runs = {key: GridRun(model="deeplabv3plus", group="SAT", seed=0, folder=tmp_path, history=pd.DataFrame(),
-                         scores=pd.DataFrame(), checkpoint=None, config=_config("deeplabv3plus", group="SAT"))
-            for key in ARMS}
-    epochs = pd.DataFrame({"mIoU best − last": [0.5, 2.0, 1.0]})
-    text = validation.summary(table, pd.DataFrame(), epochs, synthetic=True, runs=runs)
-    assert ('- **No better than a constant**: the model of "SAT" scores an mIoU not more than 1 point above that of '
-            "the better constant (all landslide or all background), so it has not learned") in text
-    flat = next(line for line in text.splitlines() if line.startswith("- **SAT**:"))
-    assert "Models that beat all landslide: none; all background: none; threshold rule: none." in flat
-    assert text.count("Models that beat all landslide: DeepLabV3+; all background: DeepLabV3+; threshold rule: "
-                      "DeepLabV3+.") == 2  # the two arms that learned
-
-
-def test_table7_page_says_which_training_set_gave_no_result():
-    rows = _rows("dataset", [("DeepLabV3+", "Bijie")], [("DeepLabV3+", "UAV")])
-    table, baselines = rows[rows["model"] == "DeepLabV3+"], rows[rows["model"] != "DeepLabV3+"]
-    assert not_learned(pd.concat([table, baselines]), "dataset") == [("DeepLabV3+", "Bijie")]  # index repeats
-    matrix = pd.DataFrame({"CAS (Moxitaidi)": [0.0, 30.0]}, index=["Bijie", "UAV"])
-    text = cross_dataset.summary(table, baselines, matrix, synthetic=True, configs=[_config("deeplabv3plus")],
-                                 column="CAS (Moxitaidi)")
-    assert ("of 2 models: 1 beat all landslide (6.0 / 3.0 %); 1 beat all background (0.0 / 47.0 %); 1 beat the "
-            "threshold rule fitted on their own training set (UAV). Here a model beats a baseline when") in text
-    assert ("- **No result**: the model trained on Bijie scores an mIoU not more than 1 point above that of the better "
-            "constant, so it has not learned to find landslides.") in text
-
-
-def test_the_page_applies_the_margin_to_miou_and_asks_for_a_higher_landslide_iou():
-    """1.01 mIoU points above all background is a result and beats it, 1.00 is not; neither beats the rule's 47.5."""
-    table = pd.DataFrame([
-        {"model": "all landslide", "group": "SAT", "iou": 6.0, "miou": 3.0},
-        {"model": "all background", "group": "SAT", "iou": 0.0, "miou": 47.0},
-        {"model": "threshold rule", "group": "SAT", "iou": 20.0, "miou": 47.5},
-        {"model": "U-Net", "group": "SAT", "iou": 21.0, "miou": 48.01},
-        {"model": "FCN", "group": "SAT", "iou": 21.0, "miou": 48.0},
-    ])
-    assert not_learned(table) == [("FCN", "SAT")]
-    assert "Models that beat all landslide: U-Net, FCN; all background: U-Net; threshold rule: none." in (
-        baseline_verdicts(table, "group")[1])
+def test_the_rule_asks_for_an_interval_above_zero_not_a_margin():
+    """1.6 mIoU points above all background on 60 tiles that agree is a result; 1.8 on 3 that disagree is not."""
+    rng = np.random.default_rng(1)
+    landslide = np.full(60, 1000)
+    found = rng.integers(25, 36, 60)  # a few landslide pixels on every tile, 10 false alarms
+    steady = np.stack([found, np.full(60, 10), 1000 - found, np.full(60, PIXELS - 1010)], axis=1)
+    erratic = [[600, 300, 400, 8700], [250, 2500, 750, 6500], [150, 1200, 850, 7800]]  # one tile good, two bad
+    frame = pd.concat([_rows("Steady", "UAV", steady), *_baselines("UAV", landslide, found + 400, np.full(60, 600)),
+                       _rows("Erratic", "SAT", erratic),
+                       *_baselines("SAT", np.full(3, 1000), np.full(3, 500), np.full(3, 500))])
+    judged = judge(frame, within=["group"], settings=FAST)
+    steady_gain = judged.difference("Steady", "all background", "miou", group="UAV")
+    erratic_gain = judged.difference("Erratic", "all background", "miou", group="SAT")
+    assert 1 < steady_gain["delta"] < erratic_gain["delta"] < 2  # the larger point gain
+    assert steady_gain["low"] > 0 and erratic_gain["low"] < 0 < erratic_gain["high"]
+    assert not_learned(judged) == [("Erratic", "SAT")]
+    lines = baseline_verdicts(judged)
+    uav = next(line for line in lines if line.startswith("- **UAV**"))
+    sat = next(line for line in lines if line.startswith("- **SAT**"))
+    # all landslide's landslide IoU (10 %) is above Steady's: no beating it on mIoU alone
+    assert "Models that beat all landslide: none; all background: Steady; threshold rule: none." in uav
+    assert "Models that beat all landslide: none; all background: none; threshold rule: none." in sat

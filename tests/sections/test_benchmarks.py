@@ -11,21 +11,27 @@ import pytest
 from landslide_core.book.compare import paper_vs_run
 from landslide_core.errors import ConfigError, GridError
 from landslide_core.eval.paper import consistency
-from landslide_core.experiments.table5 import GridRun, table5
-from landslide_core.scoring import SCORE_COLUMNS
+from landslide_core.experiments.table5 import GridRun
+from landslide_core.scoring.intervals import BootstrapSettings, Judged, format_interval, judge
 from landslide_core.sections.benchmarks import (
     GridSettings,
+    baseline_table,
     baseline_verdicts,
     benchmark_cells,
     checkpoints_note,
+    comparison_html,
     consistency_summary,
     exceptions_note,
     grid_configs,
+    interval_note,
     missing_note,
+    model_comparisons,
+    model_differences,
     not_learned,
     prepare_splits,
     run_benchmarks,
     runs_directory,
+    split_baselines,
     step_times,
     summary,
 )
@@ -52,6 +58,11 @@ def test_per_model_exceptions_give_each_model_its_training_config():
         GridSettings(**{**DEMO, "per_model": {"fcn": {"groups": ["SAT+UAV"]}}})
     with pytest.raises(ConfigError, match=r"setting\(s\) \['batch_size'\]"):
         GridSettings(**{**DEMO, "per_model": {"fcn": {"batch_size": 4}}})
+    built = GridSettings(**{**DEMO, "per_model": {"fcn": {"model_options": {"batch_norm": True}}}})
+    assert built.train_config_of("fcn").model_options == {"batch_norm": True}
+    assert built.train_config_of("unet").model_options == {}
+    assert built.as_parameters()["per_model"] == {"fcn": {"model_options": {"batch_norm": True}}}
+    assert hash(built) == hash(GridSettings(**{**DEMO, "per_model": {"fcn": {"model_options": {"batch_norm": True}}}}))
     small = GridSettings(**{**DEMO, "per_model": {"fcn": {"crop_size": 32}}})
     assert small.train_config_of("fcn").crop_size == 32 and small.train_config_of("unet").crop_size == 64
     with pytest.raises(ConfigError, match="split must be one of random, grouped, not 'spatial'"):
@@ -93,42 +104,151 @@ def test_the_consistency_sentence_names_the_rows_the_table_shows():
     assert registry_attributions(text) == []
 
 
-def _scores(groups: list[str], models: list[str]) -> pd.DataFrame:
+FAST = BootstrapSettings(resamples=2_000, seed=1)
+PIXELS = 10_000
+"""Pixels per tile: 1,000 landslide and 9,000 background in every tile below."""
+
+
+def _rows(model: str, group: str, counts: list[list[int]] | np.ndarray) -> pd.DataFrame:
+    """Per-tile rows of ``model`` in ``group``: one (TP, FP, FN, TN) per tile, tiles named <group>-<i>."""
+    frame = pd.DataFrame(np.asarray(counts, np.int64), columns=["tp", "fp", "fn", "tn"])
+    return frame.assign(model=model, group=group, tile=[f"{group}-{i}" for i in range(len(frame))])
+
+
+def _finds(share: np.ndarray | float, tiles: int, false_alarms: int = 100) -> np.ndarray:
+    """Counts of a model that finds ``share`` of each tile's 1,000 landslide pixels, with ``false_alarms``."""
+    tp = np.round(1000 * np.broadcast_to(share, tiles)).astype(np.int64)
+    return np.stack([tp, np.full(tiles, false_alarms), 1000 - tp, np.full(tiles, 9000 - false_alarms)], axis=1)
+
+
+def _baselines(group: str, tiles: int) -> list[pd.DataFrame]:
+    """All landslide (10.0 / 5.0 %), all background (0.0 / 45.0 %) and a rule finding half with 500 false alarms."""
+    return [_rows("all landslide", group, [[1000, 9000, 0, 0]] * tiles),
+            _rows("all background", group, [[0, 0, 1000, 9000]] * tiles),
+            _rows("threshold rule", group, _finds(0.5, tiles, 500))]
+
+
+def _judged() -> Judged:
+    """UAV: FCN finds 80 % on every tile, U-Net predicts background everywhere (no result). SAT: three tiles that
+    disagree. UAV&SAT: FCN clearly above U-Net on 40 tiles."""
     rng = np.random.default_rng(0)
-    rows = [{"model": m, "group": g, "subdataset": "", "tiles": 5, "trained_on": g, "seed": 0,
-             **{c: float(rng.uniform(10, 90)) for c in SCORE_COLUMNS}} for g in groups for m in models]
-    rows += [{"model": "FCN", "group": "UAV", "subdataset": "longxi-uav", "tiles": 3, "trained_on": "UAV", "seed": 0,
-              **{c: 50.0 for c in SCORE_COLUMNS}}]
-    baselines = {"all landslide": (10.0, 5.0), "all background": (0.0, 45.0), "threshold rule": (30.0, 55.0)}
-    rows += [{"model": name, "group": g, "subdataset": "", "tiles": 5, "trained_on": g, "seed": 0,
-              **{c: 50.0 for c in SCORE_COLUMNS}, "iou": iou, "miou": miou}
-             for g in groups for name, (iou, miou) in baselines.items()]
-    return pd.DataFrame(rows)
+    disagreeing = ([[900, 100, 100, 8900], [300, 100, 700, 8900], [880, 100, 120, 8900]],
+                   [[500, 100, 500, 8900], [700, 100, 300, 8900], [500, 100, 500, 8900]])
+    frame = pd.concat([
+        _rows("FCN", "UAV", _finds(0.8, 10)), _rows("U-Net", "UAV", [[0, 0, 1000, 9000]] * 10), *_baselines("UAV", 10),
+        _rows("FCN", "SAT", disagreeing[0]), _rows("U-Net", "SAT", disagreeing[1]), *_baselines("SAT", 3),
+        _rows("FCN", "UAV&SAT", _finds(np.clip(0.8 + rng.normal(0, 0.05, 40), 0, 1), 40)),
+        _rows("U-Net", "UAV&SAT", _finds(np.clip(0.5 + rng.normal(0, 0.05, 40), 0, 1), 40)), *_baselines("UAV&SAT", 40),
+    ])
+    return judge(frame, within=["group"], settings=FAST)
+
+
+def _table5_rows(judged: Judged) -> pd.DataFrame:
+    """Table 5 rows (model, group, scores) of the judged point values."""
+    return (judged.estimates.pivot_table(index=["configuration", "group"], columns="metric", values="value", sort=False)
+            .rename_axis(index=["model", "group"], columns=None).reset_index())
+
+
+def _scores(rows: pd.DataFrame) -> pd.DataFrame:
+    """:func:`scores_frame`-like rows: the group rows and one sub-dataset row of three tiles."""
+    subdataset = rows.iloc[[0]].assign(subdataset="longxi-uav", tiles=3)
+    return pd.concat([rows.assign(subdataset="", tiles=5, trained_on=rows["group"], seed=0), subdataset])
 
 
 def test_the_summary_is_computed_from_scores_and_settings(tmp_path):
-    scores = _scores(["UAV", "SAT", "UAV&SAT"], ["FCN", "U-Net"])
-    scores.loc[(scores["model"] == "FCN") & (scores["group"] == "UAV") & (scores["subdataset"] == ""),
-               ["iou", "miou"]] = [35.0, 60.0]
-    scores.loc[(scores["model"] == "U-Net") & (scores["group"] == "UAV"), ["iou", "miou"]] = [12.0, 40.0]
-    comparison = paper_vs_run(table5(scores), 5, run_label="this run")
+    judged = _judged()
+    rows = _table5_rows(judged)
+    comparison = paper_vs_run(rows, 5, run_label="this run")
     settings = GridSettings(**DEMO)
-    text = summary(scores, comparison, settings, grid_runs(settings, tmp_path), synthetic=True, data_root=tmp_path)
+    text = summary(_scores(rows), judged, comparison, settings, grid_runs(settings, tmp_path), synthetic=True,
+                   data_root=tmp_path)
     assert ("- **UAV**: baselines (landslide IoU / mIoU) all landslide 10.0 / 5.0 %, all background 0.0 / 45.0 %, "
-            "threshold rule 30.0 / 55.0 %. Models that beat all landslide: FCN, U-Net; all background: FCN; "
-            "threshold rule: FCN. Highest landslide IoU: FCN's 35.0 %, 3.5 × all landslide's.") in text
-    assert ("- **Not a result: U-Net on UAV** scores no better than predicting one class everywhere (its mIoU 40.0 % "
-            "not more than 1 point above all background's 45.0 %, the better constant)") in text
+            "threshold rule 33.3 / 61.4 %. Models that beat all landslide: FCN; all background: FCN; threshold rule: "
+            "FCN. Highest landslide IoU: FCN's 72.7 %, 7.3 × all landslide's.") in text
+    assert ("- **Not a result: U-Net on UAV** scores no better than predicting one class everywhere (its mIoU 45.0 % "
+            "against all background's 45.0 %, the better constant: Δ mIoU +0.0 points, 95 % interval [+0.0, +0.0], "
+            "not above 0)") in text
+    assert "- **UAV**: FCN beats U-Net (Δ landslide IoU +72.7 points, 95 % interval [+72.7, +72.7])." in text
+    assert "- **SAT**: FCN and U-Net are not distinguishable on these tiles (Δ landslide IoU +11.5 points" in text
+    assert "- **UAV&SAT**: FCN beats U-Net (Δ landslide IoU +" in text
     paper_best = "FCN" if comparison.loc[("FCN", "UAV"), ("IoU", "paper")] > comparison.loc[("U-Net", "UAV"), ("IoU", "paper")] else "U-Net"
     assert f"the highest landslide IoU among the same models is {paper_best}'s in UAV" in text  # not DeepLabV3+
     assert f"synthetic demo tiles ({describe_training([r.config for r in grid_runs(settings, tmp_path)])})" in text
     on_gpu = GridSettings(**{**DEMO, "device": "cuda", "pretrained": True})
-    real = summary(scores, comparison, settings, grid_runs(on_gpu, tmp_path), synthetic=False, data_root=tmp_path)
+    real = summary(_scores(rows), judged, comparison, settings, grid_runs(on_gpu, tmp_path), synthetic=False,
+                   data_root=tmp_path)
     assert "on device `cuda`" in real and "on the CPU" not in real and "ImageNet-pretrained" in real
     assert "the 1 of 16 sub-datasets found" in real and "(3 validation tiles in all)" in real
     assert "“randomly split each subdataset into training and validation sets at a 7:3 ratio”" in real
     assert "It states no epochs, batch size or learning-rate schedule" in real
     assert registry_attributions(text) == [] and registry_attributions(real) == []
+
+
+def test_a_group_with_one_model_says_there_is_nothing_to_compare(tmp_path):
+    judged = judge(pd.concat([_rows("FCN", "UAV", _finds(0.8, 10)), *_baselines("UAV", 10)]), within=["group"],
+                   settings=FAST)
+    rows = _table5_rows(judged)
+    settings = GridSettings(**{**DEMO, "groups": ["UAV"]})
+    text = summary(_scores(rows), judged, paper_vs_run(rows, 5, run_label="this run"), settings,
+                   grid_runs(settings, tmp_path), synthetic=True, data_root=tmp_path)
+    assert "- **UAV**: only FCN was trained on this group, so no model is compared with it." in text
+    assert model_differences(judged).empty and model_comparisons(judged, "UAV") == []
+
+
+def test_model_differences_give_every_pair_its_interval_and_verdict():
+    judged = _judged()
+    table = model_differences(judged)
+    assert list(table.index) == [("UAV", "FCN", "U-Net"), ("SAT", "FCN", "U-Net"), ("UAV&SAT", "FCN", "U-Net")]
+    assert list(table.columns) == ["Δ = A − B", "verdict"]
+    assert table["verdict"].tolist() == ["A beats B", "not distinguishable", "A beats B"]
+    assert table.loc[("UAV", "FCN", "U-Net"), "Δ = A − B"] == "72.7 [72.7, 72.7]"
+    sat = judged.difference("FCN", "U-Net", "iou", group="SAT")
+    assert table.loc[("SAT", "FCN", "U-Net"), "Δ = A − B"] == format_interval(sat["delta"], sat["low"], sat["high"])
+    assert sat["low"] < 0 < sat["high"]  # an 11-point gain carried by three tiles that disagree
+    miou = model_differences(judged, "miou")
+    assert miou.loc[("UAV", "FCN", "U-Net"), "verdict"] == "A beats B"
+
+
+def test_the_ranking_says_both_kinds_of_verdict_where_both_occur():
+    """A, B and C on 40 tiles: each next to the other is not distinguishable, but A beats C."""
+    tiles = 40
+    alternating = np.tile([1.0, 0.5], tiles // 2)  # B: 75 % on average, far from A and C tile by tile
+    frame = pd.concat([_rows("A", "SAT", _finds(0.8, tiles)), _rows("B", "SAT", _finds(alternating, tiles)),
+                       _rows("C", "SAT", _finds(0.7, tiles)), *_baselines("SAT", tiles)])
+    judged = judge(frame, within=["group"], settings=FAST)
+    said = model_comparisons(judged, "SAT")
+    assert [s.split(" (")[0] for s in said] == ["A and B are not distinguishable on these tiles",
+                                                "B and C are not distinguishable on these tiles", "A beats C"]
+    assert said[2].startswith("A beats C (Δ landslide IoU +9.1 points, 95 % interval [+9.1, +9.1]")
+
+
+def test_the_baseline_table_and_the_interval_note_say_what_is_judged():
+    judged = _judged()
+    table = baseline_table(judged)
+    assert list(table.columns) == ["Δ mIoU", "Δ IoU", "beats"]
+    assert table.loc[("UAV", "U-Net", "all background")].tolist() == ["0.0 [0.0, 0.0]", "0.0 [0.0, 0.0]", "no"]
+    assert table.loc[("UAV", "FCN", "threshold rule"), "beats"] == "yes"
+    one = interval_note(FAST, 1)
+    assert one.startswith("Intervals: 95 % intervals from 2,000 block-bootstrap resamples (seed 1).")
+    assert "One seed was run, so it leaves out how much another training run would differ" in one
+    assert "does not cover the choice of validation region" in one
+    several = interval_note(FAST, 3)
+    assert "and so are the 3 seeds' training runs" in several and "One seed" not in several
+    assert registry_attributions(one) == [] and registry_attributions(several) == []
+
+
+def test_wide_interval_tables_are_split_to_fit_the_page():
+    judged = _judged()
+    rows = _table5_rows(judged)
+    comparison = paper_vs_run(rows, 5, run_label="this run",
+                              intervals=judged.estimates.rename(columns={"configuration": "model"}))
+    html = comparison_html(comparison, caption="Paper Table 5 and this run (%)", flagged=not_learned(judged))
+    assert html.count("Paper Table 5 and this run (%): UAV, SAT</strong>") == 1
+    assert html.count("Paper Table 5 and this run (%): UAV&amp;SAT</strong>") == 1
+    view = pd.DataFrame({"U-Net": ["1.0 [0.0, 2.0]"], "all landslide": ["2.0 [1.0, 3.0]"]}, index=["palu"])
+    split = split_baselines({"Trained on SAT": view})
+    assert list(split) == ["Trained on SAT: models", "Trained on SAT: baselines"]
+    assert list(split["Trained on SAT: models"].columns) == ["U-Net"]
 
 
 def test_step_times_give_the_measured_speed_and_how_each_model_trained_from_its_runs(tmp_path):
@@ -168,14 +288,17 @@ def test_a_grouped_grid_writes_each_seeds_grouped_manifest_before_training(tmp_p
 
 
 def test_a_model_a_hair_above_all_landslide_has_learned_nothing():
-    table = pd.DataFrame([
-        {"model": "all landslide", "group": "SAT", "iou": 16.5, "miou": 8.26},
-        {"model": "FCN", "group": "SAT", "iou": 16.5, "miou": 8.30},  # predicts landslide almost everywhere
-        {"model": "U-Net", "group": "SAT", "iou": 49.7, "miou": 68.5},
-        {"model": "MFFENet", "group": "SAT", "iou": 16.0, "miou": 9.27},  # 1.01 points above, lower landslide IoU
-    ])
-    assert not_learned(table) == [("FCN", "SAT")]  # MFFENet is a result but does not beat all landslide
-    assert "Models that beat all landslide: U-Net." in baseline_verdicts(table, "group")[1]
+    """FCN predicts landslide almost everywhere: a few hundredths of a point above all landslide's mIoU, far below
+    all background's, the better constant."""
+    almost_everywhere = [[1000, 8990, 0, 10]] * 20
+    frame = pd.concat([_rows("FCN", "SAT", almost_everywhere), _rows("U-Net", "SAT", _finds(0.8, 20)),
+                       *_baselines("SAT", 20)])
+    judged = judge(frame, within=["group"], settings=FAST)
+    assert not_learned(judged) == [("FCN", "SAT")]
+    assert 0 < judged.difference("FCN", "all landslide", "miou", group="SAT")["delta"] < 0.1
+    # the hair is there on every tile, so FCN does beat all landslide; it is no result all the same
+    assert "Models that beat all landslide: FCN, U-Net; all background: U-Net; threshold rule: U-Net." in (
+        baseline_verdicts(judged)[1])
 
 
 def test_a_partly_collected_grid_names_its_missing_cells_and_the_command_that_runs_them(tmp_path):

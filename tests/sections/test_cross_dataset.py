@@ -1,27 +1,45 @@
-"""The cross-dataset page's helpers: stand-ins written once, the data table, the note and the summary."""
+"""The cross-dataset page's helpers: stand-ins written once, the data table, the notes, the intervals and the judged
+summary."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
+from landslide_core.book import paper_vs_run
+from landslide_core.book.compare import metric_tables_html
 from landslide_core.eval.paper import paper_values
+from landslide_core.experiments import table7 as t7
 from landslide_core.experiments.table7 import public_training_set
 from landslide_core.paper import quote
+from landslide_core.scoring.intervals import format_interval, verdict_counts
 from landslide_core.sections.cross_dataset import (
     CrossSettings,
     data_table,
     hrgldd_note,
+    no_result_cells,
+    pair_table,
     paper_below,
     public_roots,
     roots_note,
+    short_label,
     stand_in_note,
     stand_in_roots,
     standardising_note,
     summary,
+    table7_intervals,
+    table7_verdicts,
+    training_set_pairs,
     training_sets_note,
+    transfer_intervals,
+    transfer_table,
+    with_intervals,
 )
 from landslide_core.sources.stand_in_marker import STAND_IN_MARKER
 from tests.attribution import registry_attributions
+from tests.experiments.test_table7 import CAS_PART, baseline_tiles, cas_sets, per_tile
+from tests.experiments.test_table7 import SETTINGS as INTERVALS
 
 SETTINGS = CrossSettings(model="deeplabv3plus", epochs=3, batch_size=8, crop_size=128, val_crop_size=128,
                          pretrained=False, device="cpu", num_workers=0, seeds=(0, 1))
@@ -49,37 +67,119 @@ def test_the_page_names_stand_ins_and_stays_quiet_about_real_data(tmp_path):
     assert roots_note(table) == f"Read from:\n- HR-GLDD: `{table.loc['HR-GLDD', 'root']}`"
 
 
-def _table(ious: dict[str, float], miou: float = 50.0) -> pd.DataFrame:
-    return pd.DataFrame([{"model": "DeepLabV3+", "dataset": name, "iou": iou, "miou": miou + iou / 10}
-                         for name, iou in ious.items()])
+LEARNED, FLAT = (60, 20, 40, 880), (0, 0, 100, 900)
+"""Counts per tile of 1,000 pixels, 100 of them landslide: a model that finds most of them, and one that finds none
+(all background in effect)."""
+RULE = (30, 50, 70, 850)
+"""The threshold rule's counts per tile: landslide IoU 20 %, mIoU 53.8 %."""
+SICHUAN = "Sichuan and Surrounding Areas Landslide Dataset"
 
 
-def test_the_summary_is_computed_from_the_run():
-    table = _table({"Bijie": 10.0, "Sichuan and Surrounding Areas Landslide Dataset": 40.0, "UAV": 30.0,
-                    "SAT + UAV": 35.0})
-    matrix = pd.DataFrame({"Bijie": [60.0, 5.0, 6.0, 7.0], "CAS (Moxitaidi)": [10.0, 40.0, 30.0, 35.0]},
-                          index=["Bijie", "Sichuan and Surrounding Areas Landslide Dataset", "UAV", "SAT + UAV"])
-    baselines = pd.DataFrame([{"model": name, "dataset": d, "iou": iou, "miou": miou}
-                              for d in table["dataset"]
-                              for name, iou, miou in (("all landslide", 14.0, 7.0), ("all background", 0.0, 52.5),
-                                                      ("threshold rule", 20.0, 55.0 if d == "Bijie" else 51.0))])
-    text = summary(table, baselines, matrix, synthetic=True, configs=CONFIGS, column="CAS (Moxitaidi)")
-    assert "the model trained on **Sichuan** has the highest landslide IoU (40.0 %); the lowest is Bijie's (10.0 %)" in text
-    assert "1 of the 2 public datasets score below every CAS training set" in text
+def _signed(value: float) -> str:
+    return f"{value:+.1f}".replace("-", "−")
+
+
+def _judged(scored: dict, tmp_path, seeds: tuple[int, ...] = (0,)):
+    """Table 7's rows, the transfer matrix and both judgements of runs given as counts per tile."""
+    transfer, tiles = per_tile(scored, seeds)
+    labels = list(scored)
+    cas_tiles = len(next(iter(scored.values()))[CAS_PART])
+    models = t7.judge_table7(transfer, tiles, baseline_tiles(labels, cas_tiles, dict.fromkeys(labels, RULE)),
+                             cas_sets(tmp_path, labels), {}, INTERVALS)
+    matrix_judged = t7.judge_transfer(transfer, tiles, {}, INTERVALS)
+    table = transfer[transfer["evaluated on"] == CAS_PART].rename(columns={"trained on": "dataset"}).assign(
+        model="DeepLabV3+")
+    return table, t7.transfer_matrix(transfer), models, matrix_judged
+
+
+def _scored() -> dict:
+    """Four training sets on Bijie's held-out part (4 tiles) and the CAS one (20 tiles).
+
+    On CAS: Sichuan 50.0 % on every tile; SAT + UAV 48.3 % pooled from tiles that alternate between 80 and 36 of 100
+    landslide pixels found, so about 2 points below Sichuan but not distinguishable from it; UAV 33.3 % everywhere;
+    Bijie finds nothing.
+    """
+    alternating = [(80, 20, 20, 880), (36, 20, 64, 880)] * 10
+    return {"Bijie": {"Bijie": [LEARNED] * 4, CAS_PART: [FLAT] * 20},
+            SICHUAN: {"Bijie": [(10, 20, 90, 880)] * 4, CAS_PART: [LEARNED] * 20},
+            "UAV": {"Bijie": [FLAT] * 4, CAS_PART: [(40, 20, 60, 880)] * 20},
+            "SAT + UAV": {"Bijie": [(20, 20, 80, 880)] * 4, CAS_PART: alternating}}
+
+
+def test_the_summary_is_computed_from_the_run_and_judges_every_comparison(tmp_path):
+    table, matrix, models, transfer = _judged(_scored(), tmp_path)
+    text = summary(table, matrix, models, transfer, synthetic=True, configs=CONFIGS, column=CAS_PART)
+    near = transfer.difference(SICHUAN, "SAT + UAV", "iou", **{"evaluated on": CAS_PART})
+    assert near["low"] < 0 < near["high"]  # 1.7 points on tiles that disagree: not distinguishable
+    assert ("the model trained on **Sichuan** has the highest landslide IoU (50.0 [50.0, 50.0] %); against the next: "
+            "Sichuan and SAT + UAV are not distinguishable on these tiles (Δ landslide IoU +1.7 points, 95 % "
+            f"interval [{_signed(near['low'])}, {_signed(near['high'])}]). The lowest is Bijie's (0.0 [0.0, 0.0] %)."
+            ) in text
+    assert ("- 1 of the 2 public datasets are beaten on landslide IoU by every CAS training set (the 95 % interval "
+            "of Δ = CAS row − public dataset lies above 0 for each CAS row); not Sichuan, which at least one CAS row "
+            "does not beat on these tiles.") in text
     assert paper_below() in text
-    # IoU / mIoU 10 / 51.0, 40 / 54.0, 30 / 53.0 and 35 / 53.5: beating needs more than 1 point (MARGIN) above the
-    # baseline's mIoU and a higher landslide IoU (Bijie's 10 is below all landslide's 14)
-    assert ("of 4 models: 3 beat all landslide (14.0 / 7.0 %); 1 beat all background (0.0 / 52.5 %); 3 beat the "
-            "threshold rule fitted on their own training set (Sichuan, UAV, SAT + UAV). Here a model beats") in text
-    # not more than 1 point above all background's 52.5, the better constant, even where they beat the rule
-    assert ("- **No result**: the models trained on Bijie, UAV, SAT + UAV score an mIoU not more than 1 point above "
-            "that of the better constant, so they have not learned to find landslides.") in text
-    own, other = (60 + 30 + 35) / 3, (10 + 5 + 40 + 6 + 7) / 5  # Bijie→Bijie and CAS rows→CAS are "own"
+    assert ("of 4 models: 3 beat all landslide (10.0 / 5.0 %); 3 beat all background (0.0 / 45.0 %); 3 beat the "
+            "threshold rule fitted on their own training set (Sichuan, UAV, SAT + UAV). Here a model beats a "
+            "baseline when the 95 % interval of the paired difference") in text
+    pairs = transfer.differences[transfer.differences["metric"] == "iou"]
+    clear = int(((pairs["low"] > 0) | (pairs["high"] < 0)).sum())
+    assert len(pairs) == 12 and 0 < clear < 12
+    assert (f"Of the 12 pairs of training sets compared on the same held-out tiles (2 held-out parts), {clear} differ "
+            f"in landslide IoU by more than these tiles can tell from chance") in text
+    own = np.mean([matrix.loc["Bijie", "Bijie"], matrix.loc["UAV", CAS_PART], matrix.loc["SAT + UAV", CAS_PART]])
+    other = np.mean([matrix.loc["Bijie", CAS_PART], matrix.loc[SICHUAN, "Bijie"], matrix.loc[SICHUAN, CAS_PART],
+                     matrix.loc["UAV", "Bijie"], matrix.loc["SAT + UAV", "Bijie"]])
     assert f"{own:.1f} % IoU on average on their own dataset's held-out part and {other:.1f} % on the others'" in text
     assert "2 seed(s) (0, 1)" in text and "synthetic data" in text
-    real = summary(table, baselines, matrix, synthetic=False, configs=CONFIGS, column="CAS (Moxitaidi)")
+    real = summary(table, matrix, models, transfer, synthetic=False, configs=CONFIGS, column=CAS_PART)
     assert "train on 70 % of their samples here" in real and "synthetic" not in real
     assert registry_attributions(text + real) == []
+
+
+def test_table7_page_says_which_training_set_gave_no_result(tmp_path):
+    """Bijie's model finds no landslide (all background in effect): no result, and it beats no baseline."""
+    scored = {"Bijie": {CAS_PART: [FLAT] * 12}, "UAV": {CAS_PART: [LEARNED] * 12}}
+    table, matrix, models, transfer = _judged(scored, tmp_path)
+    assert no_result_cells(models) == [("Bijie", "DeepLabV3+")]  # the tables mark these cells †
+    text = summary(table, matrix, models, transfer, synthetic=True, configs=CONFIGS, column=CAS_PART)
+    assert ("of 2 models: 1 beat all landslide (10.0 / 5.0 %); 1 beat all background (0.0 / 45.0 %); 1 beat the "
+            "threshold rule fitted on their own training set (UAV). Here a model beats a baseline when") in text
+    assert ("- **No result**: the model trained on Bijie (Δ mIoU to all background +0.0 points, 95 % interval "
+            "[+0.0, +0.0]): the interval does not lie above 0, so its mIoU is not shown to exceed the better "
+            "constant's on these tiles.") in text
+    assert "UAV (Δ mIoU" not in text
+    comparison = paper_vs_run(table, 7, run_label="this run", keys=("model", "dataset"),
+                              intervals=table7_intervals(models))
+    caption = metric_tables_html(comparison.rename(index=short_label), rows="Dataset", columns="Model",
+                                 caption="Paper Table 7 and this run (%)", flagged=no_result_cells(models))
+    assert "† marks a model that is no result" in caption and "0.0 [0.0, 0.0]" in caption
+
+
+def test_records_carry_the_intervals_and_the_paper_values_are_judged_against_them(tmp_path):
+    table, matrix, models, transfer = _judged(_scored(), tmp_path)
+    records = with_intervals(table, models)
+    row = records.set_index("dataset").loc["UAV"]
+    estimate = models.estimate("DeepLabV3+", "iou", dataset="UAV")
+    assert (row["iou"], row["IoU low"], row["IoU high"]) == pytest.approx(
+        (estimate["value"], estimate["low"], estimate["high"]))
+    verdicts = table7_verdicts(models)
+    assert len(verdicts) == 4 * 6  # the four rows the paper also has, six scores each
+    bijie = verdicts.set_index(["dataset", "metric"]).loc[("Bijie", "iou")]
+    assert bijie["paper"] == 17.483 and not bijie["inside"] and bijie["outside by"] == pytest.approx(17.483)
+    assert "is not meaningful" in verdict_counts(verdicts, synthetic=True)
+    cells = transfer_table(transfer, matrix)
+    assert cells.shape == (4, 2) and list(cells.columns) == ["Bijie", CAS_PART] and "Sichuan" in cells.index
+    sat_uav = transfer.estimate("SAT + UAV", "iou", **{"evaluated on": CAS_PART})
+    assert cells.loc["SAT + UAV", CAS_PART] == format_interval(sat_uav["value"], sat_uav["low"], sat_uav["high"])
+    long = transfer_intervals(transfer)
+    assert list(long.columns) == ["trained on", "evaluated on", "value", "low", "high"] and len(long) == 8
+    pairs = training_set_pairs(transfer)
+    assert len(pairs) == 12 and pairs["judged"].str.contains("beats|not distinguishable").all()
+    shown = pair_table(pairs)
+    assert shown.shape == (6, 2) and shown.index[0] == "Bijie − Sichuan"
+    first = pairs.iloc[0]
+    assert shown.iloc[0, 0] == f"{_signed(first['Δ'])} [{_signed(first['low'])}, {_signed(first['high'])}]"
 
 
 def test_the_paper_comparison_is_counted_from_table_7():

@@ -46,6 +46,9 @@ def test_each_models_exceptions_and_groups_are_named():
     assert text.startswith(f"U-Net, FCN; randomly initialised weights; 3 epoch(s) of batch 8 on 64-px crops, {RATE}, "
                            "validated every 5 epochs on")
     assert text.endswith(f"; on the CPU; FCN 1 epoch(s), SGD from learning rate 0.05 {OTHER}, on UAV&SAT only")
+    normed = describe_training(saved(GridSettings(**{**DEMO, "per_model": {"fcn": {"model_options":
+                                                                                 {"batch_norm": True}}}})))
+    assert normed.endswith("; on the CPU; FCN built with batch_norm=True")  # an option only FCN has is its exception
     small = describe_training(saved(GridSettings(**{**DEMO, "per_model": {"fcn": {"crop_size": 32}}})))
     assert "on 32-px crops" in small and small.endswith("; on the CPU; U-Net on 64-px crops")  # a tie: the first
 
