@@ -153,7 +153,7 @@ def test_table7_page_says_which_training_set_gave_no_result(tmp_path):
                               intervals=table7_intervals(models))
     caption = metric_tables_html(comparison.rename(index=short_label), rows="Dataset", columns="Model",
                                  caption="Paper Table 7 and this run (%)", flagged=no_result_cells(models))
-    assert "† marks a model that is no result" in caption and "0.0 [0.0, 0.0]" in caption
+    assert "† marks a model that is no result" in caption and "/ 0.0 / −22.1<br>[0.0, 0.0] †" in caption
 
 
 def test_records_carry_the_intervals_and_the_paper_values_are_judged_against_them(tmp_path):
