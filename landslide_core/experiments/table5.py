@@ -20,12 +20,13 @@ bootstrap resamples them by, and :func:`subdataset_intervals` the per-sub-datase
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
+from ..building.leakage_groups import merge_groups
 from ..data.splits import load_or_make_split, split_records
 from ..errors import BaselineError
 from ..eval.baselines import ALL_BACKGROUND, baseline_scores
@@ -184,22 +185,6 @@ def tile_counts_frame(runs: Sequence[GridRun], runs_dir: str | Path, *, base: Tr
     return pd.concat([frame[list(COUNT_FRAME_COLUMNS)] for frame in frames], ignore_index=True)
 
 
-def _joined(labellings: Iterable[Mapping[str, str]]) -> dict[str, str]:
-    """One labelling from several: tiles with one label in any of them share a block (connected components)."""
-    parent: dict[str, str] = {}
-
-    def root(node: str) -> str:
-        while parent.setdefault(node, node) != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for labels in labellings:
-        for tile, label in labels.items():
-            parent[root(f"tile:{tile}")] = root(f"block:{label}")
-    return {node[len("tile:"):]: root(node) for node in list(parent) if node.startswith("tile:")}
-
-
 def grid_blocks(data_root: str | Path, runs_dir: str | Path, *, base: TrainConfig, groups: Sequence[str],
                 seeds: Sequence[int]) -> dict[str, str]:
     """Tile uid → block: the leakage groups of every seed's validation tiles of every group, joined.
@@ -220,7 +205,7 @@ def grid_blocks(data_root: str | Path, runs_dir: str | Path, *, base: TrainConfi
         covering = next((group for group in groups if uids[group] == every), None)
         for group in groups if covering is None else [covering]:
             labellings.append(leakage_blocks(sides[group], source=source, cache=blocks_path(manifest, group)))
-    return _joined(labellings)
+    return merge_groups(*labellings)
 
 
 def paper_table5() -> pd.DataFrame:
