@@ -9,7 +9,8 @@ named by the manifest's checksum and the group scored, and read back while its t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,7 @@ from ..io.checksums import file_sha256
 from ..sources import TileSource
 from ..tiles import TileRecord
 
-__all__ = ["BLOCKS_SUFFIX", "blocks_path", "leakage_blocks"]
+__all__ = ["BLOCKS_SUFFIX", "blocks_path", "leakage_blocks", "union_blocks"]
 
 BLOCKS_SUFFIX = "blocks.csv"
 
@@ -50,3 +51,27 @@ def leakage_blocks(records: Sequence[TileRecord], *, source: str | TileSource = 
     if cache is not None:
         write_text_atomic(cache, pd.DataFrame({"tile": uids, "block": [labels[u] for u in uids]}).to_csv(index=False))
     return labels
+
+
+def union_blocks(sides: Mapping[Path, Sequence[TileRecord]], group: str, *,
+                 source: str | TileSource = "cas") -> dict[str, str]:
+    """Tile uid → leakage group of the tiles of several manifests together (a tile is the same in each by its uid).
+
+    Cached at :func:`blocks_path` of a manifest whose tiles are all of them, else beside the first manifest under a
+    name that joins the manifests' stems and a digest of their checksums.
+
+    Args:
+        sides: Manifest → the tiles of it that are scored (e.g. two arms' or two seeds' validation tiles).
+        group: The group scored, for the cache's name.
+        source: How to read the tiles.
+    """
+    union = list({record.uid: record for records in sides.values() for record in records}.values())
+    uids = {record.uid for record in union}
+    covering = next((manifest for manifest, records in sides.items() if {r.uid for r in records} == uids), None)
+    if covering is not None:
+        cache = blocks_path(covering, group)
+    else:
+        digest = hashlib.sha256("".join(file_sha256(manifest) for manifest in sides).encode()).hexdigest()[:12]
+        stems = "+".join(manifest.stem for manifest in sides)
+        cache = next(iter(sides)).parent / f"{stems}_{group.replace('&', '+')}_{digest}_{BLOCKS_SUFFIX}"
+    return leakage_blocks(union, source=source, cache=cache)

@@ -22,7 +22,6 @@ gathers the first two and :func:`validation_blocks` the leakage groups a bootstr
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,12 +33,11 @@ from ..errors import BaselineError
 from ..eval.baselines import baseline_scores
 from ..eval.evaluation import evaluate_checkpoint_tiles
 from ..io.atomic import write_text_atomic
-from ..io.checksums import file_sha256
 from ..scoring.confusion import SCORE_COLUMNS
 from ..sources import TileSource, get_source
 from ..tiles import TileRecord
 from ..train.config import TrainConfig
-from .blocks import BLOCKS_SUFFIX, blocks_path, leakage_blocks
+from .blocks import union_blocks
 from .runs import SCORES_FILE, GridRun, RunSpec, baseline_tiles_path, read_run, train_and_evaluate
 from .table5 import paper_name, run_stem
 
@@ -228,18 +226,8 @@ def validation_records(arm: QCArm, base: TrainConfig) -> list[TileRecord]:
 def validation_blocks(arms: Sequence[QCArm], base: TrainConfig) -> dict[str, str]:
     """Tile uid → leakage group of the validation tiles of ``arms`` together (one arm: its own tiles).
 
-    The labels are cached beside the manifest of an arm whose validation tiles are all of them
-    (:func:`~.blocks.blocks_path`; the unfiltered arm's cover the filtered arm's), else beside the first arm's
-    manifest under a name that joins the arms' manifests. Tiles are the same tile in every arm that has their uid.
+    Cached as :func:`~.blocks.union_blocks` says (the unfiltered arm's tiles cover the filtered arm's). Tiles are the
+    same tile in every arm that has their uid.
     """
-    sides = {arm.key: validation_records(arm, base) for arm in arms}
-    union = list({record.uid: record for records in sides.values() for record in records}.values())
-    uids = {record.uid for record in union}
-    covering = next((arm for arm in arms if {record.uid for record in sides[arm.key]} == uids), None)
-    if covering is not None:
-        cache = blocks_path(covering.manifest, base.group)
-    else:
-        digest = hashlib.sha256("".join(file_sha256(arm.manifest) for arm in arms).encode()).hexdigest()[:12]
-        stems = "+".join(arm.manifest.stem for arm in arms)
-        cache = arms[0].manifest.parent / f"{stems}_{base.group.replace('&', '+')}_{digest}_{BLOCKS_SUFFIX}"
-    return leakage_blocks(union, source=base.tile_source(), cache=cache)
+    return union_blocks({arm.manifest: validation_records(arm, base) for arm in arms}, base.group,
+                        source=base.tile_source())

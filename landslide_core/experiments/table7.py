@@ -28,7 +28,6 @@ the paired difference of every two training sets on each held-out part.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,7 +41,6 @@ from ..eval.baselines import THRESHOLD_RULE, baseline_scores
 from ..eval.evaluation import evaluate_checkpoint_tiles
 from ..eval.paper import paper_values
 from ..io.atomic import write_text_atomic
-from ..io.checksums import file_sha256
 from ..scoring.confusion import COUNT_COLUMNS, SCORE_COLUMNS
 from ..scoring.intervals import BootstrapSettings, Judged, judge
 from ..sources import CAS, TileSource, get_source
@@ -50,7 +48,7 @@ from ..tiles import TileRecord
 from ..train.checkpoints import BEST, LAST
 from ..train.config import TrainConfig
 from ..train.loop import train
-from .blocks import BLOCKS_SUFFIX, blocks_path, leakage_blocks
+from .blocks import union_blocks
 from .runs import TILE_COUNTS_FILE, RunSpec, baseline_tiles_path, check_identity, read_tile_counts
 from .table5 import paper_name
 
@@ -388,29 +386,17 @@ def held_out_blocks(sets: Mapping[int, Sequence[TrainingSet]]) -> dict[str, dict
     """Held-out part → (tile uid → leakage group) over every seed's tiles of that part, resampled together.
 
     A part's seeds may hold out other tiles (a seeded split), so its groups are found among all of them at once.
-    The labels are cached beside the part's manifest when one seed's tiles are all of them (CAS: the validation
-    region, whatever the seed), else beside the first seed's manifest under a name joining the seeds' manifests
-    (:func:`~.blocks.blocks_path`).
+    Cached as :func:`~.blocks.union_blocks` says (CAS: beside the part's one manifest, the validation region whatever
+    the seed).
     """
     parts: dict[str, list[HeldOut]] = {}
     for seed_sets in sets.values():
         for part, _ in _held_out_parts(seed_sets):
             if all(p.manifest != part.manifest for p in parts.get(part.dataset, [])):
                 parts.setdefault(part.dataset, []).append(part)
-    blocks = {}
-    for name, seeds in parts.items():
-        sides = {part.manifest: held_out_records(part) for part in seeds}
-        union = list({record.uid: record for records in sides.values() for record in records}.values())
-        group = get_source(seeds[0].source).widest_group
-        covering = next((m for m, records in sides.items() if len(records) == len(union)), None)
-        if covering is not None:
-            cache = blocks_path(covering, group)
-        else:
-            digest = hashlib.sha256("".join(file_sha256(m) for m in sides).encode()).hexdigest()[:12]
-            stems = "+".join(m.stem for m in sides)
-            cache = seeds[0].manifest.parent / f"{stems}_{group.replace('&', '+')}_{digest}_{BLOCKS_SUFFIX}"
-        blocks[name] = leakage_blocks(union, source=seeds[0].source, cache=cache)
-    return blocks
+    return {name: union_blocks({part.manifest: held_out_records(part) for part in seeds},
+                               get_source(seeds[0].source).widest_group, source=seeds[0].source)
+            for name, seeds in parts.items()}
 
 
 def table7_baseline_tiles(sets: Sequence[TrainingSet], base: TrainConfig) -> pd.DataFrame:
