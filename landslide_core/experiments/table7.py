@@ -471,10 +471,8 @@ def judge_transfer(transfer: pd.DataFrame, tiles: pd.DataFrame, blocks: Mapping[
         blocks: :func:`held_out_blocks`.
         settings: Resamples, seed and coverage.
     """
-    settings = settings or BootstrapSettings()
     counts = _model_tiles(transfer, tiles)
-    judged = [judge(part.sort_values("tile", kind="stable"), within=["evaluated on"], configuration="trained on",
-                    blocks=blocks.get(name), settings=settings)
-              for name, part in counts.groupby("evaluated on", sort=False)]
-    return Judged(("evaluated on",), pd.concat([j.estimates for j in judged], ignore_index=True),
-                  pd.concat([j.differences for j in judged], ignore_index=True), settings)
+    part = pd.factorize(counts["evaluated on"])[0]  # parts in order of appearance, each part's tiles sorted
+    counts = counts.assign(_part=part).sort_values(["_part", "tile"], kind="stable").drop(columns="_part")
+    return judge(counts, within=["evaluated on"], configuration="trained on",
+                 blocks=lambda cell: blocks.get(cell["evaluated on"]), settings=settings)

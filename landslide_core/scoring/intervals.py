@@ -14,7 +14,7 @@ carries zeros there, so each seed is scored on its own tiles and the seeds' tile
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +25,7 @@ from .bootstrap import Blocks, bootstrap_many
 from .confusion import COUNT_COLUMNS
 
 __all__ = [
-    "DIFFERENCE_COLUMNS", "ESTIMATE_COLUMNS", "TABLE_METRICS", "BootstrapSettings", "Judged", "compare",
+    "DIFFERENCE_COLUMNS", "ESTIMATE_COLUMNS", "TABLE_METRICS", "Blocking", "BootstrapSettings", "Judged", "compare",
     "distinguishable", "format_interval", "interval_table", "judge", "paper_verdicts", "verdict_counts",
 ]
 
@@ -36,6 +36,11 @@ ESTIMATE_COLUMNS = ("configuration", "metric", "value", "low", "high", "seed_sd"
 deviation (NaN with one seed), in percent."""
 DIFFERENCE_COLUMNS = ("a", "b", "metric", "delta", "low", "high")
 """Columns of :attr:`Judged.differences` after the ``within`` keys: Δ = a − b in points and its paired interval."""
+
+
+Blocking = Mapping[str, Hashable] | Callable[[Mapping[str, Hashable]], Mapping[str, Hashable] | None]
+"""What :func:`judge` resamples together: tile → block label for every cell, or a function of a cell's keys giving
+that cell's labels."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ def _arrays(cell: pd.DataFrame, configuration: str, tiles: pd.Index) -> dict[str
 
 
 def judge(counts: pd.DataFrame, *, within: Sequence[str] = (), configuration: str = "model",
-          blocks: Mapping[str, Hashable] | None = None, settings: BootstrapSettings | None = None,
+          blocks: Blocking | None = None, settings: BootstrapSettings | None = None,
           pairs: Sequence[tuple[str, str]] | None = None) -> Judged:
     """Intervals for every configuration and paired differences, in each cell of ``within``.
 
@@ -136,6 +141,8 @@ def judge(counts: pd.DataFrame, *, within: Sequence[str] = (), configuration: st
         within: Columns whose values are scored separately (e.g. ``["group"]``, or ``["group", "subdataset"]``).
         configuration: The column that names what is compared (a model, a baseline, an arm of Table 6).
         blocks: Tile → block label (leakage group or scene); tiles missing or labelled ``None`` are blocks alone.
+            Where each cell has its own tiles' groups: a function of the cell's keys (``{"dataset": …}``) giving its
+            mapping (or ``None``).
         settings: Resamples, seed and coverage (default :class:`BootstrapSettings`).
         pairs: The (a, b) pairs to compare where both are present in a cell; ``None``: every pair, in order of
             first appearance.
@@ -161,7 +168,8 @@ def judge(counts: pd.DataFrame, *, within: Sequence[str] = (), configuration: st
         key = key if isinstance(key, tuple) else (key,)
         keys = dict(zip(within, key, strict=True))
         tiles = pd.Index(pd.unique(cell["tile"]))
-        labels = [None if blocks is None else blocks.get(tile) for tile in tiles]
+        cell_blocks = blocks(keys) if callable(blocks) else blocks
+        labels = [None if cell_blocks is None else cell_blocks.get(tile) for tile in tiles]
         replicates = bootstrap_many(_arrays(cell, configuration, tiles), Blocks.from_labels(labels),
                                     resamples=settings.resamples, seed=settings.seed, level=settings.level,
                                     metrics=settings.metrics)

@@ -166,10 +166,8 @@ def arm_intervals(counts: pd.DataFrame, blocks: Mapping[tuple[str, ...], Mapping
         blocks: :func:`arm_blocks`.
         settings: Resamples, seed and coverage.
     """
-    parts = [judge(rows, within=["dataset"], blocks=_blocks(blocks, (dataset,)), settings=settings)
-             for dataset, rows in counts.groupby("dataset", sort=False)]
-    return Judged(("dataset",), pd.concat([part.estimates for part in parts], ignore_index=True),
-                  pd.concat([part.differences for part in parts], ignore_index=True), settings)
+    return judge(counts, within=["dataset"], blocks=lambda cell: _blocks(blocks, (cell["dataset"],)),
+                 settings=settings)
 
 
 def record_table(table: pd.DataFrame, judged: Judged) -> pd.DataFrame:
