@@ -78,6 +78,7 @@ from landslide_core.eval.baselines import (
     baseline_judgements,
     no_result,
 )
+from landslide_core.eval.paper import published_long
 from landslide_core.experiments.runs import epoch_choice
 from landslide_core.experiments.table6 import (
     ARMS,
@@ -112,7 +113,6 @@ from landslide_core.sections.validation import (
     paper_notes,
     record_table,
     summary,
-    table6_paper,
 )
 
 settings = QCSettings(
@@ -204,7 +204,7 @@ run.record(comparison, "table6",
 # How many of the paper's Table 6 values lie inside this run's intervals:
 
 # %%
-verdicts = paper_verdicts(judged, table6_paper())
+verdicts = paper_verdicts(judged, published_long(6, ["dataset", "model"]))
 display(Markdown(verdict_counts(verdicts, synthetic=run.synthetic)))
 run.record(verdicts, "table6_paper_verdicts",
            caption="Paper Table 6's values against "

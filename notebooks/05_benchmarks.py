@@ -91,14 +91,13 @@ from landslide_core.book import open_section, paper_vs_run
 from landslide_core.book.compare import paper_vs_run_figure, side_by_side
 from landslide_core.book.runner import shown_path
 from landslide_core.eval.baselines import BASELINES, rule
-from landslide_core.eval.paper import consistency
+from landslide_core.eval.paper import consistency, published_long
 from landslide_core.experiments.table5 import (
     baseline_frame,
     grid_blocks,
     histories_frame,
     judge_subdatasets,
     mean_std_table,
-    paper_table5,
     scores_frame,
     subdataset_breakdown,
     subdataset_intervals,
@@ -317,7 +316,7 @@ run.record(versus, "table5_baseline_judgements",
 # For each value of paper Table 5 this run also has, whether it lies inside this run's 95 % interval.
 
 # %%
-verdicts = paper_verdicts(judged, paper_table5())
+verdicts = paper_verdicts(judged, published_long(5, ["group", "model"]))
 display(Markdown(verdict_counts(verdicts, synthetic=run.synthetic)))
 
 # %% tags=["hide-input"]

@@ -7,7 +7,7 @@ file against the text of the paper.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
 
@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..scoring.metrics import PAPER_COLUMNS, scores_from_counts
 
-__all__ = ["METRICS", "consistency", "implied_counts", "paper_row", "paper_values"]
+__all__ = ["METRICS", "consistency", "implied_counts", "paper_row", "paper_values", "published_long"]
 
 METRICS = tuple(PAPER_COLUMNS)
 
@@ -80,3 +80,17 @@ def consistency(table: int) -> pd.DataFrame:
                      **{f"{m} implied − published": d for m, d in deviations.items()},
                      "largest |deviation|": max(abs(d) for d in deviations.values())})
     return pd.DataFrame(rows)
+
+
+def published_long(table: int, keys: Sequence[str]) -> pd.DataFrame:
+    """Paper Table ``table``'s published scores as long rows, as :func:`~landslide_core.scoring.intervals.paper_verdicts` takes them.
+
+    Columns: ``keys`` (``model`` named ``configuration``), ``metric`` and ``paper`` (percent).
+
+    Args:
+        table: 5, 6 or 7.
+        keys: The columns that name a row, in the order wanted, e.g. ``["group", "model"]`` for Table 5.
+    """
+    values = paper_values(table).melt(id_vars=list(keys), value_vars=list(METRICS), var_name="metric",
+                                      value_name="paper")
+    return values.rename(columns={"model": "configuration"})

@@ -30,7 +30,6 @@ from ..building.leakage_groups import merge_groups
 from ..data.splits import load_or_make_split, split_records
 from ..errors import BaselineError
 from ..eval.baselines import ALL_BACKGROUND, baseline_scores
-from ..eval.paper import METRICS, paper_values
 from ..io.atomic import write_text_atomic
 from ..models import describe_model
 from ..scoring.confusion import COUNT_COLUMNS, SCORE_COLUMNS
@@ -42,7 +41,7 @@ from .runs import SCORES_FILE, GridRun, RunSpec, baseline_tiles_path, read_run, 
 
 __all__ = [
     "COUNT_FRAME_COLUMNS", "SCORES_FILE", "GridRun", "KeepRule", "baseline_frame", "baseline_tile_counts",
-    "grid_blocks", "histories_frame", "judge_subdatasets", "mean_std_table", "paper_name", "paper_table5",
+    "grid_blocks", "histories_frame", "judge_subdatasets", "mean_std_table", "paper_name",
     "prune_checkpoints", "run_grid", "run_stem", "scores_frame", "subdataset_breakdown", "subdataset_intervals",
     "subdataset_views", "table5", "tile_counts_frame",
 ]
@@ -206,16 +205,6 @@ def grid_blocks(data_root: str | Path, runs_dir: str | Path, *, base: TrainConfi
         for group in groups if covering is None else [covering]:
             labellings.append(leakage_blocks(sides[group], source=source, cache=blocks_path(manifest, group)))
     return merge_groups(*labellings)
-
-
-def paper_table5() -> pd.DataFrame:
-    """Paper Table 5 as long rows: ``group``, ``configuration``, ``metric``, ``paper`` (percent).
-
-    As :func:`landslide_core.scoring.intervals.paper_verdicts` takes them.
-    """
-    values = paper_values(5).rename(columns={"model": "configuration"})
-    return values.melt(id_vars=["group", "configuration"], value_vars=list(METRICS), var_name="metric",
-                       value_name="paper")
 
 
 def histories_frame(runs: Sequence[GridRun]) -> pd.DataFrame:

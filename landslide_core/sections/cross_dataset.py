@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from ..book.runner import shown_path
 from ..eval.baselines import BASELINES, THRESHOLD_RULE, baseline_judgements, no_result, rule
-from ..eval.paper import paper_values
+from ..eval.paper import paper_values, published_long
 from ..experiments.runs import read_config
 from ..experiments.table7 import CAS_TRAINING, PAPER_LABELS, TrainingSet
 from ..paper import inferences, mismatches, quote, says
@@ -287,10 +287,7 @@ def table7_verdicts(judged: Judged) -> pd.DataFrame:
 
     Only the paper's model (DeepLabV3+) has published values; a run of another model has none to judge.
     """
-    paper = paper_values(7).melt(id_vars=["model", "dataset"], value_vars=list(PAPER_COLUMNS), var_name="metric",
-                                 value_name="paper")
-    paper = paper.rename(columns={"model": "configuration"}).astype({"paper": float})
-    verdicts = paper_verdicts(judged, paper)
+    verdicts = paper_verdicts(judged, published_long(7, ["model", "dataset"]))
     return verdicts.rename(columns={"configuration": "model"})
 
 

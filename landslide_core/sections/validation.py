@@ -24,7 +24,6 @@ import pandas as pd
 from ..building.leakage_split import grouped_split
 from ..errors import ConfigError
 from ..eval.baselines import BASELINES, rule
-from ..eval.paper import METRICS, paper_values
 from ..experiments.table5 import GridRun
 from ..experiments.table6 import ARMS, QCArm, qc_arms, validation_blocks
 from ..paper import mismatches, says
@@ -37,7 +36,7 @@ from .training_text import describe_training
 
 __all__ = ["COMPARISONS", "SHOWN_NAMES", "Comparison", "QCSettings", "arm_blocks", "arm_intervals", "arms_for",
            "baseline_lines", "common_table", "comparison_table", "judge_comparisons", "no_common_scores_note",
-           "no_result_cells", "paper_notes", "record_table", "summary", "table6_paper"]
+           "no_result_cells", "paper_notes", "record_table", "summary"]
 
 SHOWN_NAMES = {**PAPER_COLUMNS, "f1_landslide": "F1 (landslide class)"}
 """Column labels of the page's tables and records."""
@@ -193,13 +192,6 @@ def no_result_cells(unlearned: pd.DataFrame) -> list[tuple[str, str]]:
     """
     flat = unlearned[unlearned["no result"]]
     return list(zip(flat["dataset"], flat["model"], strict=True))
-
-
-def table6_paper() -> pd.DataFrame:
-    """Paper Table 6's published values as rows of dataset, configuration (model), metric and paper (percent)."""
-    values = paper_values(6).rename(columns={"model": "configuration"})
-    return values.melt(id_vars=["dataset", "configuration"], value_vars=list(METRICS), var_name="metric",
-                       value_name="paper")
 
 
 def judge_comparisons(counts: pd.DataFrame, common_tiles: pd.DataFrame,

@@ -12,7 +12,7 @@ import pytest
 from landslide_core.data.splits import split_records
 from landslide_core.errors import BaselineError, CheckpointError
 from landslide_core.eval.baselines import BASELINES
-from landslide_core.eval.paper import METRICS, paper_values
+from landslide_core.eval.paper import METRICS, paper_values, published_long
 from landslide_core.experiments.blocks import BLOCKS_SUFFIX
 from landslide_core.experiments.runs import baseline_tiles_path
 from landslide_core.experiments.table5 import (
@@ -23,7 +23,6 @@ from landslide_core.experiments.table5 import (
     histories_frame,
     judge_subdatasets,
     mean_std_table,
-    paper_table5,
     run_grid,
     scores_frame,
     subdataset_breakdown,
@@ -209,7 +208,7 @@ def test_blocks_of_several_seeds_join_the_tiles_any_seed_audit_groups(tmp_path, 
 
 
 def test_paper_table5_is_every_published_value_in_long_rows():
-    published = paper_table5()
+    published = published_long(5, ["group", "model"])
     assert list(published.columns) == ["group", "configuration", "metric", "paper"]
     assert len(published) == 12 * len(METRICS)
     row = paper_values(5).iloc[0]

@@ -9,6 +9,7 @@ import pytest
 
 from landslide_core.errors import ConfigError
 from landslide_core.eval.baselines import baseline_judgements, no_result
+from landslide_core.eval.paper import published_long
 from landslide_core.experiments.table5 import GridRun
 from landslide_core.experiments.table6 import ARMS
 from landslide_core.paper import mismatches, quote
@@ -24,7 +25,6 @@ from landslide_core.sections.validation import (
     paper_notes,
     record_table,
     summary,
-    table6_paper,
 )
 from tests.attribution import registry_attributions
 
@@ -171,7 +171,7 @@ def test_intervals_are_drawn_by_each_arms_blocks_and_recorded_beside_the_scores(
     recorded = record_table(table, judged).set_index(["model", "dataset"])
     assert {"IoU", "IoU low", "IoU high", "mIoU low", "OA high"} <= set(recorded.columns)
     assert recorded.loc[(MODEL, ARMS["filtered"]), "IoU low"] == pytest.approx(alone["low"])
-    verdicts = paper_verdicts(judged, table6_paper())
+    verdicts = paper_verdicts(judged, published_long(6, ["dataset", "model"]))
     assert len(verdicts) == 12 and set(verdicts["dataset"]) == {ARMS["unfiltered"], ARMS["filtered"]}
     assert "of 12 published values lie inside this run's interval" in verdict_counts(verdicts, synthetic=True)
 
