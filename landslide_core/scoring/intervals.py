@@ -26,7 +26,8 @@ from .confusion import COUNT_COLUMNS
 
 __all__ = [
     "DIFFERENCE_COLUMNS", "ESTIMATE_COLUMNS", "TABLE_METRICS", "Blocking", "BootstrapSettings", "Judged", "compare",
-    "distinguishable", "format_interval", "interval_table", "judge", "paper_verdicts", "verdict_counts",
+    "difference_text", "distinguishable", "format_difference", "format_interval", "interval_table", "judge",
+    "paper_verdicts", "signed", "verdict_counts",
 ]
 
 TABLE_METRICS: tuple[str, ...] = ("precision", "recall", "iou", "f1", "miou", "oa")
@@ -201,8 +202,19 @@ def format_interval(value: float, low: float, high: float, digits: int = 1) -> s
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def _signed(value: float) -> str:
+def signed(value: float) -> str:
+    """``+1.2`` or ``−1.2``: a difference in points, as the pages write it."""
     return f"{value:+.1f}".replace("-", "−")
+
+
+def format_difference(delta: float, low: float, high: float) -> str:
+    """``+2.2 [−6.5, +9.5]``: a difference and its interval, in points."""
+    return f"{signed(delta)} [{signed(low)}, {signed(high)}]"
+
+
+def difference_text(label: str, delta: float, low: float, high: float, level: float = 0.95) -> str:
+    """``Δ mIoU +14.1 points, 95 % interval [−0.1, +29.7]``: a difference in words (``label`` names the score)."""
+    return f"Δ {label} {signed(delta)} points, {100 * level:g} % interval [{signed(low)}, {signed(high)}]"
 
 
 def compare(row: pd.Series | Mapping[str, object], metric_label: str, level: float = 0.95) -> str:
@@ -214,7 +226,7 @@ def compare(row: pd.Series | Mapping[str, object], metric_label: str, level: flo
     a, b, delta, low, high = row["a"], row["b"], row["delta"], row["low"], row["high"]
     if high < 0:  # b is higher: say so with b first
         a, b, delta, low, high = b, a, -delta, -high, -low
-    numbers = f"Δ {metric_label} {_signed(delta)} points, {100 * level:g} % interval [{_signed(low)}, {_signed(high)}]"
+    numbers = difference_text(metric_label, delta, low, high, level)
     if low > 0:
         return f"{a} beats {b} ({numbers})"
     return f"{a} and {b} are not distinguishable on these tiles ({numbers})"

@@ -38,7 +38,14 @@ from ..experiments.grid import Cell, grid_cells, run_cell
 from ..experiments.runs import SCORES_FILE, epoch_choice, read_run
 from ..experiments.table5 import GridRun, KeepRule, paper_name
 from ..paper import quote, says
-from ..scoring.intervals import BootstrapSettings, Judged, compare, distinguishable, format_interval
+from ..scoring.intervals import (
+    BootstrapSettings,
+    Judged,
+    compare,
+    difference_text,
+    distinguishable,
+    format_interval,
+)
 from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST, load_checkpoint, trained_model
@@ -318,11 +325,6 @@ def _names(models: Sequence[str]) -> str:
     return ", ".join(models) if models else "none"
 
 
-def _signed(value: float) -> str:
-    """``+1.2`` or ``−1.2`` (points), as :func:`~landslide_core.scoring.intervals.compare` writes them."""
-    return f"{value:+.1f}".replace("-", "−")
-
-
 def _key(judged: Judged) -> str:
     """The one key ``judged`` was drawn within (a group, a dataset).
 
@@ -541,9 +543,9 @@ def summary(scores: pd.DataFrame, judged: Judged, comparison: pd.DataFrame, sett
                     "(measured, table above)")
         lines.append(f"- **Not a result: {model} on {group}**: on these tiles it cannot be told apart from predicting "
                      f"one class everywhere (its mIoU {points[group].loc[model, 'miou']:.1f} % against {constant}'s "
-                     f"{points[group].loc[constant, 'miou']:.1f} %, the better constant: Δ mIoU "
-                     f"{_signed(flat['Δ mIoU'])} points, {100 * level:g} % interval [{_signed(flat['Δ mIoU low'])}, "
-                     f"{_signed(flat['Δ mIoU high'])}], not above 0), so this run's {epochs} epoch(s) show no learning "
+                     f"{points[group].loc[constant, 'miou']:.1f} %, the better constant: "
+                     f"{difference_text('mIoU', flat['Δ mIoU'], flat['Δ mIoU low'], flat['Δ mIoU high'], level)}, "
+                     f"not above 0), so this run's {epochs} epoch(s) show no learning "
                      f"that these tiles can confirm{cost}. Its scores in the tables above are not evidence of a "
                      "trained model.")
     lines.append("\nThe models against each other, on landslide IoU paired on the same tiles:\n")

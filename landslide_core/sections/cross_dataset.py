@@ -31,7 +31,9 @@ from ..paper import inferences, mismatches, quote, says
 from ..scoring.intervals import (
     Judged,
     compare,
+    difference_text,
     distinguishable,
+    format_difference,
     format_interval,
     paper_verdicts,
     verdict_counts,
@@ -242,10 +244,6 @@ def _count(pairs: int) -> str:
     return "the other one is" if pairs == 1 else f"the other {pairs} are"
 
 
-def _signed(value: float) -> str:
-    return f"{value:+.1f}".replace("-", "−")
-
-
 def table7_intervals(judged: Judged) -> pd.DataFrame:
     """Table 7's intervals keyed as its rows (``model``, ``dataset``), as ``paper_vs_run(intervals=)`` takes them.
 
@@ -349,8 +347,7 @@ def pair_table(pairs: pd.DataFrame) -> pd.DataFrame:
     that holds 0 that the two are not distinguishable on these tiles.
     """
     cells = pairs.assign(pair=[f"{short_label(a)} − {short_label(b)}" for a, b in pairs[["a", "b"]].to_numpy()],
-                         cell=[f"{_signed(d)} [{_signed(lo)}, {_signed(hi)}]"
-                               for d, lo, hi in pairs[["Δ", "low", "high"]].to_numpy()])
+                         cell=[format_difference(d, lo, hi) for d, lo, hi in pairs[["Δ", "low", "high"]].to_numpy()])
     table = cells.pivot(index="pair", columns="evaluated on", values="cell")
     table = table.reindex(index=list(dict.fromkeys(cells["pair"])),
                           columns=list(dict.fromkeys(cells["evaluated on"]))).fillna("—")
@@ -452,9 +449,9 @@ def _against_baselines(models: Judged) -> str:
     flat = flat[flat["no result"].astype(bool)]
     if len(flat):
         many = len(flat) > 1
-        each = ", ".join(f"{short_label(row['dataset'])} (Δ mIoU to {row['constant']} {_signed(row['Δ mIoU'])} "
-                         f"points, {100 * level:g} % interval [{_signed(row['Δ mIoU low'])}, "
-                         f"{_signed(row['Δ mIoU high'])}])" for _, row in flat.iterrows())
+        each = ", ".join(f"{short_label(row['dataset'])} ("
+                         + difference_text(f"mIoU to {row['constant']}", row["Δ mIoU"], row["Δ mIoU low"],
+                                           row["Δ mIoU high"], level) + ")" for _, row in flat.iterrows())
         text += (f"\n- **No result**: the model{'s' if many else ''} trained on {each}: the interval does not lie "
                  f"above 0, so {'their mIoUs are' if many else 'its mIoU is'} not shown to exceed the better "
                  "constant's on these tiles.")

@@ -27,7 +27,7 @@ from ..eval.baselines import BASELINES, rule
 from ..experiments.table5 import GridRun
 from ..experiments.table6 import ARMS, QCArm, qc_arms, validation_blocks
 from ..paper import mismatches, says
-from ..scoring.intervals import BootstrapSettings, Judged, compare, judge
+from ..scoring.intervals import BootstrapSettings, Judged, compare, difference_text, format_difference, judge
 from ..scoring.metrics import PAPER_COLUMNS
 from ..sources import get_source
 from ..train.config import TrainConfig
@@ -251,7 +251,7 @@ def comparison_table(differences: pd.DataFrame, level: float = 0.95) -> pd.DataF
         cells = judged.set_index("metric")
         rows.append({"comparison": label, "tiles": cells["tiles"].iloc[0],
                      **{f"Δ {SHOWN_NAMES[m]} [{100 * level:g} % interval]":
-                        "{:+.1f} [{:+.1f}, {:+.1f}]".format(*cells.loc[m, ["delta", "low", "high"]]).replace("-", "−")
+                        format_difference(*cells.loc[m, ["delta", "low", "high"]])
                         for m in _LABELS}})
     columns = ["comparison", "tiles", *(f"Δ {SHOWN_NAMES[m]} [{100 * level:g} % interval]" for m in _LABELS)]
     return pd.DataFrame(rows, columns=columns).set_index("comparison")
@@ -263,8 +263,8 @@ def _names(names: Sequence[str]) -> str:
 
 
 def _interval(row: pd.Series, label: str, level: float) -> str:
-    return (f"{label} {row[label]:+.1f} points, {100 * level:g} % interval "
-            f"[{row[f'{label} low']:+.1f}, {row[f'{label} high']:+.1f}]").replace("-", "−")
+    """The difference in ``row``'s columns ``label``, ``label low`` and ``label high`` (e.g. ``Δ mIoU``) in words."""
+    return difference_text(label.removeprefix("Δ "), row[label], row[f"{label} low"], row[f"{label} high"], level)
 
 
 def baseline_lines(judgements: pd.DataFrame, unlearned: pd.DataFrame, level: float = 0.95) -> list[str]:
