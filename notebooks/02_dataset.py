@@ -17,8 +17,9 @@
 # **Overview.** This page regenerates the counts of paper Table 2 from the tiles found on disk, shows one tile of
 # each sub-dataset with its landslide mask as paper Table 1 does, and measures something no table of the paper
 # reports: the share of landslide pixels in each sub-dataset. Every number below is computed by this run from the
-# data root named in the next cell; only the column "Tiles (paper)" and the notes under that table come from the
-# paper's tables. Cells that only set up or record are folded away: click a cell's toggle to see its code.
+# data root named in the next cell (the part on the real sample: from the real tiles shipped in `data/sample`);
+# only the column "Tiles (paper)" and the notes under that table come from the paper's tables. Cells that only set
+# up or record are folded away: click a cell's toggle to see its code.
 
 # %% tags=["parameters", "hide-input"]
 # Data root holding <sub-dataset>/{img,label,mask}/. None: the embedded
@@ -30,6 +31,9 @@ subdatasets = None
 # Parameter profile this run belongs to (set by
 # `landslide-core book --profile`); names the records folder.
 profile = "demo"
+# Also show the part on the real sample shipped in data/sample (24 CAS
+# Hokkaido Iburi-Tobu tiles, CC BY 4.0); False: leave it out.
+real_sample = True
 
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display
@@ -41,7 +45,10 @@ from landslide_core.sections.dataset import (
     gallery,
     landslide_shares,
     representative_tiles,
+    sample_comparison,
+    sample_statistics,
     share_chart,
+    spread_tiles,
     summary,
     table2,
     table2_notes,
@@ -49,7 +56,8 @@ from landslide_core.sections.dataset import (
 
 run = open_section("dataset", profile=profile,
                    parameters={"data_root": data_root,
-                               "subdatasets": subdatasets},
+                               "subdatasets": subdatasets,
+                               "real_sample": real_sample},
                    data_root=data_root, subdatasets=subdatasets)
 found = run.found
 
@@ -97,6 +105,32 @@ run.show(shares, "landslide_shares")
 
 # %%
 chart = share_chart(shares)
+
+# %% [markdown]
+# ## The real sample beside the demo
+#
+# The repository also ships 24 real tiles of one sub-dataset, Hokkaido Iburi-Tobu (`data/sample`, CC BY 4.0). The
+# table sets their landslide shares and brightness (the mean of the three bands, pooled over every pixel) beside
+# the tiles above, one column each; the row "tiles are" says which are synthetic and which real. Under it: four
+# real tiles spread over the range of landslide shares, lowest first, and the comparison in words.
+
+# %%
+if real_sample:
+    sample = run.on_sample()
+    sample.banner()
+    beside = sample_statistics(found.records, sample.records,
+                               synthetic=run.synthetic)
+    sample.show(beside.T, "sample_statistics", precision=1,
+                caption="Real sample beside this page's tiles")
+    sample_stats = tile_statistics(sample.records, progress=False)
+    real_tiles = gallery(spread_tiles(sample.records, sample_stats))
+else:
+    display(Markdown("The part on the real sample was left out of this "
+                     "run (`real_sample = False`)."))
+
+# %%
+if real_sample:
+    display(Markdown(sample_comparison(beside, sample.records)))
 
 # %% [markdown]
 # ## What this shows

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real CAS sample tiles (skipped where absent) and tiny tile roots."""
+"""Shared fixtures: the real CAS tiles (the shipped sample; the originals, skipped where absent) and tiny tile roots."""
 
 from __future__ import annotations
 
@@ -16,13 +16,22 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LANDSLIDE_CORE_SHARED", REPO.parent / "shared"))
 SHARED_DATA = SHARED / "data"
 ORIGINALS = SHARED_DATA / "cas-originals"
-HOKKAIDO = SHARED_DATA / "cas-sample" / "Hokkaido Iburi-Tobu"
+SAMPLE = REPO / "data" / "sample"
+"""The real sample shipped in the repository: 24 CAS Hokkaido Iburi-Tobu pairs (CC BY 4.0), present in every clone."""
+HOKKAIDO = SAMPLE / "Hokkaido Iburi-Tobu"
+SHARED_SAMPLE = SHARED_DATA / "cas-sample"
+"""The uncompressed copy the shipped sample was written from (beside the team's checkout only)."""
 PAPER = SHARED / "paper" / "cas-landslide-paper.md"
 
-requires_real_data = pytest.mark.skipif(
-    not (ORIGINALS.is_dir() and HOKKAIDO.is_dir()),
-    reason=f"real CAS sample tiles not found at {SHARED_DATA} (they live beside the team's checkout, "
-    "not in this repository; set LANDSLIDE_CORE_SHARED to their parent folder)",
+requires_originals = pytest.mark.skipif(
+    not ORIGINALS.is_dir(),
+    reason=f"the 29 original CAS tiles were not found at {ORIGINALS}: their licences keep them out of this repository "
+    "(they live beside the team's checkout; set LANDSLIDE_CORE_SHARED to the folder holding data/cas-originals)",
+)
+requires_shared_sample = pytest.mark.skipif(
+    not SHARED_SAMPLE.is_dir(),
+    reason=f"the uncompressed copy of the sample was not found at {SHARED_SAMPLE} (beside the team's checkout only; "
+    "set LANDSLIDE_CORE_SHARED to the folder holding data/cas-sample)",
 )
 
 

@@ -24,11 +24,19 @@ from IPython.display import HTML, Markdown, display
 
 from ..provenance import Provenance, collect_provenance, write_record
 from ..sources import Scan, TileSource, get_source, raise_first
-from ..sources.cas import synthetic_info
+from ..sources.cas import is_sample, synthetic_info
 from ..sources.cas.demo_scenes import GENERATOR as SCENES_GENERATOR
 from ..tiles import TileRecord
 from .prune import write_reads
-from .runner import RECORD_SUFFIXES, RESULTS_DIR, record_href, repository_root, resolve_data_root
+from .runner import (
+    RECORD_SUFFIXES,
+    RESULTS_DIR,
+    record_href,
+    repository_root,
+    resolve_data_root,
+    sample_root,
+    shown_path,
+)
 
 __all__ = ["RESULTS_DIR", "SectionRun", "open_section", "record_links", "results_folder"]
 
@@ -119,8 +127,31 @@ class SectionRun:
                 "imagery: every number and picture computed below describes the synthetic tiles, not the real "
                 "dataset. Values labelled \"paper\" are quoted from the paper."
             ))
+        elif is_sample(self.data_root):
+            display(Markdown(
+                f"**Real tiles.** This part reads the {len(self.records or [])} real CAS tiles shipped in "
+                f"`{shown_path(self.data_root)}` (Hokkaido Iburi-Tobu, CC BY 4.0; Xu et al. 2024, Zenodo 10294997; "
+                "see its `LICENCE.md`): they are imagery, not generated, but a small sample of one sub-dataset, so "
+                "what is computed from them describes these tiles, not the dataset."
+            ))
         else:
             display(Markdown(f"**{self.data_label}** read from `{self.data_root}` (profile `{self.profile}`)."))
+
+    def on_sample(self) -> SectionRun:
+        """This run's part on the shipped real sample (``data/sample``, checked against its manifest).
+
+        Records written through it carry the sample's provenance (its data label, checksum and tiles), not the main
+        data's, and go to the same records folder; its :meth:`banner` says in plain words that the tiles are real.
+
+        Raises:
+            DatasetNotFoundError: The checkout has no ``data/sample``.
+            SampleError: A file of the sample differs from its checksum manifest.
+        """
+        root = sample_root()
+        found = self.source.scan(root)
+        raise_first(found.problems)
+        return SectionRun(self.section, self.profile, self.parameters, root, found.records, None, self.device,
+                          self.results_dir, self.source, found)
 
     def note_runs_read(self, folders: Iterable[Path]) -> None:
         """Record which run folders this page read (``runs_read.json``), so ``results prune`` keeps them."""

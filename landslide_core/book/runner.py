@@ -43,10 +43,11 @@ from .profiles import DEFAULT_PROFILE, get_profile, section_key, section_paramet
 from .status import section_statuses, status_markdown
 
 __all__ = [
-    "CODE_WIDTH", "DEMO_ROOT", "KERNEL_NAME", "RECORD_SUFFIXES", "RESULTS_DIR", "ROOT_VARIABLE", "SECTIONS_DIR", "SOURCES_DIR", "STATUS_FILE",
+    "CODE_WIDTH", "DEMO_ROOT", "KERNEL_NAME", "RECORD_SUFFIXES", "RESULTS_DIR", "ROOT_VARIABLE", "SAMPLE_PARAMETER", "SAMPLE_ROOT",
+    "SECTIONS_DIR", "SOURCES_DIR", "STATUS_FILE",
     "build_book", "build_html", "copy_records", "declared_parameters", "ensure_kernel", "execute_section",
     "executed_fingerprint", "fold_injected_parameters", "record_href", "remove_stale_notebooks", "repository_root",
-    "resolve_data_root", "section_source", "sections", "select_sections", "shown_path", "stage_notebook", "toc_pages",
+    "resolve_data_root", "sample_root", "section_source", "sections", "select_sections", "shown_path", "stage_notebook", "toc_pages",
     "write_status",
 ]
 
@@ -58,6 +59,10 @@ CODE_WIDTH = 75
 SECTIONS_DIR = Path("book") / "sections"
 SOURCES_DIR = Path("notebooks")
 DEMO_ROOT = Path("data") / "demo"
+SAMPLE_ROOT = Path("data") / "sample"
+"""The real sample shipped in the repository (24 CAS Hokkaido Iburi-Tobu tiles, CC BY 4.0; see its LICENCE.md)."""
+SAMPLE_PARAMETER = "real_sample"
+"""The parameter by which a section shows a part on the real sample beside its main data (``True``/``False``)."""
 RESULTS_DIR = Path("results")
 """Records go to ``results/<profile>/<section>/<name>.{csv,json}`` in the repository; the built book has a copy."""
 RECORD_SUFFIXES = (".csv", ".json")
@@ -99,14 +104,28 @@ def shown_path(path: str | Path) -> str:
 def resolve_data_root(data_root: str | Path | None, *, seed: int = 0) -> Path:
     """The data a section runs on: ``data_root`` as given, or the embedded demo data.
 
-    The demo data are generated on first use (seconds) under ``data/demo`` in the
-    repository and reused afterwards.
+    A relative ``data_root`` (e.g. ``data/sample``) is read from the repository root, where ``landslide-core book``
+    is run, not from ``book/sections``, where the section's kernel runs. The demo data are generated on first use
+    (seconds) under ``data/demo`` in the repository and reused afterwards.
     """
     if data_root not in (None, ""):
-        return Path(data_root).expanduser().resolve()
+        path = Path(data_root).expanduser()
+        return (path if path.is_absolute() else repository_root() / path).resolve()
     from ..sources.cas.demo import ensure_demo_data
 
     return ensure_demo_data(repository_root() / DEMO_ROOT, seed=seed).resolve()
+
+
+def sample_root() -> Path:
+    """The shipped real sample (``data/sample`` of the repository), once its files match its checksum manifest.
+
+    Raises:
+        DatasetNotFoundError: The checkout has no sample (e.g. a copy without ``data/sample``).
+        SampleError: A tile is missing, changed or not listed in ``SHA256SUMS``.
+    """
+    from ..sources.cas.sample import verify_sample
+
+    return verify_sample(repository_root() / SAMPLE_ROOT).resolve()
 
 
 def _toc_files(entries: list[dict[str, Any]] | None) -> Iterator[str]:
@@ -401,7 +420,8 @@ def build_book(
         # The section gets data_root as given (None: the demo data, which it resolves itself), so its page shows no
         # folder of the builder's; the fingerprint hashes the files of the resolved root either way.
         data = str(resolve_data_root(values.get("data_root"))) if "data_root" in declared else None
-        plans.append((name, staged, declared, values, data))
+        sample = str(root / SAMPLE_ROOT) if values.get(SAMPLE_PARAMETER) else None
+        plans.append((name, staged, declared, values, data, sample))
     declared_anywhere = {k for _, _, declared, *_ in plans for k in declared}
     unused = sorted(set(overrides) - declared_anywhere)
     if unused:
@@ -412,10 +432,12 @@ def build_book(
     if not only:
         remove_stale_notebooks(root, names, echo)
     # Each data root is walked once per build, however many sections read it.
-    data_digests = {d: data_digest(d) for d in {data for *_, data in plans} if d}
-    for name, staged, _, values, data_root in plans:
-        fingerprint = section_fingerprint(section_source(root, name), values, versions,
-                                          data_digests.get(data_root, ""))
+    roots = {r for *_, data, sample in plans for r in (data, sample) if r}
+    data_digests = {r: data_digest(r) for r in roots}
+    for name, staged, _, values, data_root, sample in plans:
+        # A section showing the real sample beside its data depends on the sample's files too.
+        data = data_digests.get(data_root, "") + (f"+{data_digests[sample]}" if sample else "")
+        fingerprint = section_fingerprint(section_source(root, name), values, versions, data)
         output = root / SECTIONS_DIR / f"{name}.ipynb"
         if not force and executed_fingerprint(output) == fingerprint:
             echo(f"section {name}: unchanged (source, parameters, code and data); not executed again (--force reruns)")

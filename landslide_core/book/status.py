@@ -8,13 +8,16 @@ run the records do not show. The runner writes the table to a file that
 ``book/intro.md`` includes. The table has three columns (section, data, run) so it
 reads at the width of the book's text column; the sub-datasets a section read are
 listed once under it, each list named by a letter in the data cells that share it.
+A page may read two data (its main data and, beside it, the real sample shipped in
+``data/sample``): the data cell names each that its latest run's records were made on.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from string import ascii_uppercase
 from typing import Any
@@ -22,15 +25,28 @@ from typing import Any
 from ..errors import LandslideCoreError
 from ..provenance import Provenance, read_record
 from ..sources import TileSource, available_sources, get_source
+from ..sources.cas import SAMPLE_DATA
 from .fingerprint import METADATA_KEY
 from .profiles import section_key
 
-__all__ = ["NOT_RUN", "SectionStatus", "section_statuses", "status_markdown"]
+__all__ = ["NOT_RUN", "DataPart", "SectionStatus", "section_statuses", "status_markdown"]
 
 NOT_RUN = "not run"
 ALL_FOUND = ", all found under the root"
 """Said where a record does not list the sub-datasets it read, so the board lists those under its data root."""
 NONE = "—"
+DATE_FORMAT = "%Y-%m-%d %H:%M UTC"
+"""How records and executed notebooks give their time (to the minute), so that its text sorts as the time does."""
+
+
+@dataclass(frozen=True)
+class DataPart:
+    """One data a section's latest run read, as the board shows it."""
+
+    data: str
+    """The data label and how many sub-datasets, e.g. ``demo data, synthetic; 8 sub-datasets``."""
+    subdatasets: str = ""
+    """The sub-datasets read, named, where ``data`` does not say (all of the source's); else empty."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +55,8 @@ class SectionStatus:
 
     section: str
     ran: str
-    data: str
-    """The data label and how many sub-datasets, e.g. ``demo data, synthetic; 8 sub-datasets``."""
-    subdatasets: str
-    """The sub-datasets read, named, where ``data`` does not say (all of the source's); else empty."""
+    data: tuple[DataPart, ...]
+    """Each data the latest run's records were made on, its main data first (none: no records)."""
     profile: str
     commit: str
     date: str
@@ -106,18 +120,21 @@ def _named(keys: list[str], source: TileSource | None) -> tuple[str, str]:
     return f"{len(keys)} sub-dataset{'s' if len(keys) != 1 else ''}", ", ".join(keys)
 
 
-def _data(provenance: Provenance, scans: dict[tuple[str, str], tuple[str, str]]) -> tuple[str, str]:
-    """The data label with the sub-dataset count of a record, and the sub-datasets named (see :class:`SectionStatus`).
+def _data(records: list[Provenance], scans: dict[tuple[str, str], tuple[str, str]]) -> DataPart:
+    """The data label of records on one data, with the sub-datasets they read, counted and named.
 
-    Sub-datasets the record does not list are those found under its root now, and the count says so.
+    Where none of them lists its sub-datasets, those found under the newest one's root now are named, and the count
+    says so.
     """
-    if provenance.subdatasets:
+    provenance = records[0]
+    listed = sorted({key for record in records for key in record.subdatasets})
+    if listed:
         try:
             source = get_source(provenance.source) if provenance.source else None
         except LandslideCoreError:
             source = None
-        count, names = _named(provenance.subdatasets, source)
-        return f"{provenance.data_kind}; {count}", names
+        count, names = _named(listed, source)
+        return DataPart(f"{provenance.data_kind}; {count}", names)
     key = (json.dumps(provenance.source, sort_keys=True), provenance.data_root)
     if key not in scans:
         try:
@@ -128,7 +145,36 @@ def _data(provenance: Provenance, scans: dict[tuple[str, str], tuple[str, str]])
         except (LandslideCoreError, OSError) as error:
             scans[key] = (f"sub-datasets unknown ({str(error).splitlines()[0]})", "")
     count, names = scans[key]
-    return f"{provenance.data_kind}; {count}", names
+    return DataPart(f"{provenance.data_kind}; {count}", names)
+
+
+def _latest_run(records: list[Provenance], metadata: Mapping[str, Any] | None) -> list[Provenance]:
+    """The records of the section's latest successful run: those written since it started (its notebook says when).
+
+    Records are dated to the minute, so one written in the minute the run started counts too. All records count
+    where the notebook does not say when it ran (no notebook, or a failed run), or where that run wrote none.
+    """
+    executed, wall = (metadata or {}).get("executed_utc"), (metadata or {}).get("wall_time_s")
+    if executed is None or wall is None:
+        return records
+    try:
+        started = (datetime.strptime(executed, DATE_FORMAT) - timedelta(seconds=float(wall))).strftime(DATE_FORMAT)
+    except (TypeError, ValueError):
+        return records
+    return [p for p in records if p.created_utc >= started] or records
+
+
+def _parts(records: list[Provenance], scans: dict[tuple[str, str], tuple[str, str]]) -> tuple[DataPart, ...]:
+    """One part per data label among ``records`` (newest first), the main data first.
+
+    The real sample shipped in ``data/sample``, which pages show beside their main data, comes last; other data in
+    the order they were first written.
+    """
+    by_kind: dict[str, list[Provenance]] = {}
+    for record in records:
+        by_kind.setdefault(record.data_kind, []).append(record)
+    order = sorted(by_kind, key=lambda kind: (kind == SAMPLE_DATA, min(p.created_utc for p in by_kind[kind]), kind))
+    return tuple(_data(by_kind[kind], scans) for kind in order)
 
 
 def _status(name: str, *, root: Path, profile: str, results_dir: Path, sections_dir: Path,
@@ -139,7 +185,7 @@ def _status(name: str, *, root: Path, profile: str, results_dir: Path, sections_
     records = _records(root / results_dir / ran_with / section_key(name))
     section = f"{{doc}}`/{(sections_dir / name).as_posix()}`" if metadata is not None else name
     if metadata is None and not records:
-        return SectionStatus(section, NOT_RUN, NONE, "", profile, NONE, NONE, NONE)
+        return SectionStatus(section, NOT_RUN, (), profile, NONE, NONE, NONE)
     if metadata == {}:
         ran = "failed or interrupted"  # its notebook records no successful run
     elif metadata is None:
@@ -151,12 +197,12 @@ def _status(name: str, *, root: Path, profile: str, results_dir: Path, sections_
         other = sum(p.git_commit != newest.git_commit for p in records)
         ran += f": {len(records)} record{'s' if len(records) != 1 else ''}"
         ran += f" ({other} of them from another commit)" if other else ""
-        (data, names), commit, date = _data(newest, scans), _short_commit(newest), newest.created_utc
+        parts, commit, date = _parts(_latest_run(records, metadata), scans), _short_commit(newest), newest.created_utc
     else:
         ran += " (no records)"
-        data, names, commit, date = NONE, "", NONE, (metadata or {}).get("executed_utc", NONE)
+        parts, commit, date = (), NONE, (metadata or {}).get("executed_utc", NONE)
     wall = (metadata or {}).get("wall_time_s")
-    return SectionStatus(section, ran, data, names, ran_with, commit, date,
+    return SectionStatus(section, ran, parts, ran_with, commit, date,
                          NONE if wall is None else _wall_time(wall))
 
 
@@ -165,10 +211,11 @@ def section_statuses(root: Path, names: Iterable[str], *, profile: str, results_
     """The board's rows, one per section, in the order of ``names``.
 
     A section is read from the records of the profile its executed notebook ran with (the page shows that run),
-    or of ``profile`` when it has no notebook. Its data, commit and date are those of its newest record; its wall
-    time is the notebook's. Where the newest record does not list its sub-datasets (records written before they
-    did, or sections given no tile records), the sub-datasets found under its data root now are listed, and the
-    data cell says so.
+    or of ``profile`` when it has no notebook. Its data names each data label among the records of its latest run
+    (those written since its notebook's run started), with the sub-datasets those records read; its commit and date
+    are those of its newest record; its wall time is the notebook's. Where no record on a data lists its
+    sub-datasets (records written before they did, or sections given no tile records), the sub-datasets found under
+    its data root now are listed, and the data cell says so.
 
     Args:
         root: The repository root.
@@ -206,15 +253,17 @@ def _letter(index: int) -> str:
 def status_markdown(statuses: Iterable[SectionStatus]) -> str:
     """The board as a MyST Markdown table (section, data, run; sections with a page link to it with ``{doc}``).
 
-    Each distinct list of sub-datasets is written once, under the table, as ``(A) …``; the data cells of the
-    sections that read it end with its letter.
+    Each distinct list of sub-datasets is written once, under the table, as ``(A) …``; the data of the sections
+    that read it end with its letter. A section's data are joined by `` + ``, e.g.
+    ``demo data, synthetic; 8 sub-datasets (A) + CAS sample, real; 1 sub-dataset (B)``.
     """
     statuses = list(statuses)
-    lists = list(dict.fromkeys(s.subdatasets for s in statuses if s.subdatasets))
+    lists = list(dict.fromkeys(p.subdatasets for s in statuses for p in s.data if p.subdatasets))
     letters = {names: _letter(i) for i, names in enumerate(lists)}
     lines = ["| section | data | run |", "|---|---|---|"]
     for status in statuses:
-        data = status.data + (f" ({letters[status.subdatasets]})" if status.subdatasets else "")
+        data = " + ".join(p.data + (f" ({letters[p.subdatasets]})" if p.subdatasets else "") for p in status.data)
+        data = data or NONE
         lines.append("| " + " | ".join(_cell(c) for c in (status.section, data, _run(status))) + " |")
     if lists:
         lines += ["", "Sub-datasets read:", ""]

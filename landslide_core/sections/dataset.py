@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..data.statistics import tile_statistics
 from ..io.raster import read_raster
 from ..paper import mismatches, quote
 from ..sources import Scan
@@ -21,8 +22,8 @@ from ..sources.cas.registry import licence_summary
 from ..tiles import TileRecord
 
 __all__ = [
-    "COUNT_COLUMNS", "GROUP_COLOURS", "gallery", "landslide_shares", "overlay", "representative_tiles", "share_chart", "summary", "table2",
-    "table2_notes",
+    "COUNT_COLUMNS", "GROUP_COLOURS", "SAMPLE_COLUMNS", "gallery", "image_statistics", "landslide_shares", "overlay", "representative_tiles",
+    "sample_comparison", "sample_statistics", "share_chart", "spread_tiles", "summary", "table2", "table2_notes",
 ]
 
 GROUP_COLOURS = {"UAV": "#1b9e77", "SAT": "#7570b3"}
@@ -79,28 +80,29 @@ def landslide_shares(stats: pd.DataFrame) -> pd.DataFrame:
     """
     names = {sd.key: sd.name for sd in subdatasets()}
     order = [sd.key for sd in subdatasets()]
-
-    def summarize(part: pd.DataFrame) -> dict[str, float]:
-        share = 100 * part["landslide_share"]
-        return {
-            "Tiles": len(part),
-            "Pixel share (%)": 100 * part["landslide_pixels"].sum() / part["pixels"].sum(),
-            "Median tile share (%)": share.median(),
-            "Min tile share (%)": share.min(),
-            "Max tile share (%)": share.max(),
-            "Tiles < 0.1 % (%)": 100 * (part["landslide_share"] < 0.001).mean(),
-        }
-
     rows = [
-        {"Sub-dataset": names[key], "Group": part["group"].iloc[0], **summarize(part)}
+        {"Sub-dataset": names[key], "Group": part["group"].iloc[0], **_summarize(part)}
         for key, part in sorted(stats.groupby("subdataset"), key=lambda kv: order.index(kv[0]))
     ]
     for group in ("UAV", "SAT"):
         part = stats[stats.group == group]
         if len(part):
-            rows.append({"Sub-dataset": f"{group} total", "Group": group, **summarize(part)})
-    rows.append({"Sub-dataset": "UAV&SAT total", "Group": "UAV&SAT", **summarize(stats)})
+            rows.append({"Sub-dataset": f"{group} total", "Group": group, **_summarize(part)})
+    rows.append({"Sub-dataset": "UAV&SAT total", "Group": "UAV&SAT", **_summarize(stats)})
     return pd.DataFrame(rows).set_index("Sub-dataset").round(3)
+
+
+def _summarize(part: pd.DataFrame) -> dict[str, float]:
+    """The landslide share columns of :func:`landslide_shares` for some tiles of :func:`tile_statistics`."""
+    share = 100 * part["landslide_share"]
+    return {
+        "Tiles": len(part),
+        "Pixel share (%)": 100 * part["landslide_pixels"].sum() / part["pixels"].sum(),
+        "Median tile share (%)": share.median(),
+        "Min tile share (%)": share.min(),
+        "Max tile share (%)": share.max(),
+        "Tiles < 0.1 % (%)": 100 * (part["landslide_share"] < 0.001).mean(),
+    }
 
 
 def representative_tiles(records: Sequence[TileRecord], stats: pd.DataFrame) -> list[TileRecord]:
@@ -179,3 +181,94 @@ def summary(found: Scan, shares: pd.DataFrame, *, synthetic: bool) -> str:
         f"threshold of the paper's quality control: {quote('label_rule').cited()}."
         + (" These figures describe synthetic tiles and say nothing about the real dataset." if synthetic else "")
     )
+
+
+SAMPLE_COLUMNS = ("tiles are", "Tiles", "Pixel share (%)", "Min tile share (%)", "Median tile share (%)",
+                  "Max tile share (%)", "Tiles < 0.1 % (%)", "Mean brightness", "Brightness SD")
+"""The columns of :func:`sample_statistics`: what the tiles are in words, landslide shares, brightness."""
+
+
+def image_statistics(records: Sequence[TileRecord]) -> pd.DataFrame:
+    """One row per tile: pixels, mean brightness and the mean of its square (brightness: the mean of the RGB bands).
+
+    Landslide shares say nothing about how tiles look; these two means pool over any set of tiles into a mean and
+    a standard deviation (:func:`sample_statistics`), which sets real imagery beside synthetic imagery.
+    """
+    rows = []
+    for record in records:
+        brightness = read_raster(record.image)[:3].astype(np.float64).mean(axis=0)
+        rows.append((record.subdataset, record.name, brightness.size, brightness.mean(), np.square(brightness).mean()))
+    return pd.DataFrame(rows, columns=["subdataset", "name", "pixels", "brightness_mean", "brightness_square"])
+
+
+def _describe(records: Sequence[TileRecord], kind: str) -> dict[str, float | str]:
+    """One row of :func:`sample_statistics`: shares from the masks, brightness pooled over every pixel."""
+    images = image_statistics(records)
+    weights = images["pixels"] / images["pixels"].sum()
+    mean = float((weights * images["brightness_mean"]).sum())
+    square = float((weights * images["brightness_square"]).sum())
+    return {"tiles are": kind, **_summarize(tile_statistics(records, progress=False)), "Mean brightness": mean,
+            "Brightness SD": float(np.sqrt(max(square - mean**2, 0.0)))}
+
+
+def _names(records: Sequence[TileRecord]) -> str:
+    """The sub-datasets of some tiles, by the names of paper Table 2, in its order."""
+    keys = {r.subdataset for r in records}
+    return ", ".join(sd.name for sd in subdatasets() if sd.key in keys)
+
+
+def sample_statistics(main: Sequence[TileRecord], sample: Sequence[TileRecord], *, synthetic: bool) -> pd.DataFrame:
+    """The real sample's tile statistics beside the page's own tiles (the demo's, or a ``data_root``'s).
+
+    Rows, in this order: the page's tiles of the sample's sub-datasets (only where it has any), all the page's
+    tiles, the sample. The column "tiles are" says in words which rows are synthetic and which real.
+    """
+    where, kind = ("demo", "synthetic") if synthetic else ("data_root", "real")
+    keys = {r.subdataset for r in sample}
+    same = [r for r in main if r.subdataset in keys]
+    rows = {}
+    if same:
+        rows[f"{_names(sample)}, {where}"] = _describe(same, kind)
+    rows[f"all sub-datasets, {where}"] = _describe(main, kind)
+    rows[f"{_names(sample)}, shipped sample"] = _describe(sample, "real")
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(SAMPLE_COLUMNS)).rename_axis("tiles")
+
+
+def spread_tiles(records: Sequence[TileRecord], stats: pd.DataFrame, count: int = 4) -> list[TileRecord]:
+    """``count`` tiles spread evenly over the range of landslide shares, lowest first (a gallery of the range)."""
+    ranked = stats.sort_values("landslide_share", kind="stable")
+    picks = np.unique(np.linspace(0, len(ranked) - 1, min(count, len(ranked))).round().astype(int))
+    by_uid = {r.uid: r for r in records}
+    return [by_uid[f"{row.subdataset}/{row.name}"] for row in ranked.iloc[picks].itertuples()]
+
+
+def sample_comparison(table: pd.DataFrame, sample: Sequence[TileRecord]) -> str:
+    """The sample against the page's tiles in one computed paragraph, with what 24 tiles of one sub-dataset show.
+
+    Args:
+        table: :func:`sample_statistics` of the page's tiles and ``sample``.
+        sample: The records of the shipped sample.
+    """
+    real, everything = table.iloc[-1], table.iloc[-2]
+    where = everything.name.rsplit(", ", 1)[1]
+    kind, names, count = everything["tiles are"], _names(sample), int(real["Tiles"])
+    below = round(real["Tiles < 0.1 % (%)"] * count / 100)
+    text = (f"The {count} real {names} tiles of the sample hold {real['Pixel share (%)']:.1f} % landslide pixels "
+            f"(tile shares from {real['Min tile share (%)']:.2f} % to {real['Max tile share (%)']:.1f} %, {below or 'none'} "
+            f"under 0.1 %), against ")
+    if len(table) == 3:
+        same = table.iloc[0]
+        text += (f"{same['Pixel share (%)']:.1f} % in the {int(same['Tiles'])} {kind} {names} tiles of the {where} "
+                 f"data and ")
+    reference, which = ((table.iloc[0], f"the {kind} {names} tiles") if len(table) == 3
+                        else (everything, f"all {kind} tiles"))
+    text += (f"{everything['Pixel share (%)']:.1f} % in all {int(everything['Tiles'])} {kind} tiles of the {where} "
+             f"data; their mean brightness is {real['Mean brightness']:.0f} (standard deviation "
+             f"{real['Brightness SD']:.0f}) against {reference['Mean brightness']:.0f} "
+             f"({reference['Brightness SD']:.0f}) in {which}.")
+    keys = {r.subdataset for r in sample}
+    listed = sum(sd.paper_tiles for sd in subdatasets() if sd.key in keys)
+    total = sum(sd.paper_tiles for sd in subdatasets())
+    return (f"{text} These are {count} tiles of {names}, of the {listed:,} tiles paper Table 2 lists for it and "
+            f"{total:,} in the dataset: they show how real tiles look and how their landslide share varies beside "
+            f"the {kind} ones, not the landslide share of the sub-dataset or of the dataset.")

@@ -12,21 +12,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from ..building.leakage import LeakageAudit, leakage_report
 from ..building.leakage_split import grouped_split
 from ..building.qc import QCThresholds, flag, removed_from_names, score_root
 from ..data.splits import make_split
 from ..eval.paper import paper_values
+from ..io.raster import read_raster
 from ..paper import inferences, mismatches, says
 from ..sources import get_source
+from ..sources.cas import subdatasets
+from ..sources.cas.registry import ZENODO_RECORD
 from ..tiles import TileRecord
 from .building import flag_counts
 
 __all__ = [
-    "PAPER_REMOVED", "PublishedAudit", "audit_summary", "leakage_tables", "published_tiles_audit", "readable_report",
-    "removed_note", "removed_table",
+    "PAPER_REMOVED", "PublishedAudit", "audit_summary", "leakage_tables", "overlapping_pairs", "pair_figure",
+    "published_note", "published_tiles_audit", "readable_report", "removed_note", "removed_table", "sample_leakage",
+    "sample_scope",
 ]
 
 _TABLE6_TILES = paper_values(6).set_index("dataset")["number"].astype(int)
@@ -100,15 +107,132 @@ def removed_note() -> str:
 class PublishedAudit:
     """Quality-control flags, removed counts and leakage of a published data root."""
 
+    flags: pd.DataFrame
+    """Every tile's scores and flags (:func:`landslide_core.building.qc.flag`), for the score distributions."""
     flag_counts: pd.DataFrame
-    removed: pd.DataFrame
+    removed: pd.DataFrame | None
+    """Removed counts read from the numbering gaps; ``None`` where the names carry no tile numbers."""
     audit: LeakageAudit
     report: pd.DataFrame
+    """The random split's leakage (:func:`readable_report`)."""
+    grouped: pd.DataFrame
+    """The grouped split's leakage (:func:`readable_report`)."""
 
 
 def published_tiles_audit(root: str | Path, thresholds: QCThresholds, *, seed: int, val_fraction: float,
-                          source: str = "cas") -> PublishedAudit:
-    """Score, count and audit the tiles of a data root (e.g. the real CAS dataset)."""
+                          source: str = "cas", removed: bool = True) -> PublishedAudit:
+    """Score, count and audit the tiles of a data root (e.g. the real CAS dataset).
+
+    ``removed=False`` skips the counts read from the numbering gaps, for tiles renamed since publication (the
+    shipped sample), whose gaps say nothing about quality control.
+    """
     flags = flag(score_root(root, source=source, progress=False), thresholds)
-    audit, report, _ = leakage_tables(root, seed=seed, val_fraction=val_fraction, source=source)
-    return PublishedAudit(flag_counts(flags), removed_table(root, source), audit, report)
+    audit, report, grouped = leakage_tables(root, seed=seed, val_fraction=val_fraction, source=source)
+    return PublishedAudit(flags, flag_counts(flags), removed_table(root, source) if removed else None, audit, report,
+                          grouped)
+
+
+def overlapping_pairs(audit: LeakageAudit) -> pd.DataFrame:
+    """Every pair of tiles the audit found sharing pixels, by tile name: how much they share, the offset, how found.
+
+    The offset places tile b's top-left corner at row dy, column dx of tile a (after flipping or rotating b where
+    "flipped/rotated" says so).
+    """
+    tiles = audit.tiles.set_index("uid")
+    pairs = audit.pairs
+    a, b = tiles.loc[pairs["uid_a"]], tiles.loc[pairs["uid_b"]]
+    shared = pairs["shared_pixels"].to_numpy()
+    return pd.DataFrame({
+        "tile a": a["name"].to_numpy(), "tile b": b["name"].to_numpy(), "shared pixels": shared,
+        "share of tile a (%)": 100 * shared / (a["rows"] * a["cols"]).to_numpy(),
+        "offset dy (px)": pairs["dy"].to_numpy(), "offset dx (px)": pairs["dx"].to_numpy(),
+        "flipped/rotated": np.where(pairs["transformed"].to_numpy(bool), "yes", "no"),
+        "found by": pairs["found_by"].to_numpy(),
+    }).set_index(["tile a", "tile b"])
+
+
+def pair_figure(audit: LeakageAudit, records: Sequence[TileRecord], *, panel_inches: float = 2.4) -> Figure:
+    """Both tiles of each overlapping pair side by side (one row per pair), the shared rectangle outlined on each.
+
+    Seeing the two tiles makes the audit's claim checkable by eye: the outlined parts hold the same pixels.
+    """
+    by_uid = {r.uid: r for r in records}
+    pairs = audit.pairs
+    names = audit.tiles.set_index("uid")["name"]
+    rows = max(len(pairs), 1)
+    figure, axes = plt.subplots(rows, 2, figsize=(2 * panel_inches, rows * panel_inches + 0.3), squeeze=False,
+                                layout="constrained")
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    if pairs.empty:
+        axes[0, 0].text(0.5, 0.5, "no tiles share pixels", ha="center", va="center", transform=axes[0, 0].transAxes)
+        axes[0, 1].set_axis_off()
+        return figure
+    for (left, right), pair in zip(axes, pairs.itertuples(), strict=True):
+        for axis, side in ((left, "a"), (right, "b")):
+            uid = getattr(pair, f"uid_{side}")
+            top, first, bottom, last = (getattr(pair, f"{side}_{edge}") for edge in ("top", "left", "bottom", "right"))
+            axis.imshow(np.moveaxis(read_raster(by_uid[uid].image)[:3], 0, -1))
+            axis.add_patch(plt.Rectangle((first - 0.5, top - 0.5), last - first, bottom - top, fill=False,
+                                         edgecolor="#ffd400", linewidth=1.6))
+            axis.set_title(f"tile {side}: {names[uid]}", fontsize=8)
+            axis.set_xlabel(f"shared: rows {top}–{bottom - 1}, columns {first}–{last - 1}", fontsize=7)
+    return figure
+
+
+def _paper_tiles(audit: LeakageAudit) -> tuple[str, int, int]:
+    """The audited tiles' sub-datasets by name, the tiles paper Table 2 lists for them, and for the dataset."""
+    keys = set(audit.tiles["subdataset"])
+    listed = [sd for sd in subdatasets() if sd.key in keys]
+    return (", ".join(sd.name for sd in listed), sum(sd.paper_tiles for sd in listed),
+            sum(sd.paper_tiles for sd in subdatasets()))
+
+
+def sample_scope(checked: PublishedAudit) -> str:
+    """What the shipped sample can and cannot show here, its quality-control flags, and why no removed count."""
+    names, listed, total = _paper_tiles(checked.audit)
+    counts = checked.flag_counts.loc["all"]
+    return (f"These are {int(counts['tiles'])} real tiles of one sub-dataset, {names} ({listed:,} tiles in paper "
+            f"Table 2, {total:,} in the whole dataset). They can show that published tiles share pixels and that a "
+            "random split then puts validation pixels in training; they cannot show how many tiles share pixels, or "
+            "how much a random split leaks, in the full sub-dataset or the dataset. Our rules flag "
+            f"{int(counts['flagged'])} of them; they were published after the dataset's quality control. The tiles "
+            "were renamed `100NN` by a third party before they reached this repository (see the sample's "
+            "`LICENCE.md`), so gaps in their numbering say nothing about quality control, and no removed count is "
+            "read from them.")
+
+
+def sample_leakage(checked: PublishedAudit, *, seed: int, val_fraction: float) -> str:
+    """The pairs the audit found, by name, and the random split's leaked share against the grouped split's."""
+    table = overlapping_pairs(checked.audit)
+    named = ", ".join(f"{a} and {b}" for a, b in table.index)
+    ways = table["found by"].str.split("+").explode().value_counts()
+    how = ", ".join(f"{n} by {way}" for way, n in ways.items())
+    turned = int((table["flipped/rotated"] == "yes").sum())
+    column = "share of validation pixels seen in training (%)"
+    random, grouped = checked.report.loc["total"], checked.grouped.loc["total"]
+    found = (f"The audit found {len(table)} pairs of tiles that share pixels: {named} ({how}; "
+             f"{turned or 'none'} flipped or rotated)." if len(table) else "The audit found no tiles that share pixels.")
+    return (f"{found} A random split with {100 * val_fraction:g} % of the tiles for validation (seed {seed}) puts "
+            f"{random[column]:.1f} % of its validation pixels in training ({int(random['sharing pixels with training'])}"
+            f" of {int(random['validation tiles'])} validation tiles share pixels with a training tile); the grouped "
+            f"split puts {grouped[column]:.1f} % there.")
+
+
+def published_note(sample_tiles: int | None) -> str:
+    """What a page given no ``data_root`` of published tiles audited, and how to audit the full dataset.
+
+    Args:
+        sample_tiles: Tiles of the real sample the page audited; ``None`` where that part was left out.
+    """
+    rerun = (f"To score and audit the full dataset, download it (`landslide-core download --root /path/to/CAS`, Zenodo record "
+             f"{ZENODO_RECORD}) and rerun with `landslide-core book --section building -p data_root /path/to/CAS`; "
+             "the removed counts are then read from the dataset's own tile numbers.")
+    if sample_tiles is None:
+        return ("No `data_root` of published tiles was given (the synthetic demo tiles were drawn one by one, not "
+                "cut from scenes) and the part on the real sample was left out (`real_sample = False`), so no "
+                f"published tiles were audited. {rerun}")
+    return ("No `data_root` of published tiles was given (the synthetic demo tiles were drawn one by one, not cut "
+            f"from scenes), so the published tiles audited on this page are the {sample_tiles} real tiles of the "
+            f"sample above. {rerun}")

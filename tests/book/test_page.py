@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 
 from landslide_core.book.links import check_internal_links
 from landslide_core.book.page import SectionRun, open_section, record_links
-from landslide_core.book.runner import copy_records
+from landslide_core.book.runner import SAMPLE_ROOT, copy_records
 from landslide_core.errors import MissingPartnerError
+from landslide_core.provenance import listing_checksum, read_record
+from tests.conftest import SAMPLE
 
 
 def test_open_section_scans_starts_the_run_and_says_which_data(make_root, monkeypatch):
@@ -74,6 +78,30 @@ def test_shown_and_recorded_tables_link_to_their_records_in_the_built_book(make_
         "book/sections/02_dataset.html: ../../results/demo/dataset/raw_runs.json: "
         "no such file results/demo/dataset/raw_runs.json"
     ]
+
+
+@pytest.mark.real_data
+def test_the_part_on_the_real_sample_records_the_samples_provenance_and_says_real_tiles(make_root, repo, monkeypatch):
+    shutil.copytree(SAMPLE, repo / SAMPLE_ROOT, ignore=shutil.ignore_patterns("splits"))
+    shown: list[object] = []
+    monkeypatch.setattr("landslide_core.book.page.display", shown.append)
+    run = SectionRun.start("dataset", profile="demo", parameters={"real_sample": True},
+                           data_root=make_root({"palu": 1}, size=64), records=[])
+    sample = run.on_sample()
+    assert sample.data_root == (repo / SAMPLE_ROOT).resolve() and sample.results_dir == run.results_dir
+    assert len(sample.records) == 24 and sample.found.root == sample.data_root
+    assert sample.data_label == "CAS sample, real" and not sample.synthetic
+
+    sample.banner()
+    assert shown[-1].data.startswith("**Real tiles.** This part reads the 24 real CAS tiles shipped in `data/sample`")
+    sample.record(pd.DataFrame({"tiles": [24]}), "sample_counts")
+    run.record(pd.DataFrame({"tiles": [0]}), "counts")
+    _, provenance = read_record(run.results_dir / "sample_counts")
+    assert provenance.data_kind == "CAS sample, real" and provenance.subdatasets == ["hokkaido"]
+    assert provenance.data_root == str(sample.data_root)
+    assert provenance.data_checksum == listing_checksum(sample.records, sample.data_root)  # the 24 tiles read
+    assert provenance.data_checksum != read_record(run.results_dir / "counts")[1].data_checksum
+    assert read_record(run.results_dir / "counts")[1].data_kind == "CAS data"  # the main part keeps its own data
 
 
 def test_the_book_copies_top_level_records_only_and_afresh(repo):

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from landslide_core.book import runner
 from landslide_core.book.runner import (
+    SAMPLE_ROOT,
     SectionFailedError,
     build_book,
     execute_section,
     fold_injected_parameters,
     repository_root,
+    resolve_data_root,
     sections,
     select_sections,
 )
@@ -140,6 +144,35 @@ def test_an_unchanged_section_is_skipped_and_a_changed_parameter_reruns_it(book,
     assert messages[-1].startswith("section 01_good: done")
 
 
+def test_a_section_showing_the_real_sample_depends_on_the_samples_files(book, tmp_path, monkeypatch):
+    """With ``real_sample`` the fingerprint covers the sample's files (size, mtime) too; without it, it does not."""
+    (book / "notebooks" / "good.py").write_text(
+        '# %% tags=["parameters"]\ndata_root = None\nreal_sample = True\n\n# %%\nprint(real_sample)\n')
+    data = tmp_path / "tiles"
+    data.mkdir()
+    tile = book / SAMPLE_ROOT / "tile.tif"
+    tile.parent.mkdir(parents=True)
+    tile.write_bytes(b"real")
+    fingerprints: list[str] = []
+    monkeypatch.setattr(runner, "execute_section", lambda *_, fingerprint, **__: fingerprints.append(fingerprint))
+
+    def fingerprint(real_sample: bool) -> str:
+        build_book(parameters={"data_root": str(data), "real_sample": real_sample}, only=["good"],
+                   execute_only=True, echo=lambda _: None)
+        return fingerprints[-1]
+
+    shown, left_out = fingerprint(True), fingerprint(False)
+    assert shown != left_out and fingerprint(True) == shown
+    times = (tile.stat().st_atime_ns, tile.stat().st_mtime_ns + 10**9)
+    os.utime(tile, ns=times)
+    touched = fingerprint(True)
+    assert touched != shown
+    tile.write_bytes(b"real tile")
+    os.utime(tile, ns=times)  # the size alone changed
+    assert fingerprint(True) not in (shown, touched)
+    assert fingerprint(False) == left_out  # the sample is no input of a section that leaves it out
+
+
 def test_parameters_no_section_declares_are_refused(book, tmp_path):
     with pytest.raises(LandslideCoreError, match="facter are not declared by any section run.*declared: data_root, factor"):
         build_book(parameters={"data_root": str(tmp_path), "facter": 3}, only=["good"], execute_only=True)
@@ -159,3 +192,15 @@ def test_a_kernel_started_by_the_runner_works_in_the_checkout_it_builds(tmp_path
     (tmp_path / "_toc.yml").write_text("root: intro\n")
     monkeypatch.setenv(ROOT_VARIABLE, str(tmp_path))
     assert repository_root() == tmp_path  # not the checkout the package was installed from
+
+
+def test_a_relative_data_root_is_read_from_the_repository_root_not_the_kernels_folder(tmp_path, monkeypatch):
+    """Kernels run in book/sections, so `-p data_root data/sample` must mean the checkout's data/sample."""
+    (tmp_path / "_toc.yml").write_text("root: intro\n", encoding="utf-8")
+    (tmp_path / "data" / "sample").mkdir(parents=True)
+    kernel_folder = tmp_path / "book" / "sections"
+    kernel_folder.mkdir(parents=True)
+    monkeypatch.setenv(runner.ROOT_VARIABLE, str(tmp_path))
+    monkeypatch.chdir(kernel_folder)
+    assert resolve_data_root("data/sample") == (tmp_path / "data" / "sample").resolve()
+    assert resolve_data_root(str(tmp_path / "elsewhere")) == (tmp_path / "elsewhere").resolve()

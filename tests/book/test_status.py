@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from landslide_core.book.runner import STATUS_FILE, write_status
-from landslide_core.book.status import NOT_RUN, SectionStatus, section_statuses, status_markdown
+from landslide_core.book.status import NOT_RUN, DataPart, SectionStatus, section_statuses, status_markdown
 from landslide_core.provenance import Provenance, write_record
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -65,14 +65,13 @@ def test_a_run_section_and_one_not_run(repo):
     assert ran == SectionStatus(
         section="{doc}`/book/sections/01_study_areas`",
         ran="yes: 2 records (1 of them from another commit)",  # runs/ holds work, not records of the page
-        data="demo data, synthetic; 2 sub-datasets",
-        subdatasets="hokkaido, palu",
+        data=(DataPart("demo data, synthetic; 2 sub-datasets", "hokkaido, palu"),),  # table4 is of an older run
         profile="demo",
         commit="0123456789 + local changes",
         date="2026-11-30 02:10 UTC",
         wall_time="2.2 min",
     )
-    assert not_run == SectionStatus("05_benchmarks", NOT_RUN, "—", "", "demo", "—", "—", "—")
+    assert not_run == SectionStatus("05_benchmarks", NOT_RUN, (), "demo", "—", "—", "—")
 
 
 def test_the_board_is_written_as_a_three_column_table_for_the_first_page(repo):
@@ -89,11 +88,12 @@ def test_the_board_is_written_as_a_three_column_table_for_the_first_page(repo):
 
 def test_each_list_of_sub_datasets_is_written_once_under_the_board():
     def row(name: str, data: str, subdatasets: str) -> SectionStatus:
-        return SectionStatus(name, "yes", data, subdatasets, "demo", "c", "d", "—")
+        return SectionStatus(name, "yes", (DataPart(data, subdatasets),), "demo", "c", "d", "—")
 
     two, one = "data; 2 sub-datasets", "data; 1 sub-dataset"
     board = status_markdown([row("a", two, "palu, lombok"), row("b", one, "hokkaido"), row("c", two, "palu, lombok"),
-                             SectionStatus("d", "yes", "CAS data; all 16 sub-datasets", "", "paper", "c", "d", "3 s")])
+                             SectionStatus("d", "yes", (DataPart("CAS data; all 16 sub-datasets"),), "paper", "c", "d",
+                                           "3 s")])
     lines = board.splitlines()
     assert [line.split(" | ")[1] for line in lines[2:6]] == [
         "data; 2 sub-datasets (A)", "data; 1 sub-dataset (B)", "data; 2 sub-datasets (A)", "CAS data; all 16 sub-datasets"]
@@ -109,7 +109,8 @@ def test_a_section_is_read_from_the_profile_its_notebook_ran_with(repo):
     (benchmarks,) = statuses(repo, ["05_benchmarks"], profile="demo")
     assert (benchmarks.ran, benchmarks.profile, benchmarks.commit, benchmarks.wall_time) == (
         "yes: 1 record", "paper", "0123456789", "7 s")
-    assert benchmarks.data.startswith("CAS data; sub-datasets unknown (")  # /data/demo is not there to list
+    (data,) = benchmarks.data
+    assert data.data.startswith("CAS data; sub-datasets unknown (")  # /data/demo is not there to list
 
 
 def test_records_without_sub_datasets_list_those_found_under_their_root(repo, make_root):
@@ -121,8 +122,7 @@ def test_records_without_sub_datasets_list_those_found_under_their_root(repo, ma
     (benchmarks,) = statuses(repo, ["05_benchmarks"])
     assert benchmarks.ran == "no executed notebook: 1 record"
     assert benchmarks.section == "05_benchmarks" and benchmarks.wall_time == "—"
-    assert benchmarks.data == "CAS data; 2 sub-datasets, all found under the root"
-    assert benchmarks.subdatasets == "lombok, palu"
+    assert benchmarks.data == (DataPart("CAS data; 2 sub-datasets, all found under the root", "lombok, palu"),)
 
 
 def test_a_failed_run_and_a_run_without_records_say_so(repo):
@@ -133,7 +133,7 @@ def test_a_failed_run_and_a_run_without_records_say_so(repo):
                       {"profile": "demo", "wall_time_s": 11.0, "executed_utc": "2026-11-30 02:24 UTC"})
     (no_records,) = statuses(repo, ["05_benchmarks"])
     assert (no_records.ran, no_records.data, no_records.date, no_records.wall_time) == (
-        "yes (no records)", "—", "2026-11-30 02:24 UTC", "11 s")
+        "yes (no records)", (), "2026-11-30 02:24 UTC", "11 s")
 
 
 def test_a_run_on_every_sub_dataset_is_summed_up_and_bars_are_escaped(repo):
@@ -143,6 +143,39 @@ def test_a_run_on_every_sub_dataset_is_summed_up_and_bars_are_escaped(repo):
     write_record(pd.DataFrame({"a": [1]}), repo / "results" / "demo" / "study_areas" / "table2",
                  provenance(data_kind="CAS data", subdatasets=keys, created_utc="2026-12-01 00:00 UTC"))
     (study_areas,) = statuses(repo, ["01_study_areas"])
-    assert len(keys) == 16 and (study_areas.data, study_areas.subdatasets) == ("CAS data; all 16 sub-datasets", "")
-    row = SectionStatus("s", "yes", "x | y", "", "demo", "c", "d", "w")
+    assert len(keys) == 16 and study_areas.data == (DataPart("CAS data; all 16 sub-datasets"),)
+    row = SectionStatus("s", "yes", (DataPart("x | y"),), "demo", "c", "d", "w")
     assert status_markdown([row]).splitlines()[2] == r"| s | x \| y | yes · profile demo · commit c · d · wall time w |"
+
+
+SAMPLE_AT = "/repo/data/sample"
+
+
+def test_a_page_with_a_part_on_the_real_sample_names_both_data(repo):
+    folder = repo / "results" / "demo" / "study_areas"
+    write_record(pd.DataFrame({"a": [1]}), folder / "sample_table2",
+                 provenance(data_root=SAMPLE_AT, data_kind="CAS sample, real", subdatasets=["hokkaido"],
+                            created_utc="2026-11-30 02:09 UTC"))
+    (study_areas,) = statuses(repo, ["01_study_areas"])
+    assert study_areas.ran == "yes: 3 records (1 of them from another commit)"
+    assert study_areas.data == (DataPart("demo data, synthetic; 2 sub-datasets", "hokkaido, palu"),
+                                DataPart("CAS sample, real; 1 sub-dataset", "hokkaido"))  # main data first
+    board = status_markdown([study_areas]).splitlines()
+    assert board[2].startswith("| {doc}`/book/sections/01_study_areas` | demo data, synthetic; 2 sub-datasets (A) + "
+                               "CAS sample, real; 1 sub-dataset (B) | yes: 3 records")
+    assert board[4:] == ["Sub-datasets read:", "", "- (A) hokkaido, palu", "- (B) hokkaido"]
+
+
+def test_records_of_an_earlier_run_do_not_name_their_data(repo):
+    """A sample record left by a run before the page's latest (e.g. one with ``real_sample = True``) is not shown."""
+    folder = repo / "results" / "demo" / "study_areas"
+    write_record(pd.DataFrame({"a": [1]}), folder / "sample_table2",
+                 provenance(data_root=SAMPLE_AT, data_kind="CAS sample, real", subdatasets=["hokkaido"],
+                            created_utc="2026-11-30 02:07 UTC"))  # the latest run started at 02:08 (02:11 − 130 s)
+    (study_areas,) = statuses(repo, ["01_study_areas"])
+    assert study_areas.data == (DataPart("demo data, synthetic; 2 sub-datasets", "hokkaido, palu"),)
+    executed_notebook(repo / "book" / "sections" / "01_study_areas.ipynb", None)  # failed: every record counts
+    (failed,) = statuses(repo, ["01_study_areas"])
+    assert [part.data for part in failed.data] == ["demo data, synthetic; 2 sub-datasets",
+                                                   "CAS sample, real; 1 sub-dataset"]
+    assert failed.data[0].subdatasets == "hokkaido, palu"  # table4 (palu) adds none

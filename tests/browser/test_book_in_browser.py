@@ -31,6 +31,12 @@ HIDDEN_INPUT_PAGES = [f"book/sections/{name}" for name in (
     "03_building", "04_validation", "05_benchmarks", "06_cross_dataset", "07_reproducibility", "08_inventory",
     "09_inferred")]
 """Pages whose plumbing cells (imports, settings) are tagged ``hide-input``."""
+REAL_SAMPLE_PARTS = {
+    "book/sections/02_dataset": "The real sample beside the demo",
+    "book/sections/03_building": "The real sample: quality control and leakage on real tiles",
+    "book/sections/05_benchmarks": "The real sample: one model against the baselines",
+}
+"""Pages with a part on the real sample shipped in data/sample, and the heading of that part."""
 HIDDEN_INPUT = "details.hide.above-input"
 """How MyST-NB renders the input of a ``hide-input`` cell: a closed ``<details>`` whose ``<summary>`` opens it."""
 
@@ -81,6 +87,23 @@ const tables = [...article.querySelectorAll('table')]
 const pres = [...article.querySelectorAll('pre')]
   .map(p => ['pre', text(p), p.scrollWidth, p.clientWidth]).filter(([, , w, c]) => w > c + 1);
 return [column, [...tables, ...pres]];
+"""
+# The part (the <section>) under the heading named arguments[0]: null where the page has no such heading; else
+# whether the heading shows, the width of the text column, the part's text, how many tables it holds, and those
+# wider than the column: [first 60 characters, width].
+REAL_SAMPLE_PART_JS = f"""
+const article = document.querySelector('{MAIN}');
+const style = getComputedStyle(article);
+const column = article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+const text = e => e.textContent.replace(/\\s+/g, ' ').trim();
+const title = h => {{ const c = h.cloneNode(true); c.querySelectorAll('.headerlink').forEach(a => a.remove());
+                      return text(c); }};
+const heading = [...article.querySelectorAll('h1, h2, h3, h4')].find(h => title(h) === arguments[0]);
+if (!heading) return null;
+const part = heading.closest('section');
+const tables = [...part.querySelectorAll('table')];
+return [heading.getClientRects().length > 0, column, text(part), tables.length,
+        tables.map(t => [text(t).slice(0, 60), t.getBoundingClientRect().width]).filter(([, w]) => w > column + 0.5)];
 """
 IMAGES_JS = f"""
 return [...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0,
@@ -194,6 +217,24 @@ def test_tables_and_code_fit_the_text_column(browser: Any, page: str) -> None:
                                                        f"shows {fits:.0f} px (scrolls sideways)")
         for kind, text, width, fits in too_wide
     )
+
+
+@pytest.mark.parametrize("page, heading", REAL_SAMPLE_PARTS.items())
+def test_real_sample_parts_show_their_heading_banner_and_tables_that_fit(browser: Any, page: str,
+                                                                          heading: str) -> None:
+    assert page in PAGES, f"{page} is no longer in _toc.yml: update REAL_SAMPLE_PARTS"
+    browser.set_window_size(WINDOW_WIDTH, WINDOW_HEIGHT)  # the reader's width, whatever the last page left
+    load(browser, page)
+    browser.execute_script(EXPAND_ALL_JS)
+    part = browser.execute_script(REAL_SAMPLE_PART_JS, heading)
+    assert part is not None, f"{page} has no heading {heading!r} in {MAIN}"
+    shown, column, text, tables, too_wide = part
+    assert shown, f"the heading {heading!r} on {page} does not show"
+    assert "Real tiles. This part reads the 24 real CAS tiles" in text, (
+        f"the part {heading!r} on {page} does not open with the real-tiles banner: {text[:200]!r}")
+    assert tables, f"the part {heading!r} on {page} shows no table"
+    assert not too_wide, f"in {heading!r} on {page} at {WINDOW_WIDTH} px (text column {column:.0f} px):\n" + "\n".join(
+        f"  table {start!r}: {width:.0f} px wide" for start, width in too_wide)
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -46,7 +46,7 @@ from landslide_core.errors import ManifestError, TileSizeError
 from landslide_core.io.raster import read_raster, write_raster
 from landslide_core.sources.cas import CAS
 from landslide_core.tiles import TileRecord
-from tests.conftest import HOKKAIDO, REPO, requires_real_data, write_pair
+from tests.conftest import REPO, SAMPLE, write_pair
 
 RNG = np.random.default_rng(7)
 _next_id = [0]  # pixel ids handed out so far
@@ -373,9 +373,9 @@ def test_written_groups_csv(tmp_path):
 # --------------------------------------------------------------------------- tiles on disk
 
 
-@requires_real_data
+@pytest.mark.real_data
 def test_real_hokkaido_tiles_pair_exactly_as_known():
-    records = CAS.list_tiles(HOKKAIDO.parent)
+    records = CAS.list_tiles(SAMPLE)
     assert len(records) == 24
     audit = audit_records(records, progress=False, workers=2)
     pairs = {(a.split("/")[1], b.split("/")[1]) for a, b in audit.pairs[["uid_a", "uid_b"]].itertuples(index=False)}
@@ -391,7 +391,7 @@ def test_real_hokkaido_tiles_pair_exactly_as_known():
     assert audit.tiles.equals(audit_records(records, progress=False, workers=1).tiles)
 
 
-@requires_real_data
+@pytest.mark.real_data
 def test_grouped_split_of_real_tiles_has_no_leakage(hokkaido_copy):
     records = CAS.list_tiles(hokkaido_copy)
     split, audit = grouped_split(records, seed=0, progress=False)

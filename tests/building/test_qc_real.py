@@ -1,4 +1,5 @@
-"""Quality control on real CAS tiles: the 24 Hokkaido pairs and the 29 originals passed the paper's QC."""
+"""Quality control on real CAS tiles: the 24 Hokkaido pairs shipped in data/sample (every clone) and the 29 originals
+(beside the team's checkout only) passed the paper's QC."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import pytest
 
 from landslide_core.building.qc import QCThresholds, fill_fraction, flag, removed_from_names, score_root
 from landslide_core.io.raster import read_raster
-from tests.conftest import HOKKAIDO, ORIGINALS, requires_real_data
+from tests.conftest import ORIGINALS, SAMPLE, requires_originals
 
-pytestmark = requires_real_data
+pytestmark = pytest.mark.real_data
 
 
 @pytest.fixture(scope="module")
 def hokkaido_flags():
-    return flag(score_root(HOKKAIDO.parent, progress=False))
+    return flag(score_root(SAMPLE, progress=False))
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,7 @@ def test_the_24_hokkaido_pairs_pass_every_rule(hokkaido_flags) -> None:
     assert (flags["reasons"] == "").all()
 
 
+@requires_originals
 def test_the_29_originals_are_scored_without_masks(original_flags) -> None:
     flags = original_flags
     assert len(flags) == 29
@@ -46,6 +48,7 @@ def test_the_29_originals_are_scored_without_masks(original_flags) -> None:
     assert flags["subdataset"].nunique() == 10
 
 
+@requires_originals
 def test_which_originals_are_flagged_and_why(original_flags) -> None:
     """Two published tiles are flagged: Lombok043's top 39 % is white fill beyond the scene footprint (the
     paper's person kept it, or its fill count differs), and Palu0117 holds a strip from another acquisition
@@ -58,6 +61,7 @@ def test_which_originals_are_flagged_and_why(original_flags) -> None:
     assert flags.drop(index="Palu0117")["seam_score"].max() < QCThresholds().seam * 0.75
 
 
+@requires_originals
 def test_real_fill_edges_count_and_clipped_content_does_not(original_flags) -> None:
     flags = original_flags
     # white wedges beyond the footprint at the tile edge
@@ -71,14 +75,20 @@ def test_real_fill_edges_count_and_clipped_content_does_not(original_flags) -> N
         assert flags.loc[name, "fill_fraction"] == 0
 
 
-def test_numbering_of_the_real_samples() -> None:
-    removed = removed_from_names(HOKKAIDO.parent).set_index("subdataset")
+def test_numbering_of_the_real_sample() -> None:
+    """The names are a third party's (100NN, see data/sample/LICENCE.md): this checks the reading, not the dataset."""
+    removed = removed_from_names(SAMPLE).set_index("subdataset")
     assert removed.loc["hokkaido", ["present", "highest number"]].tolist() == [24, 10785]
+
+
+@requires_originals
+def test_numbering_of_the_originals() -> None:
     originals = removed_from_names(ORIGINALS).set_index("subdataset")
     assert originals.loc["jiuzhai-0.2m", ["present", "highest number"]].tolist() == [8, 5388]
     assert originals.loc["hokkaido", ["present", "highest number", "missing"]].tolist() == [4, 1238, 1234]
 
 
+@requires_originals
 def test_scores_do_not_depend_on_the_file_suffix(tmp_path: Path) -> None:
     """The same pixels read from .tif and .tiff give the same scores (jiuzhai ships both)."""
     source = next(ORIGINALS.glob("jiuzzhaigou_0.2m_UVA0155.tif"))

@@ -25,7 +25,7 @@ from landslide_core.cli import main
 from landslide_core.errors import ConfigError, SceneError
 from landslide_core.io.raster import read_raster, write_raster
 
-from ..conftest import HOKKAIDO, ORIGINALS, requires_real_data
+from ..conftest import HOKKAIDO, ORIGINALS, requires_originals
 
 CRS = "EPSG:32650"
 TRANSFORM = from_origin(500_000, 3_000_000, 2.0, 2.0)
@@ -271,14 +271,15 @@ def test_unusable_scenes_and_inventories_raise_scene_errors_naming_the_file(tmp_
     assert not (tmp_path / "out").exists()
 
 
-@requires_real_data
+@pytest.mark.real_data
+@requires_originals
 def test_a_real_cas_tile_has_no_georeferencing_and_is_refused():
     tile = ORIGINALS / "Hokkaido0017.tiff"
     with pytest.raises(SceneError, match=r"Hokkaido0017\.tiff: has no CRS"):
         tile_scene(tile, "/nonexistent/never-written", progress=False)
 
 
-@requires_real_data
+@pytest.mark.real_data
 def test_real_pixels_and_mask_pass_through_unchanged(tmp_path):
     name = sorted((HOKKAIDO / "img").glob("*.tif"))[0].name
     image, mask = read_raster(HOKKAIDO / "img" / name), read_raster(HOKKAIDO / "mask" / name)[0]

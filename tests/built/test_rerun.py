@@ -6,7 +6,9 @@ rebuilds it with another ``epochs`` and then with another ``lr``, as a user woul
 epochs asked for with other training losses, run scores that differ from the previous build's (equal only for a
 model that predicts one class, or where they come from an epoch that trained identically in both builds: the best
 epoch 1 of a 2- and a 3-epoch run), and a training sentence on the page that is the one the runs' own
-``config.json`` gives.
+``config.json`` gives. The benchmarks page's part on the real sample trains runs of its own settings (``sample_*``),
+not ``epochs`` or ``lr``: they are checked apart, to be the same runs in every build, described by their own
+sentence.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import nbformat
 import pandas as pd
 import pytest
 
+from landslide_core.sections.benchmarks import SPLIT_KINDS
+from landslide_core.sections.sample_benchmark import SAMPLE_RUNS
 from landslide_core.sections.training_text import describe_training
 from tests.built.test_results_archive import working_tree_copy
 
@@ -44,20 +48,33 @@ def build(checkout: Path, section: str, settings: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def page_sentence(checkout: Path, notebook: str) -> str:
-    """The training sentence the executed page shows."""
+def page_sentences(checkout: Path, notebook: str) -> list[str]:
+    """The training sentences the executed page shows, in page order: its main runs' first, then (benchmarks) those
+    of its part on the real sample."""
     page = nbformat.read(checkout / "book" / "sections" / f"{notebook}.ipynb", as_version=4)
     texts = [output.get("data", {}).get("text/markdown", "") for cell in page.cells for output in cell.get("outputs", [])]
-    found = [text for text in texts if text.startswith(SENTENCE)]
-    assert len(found) == 1, "the page shows one training sentence"
-    return found[0][len(SENTENCE):].rstrip(".")
+    return [text[len(SENTENCE):].rstrip(".") for text in texts if text.startswith(SENTENCE)]
 
 
-def runs_read(checkout: Path, section: str) -> list[Path]:
-    """The run folders the page read, as it recorded them."""
+def page_sentence(checkout: Path, notebook: str) -> str:
+    """The training sentence of the page's main runs."""
+    found = page_sentences(checkout, notebook)
+    assert found, "the page shows its training sentence"
+    return found[0]
+
+
+def runs_read(checkout: Path, section: str, *, sample: bool = False) -> list[Path]:
+    """The run folders the page read, as it recorded them: those of its main data, or (``sample``) those of its part
+    on the real sample (under a ``sample`` folder of its runs)."""
     results = checkout / "results" / "demo" / section
     record = json.loads((results / "runs_read.json").read_text(encoding="utf-8"))
-    return [results / name for name in record["folders"]]
+    folders = [results / name for name in record["folders"]]
+    return [f for f in folders if (SAMPLE_RUNS in f.relative_to(results).parts) == sample]
+
+
+def configs_of(folders: list[Path]) -> list[dict]:
+    """The runs' own ``config.json``."""
+    return [json.loads((folder / "config.json").read_text(encoding="utf-8")) for folder in folders]
 
 
 def model_scores(checkout: Path, section: str, record: str) -> pd.DataFrame:
@@ -102,11 +119,18 @@ def test_a_rebuild_with_other_epochs_then_another_lr_trains_and_describes_new_ru
     seen: list[set[Path]] = []
     before: dict[str, tuple[pd.DataFrame, list[float]]] = {}
     losses = None
+    sample_runs: set[Path] | None = None
     for epochs, lr in ((2, 0.05), (3, 0.05), (3, 0.02)):
         build(checkout, section, {**small, "epochs": str(epochs), "lr": str(lr)})
         folders = runs_read(checkout, section)
-        configs = [json.loads((folder / "config.json").read_text(encoding="utf-8")) for folder in folders]
+        configs = configs_of(folders)
         assert folders and all(c["epochs"] == epochs and c["lr"] == lr for c in configs)
+        sample = runs_read(checkout, section, sample=True)
+        if sample:  # the part on the real sample: its own settings, so the same runs whatever epochs and lr say
+            assert sample_runs is None or set(sample) == sample_runs, "the sample's runs were trained again"
+            sample_runs = set(sample)
+            in_page_order = sorted(sample, key=lambda f: SPLIT_KINDS.index(f.parent.name.removesuffix("-split")))
+            assert page_sentences(checkout, notebook)[1:] == [describe_training(configs_of(in_page_order))]
         for folder in folders:
             assert len(pd.read_csv(folder / "history.csv")) == epochs, folder
         sentence = page_sentence(checkout, notebook)

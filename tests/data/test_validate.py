@@ -1,7 +1,7 @@
 """`landslide-core validate` and the Dataset report every kind of bad tile with the file and the fix.
 
-The corruption test runs twice: on copies of the 24 real Hokkaido Iburi-Tobu pairs (skipped where the
-shared sample is absent) and on generated tiles, so CI outside the team still exercises every check.
+The corruption test runs twice: on copies of the 24 real Hokkaido Iburi-Tobu pairs shipped in data/sample and on
+generated tiles, so every check meets both real and made-up pixels.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from landslide_core.sources.cas.layout import scan
 from tests.conftest import random_pair, write_pair
 
 
-@pytest.fixture(params=["real", "synthetic"])
+@pytest.fixture(params=[pytest.param("real", marks=pytest.mark.real_data), "synthetic"])
 def clean_root(request, make_root) -> tuple[Path, str]:
     if request.param == "real":
         root = request.getfixturevalue("hokkaido_copy")

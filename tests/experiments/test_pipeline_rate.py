@@ -26,7 +26,7 @@ from landslide_core.experiments.pipeline_rate import (
 from landslide_core.experiments.throughput import device_slug
 from landslide_core.provenance import read_record
 from landslide_core.sources.cas import CAS
-from tests.conftest import SHARED_DATA, requires_real_data
+from tests.conftest import SAMPLE
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pipeline.py"
 
@@ -115,11 +115,9 @@ def test_the_script_prints_the_ratio_and_writes_the_record(make_root, tmp_path, 
 
 
 @pytest.mark.real_data
-@requires_real_data
 def test_on_the_real_sample_the_ratio_is_computed(tmp_path):
-    root = SHARED_DATA / "cas-sample"
-    records = CAS.list_tiles(root)
-    result = run_pipeline_rate(root, records, rounds=1, min_tiles=1, out=tmp_path)
+    records = CAS.list_tiles(SAMPLE)
+    result = run_pipeline_rate(SAMPLE, records, rounds=1, min_tiles=1, out=tmp_path)
     assert len(records) == 24 and result.table["measurement"].tolist() == list(MEASUREMENTS)
     assert math.isfinite(result.ratio) and result.ratio > 0
-    assert read_record(result.paths[1].with_suffix(""))[1].data_kind == "CAS data"
+    assert read_record(result.paths[1].with_suffix(""))[1].data_kind == "CAS sample, real"

@@ -51,8 +51,6 @@ class RedAbove(nn.Module):
 @pytest.fixture(scope="module")
 def real_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Seven real Hokkaido Iburi-Tobu pairs as SAT tiles, and three of them again as a UAV sub-dataset."""
-    if not HOKKAIDO.is_dir():
-        pytest.skip(f"real CAS sample not found at {HOKKAIDO}")
     root = tmp_path_factory.mktemp("cas")
     names = sorted(p.name for p in (HOKKAIDO / "img").glob("*.tif"))
     for folder, chosen in ((HOKKAIDO.name, names[:7]), (UAV_FOLDER, names[7:10])):
@@ -98,6 +96,7 @@ def expected(records: list) -> dict[int | None, np.ndarray]:
 CPU = Runtime.for_device("cpu")
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("two_channels", [False, True])
 @pytest.mark.parametrize("crop_size", [None, 96])
 def test_counts_per_tile_equal_a_brute_force_count_on_real_tiles(records, expected, crop_size, two_channels):
@@ -110,6 +109,7 @@ def test_counts_per_tile_equal_a_brute_force_count_on_real_tiles(records, expect
     assert (counts.sum(axis=0) > 0).all()  # the rule finds, misses and mistakes landslide pixels: all cells used
 
 
+@pytest.mark.real_data
 def test_the_matrices_and_the_scores_table_are_sums_of_the_tiles(records, expected):
     model = RedAbove()
     matrices = confusion_matrices(model, records, CPU, batch_size=4, num_workers=0, crop_size=96)
@@ -132,6 +132,7 @@ def test_the_matrices_and_the_scores_table_are_sums_of_the_tiles(records, expect
         ["UAV", ""], ["UAV", "longxi-uav"], ["SAT", ""], ["SAT", "hokkaido"], ["UAV&SAT", ""]]
 
 
+@pytest.mark.real_data
 def test_counts_that_do_not_belong_to_the_records_are_refused(records):
     with pytest.raises(ConfigError, match=r"counts has shape \(9, 4\), records 10 tiles"):
         tile_table(np.zeros((9, 4), np.int64), records, model="m")
@@ -152,6 +153,7 @@ def _tile_counts_in_process(records: list) -> np.ndarray:
     return tile_counts(RedAbove(), records, Runtime.for_device("cpu"), batch_size=2, num_workers=0, crop_size=96)
 
 
+@pytest.mark.real_data
 @pytest.mark.slow
 def test_three_processes_count_every_tile_once_exactly_like_one(records, expected):
     # 10 tiles over 3 processes: 4, 3 and 3 tiles, batches of 2 leave a half batch on each.
@@ -159,6 +161,7 @@ def test_three_processes_count_every_tile_once_exactly_like_one(records, expecte
         np.testing.assert_array_equal(counts, expected[96])
 
 
+@pytest.mark.real_data
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; benchmarks/gpu_check.sh runs it on one")
 def test_counts_on_a_gpu_under_autocast_and_channels_last_equal_the_brute_force_count(records, expected):

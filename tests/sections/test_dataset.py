@@ -17,6 +17,8 @@ from landslide_core.sections.dataset import (  # noqa: E402
     gallery,
     landslide_shares,
     representative_tiles,
+    sample_comparison,
+    sample_statistics,
     share_chart,
     table2,
     table2_notes,
@@ -73,3 +75,17 @@ def test_gallery_shows_the_median_tile_of_each_subdataset(found):
     assert sum(len(ax.images) for ax in figure.axes) == 4
     chart = share_chart(landslide_shares(stats))
     assert len(chart.axes[0].patches) == 2
+
+
+def test_the_sample_table_has_no_subdataset_row_where_the_page_has_none_of_its_tiles(make_root):
+    root = make_root({"palu": 2, "Hokkaido Iburi-Tobu": 3}, size=64)
+    records = scan(root).records
+    palu = [r for r in records if r.subdataset == "palu"]
+    hokkaido = [r for r in records if r.subdataset == "hokkaido"]
+    table = sample_statistics(palu, hokkaido, synthetic=False)
+    assert list(table.index) == ["all sub-datasets, data_root", "Hokkaido Iburi-Tobu, shipped sample"]
+    assert list(table["tiles are"]) == ["real", "real"] and table["Tiles"].tolist() == [2, 3]
+    masks = [read_raster(r.mask) for r in hokkaido]
+    assert table.iloc[1]["Pixel share (%)"] == pytest.approx(100 * np.mean(masks))
+    text = sample_comparison(table, hokkaido)
+    assert "in all 2 real tiles of the data_root data" in text and ") in all real tiles." in text

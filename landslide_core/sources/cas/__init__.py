@@ -33,12 +33,13 @@ from .registry import (
     subdataset_for_tile_name,
     subdatasets,
 )
+from .sample import SAMPLE_DATA, is_sample
 from .synthetic import is_synthetic, synthetic_info
 
 __all__ = [
     "CAS", "CAS_DATA", "GROUPS", "PAPER_CITATION", "STUDY_AREAS_FOLDER", "SYNTHETIC_DATA", "TILE_SIZE", "ZENODO_DOI",
-    "ZENODO_RECORD", "CASSource", "Region", "SubDataset", "check_group", "find_subdataset", "get_subdataset",
-    "group_members", "is_synthetic", "normalize_name", "region", "regions", "subdataset_for_tile_name", "subdatasets",
+    "ZENODO_RECORD", "SAMPLE_DATA", "CASSource", "Region", "SubDataset", "check_group", "find_subdataset", "get_subdataset",
+    "group_members", "is_sample", "is_synthetic", "normalize_name", "region", "regions", "subdataset_for_tile_name", "subdatasets",
     "synthetic_info",
 ]
 
@@ -90,8 +91,10 @@ class CASSource(TileSource):
         return is_synthetic(root)
 
     def data_label(self, root: str | Path) -> str:
-        """``demo data, synthetic`` for a demo root, else ``CAS data``."""
-        return SYNTHETIC_DATA if is_synthetic(root) else CAS_DATA
+        """``demo data, synthetic`` for a demo root, ``CAS sample, real`` for the shipped sample, else ``CAS data``."""
+        if is_synthetic(root):
+            return SYNTHETIC_DATA
+        return SAMPLE_DATA if is_sample(root) else CAS_DATA
 
 
 CAS = CASSource()
