@@ -79,6 +79,8 @@ class SectionRun:
     found: Scan | None = None
     """What the scan of the data root found (set by :func:`open_section`)."""
     started: float = field(default_factory=time.time)
+    part: bool = False
+    """True for a part of a page on data other than the page's own (:meth:`on_sample`); its banner says "part"."""
 
     @classmethod
     def start(
@@ -129,7 +131,8 @@ class SectionRun:
             ))
         elif is_sample(self.data_root):
             display(Markdown(
-                f"**Real tiles.** This part reads the {len(self.records or [])} real CAS tiles shipped in "
+                f"**Real tiles.** This {'part' if self.part else 'page'} reads the {len(self.records or [])} real "
+                f"CAS tiles shipped in "
                 f"`{shown_path(self.data_root)}` (Hokkaido Iburi-Tobu, CC BY 4.0; Xu et al. 2024, Zenodo 10294997; "
                 "see its `LICENCE.md`): they are imagery, not generated, but a small sample of one sub-dataset, so "
                 "what is computed from them describes these tiles, not the dataset."
@@ -151,7 +154,7 @@ class SectionRun:
         found = self.source.scan(root)
         raise_first(found.problems)
         return SectionRun(self.section, self.profile, self.parameters, root, found.records, None, self.device,
-                          self.results_dir, self.source, found)
+                          self.results_dir, self.source, found, part=True)
 
     def note_runs_read(self, folders: Iterable[Path]) -> None:
         """Record which run folders this page read (``runs_read.json``), so ``results prune`` keeps them."""

@@ -94,6 +94,11 @@ def test_the_part_on_the_real_sample_records_the_samples_provenance_and_says_rea
 
     sample.banner()
     assert shown[-1].data.startswith("**Real tiles.** This part reads the 24 real CAS tiles shipped in `data/sample`")
+    # A page given the sample as its own data (`-p data_root data/sample`) says so of the whole page.
+    whole = SectionRun.start("dataset", profile="demo", parameters={}, data_root=sample.data_root,
+                             records=sample.records)
+    whole.banner()
+    assert shown[-1].data.startswith("**Real tiles.** This page reads the 24 real CAS tiles shipped in `data/sample`")
     sample.record(pd.DataFrame({"tiles": [24]}), "sample_counts")
     run.record(pd.DataFrame({"tiles": [0]}), "counts")
     _, provenance = read_record(run.results_dir / "sample_counts")
