@@ -118,11 +118,12 @@ chart = share_chart(shares)
 if real_sample:
     sample = run.on_sample()
     sample.banner()
+    sample_stats = tile_statistics(sample.records, progress=False)
     beside = sample_statistics(found.records, sample.records,
-                               synthetic=run.synthetic)
+                               synthetic=run.synthetic, main_stats=stats,
+                               sample_stats=sample_stats)
     sample.show(beside.T, "sample_statistics", precision=1,
                 caption="Real sample beside this page's tiles")
-    sample_stats = tile_statistics(sample.records, progress=False)
     real_tiles = gallery(spread_tiles(sample.records, sample_stats))
 else:
     display(Markdown("The part on the real sample was left out of this "

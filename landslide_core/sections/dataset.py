@@ -6,14 +6,13 @@ are the tile counts of paper Table 2, which are quoted and labelled so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..data.statistics import tile_statistics
 from ..io.raster import read_raster
 from ..paper import mismatches, quote
 from ..sources import Scan
@@ -23,7 +22,7 @@ from ..tiles import TileRecord
 
 __all__ = [
     "COUNT_COLUMNS", "GROUP_COLOURS", "SAMPLE_COLUMNS", "gallery", "image_statistics", "landslide_shares", "overlay", "representative_tiles",
-    "sample_comparison", "sample_statistics", "share_chart", "spread_tiles", "summary", "table2", "table2_notes",
+    "paper_tiles", "sample_comparison", "sample_statistics", "share_chart", "spread_tiles", "summary", "table2", "table2_notes",
 ]
 
 GROUP_COLOURS = {"UAV": "#1b9e77", "SAT": "#7570b3"}
@@ -201,36 +200,49 @@ def image_statistics(records: Sequence[TileRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["subdataset", "name", "pixels", "brightness_mean", "brightness_square"])
 
 
-def _describe(records: Sequence[TileRecord], kind: str) -> dict[str, float | str]:
+def _describe(stats: pd.DataFrame, images: pd.DataFrame, kind: str) -> dict[str, float | str]:
     """One row of :func:`sample_statistics`: shares from the masks, brightness pooled over every pixel."""
-    images = image_statistics(records)
     weights = images["pixels"] / images["pixels"].sum()
     mean = float((weights * images["brightness_mean"]).sum())
     square = float((weights * images["brightness_square"]).sum())
-    return {"tiles are": kind, **_summarize(tile_statistics(records, progress=False)), "Mean brightness": mean,
+    return {"tiles are": kind, **_summarize(stats), "Mean brightness": mean,
             "Brightness SD": float(np.sqrt(max(square - mean**2, 0.0)))}
+
+
+def paper_tiles(keys: Iterable[str]) -> tuple[str, int, int]:
+    """Sub-datasets by key: their paper Table 2 names in its order, the tiles Table 2 lists for them and for all 16.
+
+    What a part on a few tiles sets them against (e.g. 24 of the 1,484 Hokkaido Iburi-Tobu tiles of 20,865).
+    """
+    keys = set(keys)
+    listed = [sd for sd in subdatasets() if sd.key in keys]
+    return (", ".join(sd.name for sd in listed), sum(sd.paper_tiles for sd in listed),
+            sum(sd.paper_tiles for sd in subdatasets()))
 
 
 def _names(records: Sequence[TileRecord]) -> str:
     """The sub-datasets of some tiles, by the names of paper Table 2, in its order."""
-    keys = {r.subdataset for r in records}
-    return ", ".join(sd.name for sd in subdatasets() if sd.key in keys)
+    return paper_tiles(r.subdataset for r in records)[0]
 
 
-def sample_statistics(main: Sequence[TileRecord], sample: Sequence[TileRecord], *, synthetic: bool) -> pd.DataFrame:
+def sample_statistics(main: Sequence[TileRecord], sample: Sequence[TileRecord], *, synthetic: bool,
+                      main_stats: pd.DataFrame, sample_stats: pd.DataFrame) -> pd.DataFrame:
     """The real sample's tile statistics beside the page's own tiles (the demo's, or a ``data_root``'s).
 
     Rows, in this order: the page's tiles of the sample's sub-datasets (only where it has any), all the page's
     tiles, the sample. The column "tiles are" says in words which rows are synthetic and which real.
+    ``main_stats`` and ``sample_stats`` are the :func:`tile_statistics` the page already read for its tables and
+    gallery, so each mask is read once; each image is read once here, for its brightness.
     """
     where, kind = ("demo", "synthetic") if synthetic else ("data_root", "real")
-    keys = {r.subdataset for r in sample}
-    same = [r for r in main if r.subdataset in keys]
+    main_images, sample_images = image_statistics(main), image_statistics(sample)
+    keys = set(sample_stats["subdataset"])
     rows = {}
-    if same:
-        rows[f"{_names(sample)}, {where}"] = _describe(same, kind)
-    rows[f"all sub-datasets, {where}"] = _describe(main, kind)
-    rows[f"{_names(sample)}, shipped sample"] = _describe(sample, "real")
+    if main_stats["subdataset"].isin(keys).any():
+        rows[f"{_names(sample)}, {where}"] = _describe(main_stats[main_stats["subdataset"].isin(keys)],
+                                                       main_images[main_images["subdataset"].isin(keys)], kind)
+    rows[f"all sub-datasets, {where}"] = _describe(main_stats, main_images, kind)
+    rows[f"{_names(sample)}, shipped sample"] = _describe(sample_stats, sample_images, "real")
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(SAMPLE_COLUMNS)).rename_axis("tiles")
 
 
@@ -266,9 +278,7 @@ def sample_comparison(table: pd.DataFrame, sample: Sequence[TileRecord]) -> str:
              f"data; their mean brightness is {real['Mean brightness']:.0f} (standard deviation "
              f"{real['Brightness SD']:.0f}) against {reference['Mean brightness']:.0f} "
              f"({reference['Brightness SD']:.0f}) in {which}.")
-    keys = {r.subdataset for r in sample}
-    listed = sum(sd.paper_tiles for sd in subdatasets() if sd.key in keys)
-    total = sum(sd.paper_tiles for sd in subdatasets())
+    _, listed, total = paper_tiles(r.subdataset for r in sample)
     return (f"{text} These are {count} tiles of {names}, of the {listed:,} tiles paper Table 2 lists for it and "
             f"{total:,} in the dataset: they show how real tiles look and how their landslide share varies beside "
             f"the {kind} ones, not the landslide share of the sub-dataset or of the dataset.")

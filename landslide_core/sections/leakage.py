@@ -25,10 +25,10 @@ from ..eval.paper import paper_values
 from ..io.raster import read_raster
 from ..paper import inferences, mismatches, says
 from ..sources import get_source
-from ..sources.cas import subdatasets
 from ..sources.cas.registry import ZENODO_RECORD
 from ..tiles import TileRecord
 from .building import flag_counts
+from .dataset import paper_tiles
 
 __all__ = [
     "PAPER_REMOVED", "PublishedAudit", "audit_summary", "leakage_tables", "overlapping_pairs", "pair_figure",
@@ -181,17 +181,9 @@ def pair_figure(audit: LeakageAudit, records: Sequence[TileRecord], *, panel_inc
     return figure
 
 
-def _paper_tiles(audit: LeakageAudit) -> tuple[str, int, int]:
-    """The audited tiles' sub-datasets by name, the tiles paper Table 2 lists for them, and for the dataset."""
-    keys = set(audit.tiles["subdataset"])
-    listed = [sd for sd in subdatasets() if sd.key in keys]
-    return (", ".join(sd.name for sd in listed), sum(sd.paper_tiles for sd in listed),
-            sum(sd.paper_tiles for sd in subdatasets()))
-
-
 def sample_scope(checked: PublishedAudit) -> str:
     """What the shipped sample can and cannot show here, its quality-control flags, and why no removed count."""
-    names, listed, total = _paper_tiles(checked.audit)
+    names, listed, total = paper_tiles(checked.audit.tiles["subdataset"])
     counts = checked.flag_counts.loc["all"]
     return (f"These are {int(counts['tiles'])} real tiles of one sub-dataset, {names} ({listed:,} tiles in paper "
             f"Table 2, {total:,} in the whole dataset). They can show that published tiles share pixels and that a "

@@ -82,7 +82,8 @@ def test_the_sample_table_has_no_subdataset_row_where_the_page_has_none_of_its_t
     records = scan(root).records
     palu = [r for r in records if r.subdataset == "palu"]
     hokkaido = [r for r in records if r.subdataset == "hokkaido"]
-    table = sample_statistics(palu, hokkaido, synthetic=False)
+    table = sample_statistics(palu, hokkaido, synthetic=False, main_stats=tile_statistics(palu, progress=False),
+                              sample_stats=tile_statistics(hokkaido, progress=False))
     assert list(table.index) == ["all sub-datasets, data_root", "Hokkaido Iburi-Tobu, shipped sample"]
     assert list(table["tiles are"]) == ["real", "real"] and table["Tiles"].tolist() == [2, 3]
     masks = [read_raster(r.mask) for r in hokkaido]

@@ -106,11 +106,17 @@ def test_the_scope_says_what_24_tiles_of_one_subdataset_can_and_cannot_show(chec
     assert "no published tiles were audited" in published_note(None) and "data_root" in published_note(None)
 
 
+def _statistics(main: list, sample: list):
+    """:func:`sample_statistics` of synthetic page tiles ``main`` beside ``sample``, given their tile statistics."""
+    return sample_statistics(main, sample, synthetic=True, main_stats=tile_statistics(main, progress=False),
+                             sample_stats=tile_statistics(sample, progress=False))
+
+
 def test_the_statistics_table_holds_the_real_tiles_with_shares_from_their_masks(sample) -> None:
     masks = [_read(path) for path in sorted((HOKKAIDO / "mask").glob("*.tif"))]
     assert len(masks) == 24
     shares = [float((m > 0).mean()) for m in masks]
-    table = sample_statistics(sample[:6], sample, synthetic=True)
+    table = _statistics(sample[:6], sample)
     assert list(table.columns) == list(SAMPLE_COLUMNS)
     real = table.loc["Hokkaido Iburi-Tobu, shipped sample"]
     assert real["tiles are"] == "real" and real["Tiles"] == 24
@@ -127,7 +133,7 @@ def test_the_statistics_table_holds_the_real_tiles_with_shares_from_their_masks(
 
 
 def test_the_comparison_is_computed_from_the_table(sample) -> None:
-    table = sample_statistics(sample[:6], sample, synthetic=True)
+    table = _statistics(sample[:6], sample)
     text = sample_comparison(table, sample)
     real, same = table.iloc[-1], table.iloc[0]
     assert text.startswith(f"The 24 real Hokkaido Iburi-Tobu tiles of the sample hold {real['Pixel share (%)']:.1f} %")

@@ -9,10 +9,10 @@ damaged or edited copy is named, never silently scored.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from ...errors import DatasetNotFoundError, PathProblemError
+from ...io.checksums import file_sha256
 
 __all__ = [
     "CHECKSUMS_FILE", "LICENCE_FILE", "SAMPLE_DATA", "SAMPLE_SUBDATASET", "SampleError", "is_sample", "sample_problems",
@@ -57,7 +57,7 @@ def sample_problems(root: str | Path) -> list[SampleError]:
         path = root / name
         if not path.is_file():
             problems.append(SampleError(path, "listed in the sample's checksum manifest but missing", fix))
-        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        elif file_sha256(path) != digest:
             problems.append(SampleError(path, f"its SHA-256 differs from the one {CHECKSUMS_FILE} lists", fix))
     for path in sorted(root.rglob("*.tif*")):
         if path.relative_to(root).as_posix() not in listed and "splits" not in path.relative_to(root).parts:
