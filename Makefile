@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine (Python 3.11 and PyPI are all they need):
 #   make book   build the Jupyter Book from the embedded synthetic demo data
 #   make test   lint (ruff, the import-linter layer contract), list what the GPU check would run (--dry-run), run
-#               the unit tests, build the book, check it with nbval, read its demo results back from the records and
+#               the unit tests (one process per core), build the book (sections side by side), check it with nbval, read its demo results back from the records and
 #               rebuild Table 5 from its packed results, rebuild the Table 5, 6 and 7 pages with other settings
 #               (tests/built), then check it in headless Chromium
 # Both create .venv from requirements.txt on first use; later runs reuse it. `make test` also installs Debian's
@@ -12,6 +12,14 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Tests run in one process per core (pytest-xdist), each on one CPU thread, so that two processes do not fight over
+# the cores; `make test TEST_JOBS=0` runs them in this process (pytest -n 0). A developer's inner loop can leave out
+# the tests marked slow (training, notebooks): .venv/bin/python -m pytest -n auto -m "not slow"; make test never does.
+TEST_JOBS ?= auto
+PARALLEL  := OMP_NUM_THREADS=1
+# Each step of `make test` (and the install) says how long it took (bash's time), for the breakdown in the README.
+SHELL := bash
+export TIMEFORMAT := [make] the step above took %0R s (CPU %0U s user, %0S s system)
 
 .PHONY: book test venv browser-deps clean
 
@@ -21,7 +29,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	time $(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
@@ -29,13 +37,13 @@ book: $(STAMP)
 	$(PY) -m landslide_core book
 
 test: $(STAMP) browser-deps
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/lint-imports
-	bash benchmarks/gpu_check.sh --dry-run --python $(PY)
-	$(PY) -m pytest --ignore=tests/browser --ignore=tests/built
-	$(PY) -m landslide_core book
-	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider book/sections
-	$(PY) -m pytest tests/built tests/browser
+	time $(VENV)/bin/ruff check .
+	time $(VENV)/bin/lint-imports
+	time bash benchmarks/gpu_check.sh --dry-run --python $(PY)
+	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --ignore=tests/browser --ignore=tests/built
+	time $(PY) -m landslide_core book
+	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadfile --nbval-lax --nbval-current-env -p no:cacheprovider book/sections
+	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) tests/built tests/browser
 
 # Headless Chromium, its driver and CJK fonts (sub-dataset names have full-width parentheses) for the browser
 # test. sudo only when not root; a failed install is reported and the browser test then skips with its reason.

@@ -192,7 +192,7 @@ def _book(args: argparse.Namespace) -> int:
 
     parameters = {key: yaml.safe_load(value) for key, value in args.parameter}
     build_book(profile=args.profile, parameters=parameters, only=args.section or None,
-               execute_only=args.execute_only, force=args.force)
+               execute_only=args.execute_only, force=args.force, jobs=args.jobs)
     return 0
 
 
@@ -333,6 +333,43 @@ def _qc(args: argparse.Namespace) -> int:
     else:
         print(f"decisions read from {result.decisions}: {result.kept} of {tiles} tiles kept, listed in {result.kept_csv}")
     return 0
+
+
+def _replica(args: argparse.Namespace) -> int:
+    from .runtime.workers import available_cores
+    from .sources.cas.replica import replica_usage, write_replica
+    from .sources.replica_stand_ins import replica_stand_ins
+
+    report = write_replica(args.root, seed=args.seed, fraction=args.fraction, workers=args.workers or available_cores(),
+                           progress=not args.quiet, stand_ins=() if args.no_stand_ins else replica_stand_ins())
+    usage = replica_usage(report.root)
+    for part in report.parts:
+        files, on_disk, _ = usage.get(part.name, (0, 0, 0))
+        peak = "" if part.peak_rss_mib is None else f", peak {part.peak_rss_mib:.0f} MiB per job"
+        print(f"{part.name}: {part.samples} written, {part.skipped} already there, {part.seconds:.1f} busy s "
+              f"({part.cpu_seconds:.1f} CPU s){peak}; "
+              f"{files} files, {on_disk / 1e9:.2f} GB on disk")
+    total = sum(on_disk for _, on_disk, _ in usage.values())
+    print(f"SYNTHETIC replica (seed {args.seed}, fraction {args.fraction}) at {report.root}: {total / 1e9:.2f} GB on "
+          f"disk, {report.seconds:.1f} s with {report.workers} process(es); it is not CAS imagery")
+    return 0
+
+
+def _add_replica_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("replica", help="write a SYNTHETIC replica of the dataset's layout at full size",
+                            description="Write the CAS layout at full size, synthetic: the 16 sub-dataset folders "
+                                        "with their Table 2 tile counts, real-style names with numbering gaps, "
+                                        "512×512 uncompressed tiles cut from scenes every 256 px, and the public "
+                                        "datasets' stand-ins at their real sizes in ROOT/_stand_ins. Running the "
+                                        "same command again resumes.")
+    p.add_argument("root", type=Path, help="output folder (new, empty, or a replica of the same seed and fraction)")
+    p.add_argument("--fraction", type=float, default=1.0,
+                   help="share of each count to write, e.g. 0.01 for a quick one (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument("--workers", type=int, help="processes painting and writing (default: the usable cores)")
+    p.add_argument("--no-stand-ins", action="store_true", help="write only the CAS tiles")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_replica)
 
 
 def _add_results_command(commands: argparse._SubParsersAction) -> None:
@@ -747,6 +784,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a notebook parameter (VALUE is read as YAML), e.g. -p data_root /data/CAS")
     p.add_argument("--execute-only", action="store_true", help="execute the notebooks but do not build HTML")
     p.add_argument("--force", action="store_true", help="execute sections even when nothing they depend on changed")
+    p.add_argument("--jobs", type=int, help="sections executed at once (0: one per core; default: one per core, each "
+                   "kernel on one CPU thread, where no section runs on a GPU; one at a time where one does)")
     p.set_defaults(func=_book)
 
     p = commands.add_parser("tile", help="cut a georeferenced scene into tiles in the CAS layout, with a tile index",
@@ -775,6 +814,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict_command(commands)
     _add_results_command(commands)
     _add_qc_command(commands)
+    _add_replica_command(commands)
     _add_training_commands(commands)
     return parser
 

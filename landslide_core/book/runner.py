@@ -21,8 +21,11 @@ import pprint
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ from papermill.exceptions import PapermillExecutionError
 from ..errors import LandslideCoreError, PathProblemError, SectionFailedError
 from ..io.atomic import write_text_atomic
 from ..provenance import library_versions
+from ..runtime.workers import available_cores
 from .fingerprint import METADATA_KEY, data_digest, section_fingerprint
 from .profiles import DEFAULT_PROFILE, get_profile, section_key, section_parameters
 from .status import section_statuses, status_markdown
@@ -53,6 +57,7 @@ __all__ = [
 
 KERNEL_NAME = "landslide-core"
 ROOT_VARIABLE = "LANDSLIDE_CORE_BOOK_ROOT"
+THREADS_VARIABLE = "OMP_NUM_THREADS"
 """Environment variable naming the repository root a section's kernel works in (see :func:`repository_root`)."""
 CODE_WIDTH = 75
 """Characters of a code line that fit the book's text column at 1280 px inside a folded cell."""
@@ -244,7 +249,7 @@ def _kernel_root(root: Path) -> Iterator[None]:
 
 
 def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fingerprint: str = "",
-                    profile: str = "", staged: Path | None = None) -> Path:
+                    profile: str = "", staged: Path | None = None, kernel: str | None = None) -> Path:
     """Execute one section with papermill; return the executed notebook's path.
 
     ``staged`` is the notebook :func:`stage_notebook` paired already, if any. On
@@ -259,6 +264,7 @@ def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fin
         fingerprint: Recorded in the executed notebook's metadata.
         profile: Name of the profile, recorded in the executed notebook's metadata.
         staged: The notebook :func:`stage_notebook` paired already, if any.
+        kernel: The kernel :func:`ensure_kernel` registered already, if it did.
 
     Raises:
         SectionFailedError: A cell of the notebook raised; the partly executed notebook is kept.
@@ -271,8 +277,10 @@ def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fin
     try:
         with _kernel_root(root):
             papermill.execute_notebook(
-                str(staged), str(output), parameters=dict(parameters), kernel_name=ensure_kernel(),
-                cwd=str(output.parent), progress_bar=False,
+                str(staged), str(output), parameters=dict(parameters), kernel_name=kernel or ensure_kernel(),
+                # The kernel's working folder, given to the kernel alone: papermill's cwd= changes this whole
+                # process's, which sections executed side by side (threads) would change under each other.
+                resources={"metadata": {"path": str(output.parent)}}, progress_bar=False,
             )
     except PapermillExecutionError as exc:
         first_line = next(iter(exc.source.strip().splitlines()), "")
@@ -289,6 +297,90 @@ def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fin
     }
     nbformat.write(notebook, output)
     return output
+
+
+@dataclass(frozen=True)
+class PlannedSection:
+    """A section to execute: its staged notebook, the parameters it runs with, and what its metadata records."""
+
+    name: str
+    staged: Path
+    values: dict[str, Any]
+    fingerprint: str
+    data_root: str | None
+
+
+def _last_wall_time(root: Path, name: str) -> float:
+    """The wall time the section's last execution recorded (0 where none did)."""
+    output = root / SECTIONS_DIR / f"{name}.ipynb"
+    if not output.is_file():
+        return 0.0
+    return float(nbformat.read(output, as_version=4).metadata.get(METADATA_KEY, {}).get("wall_time_s") or 0.0)
+
+
+@contextlib.contextmanager
+def _kernel_threads(threads: int | None) -> Iterator[None]:
+    """``OMP_NUM_THREADS``, torch's and numpy's CPU threads, for the kernels started in the block (None: as it is)."""
+    if threads is None:
+        yield
+        return
+    before = os.environ.get(THREADS_VARIABLE)
+    os.environ[THREADS_VARIABLE] = str(threads)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[THREADS_VARIABLE]
+        else:
+            os.environ[THREADS_VARIABLE] = before
+
+
+def execute_sections(root: Path, todo: list[PlannedSection], *, profile: str, jobs: int = 1,
+                     threads: int | None = None, echo: Callable[[str], None] = print) -> None:
+    """Execute sections, ``jobs`` at once (0: one per usable core), each kernel on ``threads`` CPU threads.
+
+    No section reads another's results (the demo scenes two of them use are written by whichever comes first while
+    the other waits on their lock), so they may run side by side; the longest first, by the wall time each last
+    recorded, so that the last to finish starts early. ``threads`` None leaves the kernels their default (every
+    core) when one runs at a time, and gives each ``cores // jobs`` when several do. Once one fails no other
+    starts; those running are finished, and the first failure is raised.
+
+    Raises:
+        SectionFailedError: A section failed.
+    """
+    jobs = min(jobs or available_cores(), len(todo)) or 1
+    kernel = ensure_kernel()  # registered once, before kernels start side by side
+    failed = threading.Event()
+
+    def run(section: PlannedSection) -> None:
+        if failed.is_set():
+            echo(f"section {section.name}: not executed, as another section failed")
+            return
+        started = time.perf_counter()
+        echo(f"section {section.name}: executing with profile '{profile}' on {section.data_root or '(no data)'} ...")
+        try:
+            execute_section(root, section.name, section.values, fingerprint=section.fingerprint, profile=profile,
+                            staged=section.staged, kernel=kernel)
+        except Exception:
+            failed.set()
+            raise
+        echo(f"section {section.name}: done in {time.perf_counter() - started:.1f} s")
+
+    if threads is None and jobs > 1:
+        threads = max(available_cores() // jobs, 1)
+    with _kernel_threads(threads):
+        if jobs == 1:
+            for section in todo:
+                run(section)
+            return
+        longest_first = sorted(todo, key=lambda section: -_last_wall_time(root, section.name))
+        echo(f"executing {len(todo)} sections, {jobs} at a time, {threads} CPU thread(s) each")
+        # The kernels' root is set once for all: each execute_section then sets and restores the same value.
+        with _kernel_root(root), ThreadPoolExecutor(jobs) as pool:
+            futures = [pool.submit(run, section) for section in longest_first]
+    failures = [f.exception() for f in futures if f.exception() is not None]
+    if failures:
+        raise failures[0]
 
 
 def record_href(relative: Path) -> str | None:
@@ -387,7 +479,7 @@ def remove_stale_notebooks(root: Path, names: list[str], echo: Callable[[str], N
 
 def build_book(
     *, profile: str = DEFAULT_PROFILE, parameters: Mapping[str, Any] | None = None, only: list[str] | None = None,
-    execute_only: bool = False, force: bool = False, echo: Callable[[str], None] = print,
+    execute_only: bool = False, force: bool = False, jobs: int | None = None, echo: Callable[[str], None] = print,
 ) -> Path | None:
     """Execute the sections (all, or ``only`` those) with a profile's parameters and build the HTML book.
 
@@ -401,11 +493,16 @@ def build_book(
             in ``_toc.yml`` are removed only when this is not given.
         execute_only: Execute the sections but build no HTML (and return None).
         force: Execute every chosen section even when nothing it depends on changed.
+        jobs: Sections executed at once (:func:`execute_sections`); 0: one per usable core; None: one per usable
+            core where no section runs on a GPU (its ``device`` parameter other than ``cpu``), else one at a time,
+            as trainings side by side would share the GPU's memory. Where none runs on a GPU every kernel gets one
+            CPU thread, whatever ``jobs`` is.
         echo: Where progress lines go.
 
     Raises:
         LandslideCoreError: No section run declares a parameter in ``parameters``, ``only`` names an unknown
             section, or the HTML build fails.
+        SectionFailedError: A section failed (the sections already running are finished first).
     """
     root = repository_root()
     chosen = get_profile(profile)
@@ -434,6 +531,7 @@ def build_book(
     # Each data root is walked once per build, however many sections read it.
     roots = {r for *_, data, sample in plans for r in (data, sample) if r}
     data_digests = {r: data_digest(r) for r in roots}
+    todo = []
     for name, staged, _, values, data_root, sample in plans:
         # A section showing the real sample beside its data depends on the sample's files too.
         data = data_digests.get(data_root, "") + (f"+{data_digests[sample]}" if sample else "")
@@ -442,10 +540,13 @@ def build_book(
         if not force and executed_fingerprint(output) == fingerprint:
             echo(f"section {name}: unchanged (source, parameters, code and data); not executed again (--force reruns)")
             continue
-        started = time.perf_counter()
-        echo(f"section {name}: executing with profile '{profile}' on {data_root or '(no data)'} ...")
-        execute_section(root, name, values, fingerprint=fingerprint, profile=profile, staged=staged)
-        echo(f"section {name}: done in {time.perf_counter() - started:.1f} s")
+        todo.append(PlannedSection(name, staged, values, fingerprint, data_root))
+    on_gpu = any(str(section.values.get("device", "cpu")) != "cpu" for section in todo)
+    jobs = (1 if on_gpu else 0) if jobs is None else jobs
+    # On the CPU one thread per kernel, however many run at once: a section's numbers are then the same built alone
+    # or beside others, on any number of cores (another thread count sums in another order).
+    threads = 1 if not on_gpu else None
+    execute_sections(root, todo, profile=profile, jobs=jobs, threads=threads, echo=echo)
     if execute_only:
         return None
     index = build_html(root, profile=profile)

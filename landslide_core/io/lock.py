@@ -83,17 +83,17 @@ def _refusal(path: Path) -> tuple[str, str]:
             "when its holder exits, even if it crashes")
 
 
-def _acquire(path: Path, purpose: str) -> int | None:
+def _acquire(path: Path, purpose: str, wait: bool = False) -> int | None:
     """A descriptor of ``path`` with the lock on it and this process's record in it; None on a file system without locks.
 
     Raises:
-        LockHeldError: Another process holds the lock.
+        LockHeldError: Another process holds the lock (never with ``wait``: then this blocks until it is free).
         OSError: ``flock`` failed otherwise than for a held lock or a file system without locks.
     """
     for attempt in itertools.count():
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             os.close(fd)
             if attempt < _TRIES:  # a holder releasing it, or a look by :func:`is_held`: over in a moment
@@ -126,12 +126,14 @@ def _acquire(path: Path, purpose: str) -> int | None:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: str | Path, purpose: str) -> Iterator[Path]:
+def exclusive_lock(path: str | Path, purpose: str, *, wait: bool = False) -> Iterator[Path]:
     """Hold the lock file ``path`` for the block; removed again when the outermost holder in this process leaves.
 
     Args:
         path: The lock file (its folder must exist), e.g. ``<run folder>/.lock``.
         purpose: What the holder does, in words, for the message another process gets.
+        wait: Block until the holder releases it instead of refusing: for work another process may be finishing
+            that this one then reads (two book sections writing the same demo scenes at once).
 
     A lock that is free again within 0.1 s (its holder releasing it, :func:`is_held` looking) is taken. On a file
     system without file locks this warns and holds nothing.
@@ -144,7 +146,7 @@ def exclusive_lock(path: str | Path, purpose: str) -> Iterator[Path]:
     with _guard:
         entry = _held.get(key)
         if entry is None:
-            entry = _held[key] = [_acquire(key[1], purpose), 0]
+            entry = _held[key] = [_acquire(key[1], purpose, wait), 0]
         entry[1] += 1
     try:
         yield key[1]

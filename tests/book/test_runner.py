@@ -204,3 +204,78 @@ def test_a_relative_data_root_is_read_from_the_repository_root_not_the_kernels_f
     monkeypatch.chdir(kernel_folder)
     assert resolve_data_root("data/sample") == (tmp_path / "data" / "sample").resolve()
     assert resolve_data_root(str(tmp_path / "elsewhere")) == (tmp_path / "elsewhere").resolve()
+
+
+TIMED = """# %% tags=["parameters"]
+data_root = None
+pause = 0.0
+
+# %%
+import os, time
+started = time.time()
+time.sleep(pause)
+print("threads", os.environ.get("OMP_NUM_THREADS"), "from", started, "to", time.time())
+"""
+
+
+def _timed_book(book: Path, sections: dict[str, str]) -> None:
+    """A book of these sections (name → source), in this order."""
+    entries = "".join(f"  - file: book/sections/{name}\n" for name in sections)
+    (book / "_toc.yml").write_text(f"format: jb-book\nroot: book/intro\nchapters:\n{entries}")
+    for name, source in sections.items():
+        (book / "notebooks" / f"{name}.py").write_text(source)
+
+
+def _printed(book: Path, name: str) -> list[str]:
+    return _texts(book / "book" / "sections" / f"{name}.ipynb").split()
+
+
+@pytest.mark.slow
+def test_sections_run_side_by_side_each_kernel_on_its_share_of_the_cores(book, tmp_path, monkeypatch):
+    on_device = TIMED.replace("pause = 0.0", "pause = 0.0\ndevice = 'cpu'")
+    _timed_book(book, {"a": on_device, "b": on_device})
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    messages: list[str] = []
+    build_book(parameters={"data_root": str(tmp_path), "pause": 4.0}, execute_only=True, jobs=2, echo=messages.append)
+    a, b = _printed(book, "a"), _printed(book, "b")
+    assert a[1] == b[1] == "1"  # two kernels on 2 cores: one thread each
+    assert float(a[3]) < float(b[5]) and float(b[3]) < float(a[5]), "the two sections did not overlap in time"
+    assert "executing 2 sections, 2 at a time, 1 CPU thread(s) each" in messages
+    assert "OMP_NUM_THREADS" not in os.environ  # the builder's own environment is left as it was
+    assert Path.cwd() == book  # and its working folder: each kernel is given its own
+    # Sections on a GPU side by side: the cores shared between the kernels.
+    monkeypatch.setattr(runner, "available_cores", lambda: 4)
+    build_book(parameters={"data_root": str(tmp_path), "device": "cuda"}, execute_only=True, jobs=2,
+               echo=messages.append)
+    assert _printed(book, "a")[1] == _printed(book, "b")[1] == "2"
+
+
+@pytest.mark.slow
+def test_the_cpu_default_runs_sections_side_by_side_on_one_thread_each_and_a_gpu_profile_one_at_a_time(book, tmp_path, monkeypatch):
+    """Trainings side by side on one GPU would share its memory: a section on CUDA makes the default one at a time."""
+    _timed_book(book, {"a": TIMED, "b": TIMED.replace("pause = 0.0", "pause = 0.0\ndevice = 'cpu'")})
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    seen: list[tuple[int, int | None]] = []
+    monkeypatch.setattr(runner, "execute_sections",
+                        lambda root, todo, *, jobs, threads, **_: seen.append((jobs, threads)))
+    build_book(parameters={"data_root": str(tmp_path)}, execute_only=True)
+    build_book(parameters={"data_root": str(tmp_path)}, execute_only=True, jobs=1, force=True)
+    build_book(parameters={"data_root": str(tmp_path), "device": "cuda"}, execute_only=True)
+    build_book(parameters={"data_root": str(tmp_path), "device": "cuda"}, execute_only=True, jobs=2)
+    # On the CPU one thread per kernel, alone or side by side; on a GPU the kernels' own default (cores // jobs
+    # when side by side, in execute_sections).
+    assert seen == [(0, 1), (1, 1), (1, None), (2, None)]
+
+
+@pytest.mark.slow
+def test_a_failing_section_stops_new_ones_finishes_the_running_ones_and_is_named(book, tmp_path, monkeypatch):
+    _timed_book(book, {"bad": SOURCE.format(factor="undefined_name"), "slow": TIMED, "late": TIMED})
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    messages: list[str] = []
+    with pytest.raises(SectionFailedError, match="section 'bad'"):
+        build_book(parameters={"data_root": str(tmp_path), "pause": 6.0}, execute_only=True, jobs=2,
+                   echo=messages.append)
+    assert _printed(book, "slow")[0] == "threads", messages  # ran to its end
+    assert not (book / "book" / "sections" / "late.ipynb").exists()
+    assert "section late: not executed, as another section failed" in messages

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from landslide_core.building.qc import QCThresholds, seam_score
 from landslide_core.sources.cas import subdatasets
 from landslide_core.sources.cas.demo import generate_tile
@@ -9,6 +11,7 @@ from landslide_core.sources.cas.demo import generate_tile
 THRESHOLD = QCThresholds().seam
 
 
+@pytest.mark.slow
 def test_synthetic_demo_tiles_above_the_threshold() -> None:
     scores = {(sd.key, i): seam_score(generate_tile(0, sd.key, i).image) for sd in subdatasets() for i in range(5)}
     assert sorted(key for key, score in scores.items() if score > THRESHOLD) == [

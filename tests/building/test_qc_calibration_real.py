@@ -37,6 +37,7 @@ def test_the_real_sample_scores_below_the_seam_threshold() -> None:
     assert highest == pytest.approx(4.8, abs=0.05) and highest < THRESHOLD
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 @requires_originals
 def test_clean_real_tiles_and_synthetic_seams_on_them() -> None:

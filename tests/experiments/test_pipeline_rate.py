@@ -114,6 +114,7 @@ def test_the_script_prints_the_ratio_and_writes_the_record(make_root, tmp_path, 
     assert len(list(tmp_path.glob("pipeline-rate-*.json"))) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 def test_on_the_real_sample_the_ratio_is_computed(tmp_path):
     records = CAS.list_tiles(SAMPLE)

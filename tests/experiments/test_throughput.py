@@ -33,6 +33,7 @@ TINY = "smp:Unet/resnet18"
 CPU = torch.device("cpu")
 
 
+@pytest.mark.slow
 def test_run_writes_three_records_with_provenance(tmp_path, make_root):
     data_root = make_root({"Hokkaido Iburi-Tobu": 2})
     records = CAS.list_tiles(data_root)

@@ -110,3 +110,23 @@ def test_without_file_locks_it_warns_and_the_work_goes_on(tmp_path, monkeypatch)
     with pytest.warns(UserWarning, match="has no file locks \\(No locks available\\), so a second process"):
         with exclusive_lock(tmp_path / ".lock", "training run-a"):
             assert not (tmp_path / ".lock").exists()
+
+
+def test_a_waiting_process_takes_the_lock_once_the_holder_releases_it(tmp_path):
+    """``wait``: no refusal; the block starts only after the holder let go, then the lock is this process's."""
+    holder = _holder(tmp_path / ".lock")
+    entered: list[float] = []
+
+    def take() -> None:
+        with exclusive_lock(tmp_path / ".lock", "reading the scenes", wait=True):
+            entered.append(time.monotonic())
+
+    waiter = threading.Thread(target=take)
+    waiter.start()
+    time.sleep(0.5)
+    assert not entered, "the waiter entered while the other process held the lock"
+    released = time.monotonic()
+    holder.communicate("go\n", timeout=30)
+    waiter.join(timeout=30)
+    assert entered and entered[0] >= released
+    assert not (tmp_path / ".lock").exists()  # released by the waiter in turn

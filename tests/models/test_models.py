@@ -186,6 +186,7 @@ def biases_before_batchnorm(model: nn.Module) -> set[str]:
     return names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["fcn", "mffenet"])
 def test_every_parameter_gets_a_gradient(models: dict[str, nn.Module], name: str) -> None:
     model = models[name].train()

@@ -294,6 +294,7 @@ def squares_mask(path: Path, side: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_streaming_memory_does_not_grow_with_the_number_of_landslides(tmp_path):
     """9,216 and then 147,456 landslides: memory held while writing them stays about the same."""
     added = {}

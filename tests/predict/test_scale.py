@@ -36,6 +36,7 @@ def expected_scene(side: int) -> np.ndarray:
     return np.concatenate(rows, axis=1)[:, :side, :side]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side", [3072, 1300])
 def test_a_large_scene_is_written_window_by_window_without_a_scene_sized_array(tmp_path: Path, side: int) -> None:
     scene_texture(0)  # rendered once per process; what is measured below is the writer alone
@@ -74,6 +75,7 @@ def test_a_scene_written_before_is_kept_and_a_different_one_rewritten(tmp_path: 
         write_large_scene(tmp_path / "empty.tif", 0, progress=False)
 
 
+@pytest.mark.slow
 def test_a_measured_prediction_runs_in_its_own_process_and_reports_its_peak_memory(tmp_path: Path) -> None:
     scene = write_large_scene(tmp_path / "scene.tif", 1024, progress=False)
     paths = output_paths(scene, tmp_path / "out")

@@ -56,6 +56,7 @@ def whole_scene(predictor: Predictor, image: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize(("tile", "overlap", "chunk"), [(64, 0, 100), (64, 16, 64), (96, 40, 150), (128, 127, 999),
                                                         (512, 128, 512)])
+@pytest.mark.slow
 def test_blending_tiles_equals_the_whole_scene_for_a_pointwise_model(tmp_path: Path, tile: int, overlap: int,
                                                                     chunk: int) -> None:
     image = write_scene(tmp_path / "scene.tif", 301, 203)
@@ -204,6 +205,7 @@ def test_bad_scenes_are_refused_naming_the_file(tmp_path: Path) -> None:
         predict_scene(tmp_path / "deep.tif", pointwise(), tmp_path / "out", progress=False)
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_for_a_scene_larger_than_the_tile_cache(tmp_path: Path) -> None:
     """Peak memory added while predicting a 1024² and a 6144² scene (cache of 8 tiles, chunks of 512 px)."""
     added = {}

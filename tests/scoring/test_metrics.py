@@ -122,6 +122,7 @@ def _reduce_worker(rank: int, world: int, port: int, shards: list, out: dict) ->
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_all_reduce_across_two_processes_equals_one_process():
     generator = torch.Generator().manual_seed(0)
     batches = [(torch.randint(0, 2, (2, 16, 16), generator=generator), torch.randint(0, 2, (2, 16, 16), generator=generator))

@@ -42,6 +42,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     return build_dataset(tmp_path_factory.mktemp("building"), seed=0)
 
 
+@pytest.mark.slow
 def test_every_scene_is_cut_into_a_five_by_five_grid_of_georeferenced_tiles(built) -> None:
     assert len(built.scenes) == 4 and len(built.index) == 100 and len(built.records) == 100
     table = scene_table(built)
@@ -87,6 +88,7 @@ def test_the_filtered_root_holds_exactly_the_kept_tiles_under_their_names(built)
         assert row["removed"] == sum(n < row["highest number"] for n in numbers)
 
 
+@pytest.mark.slow
 def test_the_random_split_leaks_and_the_grouped_split_does_not(built) -> None:
     audit, random, grouped = leakage_tables(built.filtered_root, seed=0, val_fraction=0.3)
     assert audit.tiles["group_id"].nunique() == 4  # tiles cut with overlap: one linked group per scene

@@ -112,6 +112,7 @@ def test_a_run_the_benchmarks_page_does_not_train_is_named() -> None:
         benchmark_checkpoint("demo", "fcn", "UAV", 0, None)
 
 
+@pytest.mark.slow
 def test_a_scene_without_an_inventory_is_mapped_but_not_judged(small_scene: DemoScene, unet_checkpoint: Path,
                                                                tmp_path: Path) -> None:
     result = scene_inventory(small_scene.scene, unet_checkpoint, tmp_path, reference=None, device="cpu", tile=128,

@@ -252,6 +252,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
     return grid, settings, sample_panel(sample_root(), grid, settings, BootstrapSettings(resamples=500, seed=0))
 
 
+@pytest.mark.slow
 def test_a_tiny_run_on_the_sample_gives_four_configurations_on_each_split_with_intervals(tiny):
     grid, settings, panel = tiny
     table = panel.table()
@@ -290,6 +291,7 @@ def test_the_tiny_runs_are_their_own_and_the_text_agrees_with_their_judgements(t
     assert registry_attributions(panel.text()) == []
 
 
+@pytest.mark.slow
 def test_the_sample_runs_are_read_back_and_other_settings_name_other_folders(tiny):
     grid, settings, panel = tiny
     finished = {run.folder: (run.folder / "scores.csv").stat().st_mtime_ns for run in panel.runs}

@@ -126,6 +126,7 @@ def test_spec_round_trip_download_and_layout():
         source.download([], "/tmp/bijie")
 
 
+@pytest.mark.slow
 def test_stand_in_in_the_download_format_validates_and_feeds_the_torch_dataset(tmp_path):
     root = write_stand_in(tmp_path / "bijie", landslide=6, non_landslide=2)
     again = write_stand_in(tmp_path / "again", landslide=6, non_landslide=2)

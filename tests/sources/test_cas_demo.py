@@ -52,6 +52,7 @@ def _sharpness(image: np.ndarray) -> float:
 # --------------------------------------------------------------------------- 1. determinism
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_pixels_and_other_seed_differs(tmp_path: Path) -> None:
     first = _arrays(demo.write_demo_data(tmp_path / "a", seed=0, workers=1, **SMALL))
     again = _arrays(demo.write_demo_data(tmp_path / "b", seed=0, workers=2, **SMALL))
@@ -63,6 +64,7 @@ def test_same_seed_gives_identical_pixels_and_other_seed_differs(tmp_path: Path)
         assert not np.array_equal(image, image2) and not np.array_equal(mask, mask2)
 
 
+@pytest.mark.slow
 def test_written_tiles_are_the_generated_tiles(default_records: list) -> None:
     """What is on disk is exactly generate_tile(seed, sub-dataset, index): no lossy step in between."""
     for key in ("moxitaidi-uav-1m", "palu"):
@@ -149,6 +151,7 @@ def _bright(image: np.ndarray) -> float:
     return float((image.min(axis=0) > 170).mean())
 
 
+@pytest.mark.slow
 def test_some_satellite_tiles_are_cloudy_and_uav_tiles_never(default_records: list) -> None:
     cloudy = 0
     for key in demo.DEFAULT_SUBDATASETS:

@@ -150,6 +150,7 @@ def test_auto_workers_train_exactly_as_in_process_loading(demo_root, tmp_path, c
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_a_bit_identical_result(demo_root, tmp_path, caplog):
     config = tiny_config(epochs=3)
     full = train(config, demo_root, tmp_path / "full", progress=False)

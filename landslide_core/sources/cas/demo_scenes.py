@@ -35,6 +35,7 @@ from shapely.geometry import shape
 from tqdm import tqdm
 
 from ...io.atomic import write_text_atomic
+from ...io.lock import LOCK_FILE, exclusive_lock
 from ...io.raster import write_raster
 from .demo import (
     NOTE,
@@ -206,15 +207,22 @@ def write_demo_scenes(
     """Write one scene per sub-dataset (GeoTIFF, GeoPackage inventory, truth raster) and ``scenes.json``.
 
     A folder that already holds scenes written with the same settings is read back
-    instead (the marker file records them), so pages can call this every time.
+    instead (the marker file records them), so pages can call this every time. Two
+    processes asking at once (book sections executed side by side) take turns on a
+    lock in ``out``: the second waits and reads back what the first wrote.
     """
     out = Path(out)
     settings = {"synthetic": True, "generator": GENERATOR, "generator_version": GENERATOR_VERSION,
                 "seed": seed, "subdatasets": [get_subdataset(s).key for s in subdatasets], "size": size, "note": NOTE}
+    out.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(out / LOCK_FILE, "writing the demo scenes", wait=True):
+        return _write_scenes(out, settings, seed, size, progress)
+
+
+def _write_scenes(out: Path, settings: dict[str, object], seed: int, size: int, progress: bool) -> list[DemoScene]:
     marker = out / SYNTHETIC_MARKER
     if marker.is_file() and (out / SCENES_FILE).is_file() and json.loads(marker.read_text("utf-8")) == settings:
         return read_demo_scenes(out)
-    out.mkdir(parents=True, exist_ok=True)
     scenes = []
     for index, key in enumerate(tqdm(settings["subdatasets"], desc="demo scenes", unit="scene", disable=not progress)):
         sd = get_subdataset(key)
