@@ -412,7 +412,7 @@ def _add_grid_command(commands: argparse._SubParsersAction) -> None:
         epilog="examples: landslide-core grid --profile paper -p data_root /data/CAS --submit --partition gpu "
                "--time 720 | landslide-core grid --profile paper -p data_root /data/CAS --submit --executor local "
                "(one cell per visible GPU)")
-    p.add_argument("--profile", default="demo", help="parameter profile (as for `book`): demo (default) or paper")
+    p.add_argument("--profile", default="demo", help="parameter profile (as for `book`): demo (default), paper or rehearsal")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override a benchmarks-page parameter (VALUE is read as YAML), e.g. -p data_root /data/CAS")
     what = p.add_mutually_exclusive_group()
@@ -777,7 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "parameters, code and data did not change) and build the HTML with "
                                         "Jupyter Book 1 (warnings are errors).")
     p.add_argument("--profile", default="demo",
-                   help="parameter profile from landslide_core/book/profiles.yaml: demo (default) or paper")
+                   help="parameter profile from landslide_core/book/profiles.yaml: demo (default), paper or rehearsal")
     p.add_argument("--section", action="append",
                    help="run only this section (repeatable), e.g. study-areas or benchmarks")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),

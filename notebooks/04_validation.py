@@ -32,6 +32,8 @@ data_root = None
 profile = "demo"
 model = "deeplabv3plus"
 epochs = 4
+# Stop each epoch after this many optimisation steps; None: every batch.
+steps_per_epoch = None
 batch_size = 8
 # SGD's initial learning rate (0.01 in the paper's Technical Validation,
 # quoted on the benchmarks page); validate every this many epochs.
@@ -119,6 +121,7 @@ settings = QCSettings(
     model=model, epochs=epochs, batch_size=batch_size, crop_size=crop_size,
     val_crop_size=val_crop_size, pretrained=pretrained, device=device,
     num_workers=num_workers, seed=seed, lr=lr, val_every=val_every,
+    steps_per_epoch=steps_per_epoch,
 )
 intervals = BootstrapSettings(resamples, interval_seed)
 thresholds = thresholds_from(fill_threshold, label_threshold,

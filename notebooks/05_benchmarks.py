@@ -44,6 +44,8 @@ groups = ["UAV", "SAT", "UAV&SAT"]
 # (e.g. {"fcn": {"model_options": {"batch_norm": true}}}); {}: none.
 per_model = {}
 epochs = 2
+# Stop each epoch after this many optimisation steps; None: every batch.
+steps_per_epoch = None
 batch_size = 8
 # SGD's initial learning rate (0.01 in the paper's Technical Validation,
 # quoted above), decayed to 0 by poly decay (ours).
@@ -160,6 +162,7 @@ settings = GridSettings(
     pretrained=pretrained, device=device, num_workers=num_workers,
     keep_checkpoints=keep_checkpoints, split=split, lr=lr,
     val_every=val_every, per_model=per_model,
+    steps_per_epoch=steps_per_epoch,
 )
 intervals = BootstrapSettings(resamples, interval_seed)
 sample_parameters = {

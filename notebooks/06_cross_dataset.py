@@ -33,7 +33,8 @@ data_root = None
 profile = "demo"
 # Public datasets to train on: source name → root in the official layout.
 # A root of None means the dataset's synthetic stand-in (demo); leave a
-# dataset out to skip it.
+# dataset out to skip it. "{data_root}" in a root stands for the CAS data
+# root (a replica's stand-ins: "{data_root}/_stand_ins/bijie").
 datasets = {"bijie": None, "sichuan": None, "hr-gldd": None,
             "landslide4sense": None}
 # CAS sensor groups that each train a model (Table 7's rows: UAV, SAT,
@@ -44,6 +45,8 @@ cas_groups = ["UAV", "SAT", "UAV&SAT"]
 validation = ["moxitaidi-sat", "moxitaidi-uav-0.6m", "moxitaidi-uav-1m"]
 model = "deeplabv3plus"
 epochs = 3
+# Stop each epoch after this many optimisation steps; None: every batch.
+steps_per_epoch = None
 batch_size = 8
 # SGD's initial learning rate (0.01 as in “employing the SGD optimizer
 # with a learning rate of 0.01”).
@@ -133,7 +136,7 @@ settings = CrossSettings(
     model=model, epochs=epochs, batch_size=batch_size, crop_size=crop_size,
     val_crop_size=val_crop_size, pretrained=pretrained, device=device,
     num_workers=num_workers, seeds=tuple(seeds), lr=lr,
-    checkpoint_every=checkpoint_every,
+    checkpoint_every=checkpoint_every, steps_per_epoch=steps_per_epoch,
 )
 intervals = BootstrapSettings(resamples, interval_seed)
 parameters = {"data_root": data_root, "datasets": datasets,
@@ -144,7 +147,8 @@ run = open_section("cross_dataset", profile=profile, parameters=parameters,
                    data_root=data_root, device=device)
 runs_dir = runs_directory(run.results_dir, runs_dir)
 # The stand-ins are written beside the runs: new code, new stand-ins.
-roots = public_roots(datasets, runs_dir / "stand-ins", seed=seeds[0])
+roots = public_roots(datasets, runs_dir / "stand-ins", seed=seeds[0],
+                     data_root=run.data_root)
 sets = {
     seed: training_sets(run.data_root, roots, runs_dir / "splits",
                         seed=seed,

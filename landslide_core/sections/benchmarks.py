@@ -107,6 +107,9 @@ class GridSettings:
     """Per-model exceptions, model → ``{"groups": [...], "epochs": n, "lr": x, "crop_size": px, "model_options":
     {...}}``: e.g. the costliest models trained on one group for fewer epochs, to fit a CPU budget, or FCN-8s built
     on VGG16 with batch normalisation (``model_options: {batch_norm: true}``)."""
+    steps_per_epoch: int | None = None
+    """Stop each epoch after this many optimisation steps; ``None``: every batch. The ``rehearsal`` profile's 1 runs
+    every other stage of the page in full (:attr:`~landslide_core.train.config.TrainConfig.steps_per_epoch`)."""
 
     def __post_init__(self) -> None:
         """Store lists from a notebook's parameters as tuples, so settings compare and hash; check them.
@@ -175,7 +178,7 @@ class GridSettings:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, crop_size=self.crop_size,
                            val_crop_size=self.val_crop_size, pretrained=self.pretrained, device=self.device,
                            num_workers=self.num_workers, lr=self.lr, val_every=self.val_every,
-                           checkpoint_every=self.val_every)
+                           checkpoint_every=self.val_every, steps_per_epoch=self.steps_per_epoch)
 
     @property
     def shown_group(self) -> str:
@@ -569,7 +572,7 @@ def summary(scores: pd.DataFrame, judged: Judged, comparison: pd.DataFrame, sett
     gap = comparison.xs("difference", axis=1, level="source").abs().stack().mean()
     how = describe_training([r.config for r in runs])
     if synthetic:
-        verdict = (f"These models were trained on synthetic demo tiles ({how}): the numbers, their intervals and "
+        verdict = (f"These models were trained on synthetic tiles ({how}): the numbers, their intervals and "
                    "verdicts check that the protocol runs end to end and say nothing about how the models compare on "
                    "real landslides. The `paper` profile runs the full protocol on the CAS data.")
     else:

@@ -23,6 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..book.runner import shown_path
+from ..errors import ConfigError
 from ..eval.baselines import BASELINES, THRESHOLD_RULE, baseline_judgements, no_result, rule
 from ..eval.paper import paper_values, published_long
 from ..experiments.runs import read_config
@@ -49,11 +50,11 @@ from .benchmarks import error_examples, example_tiles, no_checkpoints_note
 from .training_text import describe_training
 
 __all__ = [
-    "PUBLIC_DATASETS", "CrossSettings", "data_table", "example_checkpoints", "example_figure", "examples_note",
-    "hrgldd_note", "no_result_cells", "pair_table", "paper_below", "public_roots", "roots_note", "run_configs",
-    "short_label", "stand_in_note", "stand_in_roots", "standardising_note", "summary", "table7_intervals",
-    "table7_verdicts", "training_set_pairs", "training_sets_note", "transfer_heatmap", "transfer_intervals",
-    "transfer_table", "verdict_note", "with_intervals",
+    "DATA_ROOT_FIELD", "PUBLIC_DATASETS", "CrossSettings", "data_table", "example_checkpoints", "example_figure",
+    "examples_note", "hrgldd_note", "no_result_cells", "pair_table", "paper_below", "public_roots", "roots_note",
+    "run_configs", "short_label", "stand_in_note", "stand_in_roots", "standardising_note", "summary",
+    "table7_intervals", "table7_verdicts", "training_set_pairs", "training_sets_note", "transfer_heatmap",
+    "transfer_intervals", "transfer_table", "verdict_note", "with_intervals",
 ]
 
 STAND_IN_WRITERS: dict[str, Callable[..., Path]] = {
@@ -81,6 +82,9 @@ class CrossSettings:
     """SGD's initial learning rate (0.01 as in “employing the SGD optimizer with a learning rate of 0.01”)."""
     checkpoint_every: int = 1
     """Write each run's resume checkpoint every this many epochs (and after the last)."""
+    steps_per_epoch: int | None = None
+    """Stop each epoch after this many optimisation steps; ``None``: every batch. The ``rehearsal`` profile's 1 runs
+    every other stage of the page in full (:attr:`~landslide_core.train.config.TrainConfig.steps_per_epoch`)."""
 
     def as_parameters(self) -> dict[str, Any]:
         """The settings as the notebook's parameters, for provenance."""
@@ -90,7 +94,8 @@ class CrossSettings:
         """The training configuration every model shares; source, group and seed are set per run."""
         return TrainConfig(model=self.model, epochs=self.epochs, batch_size=self.batch_size, crop_size=self.crop_size,
                            val_crop_size=self.val_crop_size, pretrained=self.pretrained, device=self.device,
-                           num_workers=self.num_workers, lr=self.lr, checkpoint_every=self.checkpoint_every)
+                           num_workers=self.num_workers, lr=self.lr, checkpoint_every=self.checkpoint_every,
+                           steps_per_epoch=self.steps_per_epoch)
 
 
 def stand_in_roots(folder: Path, names: Sequence[str], *, seed: int = 0) -> dict[str, Path]:
@@ -104,11 +109,29 @@ def stand_in_roots(folder: Path, names: Sequence[str], *, seed: int = 0) -> dict
     return roots
 
 
-def public_roots(datasets: Mapping[str, str | None], stand_in_folder: Path, *, seed: int = 0) -> dict[str, Path]:
-    """Source name → root for the page's ``datasets`` parameter: a given path, or the stand-in where it is None."""
+DATA_ROOT_FIELD = "{data_root}"
+"""Stands for the CAS data root in a root of the ``datasets`` parameter: a profile cannot know the data root, and the
+replica (``landslide-core replica``) keeps the public datasets' stand-ins under it, in
+``{data_root}/_stand_ins/<source name>`` (what the ``rehearsal`` profile gives)."""
+
+
+def public_roots(datasets: Mapping[str, str | None], stand_in_folder: Path, *, seed: int = 0,
+                 data_root: Path | None = None) -> dict[str, Path]:
+    """Source name → root for the page's ``datasets`` parameter: a given path, or the stand-in where it is None.
+
+    :data:`DATA_ROOT_FIELD` in a given path is replaced by ``data_root``.
+
+    Raises:
+        ConfigError: A path holds :data:`DATA_ROOT_FIELD` but no ``data_root`` is given.
+    """
     missing = [name for name, root in datasets.items() if not root]
     stand_ins = stand_in_roots(stand_in_folder, missing, seed=seed)
-    return {name: Path(root) if root else stand_ins[name] for name, root in datasets.items()}
+    placed = [name for name, root in datasets.items() if root and DATA_ROOT_FIELD in str(root)]
+    if placed and data_root is None:
+        raise ConfigError(f"the datasets' roots of {', '.join(placed)} hold {DATA_ROOT_FIELD}, but no CAS data root "
+                          "was given: give one with -p data_root DIR, or give these roots in full")
+    return {name: Path(str(root).replace(DATA_ROOT_FIELD, str(data_root))) if root else stand_ins[name]
+            for name, root in datasets.items()}
 
 
 def data_table(sets: Sequence[TrainingSet]) -> pd.DataFrame:
@@ -133,10 +156,11 @@ def stand_in_note(sets: Sequence[TrainingSet]) -> str:
     if not stand_ins:
         return ""
     names = ", ".join(short_label(s.label) for s in stand_ins)
-    return (f"**Synthetic stand-ins.** {names}: no copy of {'this dataset' if len(stand_ins) == 1 else 'these datasets'} "
-            "was given, so each row trains on a small synthetic stand-in written in the dataset's official format "
-            "(file names, data types, band order, mask encoding) by `landslide_core.sources.<name>.write_stand_in`. "
-            "They are not the datasets' imagery: their scores say nothing about the real datasets.")
+    return (f"**Synthetic stand-ins.** {names}: {'this row trains' if len(stand_ins) == 1 else 'these rows train'} "
+            "on a synthetic stand-in, not on the dataset: one written in the dataset's official format (file names, "
+            "data types, band order, mask encoding) by `landslide_core.sources.<name>.write_stand_in`, by this page "
+            "where no root was given, or beforehand (e.g. the replica's). They are not the datasets' imagery: their "
+            "scores say nothing about the real datasets.")
 
 
 def standardising_note() -> str:
@@ -412,8 +436,8 @@ def summary(table: pd.DataFrame, matrix: pd.DataFrame, models: Judged, transfer:
                      f"held-out part and {np.nanmean(other):.1f} % on the others' (averages of the cells' values).")
     how = describe_training(configs)
     if synthetic:
-        verdict = (f"These models were trained on synthetic data ({how}): the CAS demo tiles and stand-ins written in "
-                   "each public dataset's format. The numbers check that every source, split and evaluation runs end "
+        verdict = (f"These models were trained on synthetic data ({how}): synthetic CAS tiles and stand-ins "
+                   "written in each public dataset's format. The numbers check that every source, split and evaluation runs end "
                    "to end; they say nothing about the real datasets. Give the datasets' roots (`datasets`) and the "
                    "CAS root (`data_root`) to rerun it on the real data.")
     else:

@@ -43,6 +43,7 @@ _DEFAULT_OPTIONS = "built with the model's default options"
 def _phrases(config: Mapping[str, Any]) -> dict[str, str]:
     """One phrase per setting of a run, in the sentence's order."""
     crop, val_crop, every = config["crop_size"], config["val_crop_size"], config["val_every"]
+    steps = config.get("steps_per_epoch")  # absent from runs made before the setting existed: every batch
     rate = f"SGD from learning rate {config['lr']:g}"
     device = config["device"]
     options = config.get("model_options") or {}
@@ -50,7 +51,8 @@ def _phrases(config: Mapping[str, Any]) -> dict[str, str]:
         "options": ("built with " + ", ".join(f"{k}={v}" for k, v in sorted(options.items())) if options
                     else _DEFAULT_OPTIONS),
         "initialisation": f"{initialisation(config['pretrained'])} weights",
-        "epochs": f"{config['epochs']} epoch(s)",
+        "epochs": f"{config['epochs']} epoch(s)" + ("" if steps is None else f" of only {steps} optimisation step(s) "
+                                                    "each (not a full pass over the training tiles)"),
         "batch": f"of batch {config['batch_size']}",
         "crops": "on full tiles" if crop is None else f"on {crop}-px crops",
         "lr": rate + (f", as the paper says: “{_PAPER_RATE}”" if config["lr"] == PAPER_LR
@@ -64,6 +66,8 @@ def _phrases(config: Mapping[str, Any]) -> dict[str, str]:
 
 def describe_training(configs: Sequence[Mapping[str, Any]]) -> str:
     """The runs' settings in one sentence: what most runs share, then each model's exceptions and groups.
+
+    Epochs cut short (``steps_per_epoch``, as in the ``rehearsal`` profile) are said so, with their steps.
 
     A setting that differs between the runs of one model (e.g. the split of Table 6's arms) is given as its values
     joined by "or", marked "by run", in the shared part.

@@ -95,6 +95,9 @@ class QCSettings:
     """SGD's initial learning rate; 0.01 is the paper's “SGD optimizer with a learning rate of 0.01”."""
     val_every: int = 1
     """Validate (and write the resume checkpoint) every this many epochs, and after the last."""
+    steps_per_epoch: int | None = None
+    """Stop each epoch after this many optimisation steps; ``None``: every batch. The ``rehearsal`` profile's 1 runs
+    every other stage of the page in full (:attr:`~landslide_core.train.config.TrainConfig.steps_per_epoch`)."""
 
     def as_parameters(self) -> dict[str, Any]:
         """The settings as the notebook's parameters, for provenance."""
@@ -105,7 +108,8 @@ class QCSettings:
         return TrainConfig(model=self.model, group="SAT", epochs=self.epochs, batch_size=self.batch_size,
                            crop_size=self.crop_size, val_crop_size=self.val_crop_size, pretrained=self.pretrained,
                            device=self.device, num_workers=self.num_workers, seed=self.seed, lr=self.lr,
-                           val_every=self.val_every, checkpoint_every=self.val_every)
+                           val_every=self.val_every, checkpoint_every=self.val_every,
+                           steps_per_epoch=self.steps_per_epoch)
 
 
 def arms_for(filtered_root: Path, runs_dir: Path, *, unfiltered_root: Path | None, seed: int,

@@ -82,6 +82,10 @@ class TrainConfig:
     """Restrict to these sub-datasets (any spelling); ``None`` = every one found under the data root."""
     val_every: int = 1
     """Validate every this many epochs (and always after the last)."""
+    steps_per_epoch: int | None = None
+    """Stop each epoch after this many optimisation steps; ``None`` = every batch of the training tiles. The
+    ``rehearsal`` profile sets 1: every other stage of a run (loading, validation of every tile, checkpoints,
+    scores) then runs in full while the training costs next to nothing."""
     checkpoint_every: int = 1
     """Write ``last.pt`` every this many epochs (and after the last, and whenever an epoch is the best): an
     interrupted run repeats at most this many epochs. Each write of FCN-8s's is 1 GB with the optimizer state."""
@@ -94,9 +98,10 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "val_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("crop_size", "val_crop_size"):
+        for name, everything in (("crop_size", "full tiles"), ("val_crop_size", "full tiles"),
+                                 ("steps_per_epoch", "every batch")):
             if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be positive or None (full tiles), got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be positive or None ({everything}), got {getattr(self, name)}")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             raise ConfigError(f"precision must be auto, bf16, fp16 or fp32, got {self.precision!r}; "
                               "auto picks bf16 or fp16 on a GPU and fp32 on the CPU")

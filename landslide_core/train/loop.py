@@ -170,7 +170,7 @@ class _Run:
         self.loader = DataLoader(self.dataset, batch_size=config.batch_size // ses.world_size, sampler=self.sampler,
                                  num_workers=resolve_num_workers(config.num_workers, runtime.device),
                                  pin_memory=runtime.device.type == "cuda", drop_last=True)
-        self.steps = len(self.loader)
+        self.steps = min(len(self.loader), config.steps_per_epoch or len(self.loader))
         if self.steps == 0:
             raise ConfigError(f"batch_size {config.batch_size} is larger than the {len(self.dataset)} training tiles "
                               f"of group {config.group}; use a smaller --batch-size")
@@ -218,7 +218,7 @@ class _Run:
         loss_sum = torch.zeros((), device=runtime.device)
         with tqdm(total=self.steps * config.batch_size, desc=f"epoch {epoch + 1}/{config.epochs}", unit="img",
                   leave=False, disable=not (self.progress and ses.is_main)) as bar:
-            for step, batch in enumerate(self.loader, 1):
+            for step, batch in zip(range(1, self.steps + 1), self.loader, strict=False):
                 images = self.dataset.normalisation.batch(runtime.images(batch["image"]))  # uint8 copied, then float
                 masks = runtime.masks(batch["mask"])
                 with runtime.autocast():

@@ -80,7 +80,9 @@ def test_settings_give_the_training_config_the_parameters_and_the_checkpoints_to
     config = settings.train_config()
     assert (config.epochs, config.batch_size, config.crop_size, config.val_crop_size, config.pretrained,
             config.device) == (2, 8, 64, 128, False, "cpu")
-    assert settings.as_parameters() == {**DEMO, "split": "random", "lr": 0.01, "val_every": 1, "per_model": {}}
+    assert settings.as_parameters() == {**DEMO, "split": "random", "lr": 0.01, "val_every": 1, "per_model": {},
+                                        "steps_per_epoch": None}
+    assert GridSettings(**{**DEMO, "steps_per_epoch": 1}).train_config_of("fcn").steps_per_epoch == 1
     keep = settings.keep_rule()
     assert keep("fcn", "UAV&SAT", 0) and not keep("fcn", "UAV", 0) and not keep("fcn", "UAV&SAT", 1)
     assert GridSettings(**{**DEMO, "keep_checkpoints": True}).keep_rule() is None
@@ -173,7 +175,7 @@ def test_the_summary_is_computed_from_scores_and_settings(tmp_path):
     assert "- **UAV&SAT**: FCN beats U-Net (Δ landslide IoU +" in text
     paper_best = "FCN" if comparison.loc[("FCN", "UAV"), ("IoU", "paper")] > comparison.loc[("U-Net", "UAV"), ("IoU", "paper")] else "U-Net"
     assert f"the highest landslide IoU among the same models is {paper_best}'s in UAV" in text  # not DeepLabV3+
-    assert f"synthetic demo tiles ({describe_training([r.config for r in grid_runs(settings, tmp_path)])})" in text
+    assert f"trained on synthetic tiles ({describe_training([r.config for r in grid_runs(settings, tmp_path)])})" in text
     on_gpu = GridSettings(**{**DEMO, "device": "cuda", "pretrained": True})
     real = summary(_scores(rows), judged, comparison, settings, grid_runs(on_gpu, tmp_path), synthetic=False,
                    data_root=tmp_path)

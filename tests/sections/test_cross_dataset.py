@@ -3,12 +3,15 @@ summary."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from landslide_core.book import paper_vs_run
 from landslide_core.book.compare import metric_tables_html
+from landslide_core.errors import ConfigError
 from landslide_core.eval.paper import paper_values
 from landslide_core.experiments import table7 as t7
 from landslide_core.experiments.table7 import public_training_set
@@ -56,12 +59,21 @@ def test_stand_ins_are_written_once_and_a_given_root_is_used_as_it_is(tmp_path):
     assert not mine.exists()  # a given root is never written to
 
 
+def test_a_root_may_name_the_cas_data_root_as_the_rehearsal_profile_does(tmp_path):
+    given = {"bijie": "{data_root}/_stand_ins/bijie", "hr-gldd": str(tmp_path / "hr")}
+    assert public_roots(given, tmp_path, data_root=Path("/data/replica")) == {
+        "bijie": Path("/data/replica/_stand_ins/bijie"), "hr-gldd": tmp_path / "hr"}
+    with pytest.raises(ConfigError, match=r"roots of bijie hold \{data_root\}, but no CAS data root was given"):
+        public_roots(given, tmp_path)
+
+
 def test_the_page_names_stand_ins_and_stays_quiet_about_real_data(tmp_path):
     root = stand_in_roots(tmp_path, ["hr-gldd"])["hr-gldd"]
     sets = [public_training_set("hr-gldd", root, tmp_path / "splits")]
     table = data_table(sets)
     assert table.loc["HR-GLDD", "data"] == "HR-GLDD stand-in, synthetic" and table.loc["HR-GLDD", "held out"] == "HR-GLDD"
-    assert stand_in_note(sets).startswith("**Synthetic stand-ins.** HR-GLDD: no copy of this dataset was given")
+    assert stand_in_note(sets).startswith("**Synthetic stand-ins.** HR-GLDD: this row trains on a synthetic stand-in, "
+                                          "not on the dataset")
     (root / STAND_IN_MARKER).unlink()
     assert stand_in_note(sets) == "" and data_table(sets).loc["HR-GLDD", "data"] == "HR-GLDD data"
     assert roots_note(table) == f"Read from:\n- HR-GLDD: `{table.loc['HR-GLDD', 'root']}`"
@@ -209,6 +221,8 @@ def test_the_notes_quote_the_paper_and_name_what_is_ours():
 def test_the_settings_give_every_runs_training_config():
     config = CrossSettings(**{**SETTINGS.as_parameters(), "crop_size": None}).train_config()
     assert (config.val_crop_size, config.crop_size, config.epochs, config.lr) == (128, None, 3, 0.01)
+    assert config.steps_per_epoch is None
+    assert CrossSettings(**{**SETTINGS.as_parameters(), "steps_per_epoch": 1}).train_config().steps_per_epoch == 1
 
 
 def test_the_example_figure_is_left_out_with_a_reason_where_checkpoints_are_not_kept(tmp_path):

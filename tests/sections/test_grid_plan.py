@@ -7,6 +7,7 @@ import json
 import pytest
 
 from landslide_core.book.page import results_folder
+from landslide_core.book.profiles import get_profile
 from landslide_core.cli import main
 from landslide_core.errors import DatasetNotFoundError, GridError, ProfileError
 from landslide_core.sections.benchmarks import GridSettings, grid_configs, runs_directory
@@ -37,6 +38,16 @@ def test_the_paper_plan_is_36_runs_and_needs_a_data_root(tmp_path):
     assert len(plan.cells) == 36 and plan.data_root == root
     assert len({c.folder for c in plan.cells}) == 36 and (tmp_path / "runs" / "random-split" / "split-seed2.csv").is_file()
     assert {(c.config.epochs, c.config.crop_size, c.config.device) for c in plan.cells} == {(50, None, "cuda")}
+
+
+def test_the_rehearsal_plan_is_the_paper_grid_cut_to_one_step_on_the_cpu(tmp_path):
+    root = write_demo_data(tmp_path / "demo", subdatasets=["longxi-uav", "hokkaido"], tiles_per_subdataset=4,
+                           progress=False)
+    plan = plan_grid("rehearsal", {"data_root": str(root), "runs_dir": str(tmp_path / "runs")})
+    seeds = get_profile("rehearsal").sections["benchmarks"]["seeds"]
+    assert len(plan.cells) == 12 * len(seeds) and {c.config.seed for c in plan.cells} == set(seeds)
+    assert {(c.config.epochs, c.config.steps_per_epoch, c.config.crop_size, c.config.val_crop_size, c.config.device,
+             c.config.batch_size, c.config.pretrained) for c in plan.cells} == {(1, 1, 32, 32, "cpu", 16, False)}
 
 
 def test_a_bad_override_or_cell_number_is_refused_with_the_fix():

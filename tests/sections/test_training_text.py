@@ -70,6 +70,18 @@ def test_the_sentence_follows_the_saved_configuration_not_the_asked_one():
         describe_training([])
 
 
+def test_epochs_cut_to_a_few_steps_are_never_described_as_a_full_training():
+    cut = " of only 1 optimisation step(s) each (not a full pass over the training tiles)"
+    rehearsal = describe_training(saved(GridSettings(**{**DEMO, "epochs": 1, "steps_per_epoch": 1})))
+    assert f"; 1 epoch(s){cut} of batch 8 on 64-px crops, " in rehearsal
+    longer = describe_training(saved(GridSettings(**{**DEMO, "steps_per_epoch": 1,
+                                                     "per_model": {"fcn": {"epochs": 3}}})))
+    assert longer.endswith(f"; on the CPU; U-Net 2 epoch(s){cut}")  # a model's own epochs keep the cut
+    assert "optimisation step" not in describe_training(saved(GridSettings(**DEMO)))
+    older = [{k: v for k, v in c.items() if k != "steps_per_epoch"} for c in saved(GridSettings(**DEMO))]
+    assert describe_training(older) == describe_training(saved(GridSettings(**DEMO)))  # runs made before the setting
+
+
 def test_every_phrase_that_names_the_paper_quotes_it():
     for settings in (GridSettings(**DEMO), GridSettings(**{**DEMO, "lr": 0.05, "split": "grouped"})):
         assert registry_attributions(describe_training(saved(settings)) + ".") == []

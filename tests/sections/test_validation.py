@@ -196,3 +196,9 @@ def test_the_notes_under_table_6_quote_the_paper_show_both_mismatches_and_call_t
     assert mismatches()["sat_tiles"].line() in text and mismatches()["one_percent"].line() in text
     assert "Ours: that Table 6 was split the same way" in text
     assert not registry_attributions(text)
+
+
+def test_the_settings_pass_the_steps_per_epoch_to_every_arm():
+    assert SETTINGS.train_config().steps_per_epoch is None
+    cut = QCSettings(**{**SETTINGS.as_parameters(), "steps_per_epoch": 1})
+    assert cut.train_config().steps_per_epoch == 1 and cut.as_parameters()["steps_per_epoch"] == 1
