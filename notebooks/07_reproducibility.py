@@ -30,6 +30,11 @@ from IPython.display import Markdown, display
 
 from landslide_core.book import repository_root
 from landslide_core.book.profiles import profiles, profiles_table
+from landslide_core.sections.rehearsal import (
+    is_rehearsal,
+    rehearsal_summary,
+    rehearsal_table,
+)
 from landslide_core.sections.reproducibility import (
     environment_table,
     is_scene_scale,
@@ -98,14 +103,14 @@ profiles_table()
 # its side (one line per column), values that are the same in every row are said once above the table, and a
 # table still too wide for the page shows one column per row. Numbers from a shared 2-core CPU say that the code
 # runs and how things compare; they say nothing about GPU speed.
-# The scene-prediction records (`scene-scale-*`) have their own
-# subsection below.
+# The scene-prediction records (`scene-scale-*`) and the rehearsal at
+# paper scale (`rehearsal-*`) have their own subsections below.
 
 # %%
 records = throughput_records(root / "benchmarks" / "results")
 for record in records:
-    if is_scene_scale(record):
-        continue  # shown under "Scene prediction at scale"
+    if is_scene_scale(record) or is_rehearsal(record):
+        continue  # shown in their own subsections below
     view = record_view(record, root)
     display(Markdown(view.note))
     summary = pipeline_rate_summary(record)
@@ -143,6 +148,34 @@ for record in scale_records:
 if not scale_records:
     display(Markdown("No scene-scale record yet: run "
                      "`benchmarks/scene_scale.py`."))
+
+# %% [markdown]
+# ## Every stage before training, rehearsed at paper scale
+#
+# `benchmarks/rehearsal.py` runs each stage a user's run makes before
+# training (scan and validate, statistics, QC scores, the leakage audit
+# and grouped split, the baselines on every validation tile, data
+# loading, reading the public datasets of Table 7, intervals, the status
+# board, results pack and unpack) on a synthetic replica with the CAS
+# dataset's layout and size, and on a quarter of its tiles, each in a
+# fresh process that reads its own peak resident memory. The replica is
+# synthetic: its times and memory are real measurements of this code at
+# the dataset's size; its pixels are not data. A stage meets the targets
+# when its peak memory (its process and those it starts) stays within a
+# bound and its time at full size within a multiple of its time on the
+# quarter; both limits, the stages and the device are read from the
+# record. The model is timed on a few tiles on the CPU only (tiles/s):
+# on every validation tile it is GPU work.
+
+# %%
+rehearsals = [record for record in records if is_rehearsal(record)]
+for record in rehearsals:
+    display(Markdown(rehearsal_summary(record)))
+    display(rehearsal_table(record))
+    display(Markdown(f"<small>{record.provenance.line()}</small>"))
+if not rehearsals:
+    display(Markdown("No rehearsal record yet: run "
+                     "`benchmarks/rehearsal.py`."))
 
 # %% [markdown]
 # ## What this shows

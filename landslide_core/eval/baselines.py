@@ -32,6 +32,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import BaselineError, NothingToEvaluateError
+from ..scoring.confusion import COUNT_COLUMNS, scores_table, subdataset_matrices, tile_table
 from ..scoring.intervals import Judged
 from ..sources import Normalisation, TileSource, get_source
 from ..tiles import TileRecord
@@ -257,10 +258,21 @@ class RulePrediction(nn.Module):
         return torch.from_numpy(np.where(maps, 1.0, -1.0).astype(np.float32)).to(x.device)
 
 
+def _constant_counts(counts: np.ndarray, landslide: bool) -> np.ndarray:
+    """Per-tile ``(TP, FP, FN, TN)`` of :class:`ConstantPrediction` on the pixels that gave ``counts``.
+
+    Any prediction's counts of a tile hold its landslide pixels (TP + FN) and background pixels (FP + TN); a
+    constant predicts all of them one class, so its counts need no second read of the tile.
+    """
+    positives, negatives, zeros = counts[:, 0] + counts[:, 2], counts[:, 1] + counts[:, 3], np.zeros(len(counts), np.int64)
+    columns = (positives, negatives, zeros, zeros) if landslide else (zeros, zeros, positives, negatives)
+    return np.stack(columns, axis=1).astype(np.int64)
+
+
 def baseline_scores(train_records: Sequence[TileRecord], val_records: Sequence[TileRecord], *,
                     source: str | TileSource = "cas", crop_size: int | None = None, batch_size: int = 8,
                     device: str = "cpu", rule_source: str | TileSource | None = None, constants: bool = True,
-                    ) -> tuple[pd.DataFrame, pd.DataFrame, ThresholdRule]:
+                    progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, ThresholdRule]:
     """The three baselines' scores on ``val_records``, their per-tile counts and the fitted rule.
 
     Scores and counts are rows as :func:`~landslide_core.eval.evaluation.evaluate_tiles`' (the ``model`` column
@@ -269,12 +281,23 @@ def baseline_scores(train_records: Sequence[TileRecord], val_records: Sequence[T
     training tiles, read with ``rule_source`` (default: ``source``, which reads ``val_records``) so that a rule
     fitted on one dataset can be scored on another. ``constants=False`` scores the rule alone (the constant
     predictions do not depend on the training tiles).
+
+    Each validation tile is read once: the rule is scored through the models' path, and the constants' counts are
+    taken from the pixels it scored (:func:`_constant_counts`), the same counts as scoring
+    :class:`ConstantPrediction` through that path. ``progress`` shows bars for the fitting and the scoring.
     """
     source = get_source(source)
-    rule = fit_threshold_rule(train_records, source if rule_source is None else rule_source)
-    predictors = {ALL_LANDSLIDE: ConstantPrediction(True), ALL_BACKGROUND: ConstantPrediction(False)} if constants else {}
-    predictors[THRESHOLD_RULE] = RulePrediction(rule, source.normalisation)
-    scores, tiles = zip(*(evaluate_tiles(module, val_records, batch_size=batch_size, device=device, model_name=name,
-                                         crop_size=crop_size, source=source) for name, module in predictors.items()),
-                        strict=True)
-    return pd.concat(scores, ignore_index=True), pd.concat(tiles, ignore_index=True), rule
+    rule = fit_threshold_rule(train_records, source if rule_source is None else rule_source, progress=progress)
+    rule_scores, rule_tiles = evaluate_tiles(RulePrediction(rule, source.normalisation), val_records,
+                                             batch_size=batch_size, device=device, model_name=THRESHOLD_RULE,
+                                             crop_size=crop_size, source=source, progress=progress)
+    scores, tiles = [], []
+    if constants:
+        counts = rule_tiles[list(COUNT_COLUMNS)].to_numpy(np.int64)
+        for name, landslide in ((ALL_LANDSLIDE, True), (ALL_BACKGROUND, False)):
+            constant = _constant_counts(counts, landslide)
+            matrices = subdataset_matrices(constant, val_records, source=source)
+            scores.append(scores_table(matrices, val_records, model=name, source=source))
+            tiles.append(tile_table(constant, val_records, model=name))
+    return (pd.concat([*scores, rule_scores], ignore_index=True), pd.concat([*tiles, rule_tiles], ignore_index=True),
+            rule)

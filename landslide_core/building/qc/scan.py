@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
+from ...data.statistics import map_tiles
 from ...errors import DatasetNotFoundError
 from ...io.raster import open_raster, read_raster
 from ...sources import TileSource, get_source
@@ -94,8 +95,16 @@ def _read_tile(record: TileRecord, source: TileSource) -> tuple[np.ndarray, np.n
     return image, None
 
 
+def _score_record(record: TileRecord, source: TileSource) -> dict[str, object]:
+    """One tile's row of :func:`score_root`: where it is and its four scores."""
+    image, mask = _read_tile(record, source)
+    return {"subdataset": record.subdataset, "group": record.group, "name": record.name,
+            "image": str(record.image), "mask": "" if record.mask is None else str(record.mask),
+            **score_tile(image, mask, _valid(record.image, image))}
+
+
 def score_root(root: str | Path, *, source: str | TileSource = "cas", subdatasets: Iterable[str] | None = None,
-               progress: bool = True) -> pd.DataFrame:
+               progress: bool = True, workers: int | None = None) -> pd.DataFrame:
     """One row per tile under ``root``: ``subdataset``, ``group``, ``name``, ``image``, ``mask`` and the four scores.
 
     Tiles without a mask (a plain folder of images) get ``label_share`` NaN, which
@@ -107,20 +116,18 @@ def score_root(root: str | Path, *, source: str | TileSource = "cas", subdataset
         source: The tile source whose layout ``root`` follows.
         subdatasets: Only these sub-datasets; ``None`` takes all.
         progress: Show a progress bar.
+        workers: Processes scoring tiles (:func:`landslide_core.data.statistics.map_tiles`; default: the usable
+            cores, one per 500 tiles at most); the scores do not depend on it.
 
     Raises:
         DatasetNotFoundError: ``root`` is not a folder.
         PathProblemError: A layout problem of a data root.
         TileError: A tile cannot be read, or is not 3-band uint8 RGB (its mask not 0/1).
+        ConfigError: ``workers`` is below 1.
     """
     src = get_source(source)
-    rows = []
-    for record in tqdm(list_images(root, source=src, subdatasets=subdatasets), desc="scoring tiles", unit="tile",
-                       disable=not progress):
-        image, mask = _read_tile(record, src)
-        rows.append({"subdataset": record.subdataset, "group": record.group, "name": record.name,
-                     "image": str(record.image), "mask": "" if record.mask is None else str(record.mask),
-                     **score_tile(image, mask, _valid(record.image, image))})
+    rows = map_tiles(partial(_score_record, source=src), list_images(root, source=src, subdatasets=subdatasets),
+                     workers=workers, desc="scoring tiles", progress=progress)
     return pd.DataFrame(rows, columns=[*TILE_COLUMNS, *SCORE_COLUMNS.values()])
 
 
