@@ -92,6 +92,11 @@ def _split_sides(root: Path, work: Path) -> tuple[list, list]:
     return [r for r in records if r.split == "train"], [r for r in records if r.split == "val"]
 
 
+def _started(processes: int) -> int:
+    """Processes a pool started: none where it works in the stage's own process (a pool of one)."""
+    return processes if processes > 1 else 0
+
+
 def stage_validate(root: Path, work: Path) -> tuple[int, int, dict]:
     from landslide_core.data.validate import validate_root
 
@@ -107,7 +112,8 @@ def stage_statistics(root: Path, work: Path) -> tuple[int, int, dict]:
 
     records = get_source("cas").list_tiles(root)
     stats = tile_statistics(records)
-    return len(stats), pool_size(None, len(records)), {"landslide_share": float(stats["landslide_share"].mean())}
+    return len(stats), _started(pool_size(None, len(records))), {
+        "landslide_share": float(stats["landslide_share"].mean())}
 
 
 def stage_qc(root: Path, work: Path) -> tuple[int, int, dict]:
@@ -116,7 +122,7 @@ def stage_qc(root: Path, work: Path) -> tuple[int, int, dict]:
 
     scores = score_root(root)
     flags = flag(scores, QCThresholds())
-    return len(scores), pool_size(None, len(scores)), {"flagged": int(flags["flagged"].sum())}
+    return len(scores), _started(pool_size(None, len(scores))), {"flagged": int(flags["flagged"].sum())}
 
 
 def stage_audit(root: Path, work: Path) -> tuple[int, int, dict]:

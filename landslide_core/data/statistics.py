@@ -13,6 +13,7 @@ import pickle
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing import get_context
@@ -114,8 +115,8 @@ def map_tiles(function: Callable[[T], R], items: Sequence[T], *, workers: int | 
 
     The results, and the first error in the order of ``items`` (raised as it was), are those of the loop; only the
     time differs. Processes are started fresh (``spawn``: no state of this process, such as torch's threads, is
-    copied into them), so ``function`` and the items must pickle, and ``function`` must be defined at the top level
-    of a module.
+    copied into them), so ``function`` and the items must pickle, ``function`` must be defined at the top level
+    of a module, and a script calling this at its top level must do so under ``if __name__ == "__main__":``.
 
     Args:
         function: Work on one tile.
@@ -126,7 +127,8 @@ def map_tiles(function: Callable[[T], R], items: Sequence[T], *, workers: int | 
         progress: Show a progress bar.
 
     Raises:
-        ConfigError: ``workers`` is below 1.
+        ConfigError: ``workers`` is below 1, or a process ended abruptly (a script without the ``__main__`` guard,
+            or memory running out).
     """
     processes = pool_size(workers, len(items))
     with tqdm(total=len(items), desc=desc, unit="tile", disable=not progress) as bar:
@@ -144,6 +146,13 @@ def map_tiles(function: Callable[[T], R], items: Sequence[T], *, workers: int | 
                     raise result.rebuilt()
                 results.append(result)
                 bar.update()
+        except BrokenProcessPool as error:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise ConfigError(
+                f"a process working on the tiles ({desc}) ended abruptly. Processes are started fresh and import the "
+                "script that started them: a script that calls this at its top level must do so under `if __name__ "
+                "== '__main__':`. Otherwise the machine may have run out of memory. Or pass workers=1 to work in "
+                "this process") from error
         except BaseException:  # the first error in order (or Ctrl-C): start no further chunk
             pool.shutdown(wait=True, cancel_futures=True)
             raise

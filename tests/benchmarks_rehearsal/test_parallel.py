@@ -4,6 +4,9 @@ validation tile once yet count as scoring every baseline through the models' pat
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -75,3 +78,14 @@ def test_the_constants_counted_from_the_rules_pass_equal_the_constants_scored_as
                                       check_exact=True)
         pd.testing.assert_frame_equal(tiles[tiles["model"] == name].reset_index(drop=True), expected_tiles,
                                       check_exact=True)
+
+
+def test_a_script_without_the_main_guard_gets_an_error_that_says_what_to_do(make_root, tmp_path):
+    root = make_root({"Lombok": 2}, seed=7)
+    script = tmp_path / "unguarded.py"
+    script.write_text("from landslide_core.data.statistics import tile_statistics\n"
+                      "from landslide_core.sources import get_source\n"
+                      f"tile_statistics(get_source('cas').list_tiles({str(root)!r}), progress=False, workers=2)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode != 0
+    assert "ConfigError" in done.stderr and "if __name__ == '__main__':" in done.stderr
