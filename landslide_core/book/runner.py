@@ -235,17 +235,23 @@ def fold_injected_parameters(notebook: nbformat.NotebookNode, parameters: Mappin
 
 
 @contextlib.contextmanager
-def _kernel_root(root: Path) -> Iterator[None]:
-    """:data:`ROOT_VARIABLE` set to ``root`` while a kernel starts (it inherits it), then as it was."""
-    before = os.environ.get(ROOT_VARIABLE)
-    os.environ[ROOT_VARIABLE] = str(root.resolve())
+def _kernel_environment(name: str, value: str | None) -> Iterator[None]:
+    """``name`` set to ``value`` for the kernels started in the block (they inherit it), then as it was (None: as is)."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
     try:
         yield
     finally:
-        if before is None:
-            del os.environ[ROOT_VARIABLE]
-        else:
-            os.environ[ROOT_VARIABLE] = before
+        if value is not None and before is None:
+            del os.environ[name]
+        elif value is not None:
+            os.environ[name] = before
+
+
+def _kernel_root(root: Path) -> contextlib.AbstractContextManager[None]:
+    """:data:`ROOT_VARIABLE` set to ``root`` while a kernel starts."""
+    return _kernel_environment(ROOT_VARIABLE, str(root.resolve()))
 
 
 def execute_section(root: Path, name: str, parameters: Mapping[str, Any], *, fingerprint: str = "",
@@ -318,21 +324,9 @@ def _last_wall_time(root: Path, name: str) -> float:
     return float(nbformat.read(output, as_version=4).metadata.get(METADATA_KEY, {}).get("wall_time_s") or 0.0)
 
 
-@contextlib.contextmanager
-def _kernel_threads(threads: int | None) -> Iterator[None]:
+def _kernel_threads(threads: int | None) -> contextlib.AbstractContextManager[None]:
     """``OMP_NUM_THREADS``, torch's and numpy's CPU threads, for the kernels started in the block (None: as it is)."""
-    if threads is None:
-        yield
-        return
-    before = os.environ.get(THREADS_VARIABLE)
-    os.environ[THREADS_VARIABLE] = str(threads)
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[THREADS_VARIABLE]
-        else:
-            os.environ[THREADS_VARIABLE] = before
+    return _kernel_environment(THREADS_VARIABLE, None if threads is None else str(threads))
 
 
 def execute_sections(root: Path, todo: list[PlannedSection], *, profile: str, jobs: int = 1,
