@@ -785,7 +785,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--execute-only", action="store_true", help="execute the notebooks but do not build HTML")
     p.add_argument("--force", action="store_true", help="execute sections even when nothing they depend on changed")
     p.add_argument("--jobs", type=int, help="sections executed at once (0: one per core; default: one per core, each "
-                   "kernel on one CPU thread, where no section runs on a GPU; one at a time where one does)")
+                   "kernel on 2 CPU threads, where no section runs on a GPU; one at a time where one does)")
     p.set_defaults(func=_book)
 
     p = commands.add_parser("tile", help="cut a georeferenced scene into tiles in the CAS layout, with a tile index",

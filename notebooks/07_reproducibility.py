@@ -35,6 +35,11 @@ from landslide_core.sections.rehearsal import (
     rehearsal_summary,
     rehearsal_table,
 )
+from landslide_core.sections.replica_record import (
+    is_replica,
+    replica_summary,
+    replica_table,
+)
 from landslide_core.sections.reproducibility import (
     environment_table,
     is_scene_scale,
@@ -103,13 +108,14 @@ profiles_table()
 # its side (one line per column), values that are the same in every row are said once above the table, and a
 # table still too wide for the page shows one column per row. Numbers from a shared 2-core CPU say that the code
 # runs and how things compare; they say nothing about GPU speed.
-# The scene-prediction records (`scene-scale-*`) and the rehearsal at
-# paper scale (`rehearsal-*`) have their own subsections below.
+# The scene-prediction records (`scene-scale-*`), the replica's
+# (`replica-*`) and the rehearsal at paper scale (`rehearsal-*`) have
+# their own subsections below.
 
 # %%
 records = throughput_records(root / "benchmarks" / "results")
 for record in records:
-    if is_scene_scale(record) or is_rehearsal(record):
+    if is_scene_scale(record) or is_rehearsal(record) or is_replica(record):
         continue  # shown in their own subsections below
     view = record_view(record, root)
     display(Markdown(view.note))
@@ -166,6 +172,21 @@ if not scale_records:
 # quarter; both limits, the stages and the device are read from the
 # record. The model is timed on a few tiles on the CPU only (tiles/s):
 # on every validation tile it is GPU work.
+#
+# First, writing the replica (`landslide-core replica`, timed by
+# `benchmarks/replica.py`): per part, the samples and files written,
+# their size on disk, the CPU seconds and the largest process's peak
+# memory; then the stages.
+
+# %%
+replicas = [record for record in records if is_replica(record)]
+for record in replicas:
+    display(Markdown(replica_summary(record)))
+    display(replica_table(record))
+    display(Markdown(f"<small>{record.provenance.line()}</small>"))
+if not replicas:
+    display(Markdown("No replica record yet: run "
+                     "`benchmarks/replica.py`."))
 
 # %%
 rehearsals = [record for record in records if is_rehearsal(record)]

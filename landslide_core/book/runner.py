@@ -58,6 +58,11 @@ __all__ = [
 KERNEL_NAME = "landslide-core"
 ROOT_VARIABLE = "LANDSLIDE_CORE_BOOK_ROOT"
 THREADS_VARIABLE = "OMP_NUM_THREADS"
+CPU_THREADS = 2
+"""CPU threads of every section kernel where no section runs on a GPU, however many cores the machine has and however
+many sections run at once: a section's numbers are then the same built alone or beside others, on any machine
+(torch sums in another order on another thread count, and the demo's Table 5 moved with it). Two: the cores of the
+machines this book's CI runs on, where one thread each made the training page twice as slow."""
 """Environment variable naming the repository root a section's kernel works in (see :func:`repository_root`)."""
 CODE_WIDTH = 75
 """Characters of a code line that fit the book's text column at 1280 px inside a folded cell."""
@@ -489,8 +494,8 @@ def build_book(
         force: Execute every chosen section even when nothing it depends on changed.
         jobs: Sections executed at once (:func:`execute_sections`); 0: one per usable core; None: one per usable
             core where no section runs on a GPU (its ``device`` parameter other than ``cpu``), else one at a time,
-            as trainings side by side would share the GPU's memory. Where none runs on a GPU every kernel gets one
-            CPU thread, whatever ``jobs`` is.
+            as trainings side by side would share the GPU's memory. Where none runs on a GPU every kernel gets
+            :data:`CPU_THREADS` CPU threads, whatever ``jobs`` is.
         echo: Where progress lines go.
 
     Raises:
@@ -537,9 +542,7 @@ def build_book(
         todo.append(PlannedSection(name, staged, values, fingerprint, data_root))
     on_gpu = any(str(section.values.get("device", "cpu")) != "cpu" for section in todo)
     jobs = (1 if on_gpu else 0) if jobs is None else jobs
-    # On the CPU one thread per kernel, however many run at once: a section's numbers are then the same built alone
-    # or beside others, on any number of cores (another thread count sums in another order).
-    threads = 1 if not on_gpu else None
+    threads = CPU_THREADS if not on_gpu else None
     execute_sections(root, todo, profile=profile, jobs=jobs, threads=threads, echo=echo)
     if execute_only:
         return None

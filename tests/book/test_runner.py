@@ -231,7 +231,7 @@ def _printed(book: Path, name: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_sections_run_side_by_side_each_kernel_on_its_share_of_the_cores(book, tmp_path, monkeypatch):
+def test_sections_run_side_by_side_on_a_fixed_thread_count_on_the_cpu_and_a_share_of_the_cores_on_a_gpu(book, tmp_path, monkeypatch):
     on_device = TIMED.replace("pause = 0.0", "pause = 0.0\ndevice = 'cpu'")
     _timed_book(book, {"a": on_device, "b": on_device})
     monkeypatch.setattr(runner, "available_cores", lambda: 2)
@@ -239,20 +239,20 @@ def test_sections_run_side_by_side_each_kernel_on_its_share_of_the_cores(book, t
     messages: list[str] = []
     build_book(parameters={"data_root": str(tmp_path), "pause": 4.0}, execute_only=True, jobs=2, echo=messages.append)
     a, b = _printed(book, "a"), _printed(book, "b")
-    assert a[1] == b[1] == "1"  # two kernels on 2 cores: one thread each
+    assert a[1] == b[1] == str(runner.CPU_THREADS)  # on the CPU a fixed thread count, however many run at once
     assert float(a[3]) < float(b[5]) and float(b[3]) < float(a[5]), "the two sections did not overlap in time"
-    assert "executing 2 sections, 2 at a time, 1 CPU thread(s) each" in messages
+    assert f"executing 2 sections, 2 at a time, {runner.CPU_THREADS} CPU thread(s) each" in messages
     assert "OMP_NUM_THREADS" not in os.environ  # the builder's own environment is left as it was
     assert Path.cwd() == book  # and its working folder: each kernel is given its own
     # Sections on a GPU side by side: the cores shared between the kernels.
-    monkeypatch.setattr(runner, "available_cores", lambda: 4)
+    monkeypatch.setattr(runner, "available_cores", lambda: 8)
     build_book(parameters={"data_root": str(tmp_path), "device": "cuda"}, execute_only=True, jobs=2,
                echo=messages.append)
-    assert _printed(book, "a")[1] == _printed(book, "b")[1] == "2"
+    assert _printed(book, "a")[1] == _printed(book, "b")[1] == "4"
 
 
 @pytest.mark.slow
-def test_the_cpu_default_runs_sections_side_by_side_on_one_thread_each_and_a_gpu_profile_one_at_a_time(book, tmp_path, monkeypatch):
+def test_the_cpu_default_runs_sections_side_by_side_on_a_fixed_thread_count_and_a_gpu_profile_one_at_a_time(book, tmp_path, monkeypatch):
     """Trainings side by side on one GPU would share its memory: a section on CUDA makes the default one at a time."""
     _timed_book(book, {"a": TIMED, "b": TIMED.replace("pause = 0.0", "pause = 0.0\ndevice = 'cpu'")})
     monkeypatch.setattr(runner, "available_cores", lambda: 2)
@@ -263,9 +263,10 @@ def test_the_cpu_default_runs_sections_side_by_side_on_one_thread_each_and_a_gpu
     build_book(parameters={"data_root": str(tmp_path)}, execute_only=True, jobs=1, force=True)
     build_book(parameters={"data_root": str(tmp_path), "device": "cuda"}, execute_only=True)
     build_book(parameters={"data_root": str(tmp_path), "device": "cuda"}, execute_only=True, jobs=2)
-    # On the CPU one thread per kernel, alone or side by side; on a GPU the kernels' own default (cores // jobs
-    # when side by side, in execute_sections).
-    assert seen == [(0, 1), (1, 1), (1, None), (2, None)]
+    # On the CPU a fixed thread count per kernel, alone or side by side; on a GPU the kernels' own default (cores //
+    # jobs when side by side, in execute_sections).
+    threads = runner.CPU_THREADS
+    assert seen == [(0, threads), (1, threads), (1, None), (2, None)]
 
 
 @pytest.mark.slow
