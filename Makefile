@@ -1,9 +1,10 @@
 # Two commands do all set-up on a fresh machine (Python 3.11 and PyPI are all they need):
 #   make book   build the Jupyter Book from the embedded synthetic demo data
 #   make test   lint (ruff, the import-linter layer contract), list what the GPU check would run (--dry-run), run
-#               the unit tests (one process per core), build the book (sections side by side), check it with nbval, read its demo results back from the records and
-#               rebuild Table 5 from its packed results, rebuild the Table 5, 6 and 7 pages with other settings
-#               (tests/built), then check it in headless Chromium
+#               the unit tests (one process per core) while the book builds (sections side by side), then, in one
+#               pytest run: check the book with nbval, read its demo results back from the records, rebuild
+#               Table 5 from its packed results and the Table 5, 6 and 7 pages with other settings (tests/built),
+#               and check it in headless Chromium (tests/browser)
 # Both create .venv from requirements.txt on first use; later runs reuse it. `make test` also installs Debian's
 # chromium, chromium-driver and fonts-noto-cjk with apt-get where they are missing (the browser test skips,
 # saying why, where that fails).
@@ -13,15 +14,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Tests run in one process per core (pytest-xdist), each on one CPU thread, so that two processes do not fight over
-# the cores; `make test TEST_JOBS=0` runs them in this process (pytest -n 0). A developer's inner loop can leave out
-# the tests marked slow (training, notebooks): .venv/bin/python -m pytest -n auto -m "not slow"; make test never does.
+# the cores; the unit tests of one module stay in one process (--dist loadscope), so that its fixtures (demo data, a
+# trained grid) are made once, and the tests marked slow start first (tests/scheduling.py). `make test TEST_JOBS=0`
+# runs them in this process (pytest -n 0). A developer's inner loop can leave out the tests marked slow (training,
+# notebooks): .venv/bin/python -m pytest -n auto -m "not slow"; make test never does.
 TEST_JOBS ?= auto
 PARALLEL  := OMP_NUM_THREADS=1
 # Each step of `make test` (and the install) says how long it took (bash's time), for the breakdown in the README.
 SHELL := bash
 export TIMEFORMAT := [make] the step above took %0R s (CPU %0U s user, %0S s system)
 
-.PHONY: book test venv browser-deps clean
+.PHONY: book test unit-tests venv browser-deps clean
 
 venv: $(STAMP)
 
@@ -34,16 +37,20 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 book: $(STAMP)
-	$(PY) -m landslide_core book
+	time $(PY) -m landslide_core book
 
 test: $(STAMP) browser-deps
 	time $(VENV)/bin/ruff check .
 	time $(VENV)/bin/lint-imports
 	time bash benchmarks/gpu_check.sh --dry-run --python $(PY)
-	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --ignore=tests/browser --ignore=tests/built
-	time $(PY) -m landslide_core book
-	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadfile --nbval-lax --nbval-current-env -p no:cacheprovider book/sections
-	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) tests/built tests/browser
+	time $(MAKE) --no-print-directory -j 2 --output-sync=target unit-tests book
+	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadgroup --nbval-lax --nbval-current-env \
+	    -p no:cacheprovider book/sections tests/built tests/browser
+
+# The unit tests read nothing the book build writes, so `make test` runs them beside it (make -j 2): each leaves
+# the cores idle at times (the tests waiting on processes they start, the book on its HTML build).
+unit-tests: $(STAMP)
+	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadscope --ignore=tests/browser --ignore=tests/built
 
 # Headless Chromium, its driver and CJK fonts (sub-dataset names have full-width parentheses) for the browser
 # test. sudo only when not root; a failed install is reported and the browser test then skips with its reason.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -110,3 +111,14 @@ def small_scene(tmp_path_factory: pytest.TempPathFactory):
 
     return write_demo_scenes(tmp_path_factory.mktemp("scenes"), subdatasets=("hokkaido",), size=384,
                              progress=False)[0]
+
+
+def working_tree_copy(target: Path) -> Path:
+    """A copy of this working tree's files, tracked and not ignored (what a fresh clone of it holds), in ``target``."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target / name)
+    return target

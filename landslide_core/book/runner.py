@@ -37,9 +37,11 @@ import papermill
 import yaml
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from papermill.exceptions import PapermillExecutionError
+from papermill.iorw import papermill_io
 
 from ..errors import LandslideCoreError, PathProblemError, SectionFailedError
 from ..io.atomic import write_text_atomic
+from ..io.lock import exclusive_lock
 from ..provenance import library_versions
 from ..runtime.workers import available_cores
 from .fingerprint import METADATA_KEY, data_digest, section_fingerprint
@@ -58,6 +60,7 @@ __all__ = [
 KERNEL_NAME = "landslide-core"
 ROOT_VARIABLE = "LANDSLIDE_CORE_BOOK_ROOT"
 THREADS_VARIABLE = "OMP_NUM_THREADS"
+WAIT_POLICY_VARIABLE = "OMP_WAIT_POLICY"
 CPU_THREADS = 2
 """CPU threads of every section kernel where no section runs on a GPU, however many cores the machine has and however
 many sections run at once: a section's numbers are then the same built alone or beside others, on any machine
@@ -168,13 +171,15 @@ def ensure_kernel() -> str:
         PathProblemError: A ``landslide-core`` kernel exists but runs another Python interpreter.
     """
     manager = KernelSpecManager()
-    try:
-        spec = manager.get_kernel_spec(KERNEL_NAME)
-    except NoSuchKernel:
-        from ipykernel.kernelspec import install
+    # A book build and tests beside it may register it at once: one at a time, so none reads a half-copied spec.
+    with exclusive_lock(Path(sys.prefix) / ".landslide-core-kernel.lock", "registering the Jupyter kernel", wait=True):
+        try:
+            spec = manager.get_kernel_spec(KERNEL_NAME)
+        except NoSuchKernel:
+            from ipykernel.kernelspec import install
 
-        install(kernel_name=KERNEL_NAME, display_name="landslide-core (Python 3)", prefix=sys.prefix)
-        spec = manager.get_kernel_spec(KERNEL_NAME)
+            install(kernel_name=KERNEL_NAME, display_name="landslide-core (Python 3)", prefix=sys.prefix)
+            spec = manager.get_kernel_spec(KERNEL_NAME)
     if Path(spec.argv[0]).resolve() != Path(sys.executable).resolve():
         raise PathProblemError(
             spec.resource_dir,
@@ -329,9 +334,36 @@ def _last_wall_time(root: Path, name: str) -> float:
     return float(nbformat.read(output, as_version=4).metadata.get(METADATA_KEY, {}).get("wall_time_s") or 0.0)
 
 
-def _kernel_threads(threads: int | None) -> contextlib.AbstractContextManager[None]:
-    """``OMP_NUM_THREADS``, torch's and numpy's CPU threads, for the kernels started in the block (None: as it is)."""
-    return _kernel_environment(THREADS_VARIABLE, None if threads is None else str(threads))
+@contextlib.contextmanager
+def _kernel_threads(threads: int | None) -> Iterator[None]:
+    """``OMP_NUM_THREADS``, torch's and numpy's CPU threads, for the kernels started in the block (None: as it is).
+
+    With it :data:`WAIT_POLICY_VARIABLE` is set to ``PASSIVE``: an OpenMP thread waiting for its siblings then sleeps
+    instead of spinning, which on cores shared with other kernels or tests (more threads than cores) otherwise
+    burns the time the thread it waits for needs, and made training steps many times slower on 2 cores. It does
+    not change how the work is split, so not the numbers.
+    """
+    value = None if threads is None else str(threads)
+    with _kernel_environment(THREADS_VARIABLE, value), \
+            _kernel_environment(WAIT_POLICY_VARIABLE, None if threads is None else "PASSIVE"):
+        yield
+
+
+@contextlib.contextmanager
+def _papermill_write_folder_cleared() -> Iterator[None]:
+    """Papermill's folder for its file writes cleared (None: it changes no folder) before and after the block.
+
+    Papermill keeps that folder in one process-wide handler, which each execution sets to the working folder and
+    restores when it ends. Executions side by side in threads restore each other's values out of order and can leave
+    an earlier build's folder there; where that folder is gone (a test's temporary one), papermill's next write
+    fails. The notebooks' paths are absolute, so no write needs it.
+    """
+    handler = papermill_io.get_handler("local")
+    handler.cwd(None)
+    try:
+        yield
+    finally:
+        handler.cwd(None)
 
 
 def execute_sections(root: Path, todo: list[PlannedSection], *, profile: str, jobs: int = 1,
@@ -375,7 +407,7 @@ def execute_sections(root: Path, todo: list[PlannedSection], *, profile: str, jo
         longest_first = sorted(todo, key=lambda section: -_last_wall_time(root, section.name))
         echo(f"executing {len(todo)} sections, {jobs} at a time, {threads} CPU thread(s) each")
         # The kernels' root is set once for all: each execute_section then sets and restores the same value.
-        with _kernel_root(root), ThreadPoolExecutor(jobs) as pool:
+        with _kernel_root(root), _papermill_write_folder_cleared(), ThreadPoolExecutor(jobs) as pool:
             futures = [pool.submit(run, section) for section in longest_first]
     failures = [f.exception() for f in futures if f.exception() is not None]
     if failures:

@@ -259,7 +259,7 @@ def test_a_small_unet_learns_the_demo_data_in_a_minute(default_records: list) ->
     val = [r for rs in by_subdataset.values() for i, r in enumerate(rs) if i % 4 == 3]
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # the result below depends on the thread count (the order of sums): one, always
     try:
         torch.manual_seed(0)
         model = smp.Unet(encoder_name="resnet18", encoder_weights=None, classes=1)

@@ -226,9 +226,11 @@ def test_checkpoint_write_is_atomic(tmp_path):
 # --- several processes --------------------------------------------------------------------------------------
 
 
-def _train_in_process(data_root: Path, out: Path, config: dict[str, object]) -> None:
-    """Run by each spawned process (module level, so it can be pickled by name)."""
-    train(TrainConfig.from_dict(config), data_root, out, progress=False)
+def _train_in_process(data_root: Path, runs: list[tuple[Path, dict[str, object]]]) -> None:
+    """Run by each spawned process (module level, so it can be pickled by name): the runs one after another, so
+    that several share one start of the processes (each imports torch and joins the group: seconds)."""
+    for out, config in runs:
+        train(TrainConfig.from_dict(config), data_root, out, progress=False)
 
 
 @pytest.mark.slow
@@ -243,7 +245,7 @@ def test_two_processes_train_like_one(demo_root, tmp_path):
     """
     config = tiny_config(epochs=1)
     one = train(config, demo_root, tmp_path / "one", progress=False)
-    run_local(_train_in_process, 2, demo_root, tmp_path / "two", config.to_dict())
+    run_local(_train_in_process, 2, demo_root, [(tmp_path / "two", config.to_dict())])
     two = load_checkpoint(tmp_path / "two" / "last.pt")
     assert two["world_size"] == 2
     single = load_checkpoint(one.last_checkpoint)["model"]
@@ -263,8 +265,12 @@ def test_with_dropout_several_processes_are_reproducible_but_not_one_process(dem
     """What the training module claims for models with dropout: each rank draws its own masks from
     (seed, epoch, rank), so 2 processes repeat each other exactly and differ from 1 process by more than rounding."""
     config = tiny_config(epochs=1, **DROPOUT_MODEL)
-    for name in ("two-a", "two-b"):
-        run_local(_train_in_process, 2, demo_root, tmp_path / name, config.to_dict())
+    # the same model with its dropout switched off, to show below that dropout made the difference
+    without = tiny_config(epochs=1, model=DROPOUT_MODEL["model"],
+                          model_options={**DROPOUT_MODEL["model_options"], "decoder_aspp_dropout": 0.0})
+    run_local(_train_in_process, 2, demo_root, [(tmp_path / "two-a", config.to_dict()),
+                                                (tmp_path / "two-b", config.to_dict()),
+                                                (tmp_path / "two-no-dropout", without.to_dict())])
     first, second = (load_checkpoint(tmp_path / name / "last.pt")["model"] for name in ("two-a", "two-b"))
     for key, value in first.items():
         torch.testing.assert_close(value, second[key], rtol=0, atol=0, msg=lambda m, k=key: f"{k}: {m}")
@@ -272,12 +278,9 @@ def test_with_dropout_several_processes_are_reproducible_but_not_one_process(dem
     largest = max((first[k].double() - single[k].double()).abs().max().item() for k in single
                   if single[k].is_floating_point())
     assert largest > 1e-3
-    # the same model with its dropout switched off: 2 processes match 1 to rounding, so dropout made the difference
-    config = tiny_config(epochs=1, model=DROPOUT_MODEL["model"],
-                         model_options={**DROPOUT_MODEL["model_options"], "decoder_aspp_dropout": 0.0})
-    run_local(_train_in_process, 2, demo_root, tmp_path / "two-no-dropout", config.to_dict())
+    # without dropout 2 processes match 1 to rounding, so dropout made the difference
     two = load_checkpoint(tmp_path / "two-no-dropout" / "last.pt")["model"]
-    one = load_checkpoint(train(config, demo_root, tmp_path / "one-no-dropout", progress=False).last_checkpoint)["model"]
+    one = load_checkpoint(train(without, demo_root, tmp_path / "one-no-dropout", progress=False).last_checkpoint)["model"]
     for key, value in two.items():
         torch.testing.assert_close(value, one[key], rtol=1e-3, atol=1e-4, msg=lambda m, k=key: f"{k}: {m}")
 

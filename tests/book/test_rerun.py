@@ -25,7 +25,7 @@ import pytest
 from landslide_core.sections.benchmarks import SPLIT_KINDS
 from landslide_core.sections.sample_benchmark import SAMPLE_RUNS
 from landslide_core.sections.training_text import describe_training
-from tests.built.test_results_archive import working_tree_copy
+from tests.conftest import working_tree_copy
 
 SENTENCE = "Training, as each run's own `config.json` records it: "
 SECTIONS = {
