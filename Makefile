@@ -1,10 +1,11 @@
 # Two commands do all set-up on a fresh machine (Python 3.11 and PyPI are all they need):
 #   make book   build the Jupyter Book from the embedded synthetic demo data
 #   make test   lint (ruff, the import-linter layer contract), list what the GPU check would run (--dry-run), run
-#               the unit tests (one process per core) while the book builds (sections side by side), then, in one
-#               pytest run: check the book with nbval, read its demo results back from the records, rebuild
-#               Table 5 from its packed results and the Table 5, 6 and 7 pages with other settings (tests/built),
-#               and check it in headless Chromium (tests/browser)
+#               the unit tests (one process per core; with them the Table 5, 6 and 7 pages rebuilt with other
+#               settings in copies of the tree) while the book builds (sections side by side), then, in one pytest
+#               run: check the book with nbval (each notebook whole in one process), read its demo results back from
+#               the records, rebuild Table 5 from its packed results (tests/built), and check it in headless
+#               Chromium (tests/browser)
 # Both create .venv from requirements.txt on first use; later runs reuse it. `make test` also installs Debian's
 # chromium, chromium-driver and fonts-noto-cjk with apt-get where they are missing (the browser test skips,
 # saying why, where that fails).
@@ -44,13 +45,14 @@ test: $(STAMP) browser-deps
 	time $(VENV)/bin/lint-imports
 	time bash benchmarks/gpu_check.sh --dry-run --python $(PY)
 	time $(MAKE) --no-print-directory -j 2 --output-sync=target unit-tests book
-	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadgroup --nbval-lax --nbval-current-env \
+	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15 --nbval-lax --nbval-current-env \
 	    -p no:cacheprovider book/sections tests/built tests/browser
 
 # The unit tests read nothing the book build writes, so `make test` runs them beside it (make -j 2): each leaves
 # the cores idle at times (the tests waiting on processes they start, the book on its HTML build).
 unit-tests: $(STAMP)
-	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadscope --ignore=tests/browser --ignore=tests/built
+	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadscope --durations=25 --ignore=tests/browser \
+	    --ignore=tests/built
 
 # Headless Chromium, its driver and CJK fonts (sub-dataset names have full-width parentheses) for the browser
 # test. sudo only when not root; a failed install is reported and the browser test then skips with its reason.

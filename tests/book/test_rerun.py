@@ -117,8 +117,27 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("section", list(SECTIONS))
-def test_a_rebuild_with_other_epochs_then_another_lr_trains_and_describes_new_runs(checkout, section):
+class TestBenchmarksPage:
+    """Each page its own class: pytest-xdist's ``--dist loadscope`` (``make test``) gives each class to a process of its
+    own, so that the three pages' builds run side by side (a module's tests would all go to one)."""
+
+    def test_a_rebuild_with_other_epochs_then_another_lr_trains_and_describes_new_runs(self, checkout):
+        check_rebuilds(checkout, "benchmarks")
+
+
+@pytest.mark.slow
+class TestValidationPage:
+    def test_a_rebuild_with_other_epochs_then_another_lr_trains_and_describes_new_runs(self, checkout):
+        check_rebuilds(checkout, "validation")
+
+
+@pytest.mark.slow
+class TestCrossDatasetPage:
+    def test_a_rebuild_with_other_epochs_then_another_lr_trains_and_describes_new_runs(self, checkout):
+        check_rebuilds(checkout, "cross_dataset")
+
+
+def check_rebuilds(checkout: Path, section: str) -> None:
     """Three builds, each with its own runs; on the benchmarks page a fourth with the first settings again reads the
     first build's runs back untouched, without training."""
     notebook, small, record = SECTIONS[section]
