@@ -22,9 +22,14 @@ Content and placement candidates are checked against the pixels: lined up so, tw
 tiles share the pixels of their overlap that lie in an 8×8 block identical in both
 and not fill throughout (an overlap thinner than 8 px: all of it, if identical
 throughout), and a candidate without such pixels is dropped, so every pair reported
-by content or placement shares pixels. The tiles are read twice: once for anchors,
-and once, only those with candidates, for this check, a tile held only until its
-last partner has been read.
+by content or placement shares pixels. The candidates are known only once every
+tile's anchors are, and holding every tile's pixels until then would hold the
+whole dataset in memory, so a tile's image is read twice: once (with its mask, which
+is checked then) for anchors, and once, only for tiles with candidates and without
+the mask, for this check, a tile held only until its last partner has been read.
+The second pass reads the tiles in the reverse order: those the first pass read
+last are the likeliest still to be in memory (the page cache) when the data is
+larger than it.
 
 Not found: between tiles without georeferencing that nothing else links, a shared
 region narrower than 64 px (at stride 512, the flush tile's strip may be) is found
@@ -40,9 +45,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -52,6 +57,7 @@ from tqdm import tqdm
 
 from ..errors import TileSizeError
 from ..io.atomic import write_text_atomic
+from ..io.raster import pixel_reads, read_raster
 from ..sources import TileSource, get_source
 from ..tiles import TileRecord
 from .leakage_groups import Footprint, footprint_pairs, group_ids, merge_groups, read_footprint, spatial_groups
@@ -92,6 +98,9 @@ class LeakageAudit:
     """Tiles without an informative 8×8 block (blank or fill throughout): content cannot link them."""
     seconds: float
     """Wall time of the audit, reading the tiles (or drawing them from the iterable) included."""
+    footprints: Mapping[str, Footprint] = field(default_factory=dict)
+    """uid → footprint of each georeferenced tile (see :func:`.leakage_groups.read_footprint`), as read once by the
+    audit, so that what else needs tiles' positions need not open the others again; empty for arrays."""
 
     def groups(self) -> dict[str, str]:
         """Each tile's group: uid → group id (the smallest uid of the group)."""
@@ -208,39 +217,41 @@ class _Audit:
                 found.setdefault(pair, []).append((alignment, "placement"))
         return found
 
-    def check(self, candidates: dict[tuple[int, int], list[tuple[Alignment, str]]],
-              tiles: Iterator[tuple[int, np.ndarray]]
-              ) -> dict[tuple[int, int], tuple[tuple[int, Box], Alignment, str]]:
-        """Check candidates against the pixels of ``tiles`` (``(number, image)`` in increasing number).
+    def check(self, candidates: dict[tuple[int, int], list[tuple[Alignment, str]]], order: Sequence[int],
+              images: Iterable[np.ndarray]) -> dict[tuple[int, int], tuple[tuple[int, Box], Alignment, str]]:
+        """Check candidates against the pixels of their tiles, ``images`` giving those numbered ``order``.
+
+        ``order`` holds every tile of a candidate, in any order; a tile is held until its last partner has come.
 
         Raises:
             ValueError: A tile has another size than when its anchors were made.
         """
-        earlier: dict[int, list[tuple[int, list[tuple[Alignment, str]]]]] = defaultdict(list)
-        release: dict[int, list[int]] = defaultdict(list)
+        position = {tile: i for i, tile in enumerate(order)}
+        waiting: dict[int, list[tuple[int, int, list[tuple[Alignment, str]]]]] = defaultdict(list)
+        until: dict[int, int] = {}
         for (a, b), alignments in candidates.items():
-            earlier[b].append((a, alignments))
-        last = {}
-        for a, b in candidates:
-            last[a] = max(last.get(a, a), b)
-        for tile, until in last.items():
-            release[until].append(tile)
+            first, second = (a, b) if position[a] < position[b] else (b, a)
+            waiting[second].append((a, b, alignments))
+            until[first] = max(until.get(first, 0), position[second])
+        release: dict[int, list[int]] = defaultdict(list)
+        for tile, last in until.items():
+            release[order[last]].append(tile)
         held: dict[int, _Pixels] = {}
         confirmed: dict[tuple[int, int], tuple[tuple[int, Box], Alignment, str]] = {}
-        for tile, image in tiles:
-            pixels = _Pixels.of(image)
-            if pixels.fill.shape != self.shapes[tile]:
-                raise ValueError(f"tile {self.uids[tile]!r} is {pixels.fill.shape} the second time it was read, "
-                                 f"{self.shapes[tile]} the first; audit again once the tiles stop changing")
-            for a, alignments in earlier.pop(tile, ()):
-                checked = [(_shared(held[a], pixels, alignment), alignment, way) for alignment, way in alignments]
+        for tile, image in zip(order, images, strict=True):
+            held[tile] = _Pixels.of(image)
+            if held[tile].fill.shape != self.shapes[tile]:
+                raise ValueError(f"tile {self.uids[tile]!r} is {held[tile].fill.shape} the second time it was "
+                                 f"read, {self.shapes[tile]} the first; audit again once the tiles stop changing")
+            for a, b, alignments in waiting.pop(tile, ()):
+                checked = [(_shared(held[a], held[b], alignment), alignment, way) for alignment, way in alignments]
                 kept = [(shared, alignment, way) for shared, alignment, way in checked if shared is not None]
                 if kept:
-                    confirmed[(a, tile)] = max(kept, key=lambda found: found[0][0])
-            if tile in last:
-                held[tile] = pixels
+                    confirmed[(a, b)] = max(kept, key=lambda found: found[0][0])
+            if tile not in until:
+                del held[tile]
             for done in release.pop(tile, ()):
-                held.pop(done, None)
+                del held[done]
         return confirmed
 
     def needed(self, candidates: Iterable[tuple[int, int]]) -> list[int]:
@@ -284,7 +295,9 @@ class _Audit:
             "group_id": ids,
             "group_size": [int(sizes[g]) for g in ids],
         })
-        return LeakageAudit(tiles, pairs, int(self.blank), seconds)
+        footprints = {uid: footprint for uid, footprint in zip(self.uids, self.footprints, strict=True)
+                      if footprint is not None}
+        return LeakageAudit(tiles, pairs, int(self.blank), seconds, footprints)
 
 
 def audit_arrays(items: Iterable[tuple[str, str, np.ndarray]], *, progress: bool = True,
@@ -311,16 +324,17 @@ def audit_arrays(items: Iterable[tuple[str, str, np.ndarray]], *, progress: bool
     candidates = audit.candidates()
     needed = set(audit.needed(candidates))
 
-    def second_pass() -> Iterator[tuple[int, np.ndarray]]:
+    def second_pass() -> Iterator[np.ndarray]:
         for tile, (uid, _, image) in enumerate(items):
             if tile >= len(audit.uids) or uid != audit.uids[tile]:
                 raise ValueError(f"the second pass over the tiles gave {uid!r} as tile {tile}; audit_arrays needs "
                                  "the same tiles in the same order each time it iterates")
             if tile in needed:
-                yield tile, image
+                yield image
 
-    confirmed = audit.check(candidates, iter(tqdm(second_pass(), total=len(needed), desc="leakage audit: pixels",
-                                                  unit="tile", disable=not progress)))
+    confirmed = audit.check(candidates, sorted(needed), tqdm(second_pass(), total=len(needed),
+                                                             desc="leakage audit: pixels", unit="tile",
+                                                             disable=not progress))
     return audit.result(confirmed, time.perf_counter() - start)
 
 
@@ -328,8 +342,8 @@ def audit_records(records: Sequence[TileRecord], *, source: str | TileSource = "
                   workers: int = 1) -> LeakageAudit:
     """Audit tiles on disk, read (and checked) through their source, ``workers`` tiles at a time in threads.
 
-    GeoTIFF tiles with a CRS are also linked where their footprints overlap. Tiles with candidate partners are
-    read a second time for the pixel check.
+    GeoTIFF tiles with a CRS are also linked where their footprints overlap. The images of tiles with candidate
+    partners are read a second time for the pixel check (see the module), their masks not.
 
     Raises:
         TileError: A tile cannot be read or fails the source's checks.
@@ -356,11 +370,29 @@ def audit_records(records: Sequence[TileRecord], *, source: str | TileSource = "
                                              disable=not progress):
         audit.add(record.uid, record.subdataset, record.name, anchors, footprint)
     candidates = audit.candidates()
-    needed = audit.needed(candidates)
-    images = _ordered_map(lambda tile: (tile, read(records[tile])), needed, workers)
-    confirmed = audit.check(candidates, iter(tqdm(images, total=len(needed), desc="leakage audit: pixels",
-                                                  unit="tile", disable=not progress)))
+    order = audit.needed(candidates)[::-1]  # the tiles read last first: the likeliest still in the page cache
+    again = _image_reader(source)
+    images = _ordered_map(lambda tile: again(records[tile]), order, workers)
+    confirmed = audit.check(candidates, order, tqdm(images, total=len(order), desc="leakage audit: pixels",
+                                                    unit="tile", disable=not progress))
     return audit.result(confirmed, time.perf_counter() - start)
+
+
+def _image_reader(source: TileSource) -> Callable[[TileRecord], np.ndarray]:
+    """How the pixel check reads a tile's image again, its mask having been read and checked with it the first time.
+
+    A source that reads its tiles as stored (the base :meth:`~.TileSource.read_tile`: its image file is the image)
+    gives the image file alone; one that changes them on reading (a standardised source resizes) reads the tile
+    through the source again, so the pixels are those its anchors were made from.
+    """
+    if type(source).read_tile is not TileSource.read_tile:
+        return lambda record: source.read_tile(record)[0]
+
+    def image(record: TileRecord) -> np.ndarray:
+        with pixel_reads():
+            return read_raster(record.image)
+
+    return image
 
 
 def leakage_report(audit: LeakageAudit, records: Sequence[TileRecord]) -> pd.DataFrame:

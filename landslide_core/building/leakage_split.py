@@ -26,13 +26,15 @@ def grouped_split(records: Sequence[TileRecord], *, val_fraction: float = 0.3, s
 
     The audit links tiles that share pixels (by content, and by footprint where georeferenced); georeferenced tiles
     in one map block (:func:`.leakage_groups.spatial_groups`) join their groups too; groups are kept on one side or
-    cut along the links with a buffer (:func:`landslide_core.data.splits.make_grouped_split`).
+    cut along the links with a buffer (:func:`landslide_core.data.splits.make_grouped_split`). Only the tiles the
+    audit found georeferenced are opened again for their blocks: the others (every published CAS tile) have none.
 
     Returns:
         The records with their split (see :func:`landslide_core.data.splits.make_grouped_split`) and the audit.
     """
     audit = audit_records(records, source=source, progress=progress, workers=workers)
-    groups = merge_groups(audit.groups(), spatial_groups(records, progress=progress))
+    located = [record for record in records if record.uid in audit.footprints]
+    groups = merge_groups(audit.groups(), spatial_groups(located, progress=progress))
     return make_grouped_split(records, groups, links=audit.links(), val_fraction=val_fraction, seed=seed), audit
 
 

@@ -13,15 +13,18 @@ from __future__ import annotations
 import functools
 import importlib.util
 import sys
+from collections import Counter
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import rasterio
 from rasterio.transform import Affine
 
 from landslide_core.building.leakage import (
+    _Audit,
     audit_arrays,
     audit_records,
     leakage_report,
@@ -44,6 +47,7 @@ from landslide_core.cli import main
 from landslide_core.data.splits import make_grouped_split, make_split, read_manifest
 from landslide_core.errors import ManifestError, TileSizeError
 from landslide_core.io.raster import read_raster, write_raster
+from landslide_core.sources import BijieSource
 from landslide_core.sources.cas import CAS
 from landslide_core.tiles import TileRecord
 from tests.conftest import REPO, SAMPLE, write_pair
@@ -434,6 +438,10 @@ def test_georeferenced_tiles_are_linked_by_footprint_and_split_without_leakage(t
     assert audit.pairs["found_by"].str.contains("footprint").all()
     assert shared_across(split, truth) == []
     assert leakage_report(audit, split).iloc[-1]["val_pixels_in_train"] == 0
+    # the blocks from the footprints the audit read are those read from every tile again (as the split once did)
+    assert set(audit.footprints) == {r.uid for r in records}
+    blocks = merge_groups(audit.groups(), spatial_groups(records, progress=False))
+    assert split == make_grouped_split(records, blocks, links=audit.links(), seed=1)
 
 
 def test_spatial_groups_link_overlapping_and_nearby_tiles(tmp_path):
@@ -456,6 +464,82 @@ def test_spatial_groups_link_overlapping_and_nearby_tiles(tmp_path):
     assert spatial_groups(records[-1:], progress=False) == {}
     with pytest.raises(ValueError, match="positive"):
         spatial_groups(records, block=0)
+
+
+# --------------------------------------------------------------------------- reading the tiles
+
+
+@pytest.fixture(scope="module")
+def cut_root(tmp_path_factory) -> Path:
+    """Lombok: a 1000×1100 scene cut at stride 256 (12 tiles, no georeferencing); Wenchuan: flipped and turned copies
+    of three of them and two unrelated tiles."""
+    root = tmp_path_factory.mktemp("cut") / "root"
+    planted = Planted()
+    uids = planted.cut(unique_scene(1000, 1100), 0, 256, "lombok", "t")
+    for transform, uid in zip((4, 2, 7), uids[:3], strict=True):
+        planted.copy(uid, transform, "wenchuan")
+    for i in range(2):
+        planted.add(f"wenchuan/single{i}", "wenchuan", unique_scene(512, 512), (1 + i, 0, 0, 512))
+    mask = np.zeros((512, 512), np.uint8)
+    for uid, image in planted.images.items():
+        write_pair(root, "Lombok" if uid.startswith("lombok/") else "Wenchuan", uid.split("/")[1], image, mask)
+    return root
+
+
+def test_a_grouped_split_reads_each_mask_once_and_each_image_again_only_for_the_pixel_check(cut_root, monkeypatch):
+    opened: Counter[Path] = Counter()
+    rasterio_open = rasterio.open
+
+    def counted(path, *args, **kwargs):
+        opened[Path(path)] += 1
+        return rasterio_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", counted)
+    records = CAS.list_tiles(cut_root)
+    _, audit = grouped_split(records, seed=0, progress=False)
+    linked = set(audit.pairs["uid_a"]) | set(audit.pairs["uid_b"])
+    assert len(linked) == 15 and not audit.footprints
+    assert {r.uid: opened[r.mask] for r in records} == {r.uid: 1 for r in records}
+    # the pixels for anchors, the header for a footprint (none), the pixels again where a candidate needs them;
+    # no tile is opened again for its map block, none having georeferencing
+    assert {r.uid: opened[r.image] for r in records} == {r.uid: 3 if r.uid in linked else 2 for r in records}
+
+
+def test_the_pixel_check_confirms_the_same_pairs_in_any_order_of_reading(cut_root):
+    records = CAS.list_tiles(cut_root)
+    images = {r.uid: read_raster(r.image) for r in records}
+    from_files = audit_records(records, progress=False)  # reads the tiles again in the reverse order
+    from_arrays = audit_arrays([(r.uid, r.subdataset, images[r.uid]) for r in records], progress=False)  # in order
+    pd.testing.assert_frame_equal(from_files.pairs, from_arrays.pairs)
+    assert from_files.groups() == from_arrays.groups()
+    assert pairs_of(from_files) == brute_force_shared(images)
+    audit = _Audit()
+    for r in records:
+        audit.add(r.uid, r.subdataset, r.name, tile_anchors(images[r.uid]))
+    candidates = audit.candidates()
+    needed = audit.needed(candidates)
+    in_order = audit.check(candidates, needed, [images[records[t].uid] for t in needed])
+    assert len(in_order) == len(from_files.pairs)
+    for order in (needed[::-1], RNG.permutation(needed).tolist()):
+        assert audit.check(candidates, order, [images[records[t].uid] for t in order]) == in_order
+
+
+def test_a_source_that_resizes_its_tiles_is_read_through_itself_for_the_pixel_check(tmp_path):
+    """Bijie PNGs: 512-px crops of one scene at stride 256 and one 600×400 image, which the source resizes."""
+    base = tmp_path / "Bijie-landslide-dataset" / "landslide"
+    scene = unique_scene(512, 1024)
+    mask = np.zeros((512, 512), np.uint8)
+    for i in range(3):
+        write_raster(base / "image" / f"df{i:03d}.png", scene[:, :, 256 * i:256 * i + 512], driver="PNG")
+        write_raster(base / "mask" / f"df{i:03d}.png", mask, driver="PNG")
+    write_raster(base / "image" / "df003.png", unique_scene(600, 400), driver="PNG")
+    write_raster(base / "mask" / "df003.png", np.zeros((600, 400), np.uint8), driver="PNG")
+    source = BijieSource()
+    records = source.list_tiles(tmp_path)
+    audit = audit_records(records, source=source, progress=False)
+    arrays = audit_arrays([(r.uid, r.subdataset, source.read_tile(r)[0]) for r in records], progress=False)
+    pd.testing.assert_frame_equal(audit.pairs, arrays.pairs)
+    assert audit.pairs["shared_pixels"].tolist() == [256 * 512, 256 * 512]
 
 
 # --------------------------------------------------------------------------- command line

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from landslide_core.errors import DatasetNotFoundError, MissingPartnerError, SubDatasetFolderError
-from landslide_core.sources.cas import CAS
-from landslide_core.sources.cas.layout import scan
+from landslide_core.sources.cas import CAS, layout
+from landslide_core.sources.cas.layout import TILE_SUFFIXES, scan
 from tests.conftest import random_pair, write_pair
 
 
@@ -73,3 +75,51 @@ def test_duplicate_stems_are_a_problem(make_root):
     shutil.copy(root / "Lombok" / "img" / "tile0000.tif", root / "Lombok" / "img" / "tile0000.tiff")
     with pytest.raises(MissingPartnerError, match="two img files share the stem 'tile0000'"):
         CAS.list_tiles(root)
+
+
+def _listed_as_before(folder: Path) -> list[Path]:
+    """How tile files were listed before a folder was read once: a ``stat`` per file, ``Path`` objects sorted."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TILE_SUFFIXES)
+
+
+def test_tile_files_are_listed_as_before_without_a_stat_per_file(tmp_path, monkeypatch):
+    folder = tmp_path / "img"
+    folder.mkdir()
+    for name in ("b.tif", "a.TIFF", "B.tif", "a.tif.bak", ".tif", "..tif", "x.", "tif", "d.Tif", "e.tiff.tif"):
+        (folder / name).write_bytes(b"")
+    (folder / "folder.tif").mkdir()
+    (folder / "link.tif").symlink_to(folder / "b.tif")
+    (folder / "broken.tif").symlink_to(folder / "missing.tif")
+    assert layout._tile_files(folder) == _listed_as_before(folder)
+    assert [p.name for p in layout._tile_files(folder)] == ["..tif", "B.tif", "a.TIFF", "b.tif", "d.Tif",
+                                                             "e.tiff.tif", "link.tif"]
+    assert layout._tile_files(tmp_path / "nowhere") == []
+    calls = []
+    stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda *args, **kwargs: calls.append(args[0]) or stat(*args, **kwargs))
+    layout._tile_files(folder)
+    assert calls == [folder]  # whether it is a folder; the entries say which are files
+
+
+def test_a_scan_pairs_and_reports_as_before(make_root, monkeypatch):
+    root = make_root({"Lombok": 4, "Wenchuan": 2}, size=16)
+    lombok = root / "Lombok"
+    (lombok / "mask" / "tile0001.tif").unlink()
+    (lombok / "img" / "tile0002.tif").unlink()
+    shutil.copy(lombok / "img" / "tile0000.tif", lombok / "img" / "tile0000.tiff")
+    shutil.copy(lombok / "mask" / "tile0003.tif", lombok / "mask" / "tile0003.TIF")
+    found = scan(root)
+    monkeypatch.setattr(layout, "_tile_files", _listed_as_before)
+    before = scan(root)
+    assert found.records == before.records
+    assert [str(p) for p in found.problems] == [str(p) for p in before.problems]
+    assert [(r.subdataset, r.name) for r in found.records] == [("lombok", "tile0000"), ("lombok", "tile0003"),
+                                                                ("wenchuan", "tile0000"), ("wenchuan", "tile0001")]
+    assert [str(p).split(": ", 1)[1].split(". Fix:")[0] for p in found.problems] == [
+        "two img files share the stem 'tile0000' (tile0000.tif and tile0000.tiff)",
+        "two mask files share the stem 'tile0003' (tile0003.TIF and tile0003.tif)",
+        "image has no mask with the same file stem",
+        "mask has no image with the same file stem",
+    ]
