@@ -175,8 +175,9 @@ if not scale_records:
 #
 # First, writing the replica (`landslide-core replica`, timed by
 # `benchmarks/replica.py`): per part, the samples and files written,
-# their size on disk, the CPU seconds and the largest process's peak
-# memory; then the stages.
+# their size on disk, the CPU seconds and the peak memory of the part's
+# largest process (on the total row, the main process's); then the
+# stages.
 
 # %%
 replicas = [record for record in records if is_replica(record)]
