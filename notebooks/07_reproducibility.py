@@ -114,8 +114,9 @@ profiles_table()
 
 # %%
 records = throughput_records(root / "benchmarks" / "results")
+own = (is_scene_scale, is_rehearsal, is_replica)
 for record in records:
-    if is_scene_scale(record) or is_rehearsal(record) or is_replica(record):
+    if any(kind(record) for kind in own):
         continue  # shown in their own subsections below
     view = record_view(record, root)
     display(Markdown(view.note))
@@ -180,24 +181,24 @@ if not scale_records:
 # stages.
 
 # %%
-replicas = [record for record in records if is_replica(record)]
-for record in replicas:
-    display(Markdown(replica_summary(record)))
-    display(replica_table(record))
-    display(Markdown(f"<small>{record.provenance.line()}</small>"))
-if not replicas:
-    display(Markdown("No replica record yet: run "
-                     "`benchmarks/replica.py`."))
+def show(kind, summary, table, script):
+    """Each record of ``kind``: its sentence, table and provenance."""
+    chosen = [record for record in records if kind(record)]
+    for record in chosen:
+        display(Markdown(summary(record)))
+        display(table(record))
+        line = record.provenance.line()
+        display(Markdown(f"<small>{line}</small>"))
+    if not chosen:
+        display(Markdown(f"No record yet: run `{script}`."))
+
+
+show(is_replica, replica_summary, replica_table,
+     "benchmarks/replica.py")
 
 # %%
-rehearsals = [record for record in records if is_rehearsal(record)]
-for record in rehearsals:
-    display(Markdown(rehearsal_summary(record)))
-    display(rehearsal_table(record))
-    display(Markdown(f"<small>{record.provenance.line()}</small>"))
-if not rehearsals:
-    display(Markdown("No rehearsal record yet: run "
-                     "`benchmarks/rehearsal.py`."))
+show(is_rehearsal, rehearsal_summary, rehearsal_table,
+     "benchmarks/rehearsal.py")
 
 # %% [markdown]
 # ## What this shows
