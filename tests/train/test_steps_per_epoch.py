@@ -10,33 +10,22 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
 from landslide_core.errors import ConfigError
 from landslide_core.train import loop
 from landslide_core.train.checkpoints import load_checkpoint
 from landslide_core.train.config import TrainConfig
 from landslide_core.train.loop import SPLIT_FILE, train
+from tests.train.test_training import one_thread  # noqa: F401 (autouse fixture)
+from tests.train.test_training import tiny_config as training_tiny_config
 
 TILES = 10
 """Tiles of the one SAT sub-dataset: 7 train (3 batches of 2, the last dropped) and 3 validate."""
 
 
 def tiny_config(**changes: object) -> TrainConfig:
-    """A small U-Net on 64-px crops, validated on the central 64 px: seconds on two CPU cores."""
-    settings = {"model": "smp:Unet/resnet18", "model_options": {"decoder_channels": [16, 16, 8, 8, 8]},
-                "pretrained": False, "epochs": 2, "batch_size": 2, "crop_size": 64, "val_crop_size": 64,
-                "num_workers": 0, "device": "cpu", "group": "SAT"}
-    return TrainConfig(**{**settings, **changes})  # type: ignore[arg-type]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on shared CPU cores, OpenMP threads spinning for a busy core slow every step."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    """The training tests' small U-Net on 64-px crops, validated on the central 64 px of the SAT tiles."""
+    return training_tiny_config(**{"val_crop_size": 64, "group": "SAT", **changes})
 
 
 @pytest.fixture
