@@ -59,14 +59,14 @@ __all__ = [
 
 KERNEL_NAME = "landslide-core"
 ROOT_VARIABLE = "LANDSLIDE_CORE_BOOK_ROOT"
+"""Environment variable naming the repository root a section's kernel works in (see :func:`repository_root`)."""
 THREADS_VARIABLE = "OMP_NUM_THREADS"
 WAIT_POLICY_VARIABLE = "OMP_WAIT_POLICY"
 CPU_THREADS = 2
 """CPU threads of every section kernel where no section runs on a GPU, however many cores the machine has and however
-many sections run at once: a section's numbers are then the same built alone or beside others, on any machine
-(torch sums in another order on another thread count, and the demo's Table 5 moved with it). Two: the cores of the
+many sections run at once: a section's numbers are then the same built alone or beside others, on any machine of
+the same CPU type (torch sums in another order on another thread count, and the demo's Table 5 moved with it). Two: the cores of the
 machines this book's CI runs on, where one thread each made the training page twice as slow."""
-"""Environment variable naming the repository root a section's kernel works in (see :func:`repository_root`)."""
 CODE_WIDTH = 75
 """Characters of a code line that fit the book's text column at 1280 px inside a folded cell."""
 SECTIONS_DIR = Path("book") / "sections"
