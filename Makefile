@@ -2,9 +2,9 @@
 #   make book   build the Jupyter Book from the embedded synthetic demo data
 #   make test   lint (ruff, the import-linter layer contract), list what the GPU check would run (--dry-run), run
 #               the unit tests (one process per core; with them the Table 5, 6 and 7 pages rebuilt with other
-#               settings in copies of the tree) while the book builds (sections side by side), then, in one pytest
-#               run: check the book with nbval (each notebook whole in one process), read its demo results back from
-#               the records, rebuild Table 5 from its packed results (tests/built), and check it in headless
+#               settings in copies of the tree) while the book builds (sections side by side) and is then checked,
+#               in one pytest run: nbval on the book (each notebook whole in one process), its demo results read
+#               back from the records, Table 5 rebuilt from its packed results (tests/built), and headless
 #               Chromium (tests/browser)
 # Both create .venv from requirements.txt on first use; later runs reuse it. `make test` also installs Debian's
 # chromium, chromium-driver and fonts-noto-cjk with apt-get where they are missing (the browser test skips,
@@ -16,7 +16,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Tests run in one process per core (pytest-xdist), each on one CPU thread, so that two processes do not fight over
 # the cores; the unit tests of one module stay in one process (--dist loadscope), so that its fixtures (demo data, a
-# trained grid) are made once, and the tests marked slow start first (tests/scheduling.py). `make test TEST_JOBS=0`
+# trained grid) are made once, and the tests marked slow start first, the longest first (tests/scheduling.py). `make test TEST_JOBS=0`
 # runs them in this process (pytest -n 0). A developer's inner loop can leave out the tests marked slow (training,
 # notebooks): .venv/bin/python -m pytest -n auto -m "not slow"; make test never does.
 TEST_JOBS ?= auto
@@ -25,7 +25,7 @@ PARALLEL  := OMP_NUM_THREADS=1
 SHELL := bash
 export TIMEFORMAT := [make] the step above took %0R s (CPU %0U s user, %0S s system)
 
-.PHONY: book test unit-tests venv browser-deps clean
+.PHONY: book test unit-tests book-checks venv browser-deps clean
 
 venv: $(STAMP)
 
@@ -44,12 +44,15 @@ test: $(STAMP) browser-deps
 	time $(VENV)/bin/ruff check .
 	time $(VENV)/bin/lint-imports
 	time bash benchmarks/gpu_check.sh --dry-run --python $(PY)
-	time $(MAKE) --no-print-directory -j 2 --output-sync=target unit-tests book
+	time $(MAKE) --no-print-directory -j 2 --output-sync=target unit-tests book-checks
+
+# The unit tests read nothing the book build or its checks write, so `make test` runs them beside both (make -j 2):
+# each leaves the cores idle at times (the tests waiting on processes they start, the book on its HTML build, the
+# browser test on Chromium).
+book-checks: book
 	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15 --nbval-lax --nbval-current-env \
 	    -p no:cacheprovider book/sections tests/built tests/browser
 
-# The unit tests read nothing the book build writes, so `make test` runs them beside it (make -j 2): each leaves
-# the cores idle at times (the tests waiting on processes they start, the book on its HTML build).
 unit-tests: $(STAMP)
 	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadscope --durations=25 --ignore=tests/browser \
 	    --ignore=tests/built

@@ -24,7 +24,7 @@ from IPython.display import HTML, Markdown, display
 
 from ..provenance import Provenance, collect_provenance, write_record
 from ..sources import Scan, TileSource, get_source, raise_first
-from ..sources.cas import is_sample, synthetic_info
+from ..sources.cas import is_replica, is_sample, synthetic_info
 from ..sources.cas.demo_scenes import GENERATOR as SCENES_GENERATOR
 from ..tiles import TileRecord
 from .prune import write_reads
@@ -103,12 +103,12 @@ class SectionRun:
 
     @property
     def synthetic(self) -> bool:
-        """True when the data root holds generated demo data."""
+        """True when the data root holds generated data (the demo tiles or a full-size replica)."""
         return self.source.is_synthetic(self.data_root)
 
     @property
     def data_label(self) -> str:
-        """What the data is called on the page: ``demo data, synthetic`` or ``CAS data``."""
+        """What the data is called on the page (:meth:`TileSource.data_label`), e.g. ``demo data, synthetic``."""
         return self.source.data_label(self.data_root)
 
     @property
@@ -118,7 +118,17 @@ class SectionRun:
 
     def banner(self) -> None:
         """Say in plain words, at the top of the page, which data every number below comes from."""
-        if self.synthetic:
+        if self.synthetic and is_replica(self.data_root):
+            info = synthetic_info(self.data_root)
+            display(Markdown(
+                f"**Full-size replica, synthetic.** The tiles behind this page were written by `landslide-core "
+                f"replica` (seed {info['seed']}, fraction {info['fraction']} of Table 2's tile counts): the CAS "
+                "Landslide Dataset's folders, file names and tile counts, filled with synthetic scenes, not CAS "
+                "imagery. What is computed below measures what the code costs at the dataset's size and that it "
+                "runs end to end; its scores describe the synthetic tiles and say nothing about real landslides. "
+                "Values labelled \"paper\" are quoted from the paper."
+            ))
+        elif self.synthetic:
             info = synthetic_info(self.data_root)
             made = ("cut by `landslide-core tile` from the synthetic scenes of "
                     "`landslide_core.sources.cas.demo_scenes`" if info.get("generator") == SCENES_GENERATOR

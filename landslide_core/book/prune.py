@@ -24,7 +24,7 @@ from pathlib import Path
 from ..io.atomic import write_text_atomic
 from ..io.lock import is_held
 from ..provenance import package_digest
-from ..train.loop import CONFIG_FILE
+from ..train.config import CONFIG_FILE
 from .runner import RESULTS_DIR, repository_root
 
 __all__ = ["READS_FILE", "Prunable", "prunable", "remove", "write_reads"]

@@ -15,11 +15,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only: counting cores needs no torch (the book runner imports this module)
+    import torch
 
 __all__ = ["AUTO", "MAX_WORKERS", "NumWorkers", "available_cores", "default_num_workers", "resolve_num_workers"]
 

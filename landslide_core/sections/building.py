@@ -30,7 +30,7 @@ from ..sources import get_source
 from ..sources.cas.demo import folder_name
 from ..sources.cas.demo_scenes import DemoScene, write_demo_scenes
 from ..sources.cas.registry import get_subdataset
-from ..sources.cas.synthetic import SYNTHETIC_MARKER, is_synthetic
+from ..sources.cas.synthetic import SYNTHETIC_MARKER, is_replica, is_synthetic
 from ..tiles import TileRecord
 
 __all__ = [
@@ -320,9 +320,11 @@ def published_root(data_root: str | Path | None) -> Path | None:
     """The data root of published tiles a page should audit, or ``None`` for the synthetic demo tiles.
 
     The book runner resolves an unset ``data_root`` to the demo tiles; those are not a published dataset
-    (they were never cut from scenes), so the pages then work on the demo scenes alone.
+    (they were never cut from scenes), so the pages then work on the demo scenes alone. A full-size replica
+    (``landslide-core replica``) is synthetic too, but laid out as the published dataset: the pages audit it as
+    they would the real tiles, which is what a rehearsal of the paper profile measures.
     """
-    if data_root in (None, "") or is_synthetic(data_root):
+    if data_root in (None, "") or (is_synthetic(data_root) and not is_replica(data_root)):
         return None
     return Path(data_root)
 

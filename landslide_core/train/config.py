@@ -23,7 +23,10 @@ from ..errors import ConfigError
 from ..io.atomic import write_text_atomic
 from ..sources import TileSource, get_source
 
-__all__ = ["RESULT_NEUTRAL", "TrainConfig"]
+__all__ = ["CONFIG_FILE", "RESULT_NEUTRAL", "TrainConfig"]
+
+CONFIG_FILE = "config.json"
+"""A run folder's settings and identity (:func:`landslide_core.train.train` writes it as training starts)."""
 
 Auto = Literal["auto"]
 

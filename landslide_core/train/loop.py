@@ -66,7 +66,7 @@ from ..runtime.workers import resolve_num_workers
 from ..scoring.confusion import SCORE_COLUMNS, confusion_matrices, merged
 from ..tiles import TileRecord, select_split
 from .checkpoints import BEST, LAST, check_config, check_split, load_checkpoint, save_atomic
-from .config import TrainConfig
+from .config import CONFIG_FILE, TrainConfig
 from .losses import build_loss
 
 __all__ = [
@@ -76,7 +76,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SPLIT_FILE, CONFIG_FILE, HISTORY_FILE = "split.csv", "config.json", "history.csv"
+SPLIT_FILE, HISTORY_FILE = "split.csv", "history.csv"
 RUNTIME_FILE = "runtime.json"
 """Where and how the run trained (device, precision, memory format, compile, processes, versions): written by rank 0
 whenever a call of :func:`train` starts training, so after a resume it describes the latest part."""

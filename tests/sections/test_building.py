@@ -123,10 +123,11 @@ def test_figures_draw(built) -> None:
 
 
 def test_published_root_is_none_for_the_demo_tiles(tmp_path: Path) -> None:
+    from landslide_core.sources.cas import is_replica
     from landslide_core.sources.cas.demo import write_demo_data
 
     demo = write_demo_data(tmp_path / "demo", subdatasets=["palu"], tiles_per_subdataset=1, progress=False)
-    assert published_root(None) is None and published_root(demo) is None
+    assert published_root(None) is None and published_root(demo) is None and not is_replica(demo)
     assert published_root(tmp_path) == tmp_path
     assert thresholds_from(0.3, 0.001, 0.8, None) == QCThresholds()
 

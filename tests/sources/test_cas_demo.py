@@ -236,7 +236,7 @@ def test_unchanged_settings_do_not_rewrite_and_changed_ones_regenerate_cleanly(t
 # --------------------------------------------------------------------------- 5. learnability
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=105)
 def test_a_small_unet_learns_the_demo_data_in_a_minute(default_records: list) -> None:
     """A from-scratch U-Net, Dice loss and SGD (as in “we utilized the Dice loss as our loss function” and
     “employing the SGD optimizer”) with training's poly decay (ours), 80 steps on 128 px crops, beats all-background.

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from landslide_core.book.page import SectionRun
 from landslide_core.building.leakage import audit_records
 from landslide_core.cli import main
 from landslide_core.errors import ConfigError, PathProblemError
 from landslide_core.io.raster import open_raster, read_raster
+from landslide_core.sections.building import published_root
 from landslide_core.sources import get_source
-from landslide_core.sources.cas import CAS, SYNTHETIC_DATA, find_subdataset, subdatasets
+from landslide_core.sources.cas import CAS, REPLICA_DATA, find_subdataset, is_replica, subdatasets
 from landslide_core.sources.cas.demo import folder_name, write_demo_data
 from landslide_core.sources.cas.registry import TILE_SIZE
 from landslide_core.sources.cas.replica import (
@@ -181,10 +183,21 @@ def test_refuses_other_settings_other_data_and_demo_data(replica: Path, tmp_path
         write_replica(demo, fraction=TINY, progress=False)
 
 
-def test_labelled_synthetic_with_its_settings(replica: Path) -> None:
-    assert CAS.is_synthetic(replica)
-    assert CAS.data_label(replica) == SYNTHETIC_DATA
-    assert {r.source for r in CAS.scan(replica).records} == {"demo (synthetic)"}
+def test_labelled_synthetic_with_its_settings(replica: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert CAS.is_synthetic(replica) and is_replica(replica)
+    assert CAS.data_label(replica) == REPLICA_DATA == "full-size replica, synthetic"
+    assert {r.source for r in CAS.scan(replica).records} == {"replica (synthetic)"}
+    # Laid out as the published dataset: the building and validation pages audit it as published tiles.
+    assert published_root(replica) == replica
+    shown: list[object] = []
+    monkeypatch.setattr("landslide_core.book.page.display", shown.append)
+    run = SectionRun.start("building", profile="rehearsal", parameters={}, data_root=replica, records=[],
+                           results_dir=tmp_path)
+    assert run.synthetic and run.data_label == REPLICA_DATA
+    run.banner()
+    assert shown[-1].data.startswith("**Full-size replica, synthetic.** The tiles behind this page were written by "
+                                     f"`landslide-core replica` (seed 0, fraction {FRACTION} ")
+    assert "not CAS imagery" in shown[-1].data
     info = synthetic_info(replica)
     assert (info["generator"], info["seed"], info["fraction"], info["complete"]) == (GENERATOR, 0, FRACTION, True)
     assert info["stand_ins"] == sorted(s.name for s in replica_stand_ins())

@@ -34,12 +34,12 @@ from .registry import (
     subdatasets,
 )
 from .sample import SAMPLE_DATA, is_sample
-from .synthetic import is_synthetic, synthetic_info
+from .synthetic import is_replica, is_synthetic, synthetic_info
 
 __all__ = [
-    "CAS", "CAS_DATA", "GROUPS", "PAPER_CITATION", "STUDY_AREAS_FOLDER", "SYNTHETIC_DATA", "TILE_SIZE", "ZENODO_DOI",
+    "CAS", "CAS_DATA", "GROUPS", "PAPER_CITATION", "REPLICA_DATA", "STUDY_AREAS_FOLDER", "SYNTHETIC_DATA", "TILE_SIZE", "ZENODO_DOI",
     "ZENODO_RECORD", "SAMPLE_DATA", "CASSource", "Region", "SubDataset", "check_group", "find_subdataset", "get_subdataset",
-    "group_members", "is_sample", "is_synthetic", "normalize_name", "region", "regions", "subdataset_for_tile_name", "subdatasets",
+    "group_members", "is_replica", "is_sample", "is_synthetic", "normalize_name", "region", "regions", "subdataset_for_tile_name", "subdatasets",
     "synthetic_info",
 ]
 
@@ -47,6 +47,8 @@ CAS_DATA = "CAS data"
 """What pages and records call real CAS tiles."""
 SYNTHETIC_DATA = "demo data, synthetic"
 """What pages and records call the generated demo tiles."""
+REPLICA_DATA = "full-size replica, synthetic"
+"""What pages and records call the tiles of ``landslide-core replica``."""
 
 
 class CASSource(TileSource):
@@ -91,9 +93,12 @@ class CASSource(TileSource):
         return is_synthetic(root)
 
     def data_label(self, root: str | Path) -> str:
-        """``demo data, synthetic`` for a demo root, ``CAS sample, real`` for the shipped sample, else ``CAS data``."""
+        """The label of a demo root, a replica, the shipped sample, or else ``CAS data``.
+
+        ``demo data, synthetic``, ``full-size replica, synthetic``, ``CAS sample, real``.
+        """
         if is_synthetic(root):
-            return SYNTHETIC_DATA
+            return REPLICA_DATA if is_replica(root) else SYNTHETIC_DATA
         return SAMPLE_DATA if is_sample(root) else CAS_DATA
 
 

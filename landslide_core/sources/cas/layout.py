@@ -17,7 +17,7 @@ from ...errors import DatasetNotFoundError, MissingPartnerError, PathProblemErro
 from ...tiles import TileRecord
 from ..base import Scan
 from .registry import SubDataset, find_subdataset, get_subdataset, subdatasets
-from .synthetic import SYNTHETIC_INCOMPLETE_MARKER, SYNTHETIC_SOURCE, is_synthetic
+from .synthetic import SYNTHETIC_INCOMPLETE_MARKER, record_source
 
 __all__ = ["TILE_SUFFIXES", "SubDatasetFolder", "find_subdataset_folders", "scan"]
 
@@ -190,7 +190,7 @@ def scan(root: str | Path, subdataset_names: Iterable[str] | None = None) -> Sca
                 f"run `landslide-core demo-data {root}` again",
             )
         )
-    source = SYNTHETIC_SOURCE if is_synthetic(root) else "CAS"
+    source = record_source(root)
     order = {sd.key: i for i, sd in enumerate(subdatasets())}
     folders.sort(key=lambda f: (order.get(f.subdataset.key, 99) if f.subdataset else 99, f.path.name))
     result.folders = folders

@@ -61,7 +61,7 @@ from ...io.raster import write_raster
 from ..stand_in_marker import is_stand_in
 from .demo import folder_name, render_tile, style_for
 from .registry import TILE_SIZE, SubDataset, get_subdataset, subdatasets
-from .synthetic import SYNTHETIC_MARKER, is_synthetic, synthetic_info
+from .synthetic import REPLICA_GENERATOR, SYNTHETIC_MARKER, is_synthetic, synthetic_info
 
 __all__ = [
     "CAS_PART", "GENERATOR", "GENERATOR_VERSION", "GRAIN", "NAMING", "NOTE", "PLAN_STREAM", "QC_SHARE", "SCENE_GRID",
@@ -70,7 +70,7 @@ __all__ = [
     "write_replica",
 ]
 
-GENERATOR = "landslide_core.replica"
+GENERATOR = REPLICA_GENERATOR
 GENERATOR_VERSION = 1
 """Raised whenever the bytes a seed produces change; a root written by another version is not resumed."""
 STRIDE = TILE_SIZE // 2
