@@ -267,16 +267,19 @@ if published is None:
     display(Markdown(published_note(
         len(sample.records) if real_sample else None)))
 else:
+    on_published = run.on_data(published)
+    on_published.banner()
     published_audit = published_tiles_audit(
         published, thresholds, seed=seed, val_fraction=val_fraction)
-    run.show(published_audit.flag_counts, "published_flags", precision=1,
-             caption="Published tiles flagged by each rule")
-    run.show(published_audit.removed, "published_removed_from_names",
-             precision=1,
-             caption="Published tiles: removed count read from the "
-                     "numbering gaps")
+    on_published.show(published_audit.flag_counts, "published_flags",
+                      precision=1,
+                      caption="Published tiles flagged by each rule")
+    on_published.show(published_audit.removed,
+                      "published_removed_from_names", precision=1,
+                      caption="Published tiles: removed count read from "
+                              "the numbering gaps")
     display(Markdown(audit_summary(published_audit.audit)))
-    run.show(published_audit.report, "published_leakage_random_split",
-             precision=1,
-             caption="Published tiles, random 7:3 split: validation "
-                     "content also in training")
+    on_published.show(published_audit.report,
+                      "published_leakage_random_split", precision=1,
+                      caption="Published tiles, random 7:3 split: "
+                              "validation content also in training")

@@ -121,7 +121,8 @@ class SectionRun:
         if self.synthetic and is_replica(self.data_root):
             info = synthetic_info(self.data_root)
             display(Markdown(
-                f"**Full-size replica, synthetic.** The tiles behind this page were written by `landslide-core "
+                f"**Full-size replica, synthetic.** The tiles behind this {'part' if self.part else 'page'} were "
+                "written by `landslide-core "
                 f"replica` (seed {info['seed']}, fraction {info['fraction']} of Table 2's tile counts): the CAS "
                 "Landslide Dataset's folders, file names and tile counts, filled with synthetic scenes, not CAS "
                 "imagery. What is computed below measures what the code costs at the dataset's size and that it "
@@ -160,7 +161,18 @@ class SectionRun:
             DatasetNotFoundError: The checkout has no ``data/sample``.
             SampleError: A file of the sample differs from its checksum manifest.
         """
-        root = sample_root()
+        return self.on_data(sample_root())
+
+    def on_data(self, root: str | Path) -> SectionRun:
+        """This run's part on another data root (the building page's published tiles beside its demo scenes).
+
+        Records written through it carry that root's provenance (data label, checksum and tiles), and its
+        :meth:`banner` names that data.
+
+        Raises:
+            PathProblemError: The first layout problem of ``root`` (a missing partner, an unreadable file, ...).
+        """
+        root = Path(root).resolve()
         found = self.source.scan(root)
         raise_first(found.problems)
         return SectionRun(self.section, self.profile, self.parameters, root, found.records, None, self.device,

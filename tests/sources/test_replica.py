@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from landslide_core.book.page import SectionRun
@@ -15,6 +16,7 @@ from landslide_core.building.leakage import audit_records
 from landslide_core.cli import main
 from landslide_core.errors import ConfigError, PathProblemError
 from landslide_core.io.raster import open_raster, read_raster
+from landslide_core.provenance import read_record
 from landslide_core.sections.building import published_root
 from landslide_core.sources import get_source
 from landslide_core.sources.cas import CAS, REPLICA_DATA, find_subdataset, is_replica, subdatasets
@@ -198,6 +200,17 @@ def test_labelled_synthetic_with_its_settings(replica: Path, tmp_path: Path, mon
     assert shown[-1].data.startswith("**Full-size replica, synthetic.** The tiles behind this page were written by "
                                      f"`landslide-core replica` (seed 0, fraction {FRACTION} ")
     assert "not CAS imagery" in shown[-1].data
+    # A page on other data (the building page's demo scenes) with a part on the replica: the part says so and its
+    # records carry the replica's provenance.
+    page = SectionRun.start("building", profile="rehearsal", parameters={}, data_root=tmp_path, records=[],
+                            results_dir=tmp_path)
+    part = page.on_data(replica)
+    part.banner()
+    assert shown[-1].data.startswith("**Full-size replica, synthetic.** The tiles behind this part were written")
+    part.record(pd.DataFrame({"tiles": [len(part.records)]}), "published_counts")
+    _, provenance = read_record(tmp_path / "published_counts")
+    assert provenance.data_kind == REPLICA_DATA and provenance.data_root == str(replica.resolve())
+    assert len(part.records) == len(CAS.scan(replica).records) > 0
     info = synthetic_info(replica)
     assert (info["generator"], info["seed"], info["fraction"], info["complete"]) == (GENERATOR, 0, FRACTION, True)
     assert info["stand_ins"] == sorted(s.name for s in replica_stand_ins())
