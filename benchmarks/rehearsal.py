@@ -264,6 +264,34 @@ STAGES: dict[str, tuple[str, Callable[[Path, Path], tuple[int, int, dict]]]] = {
 """Key (for --stages) → the stage's name in the record and its function, in the order they run."""
 FIXED_STAGES = {"model"}
 """Stages timed once, on a fixed number of tiles."""
+MADE_BY = {"audit": (MANIFEST, GROUPS), "baselines": (BASELINE_TILES,)}
+"""The files a stage leaves in its size's work folder for the stages after it."""
+NEEDS = {"baselines": ("audit",), "loading": ("audit",), "intervals": ("audit", "baselines"),
+         "status": ("audit", "baselines"), "pack": ("audit", "baselines")}
+"""Stage → the earlier stages whose files (:data:`MADE_BY`) it reads."""
+
+
+def check_inputs(stages: list[str], places: list[Path]) -> None:
+    """Stop before anything is timed where a stage would read files that no stage asked for makes.
+
+    Files an earlier run with this ``--work`` left in every size's folder (``places``) are enough.
+
+    Raises:
+        SystemExit: Naming each such stage, the file it lacks, and the ``--stages`` that makes them.
+    """
+    asked = set(stages)
+    missing = {}
+    for stage in stages:
+        for earlier in NEEDS.get(stage, ()):
+            absent = [place / name for place in places for name in MADE_BY[earlier] if not (place / name).is_file()]
+            if earlier not in asked and absent:
+                missing.setdefault(stage, []).append((earlier, absent[0]))
+    if missing:
+        lines = [f"  {stage}: needs the '{earlier}' stage's {path.name} (no {path})"
+                 for stage, needs in missing.items() for earlier, path in needs]
+        wanted = sorted({earlier for needs in missing.values() for earlier, _ in needs} | asked, key=list(STAGES).index)
+        raise SystemExit("these stages read files of stages not asked for:\n" + "\n".join(lines) + "\nadd them, "
+                         f"--stages {','.join(wanted)}, or give the --work folder of a run that made them")
 
 
 IMPORTS = {
@@ -490,6 +518,7 @@ def run(args: argparse.Namespace, root: Path, quarter: Path, work: Path) -> None
     from landslide_core.sources.cas.synthetic import SYNTHETIC_MARKER
 
     started, load_before = time.time(), os.getloadavg()[0]
+    check_inputs(args.stages, [work / size for size in ((QUARTER,) if args.quarter_only else (QUARTER, FULL))])
     _check_replica(root)
     print(f"quarter: {quarter}", flush=True)
     make_quarter(root, quarter)
