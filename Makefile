@@ -16,9 +16,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Tests run in one process per core (pytest-xdist), each on one CPU thread, so that two processes do not fight over
 # the cores; the unit tests of one module stay in one process (--dist loadscope), so that its fixtures (demo data, a
-# trained grid) are made once, and the tests marked slow start first, the longest first (tests/scheduling.py). `make test TEST_JOBS=0`
-# runs them in this process (pytest -n 0). A developer's inner loop can leave out the tests marked slow (training,
-# notebooks): .venv/bin/python -m pytest -n auto -m "not slow"; make test never does.
+# trained grid) are made once, and the tests marked slow start first, the longest first (tests/scheduling.py).
+# `make test TEST_JOBS=0` runs them in this process (pytest -n 0). A developer's inner loop can leave out the tests
+# marked slow (training, notebooks): .venv/bin/python -m pytest -n auto -m "not slow"; make test never does.
 TEST_JOBS ?= auto
 PARALLEL  := OMP_NUM_THREADS=1
 # Each step of `make test` (and the install) says how long it took (bash's time), for the breakdown in the README.

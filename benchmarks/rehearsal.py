@@ -490,10 +490,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _check_replica(root: Path) -> None:
-    from landslide_core.sources.cas.replica import GENERATOR
-    from landslide_core.sources.cas.synthetic import is_synthetic, synthetic_info
+    from landslide_core.sources.cas.synthetic import is_replica, synthetic_info
 
-    if not is_synthetic(root) or synthetic_info(root).get("generator") != GENERATOR:
+    if not is_replica(root):
         raise SystemExit(f"{root} holds no replica: write one with `landslide-core replica {root}`")
     if not synthetic_info(root).get("complete"):
         raise SystemExit(f"{root}: the replica is not finished; resume it with `landslide-core replica {root}`")

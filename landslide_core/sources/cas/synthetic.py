@@ -46,9 +46,8 @@ def is_replica(root: str | Path) -> bool:
     A replica is synthetic, but laid out and sized as the published dataset, so pages treat it as published tiles
     (it holds no scenes to cut) while saying it is synthetic.
     """
-    marker = Path(root) / SYNTHETIC_MARKER
     try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("generator") == REPLICA_GENERATOR
+        return synthetic_info(root).get("generator") == REPLICA_GENERATOR
     except (OSError, ValueError, AttributeError):  # no marker, or not one of ours
         return False
 
