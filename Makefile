@@ -16,7 +16,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Tests run in one process per core (pytest-xdist), each on one CPU thread, so that two processes do not fight over
 # the cores; the unit tests of one module stay in one process (--dist loadscope), so that its fixtures (demo data, a
-# trained grid) are made once, and the tests marked slow start first, the longest first (tests/scheduling.py).
+# trained grid) are made once, and the tests marked slow start first, the longest first (tests/scheduling.py; with
+# --no-loadscope-reorder, as xdist otherwise hands out the modules with the most tests first, the slow ones last).
 # `make test TEST_JOBS=0` runs them in this process (pytest -n 0). A developer's inner loop can leave out the tests
 # marked slow (training, notebooks): .venv/bin/python -m pytest -n auto -m "not slow"; make test never does.
 TEST_JOBS ?= auto
@@ -54,8 +55,8 @@ book-checks: book
 	    -p no:cacheprovider book/sections tests/built tests/browser
 
 unit-tests: $(STAMP)
-	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadscope --durations=25 --ignore=tests/browser \
-	    --ignore=tests/built
+	time $(PARALLEL) $(PY) -m pytest -n $(TEST_JOBS) --dist loadscope --no-loadscope-reorder --durations=25 \
+	    --ignore=tests/browser --ignore=tests/built
 
 # Headless Chromium, its driver and CJK fonts (sub-dataset names have full-width parentheses) for the browser
 # test. sudo only when not root; a failed install is reported and the browser test then skips with its reason.
