@@ -40,9 +40,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
-from torchvision.models import VGG16_BN_Weights, VGG16_Weights
 
 from .registry import register
 from .weights import adapt_first_conv, load_pretrained
@@ -76,7 +74,9 @@ class VGG16Backbone(nn.Module):
 
     def __init__(self, fc_channels: int = 4096, batch_norm: bool = False) -> None:
         super().__init__()
-        self.features = (torchvision.models.vgg16_bn() if batch_norm else torchvision.models.vgg16()).features
+        from torchvision.models import vgg16, vgg16_bn  # here: importing torchvision costs a second or more
+
+        self.features = (vgg16_bn() if batch_norm else vgg16()).features
         self.pools = _POOLS[batch_norm]
         self.classifier = nn.Sequential(
             Fc6Convolution(512, fc_channels, 7, padding=3), nn.ReLU(inplace=True), nn.Dropout(0.5),  # fc6
@@ -148,6 +148,8 @@ def build_fcn(num_classes: int = 1, in_channels: int = 3, pretrained: bool | str
     ``fc_channels`` (default 4096, as FCN-8s) narrows fc6/fc7; pre-trained weights need 4096. ``batch_norm`` (ours)
     builds it on VGG16 with batch normalisation (``vgg16_bn``, whose ImageNet weights ``pretrained`` then loads).
     """
+    from torchvision.models import VGG16_BN_Weights, VGG16_Weights
+
     model = FCN8s(num_classes, fc_channels, batch_norm)
     name = "vgg16_bn" if batch_norm else "vgg16"
     load_pretrained(model.backbone, pretrained, VGG16_BN_Weights.IMAGENET1K_V1 if batch_norm

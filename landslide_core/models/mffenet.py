@@ -25,26 +25,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
-from torchvision.models import ResNet50_Weights, ResNet101_Weights, WeightsEnum
 
 from ..errors import UnknownModelError
 from .registry import register
 from .weights import adapt_first_conv, load_pretrained
+
+if TYPE_CHECKING:
+    from torchvision.models import ResNet, WeightsEnum
 
 __all__ = [
     "ASPP", "RCM", "AttentionGate", "Decoder", "FusionLevel", "MFFENet", "Projections", "ResNetBackbone",
     "SpatialAttention", "build_mffenet"
 ]
 
-_BACKBONES: dict[str, tuple[Callable[[], torchvision.models.ResNet], WeightsEnum]] = {
-    "resnet50": (torchvision.models.resnet50, ResNet50_Weights.IMAGENET1K_V1),
-    "resnet101": (torchvision.models.resnet101, ResNet101_Weights.IMAGENET1K_V1),
-}
+_BACKBONES = ("resnet50", "resnet101")
+
+
+def _backbone(name: str) -> tuple[Callable[[], ResNet], WeightsEnum]:
+    """The backbone's torchvision constructor and ImageNet weights.
+
+    Imported here: torchvision takes a second or more to import, and most processes that import the models build
+    none of its networks.
+    """
+    from torchvision.models import ResNet50_Weights, ResNet101_Weights, resnet50, resnet101
+
+    return {"resnet50": (resnet50, ResNet50_Weights.IMAGENET1K_V1),
+            "resnet101": (resnet101, ResNet101_Weights.IMAGENET1K_V1)}[name]
 _LAYER4_DILATIONS = (2, 4, 8)  # output stride 16: layer4 keeps 1/16 and dilates 2 × multi-grid (1, 2, 4)
 
 
@@ -76,7 +87,7 @@ class ResNetBackbone(nn.Module):
         super().__init__()
         if name not in _BACKBONES:
             raise UnknownModelError(f"MFFENet has no backbone '{name}'; use one of: {', '.join(_BACKBONES)}")
-        net = _BACKBONES[name][0]()
+        net = _backbone(name)[0]()
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         for block, dilation in zip(self.layer4, _LAYER4_DILATIONS, strict=True):
@@ -264,7 +275,7 @@ def build_mffenet(num_classes: int = 1, in_channels: int = 3, pretrained: bool |
                   backbone: str = "resnet50") -> MFFENet:
     """MFFENet; ``pretrained`` loads torchvision's ImageNet ResNet (``backbone``: resnet50 or resnet101)."""
     model = MFFENet(num_classes, backbone)
-    load_pretrained(model.backbone, pretrained, _BACKBONES[backbone][1],
+    load_pretrained(model.backbone, pretrained, _backbone(backbone)[1],
                     expected=f"a torchvision {backbone} state dict, e.g. "
                              f"torch.save(torchvision.models.{backbone}().state_dict(), path)")
     model.backbone.conv1 = adapt_first_conv(model.backbone.conv1, in_channels, bool(pretrained))

@@ -13,10 +13,13 @@ from __future__ import annotations
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from torchvision.models import WeightsEnum
+
+if TYPE_CHECKING:  # torchvision is imported where a torchvision backbone is built, not by every model import
+    from torchvision.models import WeightsEnum
 
 from ..errors import DownloadError, PathProblemError
 

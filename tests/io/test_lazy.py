@@ -30,3 +30,12 @@ def test_the_command_line_and_the_book_runner_start_without_torch() -> None:
              "print(sorted(m for m in ('torch', 'torchvision', 'segmentation_models_pytorch') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_models_import_torchvision_only_to_build_a_network_of_it() -> None:
+    """Pages that read runs back import training and evaluation without building a model: no torchvision for them."""
+    probe = ("import sys, landslide_core.models, landslide_core.experiments.table5, landslide_core.experiments.table7; "
+             "before = sorted(m for m in ('torchvision', 'segmentation_models_pytorch') if m in sys.modules); "
+             "landslide_core.models.build_model('fcn', fc_channels=8); print(before, 'torchvision' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[] True"
