@@ -43,19 +43,24 @@ __all__ = [
     "SpatialAttention", "build_mffenet"
 ]
 
-_BACKBONES = ("resnet50", "resnet101")
-
-
 def _backbone(name: str) -> tuple[Callable[[], ResNet], WeightsEnum]:
     """The backbone's torchvision constructor and ImageNet weights.
 
     Imported here: torchvision takes a second or more to import, and most processes that import the models build
     none of its networks.
+
+    Raises:
+        UnknownModelError: ``name`` is not one of the backbones; the message lists them.
     """
     from torchvision.models import ResNet50_Weights, ResNet101_Weights, resnet50, resnet101
 
-    return {"resnet50": (resnet50, ResNet50_Weights.IMAGENET1K_V1),
-            "resnet101": (resnet101, ResNet101_Weights.IMAGENET1K_V1)}[name]
+    backbones = {"resnet50": (resnet50, ResNet50_Weights.IMAGENET1K_V1),
+                 "resnet101": (resnet101, ResNet101_Weights.IMAGENET1K_V1)}
+    if name not in backbones:
+        raise UnknownModelError(f"MFFENet has no backbone '{name}'; use one of: {', '.join(backbones)}")
+    return backbones[name]
+
+
 _LAYER4_DILATIONS = (2, 4, 8)  # output stride 16: layer4 keeps 1/16 and dilates 2 × multi-grid (1, 2, 4)
 
 
@@ -85,8 +90,6 @@ class ResNetBackbone(nn.Module):
 
     def __init__(self, name: str = "resnet50") -> None:
         super().__init__()
-        if name not in _BACKBONES:
-            raise UnknownModelError(f"MFFENet has no backbone '{name}'; use one of: {', '.join(_BACKBONES)}")
         net = _backbone(name)[0]()
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
