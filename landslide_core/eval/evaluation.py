@@ -6,13 +6,15 @@ pixels is our reading of Eqs. 1–6 of the paper, which are written in counts) i
 because it loads training's checkpoints and reads the split they were trained on.
 Runs under torchrun too: tiles are sharded, per-tile counts summed, and only rank 0 writes.
 Each evaluation gives the scores table and the per-tile counts it is the sum of
-(:func:`evaluate_tiles`, :func:`evaluate_checkpoint_tiles`), from one pass over the tiles.
+(:func:`evaluate_tiles`, :func:`evaluate_checkpoint_tiles`), from one pass over the tiles. A checkpoint scored on
+several data (Table 7's held-out parts) is read once (:func:`open_checkpoint`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +32,12 @@ from ..runtime.workers import NumWorkers
 from ..scoring.confusion import scores_table, subdataset_matrices, tile_counts, tile_table
 from ..sources import TileSource, get_source
 from ..tiles import TileRecord
-from ..train.checkpoints import load_checkpoint, trained_model
+from ..train.checkpoints import load_checkpoint, trained_model, validated_counts
+from ..train.config import TrainConfig
 
 __all__ = [
-    "SPLIT_CHOICES", "evaluate", "evaluate_checkpoint", "evaluate_checkpoint_tiles", "evaluate_tiles", "tiles_path",
-    "write_evaluation_record",
+    "SPLIT_CHOICES", "OpenedCheckpoint", "evaluate", "evaluate_checkpoint", "evaluate_checkpoint_tiles", "evaluate_tiles",
+    "open_checkpoint", "tiles_path", "write_evaluation_record",
 ]
 
 SPLIT_CHOICES = ("train", "val", "all")
@@ -92,6 +95,12 @@ def evaluate_tiles(
     runtime.prepare_model(model)
     counts = tile_counts(model, records, runtime, batch_size=batch_size, num_workers=num_workers, progress=progress,
                          crop_size=crop_size, source=source)
+    return _tables(counts, records, name, source)
+
+
+def _tables(counts: Any, records: Sequence[TileRecord], name: str,
+            source: str | TileSource) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scores per group and sub-dataset that per-tile ``counts`` sum to, and the counts as a table."""
     matrices = subdataset_matrices(counts, records, source=source)
     return scores_table(matrices, records, model=name, source=source), tile_table(counts, records, model=name)
 
@@ -174,8 +183,31 @@ def _foreign_records(data_root: str | Path, source: TileSource, split: str, mani
     return sorted(source.select_group(records, group), key=lambda r: r.uid)
 
 
+@dataclass(frozen=True)
+class OpenedCheckpoint:
+    """A training checkpoint read once and its model built, to score it on several data without reading it again."""
+
+    path: Path
+    saved: dict[str, Any]
+    """What :func:`~landslide_core.train.checkpoints.load_checkpoint` read."""
+    model: nn.Module
+    """The trained model, on the CPU in eval mode (an evaluation moves it to its device)."""
+    config: TrainConfig
+
+
+def open_checkpoint(checkpoint: str | Path) -> OpenedCheckpoint:
+    """Read ``checkpoint`` and build its model.
+
+    Raises:
+        CheckpointError: The checkpoint cannot be read.
+    """
+    saved = load_checkpoint(checkpoint)
+    model, config = trained_model(saved)
+    return OpenedCheckpoint(Path(checkpoint), saved, model, config)
+
+
 def evaluate_checkpoint_tiles(
-    checkpoint: str | Path,
+    checkpoint: str | Path | OpenedCheckpoint,
     data_root: str | Path,
     *,
     split: str | None = None,
@@ -188,6 +220,7 @@ def evaluate_checkpoint_tiles(
     num_workers: NumWorkers = "auto",
     progress: bool = True,
     record: str | Path | None = None,
+    reuse_validation: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Evaluate a training checkpoint on its own split, or on any data it was not trained on: scores and tiles.
 
@@ -200,7 +233,7 @@ def evaluate_checkpoint_tiles(
     ``val_crop_size``).
 
     Args:
-        checkpoint: ``last.pt`` or ``best.pt`` of a training run.
+        checkpoint: ``last.pt`` or ``best.pt`` of a training run, or one :func:`open_checkpoint` read already.
         data_root: The data root.
         split: ``train``, ``val`` or ``all``; default ``val`` on the checkpoint's own data, ``all`` on other data.
         group: Default: the checkpoint's on its own data; the source's widest group (CAS: ``UAV&SAT``) on other
@@ -215,6 +248,10 @@ def evaluate_checkpoint_tiles(
         progress: Show a progress bar.
         record: Write ``record.csv`` and ``record.json`` with provenance, and the per-tile counts as
             ``record-tiles.csv`` (rank 0 only under torchrun).
+        reuse_validation: Where the checkpoint's own validation scored exactly these tiles (same root, source, tiles
+            and order; :func:`~landslide_core.train.checkpoints.validated_counts`), take its per-tile counts instead
+            of scoring them again: the same weights on the same crops, so the same counts on the CPU (tested); on a
+            GPU, those of the validation pass, in its precision and batch size.
 
     Returns:
         The scores per group and sub-dataset and the counts per tile, as :func:`evaluate_tiles`'s.
@@ -225,9 +262,8 @@ def evaluate_checkpoint_tiles(
         ConfigError: ``train``/``val`` tiles of other data were asked for without a manifest.
     """
     started = time.time()
-    checkpoint = Path(checkpoint)
-    saved = load_checkpoint(checkpoint)
-    model, config = trained_model(saved)
+    opened = checkpoint if isinstance(checkpoint, OpenedCheckpoint) else open_checkpoint(checkpoint)
+    checkpoint, saved, model, config = opened.path, opened.saved, opened.model, opened.config
     runtime = Runtime.for_device(device)
     foreign = source is not None
     tiles = get_source(source) if foreign else config.tile_source()
@@ -247,9 +283,14 @@ def evaluate_checkpoint_tiles(
             records = ses.from_main(lambda: split_records(data_root, manifest, seed=config.seed,
                                                           val_fraction=config.val_fraction, group=group,
                                                           subdatasets=subdatasets, split=split, source=tiles))
-        table, per_tile = evaluate_tiles(model, records, batch_size=batch_size, device=runtime.device,
-                                         num_workers=num_workers, model_name=config.model, progress=progress,
-                                         crop_size=config.val_crop_size, source=tiles)
+        same_source = tiles.spec() == config.tile_source().spec()
+        validated = validated_counts(saved, records, data_root) if reuse_validation and same_source else None
+        if validated is None:
+            table, per_tile = evaluate_tiles(model, records, batch_size=batch_size, device=runtime.device,
+                                             num_workers=num_workers, model_name=config.model, progress=progress,
+                                             crop_size=config.val_crop_size, source=tiles)
+        else:
+            table, per_tile = _tables(validated, records, config.model, tiles)
         if record is not None and ses.is_main:
             parameters = {"checkpoint": checkpoint, "epoch": saved["epoch"], "split": split, "group": group,
                           "subdatasets": subdatasets, "source": tiles.spec(), "batch_size": batch_size,
@@ -261,7 +302,7 @@ def evaluate_checkpoint_tiles(
 
 
 def evaluate_checkpoint(
-    checkpoint: str | Path,
+    checkpoint: str | Path | OpenedCheckpoint,
     data_root: str | Path,
     *,
     split: str | None = None,

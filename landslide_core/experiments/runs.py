@@ -144,6 +144,10 @@ class GridRun:
 def train_and_evaluate(spec: RunSpec, folder: Path, progress: bool) -> None:
     """Train ``spec`` in ``folder`` and score its best checkpoint on its validation tiles.
 
+    The scores are those of the validation pass that chose the checkpoint, which it keeps (the same weights on the
+    same tiles; :func:`~landslide_core.eval.evaluation.evaluate_checkpoint_tiles`' ``reuse_validation``): the tiles
+    are not read a second time.
+
     ``config.json`` gets the run's identity when training starts; the per-tile counts (:data:`TILE_COUNTS_FILE`)
     follow training, and ``scores.csv``, written last, marks the run finished. A finished run keeps ``best.pt``, the
     checkpoint it was scored with, and drops ``last.pt`` (weights and optimizer state, for resuming only): twice the
@@ -158,7 +162,8 @@ def train_and_evaluate(spec: RunSpec, folder: Path, progress: bool) -> None:
         checkpoint = result.best_checkpoint or result.last_checkpoint
         scores, tiles = evaluate_checkpoint_tiles(checkpoint, spec.data_root, manifest=spec.manifest,
                                                   batch_size=config.batch_size, device=config.device,
-                                                  num_workers=config.num_workers, progress=False)
+                                                  num_workers=config.num_workers, progress=False,
+                                                  reuse_validation=True)
         write_text_atomic(folder / TILE_COUNTS_FILE, tiles.to_csv(index=False))
         write_text_atomic(folder / SCORES_FILE, scores.to_csv(index=False))  # written last: a finished run
         if result.best_checkpoint is not None:  # finished: the resume state (weights + optimizer) is not needed

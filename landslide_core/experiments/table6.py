@@ -174,6 +174,8 @@ def common_validation_scores(runs: Mapping[str, GridRun], arms: list[QCArm], *, 
                              batch_size: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The unfiltered and filtered models scored on the same tiles: the filtered arm's validation set.
 
+    The filtered model's are its own validation's counts, where its checkpoint kept them (it validated on those tiles).
+
     Returns:
         One row of scores per model (``trained on``: the arm's dataset label), and the same evaluation per tile
         (rows of :data:`~landslide_core.scoring.confusion.TILE_COLUMNS` with ``trained on``), which pair the two
@@ -187,7 +189,7 @@ def common_validation_scores(runs: Mapping[str, GridRun], arms: list[QCArm], *, 
             continue
         scores, counts = evaluate_checkpoint_tiles(run.checkpoint, filtered.data_root, manifest=filtered.manifest,
                                                    group=run.group, batch_size=batch_size, device=device,
-                                                   progress=False)
+                                                   progress=False, reuse_validation=True)
         row = _group_row(scores, run.group)
         rows.append({"trained on": ARMS[key], "val tiles": int(row["tiles"]),
                      **{m: float(row[m]) for m in SCORE_COLUMNS}})

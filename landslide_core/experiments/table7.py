@@ -38,7 +38,7 @@ import pandas as pd
 from ..data.splits import load_or_make_split, manifest_checksum, read_manifest, write_manifest
 from ..errors import BaselineError, ConfigError, ManifestError
 from ..eval.baselines import THRESHOLD_RULE, baseline_scores
-from ..eval.evaluation import evaluate_checkpoint_tiles
+from ..eval.evaluation import evaluate_checkpoint_tiles, open_checkpoint
 from ..eval.paper import paper_values
 from ..io.atomic import write_text_atomic
 from ..scoring.confusion import COUNT_COLUMNS, SCORE_COLUMNS
@@ -185,13 +185,19 @@ def _held_out_parts(sets: Sequence[TrainingSet]) -> list[tuple[HeldOut, TileSour
 
 def _transfer(checkpoint: Path, parts: Sequence[tuple[HeldOut, TileSource]], trained_on: str,
               config: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One model's scores on every held-out part (one row per part: its group row) and its counts per tile."""
+    """One model's scores on every held-out part (one row per part: its group row) and its counts per tile.
+
+    The checkpoint is read and its model built once, for all the parts; on the part it validated on, its validation's
+    counts are taken instead of scoring the part again.
+    """
     rows, tiles = [], []
+    opened = open_checkpoint(checkpoint)
     for part, source in parts:
-        scores, per_tile = evaluate_checkpoint_tiles(checkpoint, part.root, source=source, split="val",
+        scores, per_tile = evaluate_checkpoint_tiles(opened, part.root, source=source, split="val",
                                                      manifest=part.manifest, group=source.widest_group,
                                                      batch_size=config.batch_size, device=config.device,
-                                                     num_workers=config.num_workers, progress=False)
+                                                     num_workers=config.num_workers, progress=False,
+                                                     reuse_validation=True)
         row = scores[(scores["group"] == source.widest_group) & (scores["subdataset"] == "")].iloc[0]
         rows.append({"model": config.model, "trained on": trained_on, "evaluated on": part.dataset,
                      "tiles": int(row["tiles"]), **{c: row[c] for c in (*SCORE_COLUMNS, *COUNT_COLUMNS)}})

@@ -21,6 +21,7 @@ from ..building.leakage import LeakageAudit, leakage_report
 from ..building.leakage_split import grouped_split
 from ..building.qc import QCThresholds, flag, removed_from_names, score_root
 from ..data.splits import make_split
+from ..data.statistics import usable_cores
 from ..eval.paper import paper_values
 from ..io.raster import read_raster
 from ..paper import inferences, mismatches, says
@@ -61,9 +62,10 @@ def readable_report(report: pd.DataFrame, split: Sequence[TileRecord]) -> pd.Dat
 
 def leakage_tables(root: str | Path, *, seed: int, val_fraction: float, source: str = "cas"
                    ) -> tuple[LeakageAudit, pd.DataFrame, pd.DataFrame]:
-    """Audit every tile under ``root``; report a random split's leakage and a grouped split's."""
+    """Audit every tile under ``root`` (reading on every core); report a random split's leakage and a grouped split's."""
     records = get_source(source).list_tiles(root)
-    grouped, audit = grouped_split(records, val_fraction=val_fraction, seed=seed, source=source, progress=False)
+    grouped, audit = grouped_split(records, val_fraction=val_fraction, seed=seed, source=source, progress=False,
+                                   workers=usable_cores())
     random = make_split(records, val_fraction=val_fraction, seed=seed)
     return (audit, readable_report(leakage_report(audit, random), random),
             readable_report(leakage_report(audit, grouped), grouped))

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from ..building.leakage_split import grouped_split
+from ..data.statistics import usable_cores
 from ..errors import ConfigError
 from ..eval.baselines import BASELINES, rule
 from ..eval.paper import paper_values
@@ -114,9 +115,9 @@ class QCSettings:
 
 def arms_for(filtered_root: Path, runs_dir: Path, *, unfiltered_root: Path | None, seed: int,
              val_fraction: float = 0.3) -> list[QCArm]:
-    """The experiment's arms, with the grouped split built from the leakage audit of the filtered tiles."""
+    """The experiment's arms, with the grouped split built from the leakage audit of the filtered tiles (every core)."""
     grouped, _ = grouped_split(get_source("cas").list_tiles(filtered_root), val_fraction=val_fraction, seed=seed,
-                               progress=False)
+                               progress=False, workers=usable_cores())
     return qc_arms(filtered_root, runs_dir, grouped=grouped, unfiltered_root=unfiltered_root, seed=seed,
                    val_fraction=val_fraction)
 

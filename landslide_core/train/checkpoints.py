@@ -7,26 +7,33 @@ dicts (the gradient scaler's is empty unless the run trains in fp16), ``precisio
 completed), ``history`` (one dict per epoch), ``best`` (epoch and validation mIoU
 of the best epoch so far), ``config`` (:meth:`TrainConfig.to_dict`),
 ``manifest`` and ``manifest_sha256`` (the split it was trained on), ``world_size``
-and ``torch`` (version). It holds no RNG state: every epoch reseeds from
+and ``torch`` (version), and where its epoch validated, ``validation``: the data root,
+the validation tiles' uids and their per-tile counts (:func:`validation_entry`), so
+that scoring these weights on those tiles again need not read them again
+(:func:`validated_counts`). It holds no RNG state: every epoch reseeds from
 ``(seed, epoch, rank)`` (see :mod:`landslide_core.train.loop`), so none is needed to
 resume exactly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..errors import CheckpointError
 from ..io.atomic import atomic_path
 from ..models import build_model
+from ..tiles import TileRecord
 from .config import TrainConfig
 
 __all__ = [
     "BEST", "LAST", "check_config", "check_split", "checkpoint_config", "load_checkpoint", "save_atomic", "trained_model",
+    "validated_counts", "validation_entry",
 ]
 
 LAST, BEST = "last.pt", "best.pt"
@@ -103,3 +110,26 @@ def trained_model(checkpoint: dict[str, Any]) -> tuple[nn.Module, TrainConfig]:
     model = build_model(config.model, pretrained=False, **config.model_options)
     model.load_state_dict(checkpoint["model"])
     return model.eval(), config
+
+
+def validation_entry(counts: np.ndarray, records: Sequence[TileRecord], data_root: str | Path) -> dict[str, Any]:
+    """The ``validation`` of a checkpoint: which tiles its epoch's validation scored (data root, uids) and their counts.
+
+    The counts are those of the checkpoint's own weights, on central crops of the run's ``val_crop_size`` (the crops
+    every evaluation of it uses), made by the pass that chose it as best.
+    """
+    return {"data_root": str(Path(data_root).resolve()), "uids": [r.uid for r in records],
+            "counts": torch.as_tensor(np.asarray(counts, dtype=np.int64))}
+
+
+def validated_counts(checkpoint: dict[str, Any], records: Sequence[TileRecord],
+                     data_root: str | Path) -> np.ndarray | None:
+    """The per-tile counts a loaded checkpoint's validation made, where it scored exactly ``records`` under ``data_root``.
+
+    ``None`` where it kept none, or scored other tiles, in another order, or under another root.
+    """
+    entry = checkpoint.get("validation")
+    if (entry is None or entry["data_root"] != str(Path(data_root).resolve())
+            or entry["uids"] != [r.uid for r in records]):
+        return None
+    return entry["counts"].numpy()

@@ -63,9 +63,9 @@ from ..provenance import device_description
 from ..runtime.device import Runtime, algorithm_settings
 from ..runtime.distributed import Session, session, sync_batchnorm
 from ..runtime.workers import resolve_num_workers
-from ..scoring.confusion import SCORE_COLUMNS, confusion_matrices, merged
+from ..scoring.confusion import SCORE_COLUMNS, merged, subdataset_matrices, tile_counts
 from ..tiles import TileRecord, select_split
-from .checkpoints import BEST, LAST, check_config, check_split, load_checkpoint, save_atomic
+from .checkpoints import BEST, LAST, check_config, check_split, load_checkpoint, save_atomic, validation_entry
 from .config import CONFIG_FILE, TrainConfig
 from .losses import build_loss
 
@@ -137,7 +137,7 @@ class _Run:
     def __init__(self, config: TrainConfig, runtime: Runtime, ses: Session, data_root: Path, out_dir: Path,
                  manifest: Path, checkpoint: dict[str, Any] | None, progress: bool) -> None:
         self.config, self.runtime, self.session = config, runtime, ses
-        self.out_dir, self.manifest, self.progress = out_dir, manifest, progress
+        self.out_dir, self.manifest, self.progress, self.data_root = out_dir, manifest, progress, data_root
         self.source = config.tile_source()
         records = ses.from_main(lambda: split_records(data_root, manifest, seed=config.seed,
                                                       val_fraction=config.val_fraction, group=config.group,
@@ -149,6 +149,8 @@ class _Run:
         self.history: list[dict[str, Any]] = list(checkpoint["history"]) if checkpoint else []
         self.best: dict[str, Any] | None = checkpoint.get("best") if checkpoint else None
         self.start_epoch = int(checkpoint["epoch"]) if checkpoint else 0
+        self.validated: np.ndarray | None = None
+        """The per-tile counts of the last epoch's validation (None where it did not validate)."""
         if self.start_epoch < config.epochs:
             self._build(checkpoint)
 
@@ -238,11 +240,13 @@ class _Run:
             loss_sum /= ses.world_size
         train_seconds = time.perf_counter() - started
         row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": loss_sum.item() / self.steps}
+        self.validated = None
         if (epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs:
-            matrices = confusion_matrices(self.predict, self.val_records, runtime,
-                                          batch_size=config.batch_size // ses.world_size,
-                                          num_workers=config.num_workers, progress=self.progress, session=ses,
-                                          crop_size=config.val_crop_size, source=self.source)
+            self.validated = tile_counts(self.predict, self.val_records, runtime,
+                                         batch_size=config.batch_size // ses.world_size, num_workers=config.num_workers,
+                                         progress=self.progress, session=ses, crop_size=config.val_crop_size,
+                                         source=self.source)
+            matrices = subdataset_matrices(self.validated, self.val_records, source=self.source)
             row |= {f"val_{k}": v for k, v in merged(matrices).scores().as_percent().items()}
         else:
             row |= {f"val_{k}": float("nan") for k in SCORE_COLUMNS}
@@ -273,6 +277,8 @@ class _Run:
             "world_size": self.session.world_size,
             "torch": str(torch.__version__),
         }
+        if self.validated is not None:  # an evaluation of these weights on these tiles need not run again
+            payload["validation"] = validation_entry(self.validated, self.val_records, self.data_root)
         if self.best is not None and self.best["epoch"] == epoch:  # weights to evaluate, not to resume: no optimizer
             save_atomic({k: v for k, v in payload.items() if k not in ("optimizer", "scheduler", "scaler")},
                         self.out_dir / BEST)

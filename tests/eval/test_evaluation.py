@@ -13,11 +13,13 @@ import pytest
 from landslide_core.cli import main
 from landslide_core.data.splits import manifest_checksum, split_records
 from landslide_core.errors import CheckpointError, ConfigError, NothingToEvaluateError
+from landslide_core.eval import evaluation
 from landslide_core.eval.evaluation import (
     evaluate,
     evaluate_checkpoint,
     evaluate_checkpoint_tiles,
     evaluate_tiles,
+    open_checkpoint,
     write_evaluation_record,
 )
 from landslide_core.provenance import read_record
@@ -116,6 +118,36 @@ def test_two_processes_evaluate_exactly_like_one(table, trained, val_records):
 
 
 @pytest.mark.slow
+def test_a_checkpoint_s_own_validation_counts_are_those_of_scoring_its_tiles_again_and_serve_only_those_tiles(
+        trained, demo_root, tmp_path, monkeypatch):
+    """``reuse_validation`` takes the counts the best epoch's validation kept, where the tiles asked for are the ones
+    it scored (same root, same tiles, same order): equal to scoring them again, without a forward pass."""
+    batch = trained.config.batch_size
+    again = evaluate_checkpoint_tiles(trained.best_checkpoint, demo_root, batch_size=batch, device="cpu",
+                                      progress=False)
+    sat_only = evaluate_checkpoint_tiles(trained.best_checkpoint, demo_root, group="SAT", batch_size=batch,
+                                         device="cpu", progress=False)
+    copy = shutil.copytree(demo_root, tmp_path / "copy")  # the same uids under another root: other tiles
+    on_copy = evaluate_checkpoint_tiles(trained.best_checkpoint, copy, manifest=trained.manifest, batch_size=batch,
+                                        device="cpu", progress=False)
+    scored = []
+    counting = evaluation.tile_counts
+    monkeypatch.setattr(evaluation, "tile_counts", lambda *a, **k: scored.append(1) or counting(*a, **k))
+
+    def reused(*args: object, **options: object) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return evaluate_checkpoint_tiles(*args, batch_size=batch, device="cpu", progress=False,
+                                         reuse_validation=True, **options)
+
+    for got, expected in zip(reused(trained.best_checkpoint, demo_root), again, strict=True):
+        pd.testing.assert_frame_equal(got, expected)
+    assert not scored, "the validation's tiles were scored again"
+    for got, expected in zip(reused(trained.best_checkpoint, demo_root, group="SAT"), sat_only, strict=True):
+        pd.testing.assert_frame_equal(got, expected)
+    for got, expected in zip(reused(trained.best_checkpoint, copy, manifest=trained.manifest), on_copy, strict=True):
+        pd.testing.assert_frame_equal(got, expected)
+    assert len(scored) == 2  # other tiles (SAT only), and the same uids under another root, were scored
+
+
 def test_evaluating_nothing_is_an_error(trained):
     with pytest.raises(NothingToEvaluateError, match="no tiles to evaluate"):
         evaluate(trained.best_checkpoint, [], device="cpu")
@@ -181,6 +213,10 @@ def test_a_checkpoint_scores_every_tile_of_data_it_was_not_trained_on_without_a_
     group = table[(table["group"] == "UAV&SAT") & (table["subdataset"] == "")].iloc[0]
     assert group["tiles"] == 4 and set(table["subdataset"]) == {"", "moxitaidi-sat", "jiuzhai-0.2m"}
     assert not list(other_root.rglob("*.csv"))  # no manifest was written or needed
+    opened = open_checkpoint(trained.best_checkpoint)  # read once, to score on several data: the same scores
+    for _ in range(2):
+        pd.testing.assert_frame_equal(evaluate_checkpoint(opened, other_root, source="cas", device="cpu",
+                                                          progress=False, batch_size=2), expected)
 
 
 def test_one_side_of_data_the_checkpoint_was_not_trained_on_needs_that_data_s_manifest(trained, other_root):

@@ -11,7 +11,9 @@ import pytest
 
 from landslide_core.data.splits import split_records
 from landslide_core.errors import BaselineError, CheckpointError
+from landslide_core.eval import evaluation
 from landslide_core.eval.baselines import BASELINES
+from landslide_core.eval.evaluation import evaluate_checkpoint_tiles
 from landslide_core.eval.paper import METRICS, paper_values, published_long
 from landslide_core.experiments.blocks import BLOCKS_SUFFIX
 from landslide_core.experiments.runs import baseline_tiles_path
@@ -49,9 +51,16 @@ def grid(tmp_path_factory: pytest.TempPathFactory):
                            tiles_per_subdataset=4, progress=False)
     runs_dir = tmp_path_factory.mktemp("runs")
     base = tiny_config(epochs=1, val_crop_size=128)
-    runs = run_grid(root, runs_dir, base=base, models=[base.model], groups=GROUPS, seeds=[0, 1], progress=False,
-                    echo=lambda line: None, keep_checkpoints=keep)
+    with pytest.MonkeyPatch.context() as patch:  # every pass of an evaluation over tiles, apart from the validation
+        counting = evaluation.tile_counts
+        patch.setattr(evaluation, "tile_counts", lambda *a, **k: SCORED_AGAIN.append(len(a[1])) or counting(*a, **k))
+        runs = run_grid(root, runs_dir, base=base, models=[base.model], groups=GROUPS, seeds=[0, 1], progress=False,
+                        echo=lambda line: None, keep_checkpoints=keep)
     return root, runs_dir, base, runs
+
+
+SCORED_AGAIN: list[int] = []
+"""Tiles of each evaluation pass the grid made after training (its validation passes not counted)."""
 
 
 def keep(model: str, group: str, seed: int) -> bool:
@@ -73,6 +82,19 @@ def test_every_model_group_and_seed_is_trained_once_and_read_back_after(grid):
     assert {r.folder: (r.folder / "history.csv").stat().st_mtime_ns for r in again} == written  # nothing retrained
     pd.testing.assert_frame_equal(scores_frame(again), scores_frame(runs))
     pd.testing.assert_frame_equal(histories_frame(again), histories_frame(runs))
+
+
+@pytest.mark.slow
+def test_a_run_s_scores_are_its_validation_s_counts_so_its_tiles_are_read_once(grid):
+    """Each run's scores come from the validation pass that chose its checkpoint: no second pass over the tiles, and
+    the same counts as scoring the kept checkpoint again."""
+    root, runs_dir, base, runs = grid
+    assert SCORED_AGAIN == []
+    kept = next(r for r in runs if r.checkpoint is not None)
+    scores, tiles = evaluate_checkpoint_tiles(kept.checkpoint, root, batch_size=base.batch_size, device="cpu",
+                                              progress=False)
+    pd.testing.assert_frame_equal(kept.scores, scores)
+    pd.testing.assert_frame_equal(kept.tile_counts, tiles)
 
 
 def _sums_of_tiles(scores: pd.DataFrame, tiles: pd.DataFrame) -> None:

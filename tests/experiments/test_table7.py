@@ -11,11 +11,13 @@ import pytest
 from landslide_core.book import paper_vs_run
 from landslide_core.data.splits import read_manifest
 from landslide_core.errors import BaselineError, ConfigError, ManifestError
+from landslide_core.eval import evaluation
 from landslide_core.experiments import table7 as t7
 from landslide_core.scoring.intervals import BootstrapSettings, distinguishable
 from landslide_core.scoring.metrics import scores_from_counts
 from landslide_core.sources import bijie, hrgldd
 from landslide_core.sources.cas.demo import write_demo_data
+from landslide_core.train.checkpoints import load_checkpoint
 from tests.train.test_training import one_thread, tiny_config  # noqa: F401 (one_thread: autouse fixture)
 
 CAS_SUBDATASETS = ["moxitaidi-sat", "moxitaidi-uav-1m", "longxi-uav", "hokkaido"]
@@ -69,8 +71,11 @@ def test_every_model_is_scored_on_every_held_out_part_and_finished_runs_are_read
                                                                                      monkeypatch):
     sets = {0: _sets(roots, tmp_path / "splits")}
     base = tiny_config(epochs=1, val_crop_size=64)
+    read = []  # every checkpoint the evaluations read
+    monkeypatch.setattr(evaluation, "load_checkpoint", lambda path: read.append(Path(path)) or load_checkpoint(path))
     transfer = t7.run_table7(sets, tmp_path / "runs", base)
     assert len(transfer) == 4 * 3  # four models, three held-out parts (Bijie, HR-GLDD, CAS Moxitaidi)
+    assert sorted(read) == sorted({tmp_path / "runs" / run / "last.pt" for run in transfer["run"]})  # each once
     tiles_per_part = transfer.groupby("evaluated on")["tiles"].first().to_dict()
     assert tiles_per_part == {"Bijie": 2, "HR-GLDD": 2, "CAS (Moxitaidi)": 4}
     assert ((transfer["tp"] + transfer["fp"] + transfer["fn"] + transfer["tn"]) == transfer["tiles"] * 64 * 64).all()

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from landslide_core.building.qc import QCThresholds
+from landslide_core.data.statistics import usable_cores
 from landslide_core.paper import mismatches, quote
+from landslide_core.sections import leakage, validation
 from landslide_core.sections.building import (
     build_dataset,
     challenge_gallery,
@@ -99,6 +101,18 @@ def test_the_random_split_leaks_and_the_grouped_split_does_not(built) -> None:
     assert (random[left_out] == 0).all() and grouped.loc["total", left_out] > 0  # the price of a leakage-free split
     assert (grouped["training tiles"] + grouped[left_out] + grouped["validation tiles"]
             == random["training tiles"] + random["validation tiles"]).all()
+
+
+@pytest.mark.slow
+def test_the_pages_audits_read_on_every_core(built, tmp_path, monkeypatch) -> None:
+    """The building page's audit (:func:`leakage_tables`) and the validation page's grouped split (``arms_for``)."""
+    workers = []
+    for page in (leakage, validation):
+        monkeypatch.setattr(page, "grouped_split", lambda *a, real=page.grouped_split, **k:
+                            workers.append(k["workers"]) or real(*a, **k))
+    leakage_tables(built.filtered_root, seed=0, val_fraction=0.3)
+    validation.arms_for(built.filtered_root, tmp_path, unfiltered_root=None, seed=0)
+    assert workers == [usable_cores()] * 2
 
 
 def test_the_rules_are_quoted_from_the_prose_and_what_is_ours_is_said() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -33,13 +34,13 @@ def scored(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The pixels each validation of the run under test scored (every sub-dataset's matrix summed)."""
     pixels: list[int] = []
 
-    def counting(*args: object, **kwargs: object) -> dict:
-        matrices = real(*args, **kwargs)
-        pixels.append(sum(sum(matrix.counts) for matrix in matrices.values()))
-        return matrices
+    def counting(*args: object, **kwargs: object) -> np.ndarray:
+        counts = real(*args, **kwargs)
+        pixels.append(int(counts.sum()))
+        return counts
 
-    real = loop.confusion_matrices
-    monkeypatch.setattr(loop, "confusion_matrices", counting)
+    real = loop.tile_counts
+    monkeypatch.setattr(loop, "tile_counts", counting)
     return pixels
 
 
