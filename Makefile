@@ -6,7 +6,9 @@
 #               in one pytest run: nbval on the book (each notebook whole in one process), its demo results read
 #               back from the records, Table 5 rebuilt from its packed results (tests/built), and headless
 #               Chromium (tests/browser)
-# Both create .venv from requirements.txt on first use; later runs reuse it. `make test` also installs Debian's
+# Both create .venv from requirements.txt on first use; later runs reuse it. The packages' bytecode is compiled after
+# pip, on every core (pip compiles one file at a time); as with pip, a file that does not compile (some packages ship
+# Python 2 examples) is left out, not an error. `make test` also installs Debian's
 # chromium, chromium-driver and fonts-noto-cjk with apt-get where they are missing (the browser test skips,
 # saying why, where that fails).
 
@@ -34,7 +36,8 @@ $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	time $(PY) -m pip install --quiet -r requirements.txt
+	time $(PY) -m pip install --quiet --no-compile -r requirements.txt
+	time $(PY) -m compileall -qq -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))') || true
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,11 +49,11 @@ from .profiles import DEFAULT_PROFILE, get_profile, section_key, section_paramet
 from .status import section_statuses, status_markdown
 
 __all__ = [
-    "CODE_WIDTH", "DEMO_ROOT", "KERNEL_NAME", "RECORD_SUFFIXES", "RESULTS_DIR", "ROOT_VARIABLE", "SAMPLE_PARAMETER", "SAMPLE_ROOT",
+    "CODE_WIDTH", "DEMO_ROOT", "KERNEL_NAME", "LONGEST_UNRECORDED", "RECORD_SUFFIXES", "RESULTS_DIR", "ROOT_VARIABLE", "SAMPLE_PARAMETER", "SAMPLE_ROOT",
     "SECTIONS_DIR", "SOURCES_DIR", "STATUS_FILE",
     "build_book", "build_html", "copy_records", "declared_parameters", "ensure_kernel", "execute_section",
     "executed_fingerprint", "fold_injected_parameters", "record_href", "remove_stale_notebooks", "repository_root",
-    "resolve_data_root", "sample_root", "section_source", "sections", "select_sections", "shown_path", "stage_notebook", "toc_pages",
+    "resolve_data_root", "sample_root", "section_source", "sections", "select_sections", "shown_path", "stage_notebook", "start_order", "toc_pages",
     "write_status",
 ]
 
@@ -326,6 +326,22 @@ class PlannedSection:
     data_root: str | None
 
 
+LONGEST_UNRECORDED = ("05_benchmarks", "06_cross_dataset", "04_validation", "03_building")
+"""Ours: the sections that start first, in this order, where none recorded a wall time (a fresh clone): the pages
+that train, and the building page's QC, were the longest in every profile measured (demo: benchmarks, cross-dataset,
+validation; rehearsal on the full-size replica: benchmarks, building, validation). The longest starting first ends
+the build soonest when sections run side by side."""
+
+
+def start_order(root: Path, todo: Sequence[PlannedSection]) -> list[PlannedSection]:
+    """Longest first: by the wall time each last recorded, then those with none, :data:`LONGEST_UNRECORDED` first."""
+    def key(section: PlannedSection) -> tuple[float, int]:
+        hint = LONGEST_UNRECORDED.index(section.name) if section.name in LONGEST_UNRECORDED else len(LONGEST_UNRECORDED)
+        return -_last_wall_time(root, section.name), hint
+
+    return sorted(todo, key=key)
+
+
 def _last_wall_time(root: Path, name: str) -> float:
     """The wall time the section's last execution recorded (0 where none did)."""
     output = root / SECTIONS_DIR / f"{name}.ipynb"
@@ -371,8 +387,8 @@ def execute_sections(root: Path, todo: list[PlannedSection], *, profile: str, jo
     """Execute sections, ``jobs`` at once (0: one per usable core), each kernel on ``threads`` CPU threads.
 
     No section reads another's results (the demo scenes two of them use are written by whichever comes first while
-    the other waits on their lock), so they may run side by side; the longest first, by the wall time each last
-    recorded, so that the last to finish starts early. ``threads`` None leaves the kernels their default (every
+    the other waits on their lock), so they may run side by side; the longest first (:func:`start_order`), so that
+    the last to finish starts early. ``threads`` None leaves the kernels their default (every
     core) when one runs at a time, and gives each ``cores // jobs`` when several do. Once one fails no other
     starts; those running are finished, and the first failure is raised.
 
@@ -404,7 +420,7 @@ def execute_sections(root: Path, todo: list[PlannedSection], *, profile: str, jo
             for section in todo:
                 run(section)
             return
-        longest_first = sorted(todo, key=lambda section: -_last_wall_time(root, section.name))
+        longest_first = start_order(root, todo)
         echo(f"executing {len(todo)} sections, {jobs} at a time, {threads} CPU thread(s) each")
         # The kernels' root is set once for all: each execute_section then sets and restores the same value.
         with _kernel_root(root), _papermill_write_folder_cleared(), ThreadPoolExecutor(jobs) as pool:

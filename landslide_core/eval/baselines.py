@@ -22,15 +22,18 @@ these tiles can tell from chance (:mod:`landslide_core.scoring.intervals`).
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm import tqdm
 
+from ..data.statistics import map_tiles, pool_size
 from ..errors import BaselineError, NothingToEvaluateError
 from ..scoring.confusion import COUNT_COLUMNS, scores_table, subdataset_matrices, tile_table
 from ..scoring.intervals import Judged
@@ -188,6 +191,44 @@ class ThresholdRule:
                 "training pixels)")
 
 
+_HISTOGRAMS: dict[str, np.ndarray] = {}
+"""Feature counts of training tiles this process made, one entry per sub-dataset's tiles, by :func:`_histogram_key`."""
+_HISTOGRAM_ENTRIES = 256
+"""At most this many entries are kept (the oldest go first): 24 KB each at 512 bins."""
+
+
+def _histogram_key(records: Sequence[TileRecord], source: TileSource, bins: int) -> str:
+    """What decides a set of tiles' feature counts.
+
+    How they are read and binned, and every file's path, size and modification time (a file written again is
+    counted again).
+    """
+    digest = hashlib.sha256(repr((sorted(source.spec().items()), bins)).encode())
+    for record in records:
+        for path in (record.image, record.mask):
+            stat = os.stat(path)
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _feature_histograms(records: Sequence[TileRecord], *, source: dict[str, object], bins: int) -> np.ndarray:
+    """``(feature, class, bin)`` pixel counts of ``records`` (class 0 background, 1 landslide).
+
+    Features in the order of :data:`FEATURES`. At the top level of the module, for
+    :func:`~landslide_core.data.statistics.map_tiles`.
+    """
+    reader = get_source(source)
+    counts = np.zeros((len(FEATURES), 2, bins), np.int64)
+    for record in records:
+        image, mask = reader.read_tile(record)
+        rgb, landslide = _rgb01(image, reader.normalisation.scale), mask[0] > 0
+        for i, (feature, (low, high)) in enumerate(FEATURES.values()):
+            index = np.clip(((feature(rgb) - low) / (high - low) * bins).astype(np.int64), 0, bins - 1)
+            counts[i, 1] += np.bincount(index[landslide], minlength=bins)
+            counts[i, 0] += np.bincount(index[~landslide], minlength=bins)
+    return counts
+
+
 def _rgb01(image: np.ndarray, scale: float) -> np.ndarray:
     """The first three bands of a raw image as float32 in [0, 1]."""
     return np.clip(image[:3].astype(np.float32) / np.float32(scale), 0.0, 1.0)
@@ -199,6 +240,9 @@ def fit_threshold_rule(records: Sequence[TileRecord], source: str | TileSource =
 
     Each feature's values are counted in ``bins`` equal bins over its range, separately for landslide and
     background pixels; every bin edge is tried as a threshold in both directions. Exact up to the bin width.
+    The counts are made per sub-dataset, on every core where there are many tiles, and kept for this process
+    (:func:`_histogram_key`): a group whose sub-datasets' tiles another group's rule counted already (UAV&SAT after
+    UAV and SAT on one split) reads none of them again.
 
     Raises:
         NothingToEvaluateError: ``records`` is empty.
@@ -206,14 +250,20 @@ def fit_threshold_rule(records: Sequence[TileRecord], source: str | TileSource =
     if not records:
         raise NothingToEvaluateError("no training tiles to fit the threshold rule on: check the split and group")
     source = get_source(source)
-    counts = {name: np.zeros((2, bins), np.int64) for name in FEATURES}
-    for record in tqdm(records, desc="threshold rule", unit="tile", leave=False, disable=not progress):
-        image, mask = source.read_tile(record)
-        rgb, landslide = _rgb01(image, source.normalisation.scale), mask[0] > 0
-        for name, (feature, (low, high)) in FEATURES.items():
-            index = np.clip(((feature(rgb) - low) / (high - low) * bins).astype(np.int64), 0, bins - 1)
-            counts[name][1] += np.bincount(index[landslide], minlength=bins)
-            counts[name][0] += np.bincount(index[~landslide], minlength=bins)
+    parts: dict[str, list[TileRecord]] = {}
+    for record in records:
+        parts.setdefault(record.subdataset, []).append(record)
+    keys = {name: _histogram_key(part, source, bins) for name, part in parts.items()}
+    missing = [name for name, key in keys.items() if key not in _HISTOGRAMS]
+    counted = map_tiles(partial(_feature_histograms, source=source.spec(), bins=bins), [parts[n] for n in missing],
+                        workers=pool_size(None, sum(len(parts[n]) for n in missing)), desc="threshold rule",
+                        progress=progress)
+    for name, histograms in zip(missing, counted, strict=True):
+        while len(_HISTOGRAMS) >= _HISTOGRAM_ENTRIES:
+            del _HISTOGRAMS[next(iter(_HISTOGRAMS))]
+        _HISTOGRAMS[keys[name]] = histograms
+    total = sum(_HISTOGRAMS[key] for key in keys.values())
+    counts = {name: total[i] for i, name in enumerate(FEATURES)}
     best = None
     for name, (_, (low, high)) in FEATURES.items():
         background, landslide = counts[name]

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from landslide_core.book import runner
+from landslide_core.book.fingerprint import METADATA_KEY
 from landslide_core.book.runner import (
     SAMPLE_ROOT,
     SectionFailedError,
@@ -284,3 +285,21 @@ def test_a_failing_section_stops_new_ones_finishes_the_running_ones_and_is_named
     assert _printed(book, "slow")[:1] == ["threads"], messages  # ran to its end
     assert not (book / "book" / "sections" / "late.ipynb").exists()
     assert "section late: not executed, as another section failed" in messages
+
+
+def test_the_longest_sections_start_first_and_in_a_fresh_clone_the_longest_measured(tmp_path):
+    """By the wall time each section last recorded; where none did, those of ``LONGEST_UNRECORDED`` first, in its
+    order, then the others in the book's order (an LPT order: the build ends soonest side by side)."""
+    repository = Path(runner.__file__).resolve().parents[2]
+    names = runner.sections(repository)
+    assert set(runner.LONGEST_UNRECORDED) <= set(names)  # the hint names sections the book has
+    planned = [runner.PlannedSection(name, tmp_path / f"{name}.ipynb", {}, "", None) for name in names]
+    fresh = [section.name for section in runner.start_order(tmp_path, planned)]
+    assert fresh == [*runner.LONGEST_UNRECORDED, *(n for n in names if n not in runner.LONGEST_UNRECORDED)]
+    executed = tmp_path / runner.SECTIONS_DIR
+    executed.mkdir(parents=True)
+    for name, seconds in (("02_dataset", 900.0), ("01_study_areas", 30.0)):
+        page = nbformat.v4.new_notebook(metadata={METADATA_KEY: {"wall_time_s": seconds}})
+        nbformat.write(page, executed / f"{name}.ipynb")
+    recorded = [section.name for section in runner.start_order(tmp_path, planned)]
+    assert recorded[:2] == ["02_dataset", "01_study_areas"] and recorded[2:6] == list(runner.LONGEST_UNRECORDED)

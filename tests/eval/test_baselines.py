@@ -4,6 +4,7 @@ that judges a model against them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from landslide_core.errors import BaselineError, NothingToEvaluateError
+from landslide_core.eval import baselines
 from landslide_core.eval.baselines import (
     ALL_BACKGROUND,
     ALL_LANDSLIDE,
@@ -200,3 +202,37 @@ def test_the_rule_is_fitted_on_the_training_tiles_not_on_the_colour_shifted_vali
     assert rule.training_iou == 100.0
     assert share < 15 and found["iou"] == pytest.approx(share)  # every validation pixel called landslide
     assert found["fn"] == 0 and found["fp"] == everything["fp"]
+
+
+def _two_groups(make_root) -> tuple[list, list, list]:
+    """Three SAT tiles (Hokkaido Iburi-Tobu) and three UAV tiles (Longxi River, UAV): the SAT, UAV and UAV&SAT tiles."""
+    records = CAS.list_tiles(make_root({FOLDER: 3, "Longxi River（UAV）": 3}, seed=5))
+    return [r for r in records if r.subdataset == "hokkaido"], [r for r in records if r.subdataset != "hokkaido"], records
+
+
+def test_a_group_s_rule_sums_the_counts_its_sub_datasets_gave_other_groups_and_a_rewritten_tile_is_read_again(
+        make_root, monkeypatch):
+    sat, uav, both = _two_groups(make_root)
+    monkeypatch.setattr(baselines, "_HISTOGRAMS", {})
+    read = []  # the tiles of each count made
+    counting = baselines._feature_histograms
+    monkeypatch.setattr(baselines, "_feature_histograms", lambda part, **k: read.append(len(part)) or counting(part, **k))
+    fit_threshold_rule(sat), fit_threshold_rule(uav)
+    together = fit_threshold_rule(both)
+    assert read == [3, 3], "UAV&SAT read tiles that SAT and UAV had counted"
+    monkeypatch.setattr(baselines, "_HISTOGRAMS", {})
+    assert fit_threshold_rule(both) == together and read == [3, 3, 3, 3]  # the same rule, counted afresh
+    stat = os.stat(both[0].image)
+    os.utime(both[0].image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    fit_threshold_rule(both)
+    assert read == [3, 3, 3, 3, 3]  # only the sub-dataset of the rewritten tile
+
+
+@pytest.mark.slow
+def test_counting_in_several_processes_fits_the_rule_one_process_fits(make_root, monkeypatch):
+    _, _, both = _two_groups(make_root)
+    monkeypatch.setattr(baselines, "_HISTOGRAMS", {})
+    alone = fit_threshold_rule(both)
+    monkeypatch.setattr(baselines, "_HISTOGRAMS", {})
+    monkeypatch.setattr(baselines, "pool_size", lambda workers, items: 2)  # two processes, one sub-dataset each
+    assert fit_threshold_rule(both) == alone
