@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from landslide_core.io.lock import exclusive_lock
 from landslide_core.io.raster import write_raster
+from landslide_core.sources.cas.demo import ensure_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LANDSLIDE_CORE_SHARED", REPO.parent / "shared"))
@@ -113,12 +115,30 @@ def small_scene(tmp_path_factory: pytest.TempPathFactory):
                              progress=False)[0]
 
 
-def working_tree_copy(target: Path) -> Path:
-    """A copy of this working tree's files, tracked and not ignored (what a fresh clone of it holds), in ``target``."""
+def working_tree_copy(target: Path, demo: Path | None = None) -> Path:
+    """A copy of this working tree's files, tracked and not ignored (what a fresh clone of it holds), in ``target``.
+
+    ``demo``: demo data (the :func:`demo_data` fixture) linked in as the copy's ``data/demo``, which a build would
+    otherwise generate first (the same files: the generator is seeded).
+    """
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, check=True,
                             capture_output=True).stdout.decode().split("\0")
     for name in filter(None, listed):
         if (REPO / name).is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, target / name)
+    if demo is not None:
+        shutil.copytree(demo, target / "data" / "demo", copy_function=os.link)
     return target
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The book's demo data (its default settings), generated once per test run: the pytest-xdist workers share it.
+
+    Read only: tests that change demo data write their own.
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if worker_id != "master" else base) / "demo-data"  # xdist: the run's folder, shared
+    with exclusive_lock(root.parent / "demo-data.lock", "writing the tests' demo data", wait=True):
+        return ensure_demo_data(root, progress=False)

@@ -115,8 +115,8 @@ def chosen_epoch(folder: Path) -> list[float]:
 
 
 @pytest.fixture(scope="module")
-def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return working_tree_copy(tmp_path_factory.mktemp("rerun"))
+def checkout(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Path:
+    return working_tree_copy(tmp_path_factory.mktemp("rerun"), demo=demo_data)
 
 
 @pytest.mark.slow(seconds=150)

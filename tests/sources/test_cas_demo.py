@@ -21,13 +21,9 @@ SMALL = {"subdatasets": ("longxi-uav", "hokkaido"), "tiles_per_subdataset": 3, "
 
 
 @pytest.fixture(scope="module")
-def default_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default demo data (seed 0), written once for this module."""
-    root = tmp_path_factory.mktemp("demo") / "data"
-    start = time.perf_counter()
-    demo.write_demo_data(root, progress=False)
-    print(f"\ndefault demo data written in {time.perf_counter() - start:.1f} s")
-    return root
+def default_root(demo_data: Path) -> Path:
+    """The default demo data (seed 0), written once for the test run (:func:`tests.conftest.demo_data`)."""
+    return demo_data
 
 
 @pytest.fixture(scope="module")
