@@ -205,7 +205,7 @@ def _histogram_key(records: Sequence[TileRecord], source: TileSource, bins: int)
     """
     digest = hashlib.sha256(repr((sorted(source.spec().items()), bins)).encode())
     for record in records:
-        for path in (record.image, record.mask):
+        for path in filter(None, (record.image, record.mask)):  # a tile without a mask fails where it is read
             stat = os.stat(path)
             digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
@@ -256,7 +256,7 @@ def fit_threshold_rule(records: Sequence[TileRecord], source: str | TileSource =
     keys = {name: _histogram_key(part, source, bins) for name, part in parts.items()}
     missing = [name for name, key in keys.items() if key not in _HISTOGRAMS]
     counted = map_tiles(partial(_feature_histograms, source=source.spec(), bins=bins), [parts[n] for n in missing],
-                        workers=pool_size(None, sum(len(parts[n]) for n in missing)), desc="threshold rule",
+                        workers=pool_size(None, sum(len(parts[n]) for n in missing)), desc="threshold rule: sub-datasets",
                         progress=progress)
     for name, histograms in zip(missing, counted, strict=True):
         while len(_HISTOGRAMS) >= _HISTOGRAM_ENTRIES:

@@ -116,7 +116,7 @@ def validation_entry(counts: np.ndarray, records: Sequence[TileRecord], data_roo
     """The ``validation`` of a checkpoint: which tiles its epoch's validation scored (data root, uids) and their counts.
 
     The counts are those of the checkpoint's own weights, on central crops of the run's ``val_crop_size`` (the crops
-    every evaluation of it uses), made by the pass that chose it as best.
+    every evaluation of it uses), made by its epoch's validation pass (for ``best.pt``, the pass that chose it).
     """
     return {"data_root": str(Path(data_root).resolve()), "uids": [r.uid for r in records],
             "counts": torch.as_tensor(np.asarray(counts, dtype=np.int64))}
