@@ -256,11 +256,42 @@ def _grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_event(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .errors import GridError
+    from .experiments.new_event import chains, run_event, submit_events
+    from .sections.new_event import plan_event
+
+    plan = plan_event(args.profile, {key: yaml.safe_load(value) for key, value in args.parameter})
+    works = chains(plan.runs)
+    if args.chain is not None:
+        if not 0 <= args.chain < len(works):
+            raise GridError(f"no chain {args.chain}: this plan has chains 0 to {len(works) - 1} (list them with "
+                            f"`landslide-core new-event --profile {args.profile}` and the same -p options)")
+        for run in works[args.chain].runs:
+            run_event(run, progress=not args.quiet)
+        print(f"chain {args.chain} ({works[args.chain].label}) done")
+        return 0
+    if args.submit:
+        submit_events(plan.runs, plan.runs_dir / "jobs", _scheduler(args), wait=args.wait)
+    rows = [{"chain": work.index, "region": run.region, "seed": run.seed, "run": run.configuration,
+             "state": "done" if run.done() else "missing", "folder": run.folder.name}
+            for work in works for run in work.runs]
+    table = pd.DataFrame(rows).set_index("chain")
+    with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_rows", None):
+        print(table.to_string())
+    print(f"\n{len(table)} runs in {len(works)} chains in {plan.runs_dir} (data: {plan.data_root}): "
+          + ", ".join(f"{n} {state}" for state, n in table["state"].value_counts().items()))
+    return 0
+
+
 def _prune(args: argparse.Namespace) -> int:
     from .book.prune import prunable, remove
     from .book.runner import shown_path
     from .errors import LandslideCoreError
     from .sections.grid import plan_grid
+    from .sections.new_event import plan_event
 
     try:
         cells = [cell.folder for cell in plan_grid(args.profile, {}).cells]
@@ -268,6 +299,11 @@ def _prune(args: argparse.Namespace) -> int:
         print(f"note: the benchmarks grid of profile '{args.profile}' could not be planned ({error}); only the "
               "run folders its page read in its last build are kept", file=sys.stderr)
         cells = []
+    try:
+        cells += [run.folder for run in plan_event(args.profile, {}).runs]
+    except LandslideCoreError as error:
+        print(f"note: the new-event runs of profile '{args.profile}' could not be planned ({error}); only the run "
+              "folders its page read in its last build are kept", file=sys.stderr)
     found = prunable(args.profile, kept=cells)
     for folder in found:
         print(f"{folder.bytes / 2**20:9.1f} MiB  {shown_path(folder.path)}  ({folder.reason})")
@@ -412,16 +448,36 @@ def _add_grid_command(commands: argparse._SubParsersAction) -> None:
         epilog="examples: landslide-core grid --profile paper -p data_root /data/CAS --submit --partition gpu "
                "--time 720 | landslide-core grid --profile paper -p data_root /data/CAS --submit --executor local "
                "(one cell per visible GPU)")
+    _add_planned_page_arguments(p, "benchmarks", "cell", "GPUs per cell; more than one runs the cell as DDP with one "
+                                                         "task per GPU (default: 1; local without CUDA: 0)")
+    p.set_defaults(func=_grid)
+
+
+def _add_new_event_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "new-event", help="the new-event page's runs (each region held out, in-region, k tiles) as jobs",
+        description="List the runs of the new-event page for a profile and whether each is done; --submit sends the "
+                    "unfinished ones to Slurm or runs them on this machine through submitit, one job per chain (a "
+                    "region and seed's held-out model then its k-tile runs, or its in-region run); --chain N runs "
+                    "one chain in the foreground. Runs train in the folders the page reads, so `landslide-core "
+                    "book` afterwards collects them.",
+        epilog="examples: landslide-core new-event --profile paper -p data_root /data/CAS --submit --partition gpu "
+               "| landslide-core new-event --profile paper -p data_root /data/CAS -p shots '[0, 10]' --submit "
+               "--executor local")
+    _add_planned_page_arguments(p, "new-event", "chain", "GPUs per chain: 1 (default; local without CUDA: 0)")
+    p.set_defaults(func=_new_event)
+
+
+def _add_planned_page_arguments(p: argparse.ArgumentParser, page: str, unit: str, gpus_help: str) -> None:
+    """The flags of a command that plans a page's runs as ``unit``s: profile, overrides, submit or run one, jobs."""
     p.add_argument("--profile", default="demo", help="parameter profile (as for `book`): demo (default), paper or rehearsal")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="override a benchmarks-page parameter (VALUE is read as YAML), e.g. -p data_root /data/CAS")
+                   help=f"override a {page}-page parameter (VALUE is read as YAML), e.g. -p data_root /data/CAS")
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--submit", action="store_true", help="submit every cell that is not done")
-    what.add_argument("--cell", type=int, metavar="N", help="run cell N here, in the foreground")
-    _add_scheduler_arguments(p, "cell", "GPUs per cell; more than one runs the cell as DDP with one task per GPU "
-                                        "(default: 1; local without CUDA: 0)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (--cell)")
-    p.set_defaults(func=_grid)
+    what.add_argument("--submit", action="store_true", help=f"submit every {unit} that is not done")
+    what.add_argument(f"--{unit}", type=int, metavar="N", help=f"run {unit} N here, in the foreground")
+    _add_scheduler_arguments(p, unit, gpus_help)
+    p.add_argument("-q", "--quiet", action="store_true", help=f"no progress bar (--{unit})")
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -811,6 +867,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_tile)
 
     _add_grid_command(commands)
+    _add_new_event_command(commands)
     _add_predict_command(commands)
     _add_results_command(commands)
     _add_qc_command(commands)

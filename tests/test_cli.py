@@ -14,7 +14,7 @@ COMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)  # noqa:
 
 
 def test_every_command_is_listed():
-    assert COMMANDS == ["book", "demo-data", "download", "evaluate", "grid", "leakage", "predict", "qc", "replica", "results", "split", "tile",
+    assert COMMANDS == ["book", "demo-data", "download", "evaluate", "grid", "leakage", "new-event", "predict", "qc", "replica", "results", "split", "tile",
                         "train",
                         "validate"]
 

@@ -16,7 +16,7 @@ from ..tiles import TileRecord
 from .leakage import LeakageAudit, audit_records
 from .leakage_groups import merge_groups, spatial_groups
 
-__all__ = ["grouped_split", "save_grouped_split"]
+__all__ = ["audited_groups", "grouped_split", "save_grouped_split"]
 
 
 def grouped_split(records: Sequence[TileRecord], *, val_fraction: float = 0.3, seed: int = 0,
@@ -32,10 +32,19 @@ def grouped_split(records: Sequence[TileRecord], *, val_fraction: float = 0.3, s
     Returns:
         The records with their split (see :func:`landslide_core.data.splits.make_grouped_split`) and the audit.
     """
+    audit, groups = audited_groups(records, source=source, workers=workers, progress=progress)
+    return make_grouped_split(records, groups, links=audit.links(), val_fraction=val_fraction, seed=seed), audit
+
+
+def audited_groups(records: Sequence[TileRecord], *, source: str | TileSource = "cas", workers: int = 1,
+                   progress: bool = True) -> tuple[LeakageAudit, dict[str, str]]:
+    """The audit of ``records`` and each tile's group: the audit's, joined with its map block where georeferenced.
+
+    Tiles of one group may share pixels; tiles of two groups share none the audit finds.
+    """
     audit = audit_records(records, source=source, progress=progress, workers=workers)
     located = [record for record in records if record.uid in audit.footprints]
-    groups = merge_groups(audit.groups(), spatial_groups(located, progress=progress))
-    return make_grouped_split(records, groups, links=audit.links(), val_fraction=val_fraction, seed=seed), audit
+    return audit, merge_groups(audit.groups(), spatial_groups(located, progress=progress))
 
 
 def save_grouped_split(records: Sequence[TileRecord], path: str | Path, *, root: str | Path, seed: int,

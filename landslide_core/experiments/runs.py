@@ -72,14 +72,18 @@ class RunSpec:
     """The kind of split the manifest holds, in words (``random``, ``grouped``, ``held-out region``, ...)."""
     scored_on: tuple[str, ...] = field(default=())
     """What the run is scored on beyond its own validation tiles (e.g. other datasets' manifests' checksums)."""
+    starts_from: str = ""
+    """The identity digest of the run whose weights start this one (its config's ``init_weights``, whose path the
+    identity leaves out: a folder may move, its digest names it); empty for none."""
 
     @cached_property
     def _identity(self) -> str:
-        settings = {k: v for k, v in self.config.to_dict().items() if k not in RESULT_NEUTRAL}
+        settings = {k: v for k, v in self.config.to_dict().items() if k not in RESULT_NEUTRAL | {"init_weights"}}
         manifest, root = Path(self.manifest).resolve(), Path(self.data_root).resolve()
         return json.dumps({**settings, "split": self.split, "split_manifest_sha256": manifest_checksum(manifest),
                            "data_listing_sha256": listing_checksum(read_manifest(manifest, root), root),
-                           "scored_on": list(self.scored_on), "code_version": package_digest()}, sort_keys=True)
+                           "scored_on": list(self.scored_on), "starts_from": self.starts_from,
+                           "code_version": package_digest()}, sort_keys=True)
 
     def identity(self) -> dict[str, Any]:
         """The settings that decide the result (:data:`RESULT_NEUTRAL` left out) and the data, split and code.

@@ -21,7 +21,7 @@ from ..experiments.grid import Cell
 from ..models import build_model
 from .benchmarks import GridSettings, benchmark_cells, grid_runs_dir, prepare_splits
 
-__all__ = ["SECTION", "GridPlan", "plan_grid"]
+__all__ = ["SECTION", "GridPlan", "page_values", "plan_grid"]
 
 SECTION = "benchmarks"
 
@@ -65,6 +65,27 @@ def _literal(text: Any) -> Any:
         return text
 
 
+def page_values(section: str, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters a section page runs with: its defaults, the profile's values, then ``overrides``.
+
+    Raises:
+        ProfileError: The profile needs a parameter that is not given (the paper profile: ``data_root``).
+        GridError: An override is not a parameter of the page, or the book has no such page.
+    """
+    root = repository_root()
+    name = next((n for n in sections(root) if section_key(n) == section), None)
+    if name is None:
+        raise GridError(f"{root / '_toc.yml'} lists no {section} section, so there is nothing to plan; run the "
+                        "command in a checkout of the book")
+    declared = declared_parameters(stage_notebook(root, name))
+    unknown = sorted(set(overrides or {}) - set(declared))
+    if unknown:
+        raise GridError(f"parameter(s) {', '.join(unknown)} are not parameters of the {section} page; it declares "
+                        f"{', '.join(declared)}")
+    defaults = {key: _literal(text) for key, text in declared.items()}
+    return {**defaults, **section_parameters(get_profile(profile), name, declared, overrides or {})}
+
+
 def plan_grid(profile: str, overrides: Mapping[str, Any] | None = None) -> GridPlan:
     """The grid the benchmarks page would train with ``profile`` and ``overrides`` (``-p NAME VALUE``).
 
@@ -75,18 +96,7 @@ def plan_grid(profile: str, overrides: Mapping[str, Any] | None = None) -> GridP
         ProfileError: The profile needs a parameter that is not given (the paper profile: ``data_root``).
         GridError: An override is not a parameter of the benchmarks page, or the book has no benchmarks page.
     """
-    root = repository_root()
-    name = next((n for n in sections(root) if section_key(n) == SECTION), None)
-    if name is None:
-        raise GridError(f"{root / '_toc.yml'} lists no {SECTION} section, so there is no grid to plan; run the "
-                        "command in a checkout of the book")
-    declared = declared_parameters(stage_notebook(root, name))
-    unknown = sorted(set(overrides or {}) - set(declared))
-    if unknown:
-        raise GridError(f"parameter(s) {', '.join(unknown)} are not parameters of the benchmarks page; it declares "
-                        f"{', '.join(declared)}")
-    defaults = {key: _literal(text) for key, text in declared.items()}
-    values = {**defaults, **section_parameters(get_profile(profile), name, declared, overrides or {})}
+    values = page_values(SECTION, profile, overrides)
     settings = GridSettings.from_parameters(values)
     data_root = resolve_data_root(values.get("data_root"))
     runs_dir = grid_runs_dir(results_folder(profile, SECTION), values.get("runs_dir"), settings.split)

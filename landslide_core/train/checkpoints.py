@@ -32,7 +32,7 @@ from ..tiles import TileRecord
 from .config import TrainConfig
 
 __all__ = [
-    "BEST", "LAST", "check_config", "check_split", "checkpoint_config", "load_checkpoint", "save_atomic", "trained_model",
+    "BEST", "LAST", "check_config", "check_split", "checkpoint_config", "load_checkpoint", "load_initial_weights", "save_atomic", "trained_model",
     "validated_counts", "validation_entry",
 ]
 
@@ -70,6 +70,21 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(path, "is not a landslide-core training checkpoint (no model/config/epoch)",
                               "pass the last.pt or best.pt written by `landslide-core train`")
     return checkpoint
+
+
+def load_initial_weights(model: torch.nn.Module, path: Path, name: str) -> None:
+    """Start ``model`` (registry name ``name``) from a checkpoint's weights: the model of a run to fine-tune.
+
+    Raises:
+        CheckpointError: The file is not a training checkpoint, or it holds another model's weights.
+    """
+    checkpoint = load_checkpoint(path)
+    trained = checkpoint["config"].get("model")
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as error:
+        raise CheckpointError(path, f"holds the weights of {trained!r}, which do not fit {name!r} ({error})",
+                              "fine-tune from a checkpoint of the same model and options") from None
 
 
 def checkpoint_config(checkpoint: dict[str, Any]) -> TrainConfig:

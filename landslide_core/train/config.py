@@ -89,6 +89,10 @@ class TrainConfig:
     """Stop each epoch after this many optimisation steps; ``None`` = every batch of the training tiles. The
     ``rehearsal`` profile sets 1: every other stage of a run (loading, validation of every tile, checkpoints,
     scores) then runs in full while the training costs next to nothing."""
+    init_weights: str | None = None
+    """A checkpoint of this project (``best.pt`` or ``last.pt``) whose model weights start the run: fine-tuning a
+    trained model (the new-event page's k-shot runs). ``None``: :attr:`pretrained` decides. A run's identity
+    (:class:`~landslide_core.experiments.runs.RunSpec`) names the run the weights came from, not this path."""
     checkpoint_every: int = 1
     """Write ``last.pt`` every this many epochs (and after the last, and whenever an epoch is the best): an
     interrupted run repeats at most this many epochs. Each write of FCN-8s's is 1 GB with the optimizer state."""

@@ -65,7 +65,16 @@ from ..runtime.distributed import Session, session, sync_batchnorm
 from ..runtime.workers import resolve_num_workers
 from ..scoring.confusion import SCORE_COLUMNS, merged, subdataset_matrices, tile_counts
 from ..tiles import TileRecord, select_split
-from .checkpoints import BEST, LAST, check_config, check_split, load_checkpoint, save_atomic, validation_entry
+from .checkpoints import (
+    BEST,
+    LAST,
+    check_config,
+    check_split,
+    load_checkpoint,
+    load_initial_weights,
+    save_atomic,
+    validation_entry,
+)
 from .config import CONFIG_FILE, TrainConfig
 from .losses import build_loss
 
@@ -161,6 +170,8 @@ class _Run:
                             **config.model_options)
         if checkpoint is not None:
             model.load_state_dict(checkpoint["model"])
+        elif config.init_weights is not None:
+            load_initial_weights(model, Path(config.init_weights), config.model)
         if ses.distributed and config.sync_batchnorm:
             model = sync_batchnorm(model, runtime.device)
         self.model = runtime.prepare_model(model)

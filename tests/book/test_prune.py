@@ -63,6 +63,7 @@ def test_the_command_lists_then_removes_with_yes(results, capsys):
     assert main(["results", "prune", "--profile", "demo"]) == 0
     out, err = capsys.readouterr()
     assert "lists no benchmarks section" in err  # this checkout has no grid to plan: the note says so
+    assert "lists no new_event section" in err  # nor new-event runs
     assert "results/demo/benchmarks/runs/" in out and "unet_SAT_seed0-bbbbbbbbbbbb" in out
     assert "--yes" in out and results["unread"].is_dir()
     assert main(["results", "prune", "--profile", "demo", "--yes"]) == 0

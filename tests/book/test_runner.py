@@ -302,4 +302,5 @@ def test_the_longest_sections_start_first_and_in_a_fresh_clone_the_longest_measu
         page = nbformat.v4.new_notebook(metadata={METADATA_KEY: {"wall_time_s": seconds}})
         nbformat.write(page, executed / f"{name}.ipynb")
     recorded = [section.name for section in runner.start_order(tmp_path, planned)]
-    assert recorded[:2] == ["02_dataset", "01_study_areas"] and recorded[2:6] == list(runner.LONGEST_UNRECORDED)
+    assert recorded[:2] == ["02_dataset", "01_study_areas"] and recorded[2:2 + len(runner.LONGEST_UNRECORDED)] == list(
+        runner.LONGEST_UNRECORDED)
