@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import submitit
+from tqdm.auto import tqdm
 
 from ..building.leakage_split import audited_groups
 from ..data.splits import BUFFER, make_grouped_split, write_manifest
@@ -169,7 +170,8 @@ def plan_regions(root: str | Path, splits_dir: Path, *, group: str = "UAV&SAT", 
         seed: Draws each region's split and the order of its pool.
         val_fraction: Each region's share of evaluation tiles (ours: the paper's 7:3).
         shots: The k values whose manifests to write (those larger than a region's pool are skipped).
-        chosen: Region keys to plan (default every region with tiles of the group), in Table 4's order.
+        chosen: Region keys to plan (default every region with tiles of the group enough for both evaluation tiles
+            and a labelled pool), in Table 4's order.
         progress: Show the leakage audit's progress.
 
     Raises:
@@ -194,13 +196,14 @@ def plan_regions(root: str | Path, splits_dir: Path, *, group: str = "UAV&SAT", 
         plans = _split_regions(in_group, groups, audit.links(), seed=seed, val_fraction=val_fraction)
         write_text_atomic(plan_file, json.dumps({"listing_sha256": listing, "val_fraction": val_fraction,
                                                  "group": group, "seed": seed, "regions": plans}, indent=1) + "\n")
-    order = [r.key for r in regions() if r.key in plans]
+    order = [r.key for r in regions() if r.key in plans and plans[r.key]["evaluation"] and plans[r.key]["pool"]]
     wanted = order if chosen is None else list(chosen)
-    unknown = [key for key in wanted if key not in plans]
-    if unknown or len(order) < 2:
+    unknown = [key for key in wanted if key not in order]
+    if unknown or len(plans) < 2:
         raise ConfigError(f"regions {unknown or wanted} asked for, but {root} holds {group} tiles of "
-                          f"{', '.join(order) or 'no region'}: a held-out region needs others to train on; choose "
-                          "among these (paper Table 4's keys)")
+                          f"{', '.join(order) or 'no region'} enough to hold out (evaluation tiles and a labelled "
+                          "pool), and a held-out region needs others to train on; choose among these (paper Table "
+                          "4's keys)")
     locations = {r.key: r.location for r in regions()}
     splits = []
     for key in [k for k in order if k in wanted]:
@@ -388,24 +391,29 @@ def event_counts(runs: Sequence[EventRun]) -> pd.DataFrame:
 
 
 def baseline_counts(splits: Mapping[int, Sequence[RegionSplit]], shots: Sequence[int], *,
-                    crop_size: int | None) -> pd.DataFrame:
+                    crop_size: int | None, progress: bool = True) -> pd.DataFrame:
     """The baselines' per-tile counts on every region's evaluation tiles, as :func:`event_counts` gives the runs'.
 
     All landslide, all background, the threshold rule fitted on the other regions' tiles the held-out model trains
     on, and one fitted on each k tiles that fit the pool; scored on the central crops the runs were (``crop_size``).
+    Each data root is listed once; the rule's colour histograms are counted once per sub-dataset and process
+    (:func:`~landslide_core.eval.baselines.fit_threshold_rule`).
     """
-    frames = []
+    listed: dict[Path, dict[str, TileRecord]] = {}
+    fits = []
     for seed, seed_splits in splits.items():
         for split in seed_splits:
-            listed = {r.uid: r for r in CAS.list_tiles(split.root)}
-            evaluation = [listed[uid] for uid in split.evaluation]
-            fits = [(None, split.elsewhere)] + [(k, split.pool[:k]) for k in sorted(set(shots))
-                                                if 0 < k <= len(split.pool)]
-            for k, trained in fits:
-                _, tiles, _ = baseline_scores([listed[uid] for uid in trained], evaluation, source=CAS,
-                                              crop_size=crop_size, constants=k is None)
-                names = {THRESHOLD_RULE: rule_label(k), ALL_LANDSLIDE: ALL_LANDSLIDE, ALL_BACKGROUND: ALL_BACKGROUND}
-                frames.append(tiles.assign(configuration=tiles["model"].map(names), region=split.region, seed=seed))
+            if split.root not in listed:
+                listed[split.root] = {r.uid: r for r in CAS.list_tiles(split.root)}
+            fits += [(seed, split, None, split.elsewhere)] + [(seed, split, k, split.pool[:k])
+                                                              for k in sorted(set(shots)) if 0 < k <= len(split.pool)]
+    frames = []
+    for seed, split, k, trained in tqdm(fits, desc="baselines: fits", unit="fit", disable=not progress):
+        tiles_of = listed[split.root]
+        _, tiles, _ = baseline_scores([tiles_of[uid] for uid in trained], [tiles_of[uid] for uid in split.evaluation],
+                                      source=CAS, crop_size=crop_size, constants=k is None)
+        names = {THRESHOLD_RULE: rule_label(k), ALL_LANDSLIDE: ALL_LANDSLIDE, ALL_BACKGROUND: ALL_BACKGROUND}
+        frames.append(tiles.assign(configuration=tiles["model"].map(names), region=split.region, seed=seed))
     return pd.concat(frames, ignore_index=True)
 
 

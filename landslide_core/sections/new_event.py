@@ -360,16 +360,23 @@ def shots_run(splits: Mapping[int, Sequence[RegionSplit]], shots: Sequence[int])
 
 
 def demo_limits(settings: EventSettings, splits: Sequence[RegionSplit], *, synthetic: bool) -> str:
-    """What this run cannot show, in plain words (the synthetic data, the few evaluation tiles, the short training)."""
-    smallest = min(len(s.evaluation) for s in splits)
+    """What this run cannot show, in plain words: synthetic data, few evaluation blocks, short training.
+
+    An interval resamples a region's evaluation tiles by leakage group, so it is only as good as their number of
+    groups: one group gives a zero-width interval, which measures nothing.
+    """
+    blocks = {s.location: len(set(s.blocks.values())) for s in splits}
+    fewest = min(blocks, key=blocks.__getitem__)
     parts = []
     if synthetic:
         parts.append("the tiles are synthetic, so the scores say nothing about how a model maps a real new event")
-    if smallest < 30:
-        parts.append(f"the smallest region has {smallest} evaluation tiles, so its intervals are wide and rest on "
-                     "a handful of leakage groups")
+    if blocks[fewest] < 30:
+        few = [name for name, n in blocks.items() if n < 30]
+        parts.append(f"the evaluation tiles of {len(few)} of the {len(blocks)} regions form fewer than 30 leakage "
+                     f"groups ({fewest}: {blocks[fewest]}), and an interval resamples whole groups, so theirs are "
+                     "rough (and of zero width where a region's tiles form one group: no measure of uncertainty)")
     if settings.epochs < 20:
-        parts.append(f"every model trains {settings.epochs} epochs ({settings.model}), far from convergence, so a "
+        parts.append(f"every model trains {settings.epochs} epoch(s) ({settings.model}), far from convergence, so a "
                      "gap or a k here describes these short runs, not the models")
     if not parts:
         return ""

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from landslide_core.data.splits import read_manifest
-from landslide_core.errors import ConfigError, ManifestError
+from landslide_core.errors import ConfigError, GridError, ManifestError
 from landslide_core.experiments import new_event as ne
 from landslide_core.experiments import runs as runs_module
 from landslide_core.io.raster import read_raster
@@ -204,7 +204,7 @@ def test_runs_resume_and_a_rerun_with_another_k_trains_only_the_new_runs(root, p
     assert {r.folder for r in changed}.isdisjoint({r.folder for r in runs})  # other settings: new runs
 
     counts = ne.event_counts(again)
-    baselines = ne.baseline_counts(palu, (0, 2, 3), crop_size=64)
+    baselines = ne.baseline_counts(palu, (0, 2, 3), crop_size=64, progress=False)
     assert set(baselines["configuration"]) == {"all landslide", "all background", ne.rule_label(None),
                                                ne.rule_label(2), ne.rule_label(3)}
     judged = ne.judge_event(counts, baselines, palu, (0, 2, 3), BootstrapSettings(resamples=200))
@@ -212,3 +212,21 @@ def test_runs_resume_and_a_rerun_with_another_k_trains_only_the_new_runs(root, p
     inside = judged.estimate(ne.IN_REGION, "iou", region="palu")["value"]
     held_iou = judged.estimate(ne.HELD_OUT, "iou", region="palu")["value"]
     assert gap["delta"] == pytest.approx(inside - held_iou)
+
+
+@pytest.mark.slow
+def test_chains_run_as_local_scheduler_jobs_and_are_not_sent_again_once_done(root, plan, tmp_path):
+    from landslide_core.experiments.jobs import Scheduler
+
+    base = tiny_config(group="SAT", epochs=1, batch_size=2, crop_size=32, val_crop_size=64)
+    runs = ne.plan_runs({0: [s for s in plan if s.region == "palu"]}, tmp_path, base, ne.FineTuning(1, 0.01),
+                        shots=(0, 2))
+    chains = ne.chains(runs)
+    assert [[r.configuration for r in c.runs] for c in chains] == [[ne.HELD_OUT, ne.k_label(2)], [ne.IN_REGION]]
+    local = Scheduler(executor="local", gpus_per_job=0, parallel=2, threads=1, time_min=30)
+    lines = ne.submit_events(runs, tmp_path / "jobs", local, poll_s=0.2, echo=lambda line: None)
+    assert sorted(lines) == sorted(f"chain {c.index} ({c.label}) done" for c in chains)
+    assert all(run.done() for run in runs) and (runs[0].folder / "job.json").is_file()
+    assert ne.submit_events(runs, tmp_path / "jobs", local, echo=lambda line: None) == []  # nothing left
+    with pytest.raises(GridError, match="one GPU"):
+        ne.submit_events(runs, tmp_path / "jobs", replace(local, gpus_per_job=2))

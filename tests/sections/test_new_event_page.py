@@ -12,11 +12,12 @@ import pytest
 
 from landslide_core.cli import main
 from landslide_core.errors import ConfigError, GridError, ProfileError
-from landslide_core.experiments.new_event import HELD_OUT, IN_REGION, k_label
+from landslide_core.experiments.new_event import HELD_OUT, IN_REGION, RegionSplit, k_label
 from landslide_core.scoring.intervals import BootstrapSettings, judge
 from landslide_core.sections.new_event import (
     EventSettings,
     answers,
+    demo_limits,
     missing_note,
     plan_event,
     regions_table,
@@ -113,3 +114,18 @@ def test_missing_runs_are_named_with_the_command_that_runs_them(demo_data, tmp_p
     assert note.startswith("**4 of 4 runs have not finished**") and "palu, held-out, seed 0" in note
     assert f"landslide-core new-event --profile paper -p data_root {demo_data} --submit" in note
     assert missing_note([], 4, profile="demo", data_root=None) == ""
+
+
+def test_the_limits_name_the_region_with_the_fewest_leakage_groups(tmp_path):
+    def split(region: str, location: str, groups: int) -> RegionSplit:
+        tiles = tuple(f"{region}/t{i}" for i in range(12))
+        return RegionSplit(region, location, 0, tiles, (), (), 0, {t: str(i % groups) for i, t in enumerate(tiles)},
+                           tmp_path, tmp_path)
+
+    settings = EventSettings(model="unet", epochs=50, batch_size=8, crop_size=None, val_crop_size=None,
+                             pretrained=True, device="cuda", num_workers=0, seeds=(0,))
+    splits = [split("palu", "Palu", 1), split("luding", "Luding, Sichuan", 12)]
+    note = demo_limits(settings, splits, synthetic=False)
+    assert "of 2 of the 2 regions form fewer than 30 leakage groups (Palu: 1)" in note and "zero width" in note
+    assert "synthetic" not in note and "epoch" not in note  # real data, 50 epochs: not said
+    assert demo_limits(settings, [split("palu", "Palu", 12)] * 3, synthetic=False).count("fewer than 30") == 1
