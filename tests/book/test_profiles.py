@@ -86,6 +86,7 @@ REHEARSAL_CHANGES = {
     "benchmarks": {"epochs", "crop_size", "val_crop_size", "seeds", "pretrained", "train"},
     "validation": {"epochs", "crop_size", "val_crop_size", "pretrained"},
     "cross_dataset": {"datasets", "epochs", "crop_size", "val_crop_size", "seeds", "pretrained"},
+    "new_event": {"epochs", "finetune_epochs", "crop_size", "val_crop_size", "seeds", "pretrained", "train"},
 }
 """What the rehearsal changes of the paper profile per section: each change is commented in profiles.yaml."""
 
@@ -101,7 +102,7 @@ def test_the_rehearsal_keeps_the_paper_profile_but_what_a_cpu_cannot_run():
         assert {k for k in own if own[k] != theirs[k]} == changed
         assert own["epochs"] == 1 and own["pretrained"] is False and own["crop_size"] == own["val_crop_size"] == 32
     assert rehearsal.sections["benchmarks"]["train"] is True
-    for section in ("04_validation", "05_benchmarks", "06_cross_dataset"):
+    for section in ("04_validation", "05_benchmarks", "06_cross_dataset", "10_new_event"):
         values = section_parameters(rehearsal, section, declared(section), {"data_root": "/data/replica"})
         assert (values["steps_per_epoch"], values["device"], values["profile"]) == (1, "cpu", "rehearsal")
 
