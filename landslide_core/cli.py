@@ -260,7 +260,7 @@ def _new_event(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .errors import GridError
-    from .experiments.new_event import chains, run_event, submit_events
+    from .experiments.new_event import chain_table, chains, run_event, submit_events
     from .sections.new_event import plan_event
 
     plan = plan_event(args.profile, {key: yaml.safe_load(value) for key, value in args.parameter})
@@ -275,10 +275,7 @@ def _new_event(args: argparse.Namespace) -> int:
         return 0
     if args.submit:
         submit_events(plan.runs, plan.runs_dir / "jobs", _scheduler(args), wait=args.wait)
-    rows = [{"chain": work.index, "region": run.region, "seed": run.seed, "run": run.configuration,
-             "state": "done" if run.done() else "missing", "folder": run.folder.name}
-            for work in works for run in work.runs]
-    table = pd.DataFrame(rows).set_index("chain")
+    table = chain_table(works)
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_rows", None):
         print(table.to_string())
     print(f"\n{len(table)} runs in {len(works)} chains in {plan.runs_dir} (data: {plan.data_root}): "
@@ -293,17 +290,15 @@ def _prune(args: argparse.Namespace) -> int:
     from .sections.grid import plan_grid
     from .sections.new_event import plan_event
 
-    try:
-        cells = [cell.folder for cell in plan_grid(args.profile, {}).cells]
-    except LandslideCoreError as error:  # e.g. the paper profile needs data_root: its grid cannot be planned here
-        print(f"note: the benchmarks grid of profile '{args.profile}' could not be planned ({error}); only the "
-              "run folders its page read in its last build are kept", file=sys.stderr)
-        cells = []
-    try:
-        cells += [run.folder for run in plan_event(args.profile, {}).runs]
-    except LandslideCoreError as error:
-        print(f"note: the new-event runs of profile '{args.profile}' could not be planned ({error}); only the run "
-              "folders its page read in its last build are kept", file=sys.stderr)
+    cells: list[Path] = []
+    planned = (("the benchmarks grid", lambda: [cell.folder for cell in plan_grid(args.profile, {}).cells]),
+               ("the new-event runs", lambda: [run.folder for run in plan_event(args.profile, {}).runs]))
+    for what, folders in planned:
+        try:
+            cells += folders()
+        except LandslideCoreError as error:  # e.g. the paper profile needs data_root: nothing can be planned here
+            print(f"note: {what} of profile '{args.profile}' could not be planned ({error}); only the run folders "
+                  "its page read in its last build are kept", file=sys.stderr)
     found = prunable(args.profile, kept=cells)
     for folder in found:
         print(f"{folder.bytes / 2**20:9.1f} MiB  {shown_path(folder.path)}  ({folder.reason})")

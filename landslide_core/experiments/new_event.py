@@ -51,13 +51,14 @@ from ..sources.cas import get_subdataset, regions
 from ..tiles import TileRecord
 from ..train.checkpoints import BEST
 from ..train.config import TrainConfig
-from .grid import JOB_FILE
+from .grid import DONE, JOB_FILE, MISSING
 from .jobs import Scheduler, submit_work
 from .runs import SCORES_FILE, RunSpec, check_identity, read_tile_counts, train_and_evaluate
 from .table5 import prune_checkpoints
 
 __all__ = [
-    "HELD_OUT", "IN_REGION", "EventJob", "EventRun", "FineTuning", "RegionSplit", "baseline_counts", "chains",
+    "HELD_OUT", "IN_REGION", "EventJob", "EventRun", "FineTuning", "RegionSplit", "baseline_counts", "chain_table",
+    "chains",
     "compared_pairs", "event_counts", "judge_event", "k_label", "plan_regions", "plan_runs", "region_of", "rule_label",
     "run_event", "submit_events",
 ]
@@ -130,21 +131,22 @@ def _pool_order(pool: Sequence[TileRecord], groups: Mapping[str, str], seed: int
 def _split_regions(records: Sequence[TileRecord], groups: Mapping[str, str], links: Iterable[tuple[str, str]], *,
                    seed: int, val_fraction: float) -> dict[str, dict[str, Any]]:
     """Each region's evaluation tiles, ordered pool, the other regions' tiles its held-out model trains on."""
+    region = {record.uid: region_of(record) for record in records}
     by_region: dict[str, list[TileRecord]] = {}
     for record in records:
-        by_region.setdefault(region_of(record), []).append(record)
+        by_region.setdefault(region[record.uid], []).append(record)
     links = list(links)
     plans = {}
-    for region, inside in by_region.items():
+    for key, inside in by_region.items():
         split = make_grouped_split(inside, groups, links=links, val_fraction=val_fraction, seed=seed)
         touched = {groups.get(r.uid, r.uid) for r in inside}
-        others = [r for r in records if region_of(r) != region]
+        others = [r for r in records if region[r.uid] != key]
         trains = sorted(r.uid for r in others if groups.get(r.uid, r.uid) not in touched)
         evaluation = sorted(r.uid for r in split if r.split == "val")
-        plans[region] = {"evaluation": evaluation,
-                         "pool": _pool_order([r for r in split if r.split == "train"], groups, seed, region),
-                         "elsewhere": trains, "left_out": len(others) - len(trains),
-                         "blocks": {uid: groups.get(uid, uid) for uid in evaluation}}
+        plans[key] = {"evaluation": evaluation,
+                      "pool": _pool_order([r for r in split if r.split == "train"], groups, seed, key),
+                      "elsewhere": trains, "left_out": len(others) - len(trains),
+                      "blocks": {uid: groups.get(uid, uid) for uid in evaluation}}
     return plans
 
 
@@ -252,8 +254,9 @@ def plan_runs(splits: Mapping[int, Sequence[RegionSplit]], runs_dir: Path, base:
     ``base`` sets the model and training; group and seed come from the plan, and every run validates once, after
     its last epoch, with batches of at most as many tiles as it trains on (a small region's pool). The in-region run
     takes as many epochs as give it the held-out run's number of optimisation steps (ours: the same training
-    budget, so that the gap is not a matter of how long each trained). A k-tile run trains ``tuning.epochs`` epochs at ``tuning.lr`` on batches of at most k tiles,
-    starting from the held-out run's ``best.pt``; it is short, so it writes its resume checkpoint only at its end.
+    budget, so that the gap is not a matter of how long each trained). A k-tile run trains ``tuning.epochs`` epochs
+    at ``tuning.lr`` on batches of at most k tiles, starting from the held-out run's ``best.pt``; it is short, so it
+    writes its resume checkpoint only at its end.
     """
     runs = []
     for seed, seed_splits in splits.items():
@@ -359,6 +362,14 @@ def chains(runs: Sequence[EventRun]) -> list[_Chain]:
     for run in runs:
         grouped.setdefault((run.region, run.seed, run.configuration == IN_REGION), []).append(run)
     return [_Chain(i, tuple(chain)) for i, chain in enumerate(grouped.values())]
+
+
+def chain_table(works: Sequence[_Chain]) -> pd.DataFrame:
+    """Every run of every chain, one row each: region, seed, run and whether it is done (as ``grid_table`` lists cells)."""
+    rows = [{"chain": work.index, "region": run.region, "seed": run.seed, "run": run.configuration,
+             "state": DONE if run.done() else MISSING, "folder": run.folder.name}
+            for work in works for run in work.runs]
+    return pd.DataFrame(rows).set_index("chain")
 
 
 def submit_events(runs: Sequence[EventRun], jobs_dir: str | Path, scheduler: Scheduler, *, wait: bool = False,

@@ -172,11 +172,10 @@ def regions_table(splits: Sequence[RegionSplit]) -> pd.DataFrame:
 
 def _cell(judged: Judged, configuration: str, region: str, metric: str) -> tuple[float, float, float]:
     """(value, low, high) of one configuration in one region; NaNs where it was not scored there."""
-    rows = judged.estimates
-    found = rows[(rows["region"] == region) & (rows["configuration"] == configuration) & (rows["metric"] == metric)]
-    if found.empty:
+    try:
+        row = judged.estimate(configuration, metric, region=region)
+    except ConfigError:
         return (np.nan, np.nan, np.nan)
-    row = found.iloc[0]
     return float(row["value"]), float(row["low"]), float(row["high"])
 
 
